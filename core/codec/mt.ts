@@ -1,0 +1,357 @@
+/**
+ * MS-WDSMT 2.2: every transport packet.
+ *   Security Header: "WD" SecurityHeaderType(1) SecurityDataLen(2) SecurityData
+ *   Session Header:  SessionId(4) OpCode(1) SenderTime(8)
+ *   Packet-specific section (per opcode)
+ *   Extended Options: OptionsCount(2) { OptionId(2) OptionLen(2) Value }*
+ * All network byte order. See docs/protocol-notes.md for the readings chosen where the spec is ambiguous.
+ */
+import { Decoded, Reader, Writer, fail, guard, ok, readWstring } from './bytes';
+
+export const Sec = { NONE: 0x00, HASH: 0x01, SIGN: 0x02, CHECKSUM: 0x03 } as const;
+export type SecMode = (typeof Sec)[keyof typeof Sec];
+
+export const Op = {
+  SPM: 0x01,
+  JOIN: 0x02,
+  JOINACK: 0x03,
+  QCC: 0x04,
+  QCR: 0x05,
+  ODATA: 0x06,
+  RDATA: 0x07,
+  ACK: 0x08,
+  NACK: 0x09,
+  NCF: 0x0a,
+  LEAVE: 0x0b,
+  POLL: 0x0c,
+  POLLACK: 0x0d,
+  KICK: 0x0e,
+  DEMOTE: 0x0f,
+} as const;
+export type OpCode = (typeof Op)[keyof typeof Op];
+export const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
+
+export const MtOpt = {
+  CPU_UTIL: 0x0101,
+  MEM_UTIL: 0x0102,
+  NET_UTIL: 0x0103,
+  ODATA_FW_LEAD_SEQ_NO: 0x0406,
+  USER_SID: 0x0504,
+  CAPABILITIES: 0x0505,
+} as const;
+export const CAP_MULTISTREAM = 0x01;
+
+export const LeaveReason = { COMPLETE: 0x00, CANCELLED: 0x01, INACTIVE: 0x02 } as const;
+export const KickReason = { POLICY_NOT_MET: 0x00, FALLBACK: 0x01, FAIL: 0x02 } as const;
+
+/** LossRate travels as LossRate x 10^16 (3.2.5.11, 3.2.5.12.1, 3.2.5.7.1). */
+export const LOSS_SCALE = 1e16;
+
+export const SECURITY_HEADER_MIN = 5;
+export const SESSION_HEADER_LEN = 13;
+/** A DEMOTE names at most 250 clients (2.2.13). */
+export const DEMOTE_MAX_CLIENTS = 250;
+
+export interface MtOption {
+  id: number;
+  value: Buffer;
+}
+export type Range = [start: number, end: number];
+
+export type MtBody =
+  | { op: typeof Op.SPM; spmSeqNo: number; masterClientId: number; minNackBackoff: number; maxNackBackoff: number; trailSeq: number; leadSeq: number; rtt: number }
+  | { op: typeof Op.JOIN; clientName: string; ipAddress: Buffer; macAddress: Buffer }
+  | { op: typeof Op.JOINACK; clientId: number; minNackBackoff: number; maxNackBackoff: number; rtt: number; clientTime: number }
+  | { op: typeof Op.QCC; qccSeqNo: number; qcrBackoff: number }
+  | { op: typeof Op.QCR; clientId: number; qccSeqNo: number; backoff: number; serverTime: number; hiSeq: number; lossRate: number; appData: Buffer }
+  | { op: typeof Op.ODATA | typeof Op.RDATA; clientId: number; seq: number; trailSeq: number; data: Buffer }
+  | { op: typeof Op.ACK; clientId: number; seq: number; serverTime: number; hiSeq: number; lossRate: number }
+  | { op: typeof Op.NACK; clientId: number; hiSeq: number; lossRate: number; ranges: Range[] }
+  | { op: typeof Op.NCF; ranges: Range[] }
+  | { op: typeof Op.LEAVE; clientId: number; reason: number }
+  | { op: typeof Op.POLL; pollSeqNo: number; backoff: number; appData: Buffer }
+  | { op: typeof Op.POLLACK; clientId: number; pollSeqNo: number; appData: Buffer }
+  | { op: typeof Op.KICK; clients: { clientId: number; reason: number }[] }
+  | { op: typeof Op.DEMOTE; lowerSessionId: number; mAddress: Buffer; mPort: number; uAddress: Buffer; uPort: number; clients: number[] };
+
+export interface MtPacket {
+  secType: number;
+  sessionId: number;
+  senderTime: number;
+  body: MtBody;
+  options: MtOption[];
+  /** false when the packet ended right after its packet-specific section (no OptionsCount on the wire). */
+  optionsPresent: boolean;
+  /** The opcode byte exactly as received (POLLACK may arrive as 0x0C, see protocol-notes). */
+  rawOpcode: number;
+}
+
+export interface EncodeOptions {
+  secMode: SecMode;
+  sessionId: number;
+  senderTime: number;
+  options?: MtOption[];
+  /**
+   * Whether to put OptionsCount=0 on the wire when there are no options. 2.2.1 lists Extended Options as part of
+   * every packet, so the literal form is `true` (our default); `false` produces the other plausible form.
+   */
+  emptyOptions?: boolean;
+}
+
+/** MS-WDSMT 2.2.2.3: sum of every byte from the Session Header on, as uint32, then all bits inverted. */
+export function checksum(buf: Uint8Array, start: number, end = buf.length): number {
+  let sum = 0;
+  let i = start;
+  // Unrolled by 8: this runs on every received packet.
+  for (const stop = end - 7; i < stop; i += 8) {
+    sum += buf[i]! + buf[i + 1]! + buf[i + 2]! + buf[i + 3]! + buf[i + 4]! + buf[i + 5]! + buf[i + 6]! + buf[i + 7]!;
+  }
+  for (; i < end; i++) sum += buf[i]!;
+  return ~(sum >>> 0) >>> 0;
+}
+
+function writeRanges(w: Writer, ranges: Range[]): void {
+  w.u16(ranges.length);
+  for (const [s, e] of ranges) w.u64(s).u64(e);
+}
+
+function writeBody(w: Writer, b: MtBody): void {
+  switch (b.op) {
+    case Op.SPM:
+      w.u64(b.spmSeqNo).u32(b.masterClientId).u16(b.minNackBackoff).u16(b.maxNackBackoff).u64(b.trailSeq).u64(b.leadSeq).u16(b.rtt);
+      return;
+    case Op.JOIN: {
+      const name = Buffer.alloc(32);
+      // At most 15 UTF-16 characters + the null that MUST end it.
+      Buffer.from(b.clientName.slice(0, 15), 'utf16le').copy(name, 0, 0, 30);
+      w.bytes(name).u8(b.ipAddress.length).bytes(b.ipAddress).u8(b.macAddress.length).bytes(b.macAddress);
+      return;
+    }
+    case Op.JOINACK:
+      w.u32(b.clientId).u16(b.minNackBackoff).u16(b.maxNackBackoff).u16(b.rtt).u64(b.clientTime);
+      return;
+    case Op.QCC:
+      w.u64(b.qccSeqNo).u16(b.qcrBackoff);
+      return;
+    case Op.QCR:
+      w.u32(b.clientId).u64(b.qccSeqNo).u16(b.backoff).u64(b.serverTime).u64(b.hiSeq).u64(b.lossRate).u16(b.appData.length).bytes(b.appData);
+      return;
+    case Op.ODATA:
+    case Op.RDATA:
+      w.u32(b.clientId).u64(b.seq).u64(b.trailSeq).u16(b.data.length).bytes(b.data);
+      return;
+    case Op.ACK:
+      w.u32(b.clientId).u64(b.seq).u64(b.serverTime).u64(b.hiSeq).u64(b.lossRate);
+      return;
+    case Op.NACK:
+      w.u32(b.clientId).u64(b.hiSeq).u64(b.lossRate);
+      writeRanges(w, b.ranges);
+      return;
+    case Op.NCF:
+      writeRanges(w, b.ranges);
+      return;
+    case Op.LEAVE:
+      w.u32(b.clientId).u8(b.reason);
+      return;
+    case Op.POLL:
+      w.u64(b.pollSeqNo).u16(b.backoff).u16(b.appData.length).bytes(b.appData);
+      return;
+    case Op.POLLACK:
+      w.u32(b.clientId).u64(b.pollSeqNo).u16(b.appData.length).bytes(b.appData);
+      return;
+    case Op.KICK:
+      w.u16(b.clients.length);
+      for (const c of b.clients) w.u32(c.clientId).u8(c.reason);
+      return;
+    case Op.DEMOTE:
+      w.u32(b.lowerSessionId).u8(b.mAddress.length).bytes(b.mAddress).u16(b.mPort).u8(b.uAddress.length).bytes(b.uAddress).u16(b.uPort).u16(b.clients.length);
+      for (const c of b.clients) w.u32(c);
+      return;
+  }
+}
+
+/** Encodes one packet. HASH and SIGN cannot be produced (no key reaches a UDP client); they throw. */
+export function encodeMt(body: MtBody, o: EncodeOptions): Buffer {
+  const size = 64 + ('data' in body ? body.data.length : 0) + ('appData' in body ? body.appData.length : 0);
+  const w = new Writer(size);
+  w.u8(0x57).u8(0x44); // "WD"
+  if (o.secMode === Sec.NONE) w.u8(Sec.NONE).u16(0);
+  else if (o.secMode === Sec.CHECKSUM) w.u8(Sec.CHECKSUM).u16(4).u32(0);
+  else throw new Error(`security mode ${o.secMode} is not supported by this implementation`);
+  const sessionStart = w.pos;
+  w.u32(o.sessionId).u8(body.op).u64(o.senderTime);
+  writeBody(w, body);
+  const opts = o.options ?? [];
+  if (opts.length > 0 || o.emptyOptions !== false) {
+    w.u16(opts.length);
+    for (const x of opts) w.u16(x.id).u16(x.value.length).bytes(x.value);
+  }
+  const out = w.finish();
+  if (o.secMode === Sec.CHECKSUM) out.writeUInt32BE(checksum(out, sessionStart), 5);
+  return out;
+}
+
+function readRanges(r: Reader, field: string): Range[] | string {
+  const n = r.u16(`${field}Count`);
+  if (n * 16 > r.remaining) return `${field}Count ${n} needs ${n * 16} bytes, ${r.remaining} left`;
+  const out: Range[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const s = r.u64('StartODATASeqNo');
+    const e = r.u64('EndODATASeqNo');
+    out[i] = [s, e];
+  }
+  return out;
+}
+
+function readBody(op: number, r: Reader): MtBody | string {
+  switch (op) {
+    case Op.SPM:
+      return { op, spmSeqNo: r.u64('SPMSeqNo'), masterClientId: r.u32('MasterClientId'), minNackBackoff: r.u16(), maxNackBackoff: r.u16(), trailSeq: r.u64('TrailODATASeqNo'), leadSeq: r.u64('LeadODATASeqNo'), rtt: r.u16('RTT') };
+    case Op.JOIN: {
+      const name = readWstring(r.bytes(32, 'ClientName'));
+      const ipLen = r.u8('IPAddrLen');
+      if (ipLen !== 4 && ipLen !== 16) return `IPAddrLen ${ipLen}, expected 4 or 16`;
+      const ipAddress = r.bytes(ipLen, 'IPAddress');
+      const macLen = r.u8('MacAddrLen');
+      return { op, clientName: name, ipAddress, macAddress: r.bytes(macLen, 'MacAddress') };
+    }
+    case Op.JOINACK:
+      return { op, clientId: r.u32('ClientId'), minNackBackoff: r.u16(), maxNackBackoff: r.u16(), rtt: r.u16('RTT'), clientTime: r.u64('ClientTime') };
+    case Op.QCC:
+      return { op, qccSeqNo: r.u64('QCCSeqNo'), qcrBackoff: r.u16('QCRBackOff') };
+    case Op.QCR: {
+      const clientId = r.u32('ClientId');
+      const qccSeqNo = r.u64('QCCSeqNo');
+      const backoff = r.u16('BackOff');
+      const serverTime = r.u64('ServerTime');
+      const hiSeq = r.u64('HiODATASeqNo');
+      const lossRate = r.u64f('LossRate');
+      const len = r.u16('AppDataLen');
+      return { op, clientId, qccSeqNo, backoff, serverTime, hiSeq, lossRate, appData: r.bytes(len, 'AppData') };
+    }
+    case Op.ODATA:
+    case Op.RDATA: {
+      const clientId = r.u32('ClientId');
+      const seq = r.u64('ODATASeqNo');
+      const trailSeq = r.u64('TrailODATASeqNo');
+      const len = r.u16('DataLen');
+      return { op, clientId, seq, trailSeq, data: r.bytes(len, 'Data') };
+    }
+    case Op.ACK:
+      return { op, clientId: r.u32('ClientId'), seq: r.u64('ODATASeqNo'), serverTime: r.u64('ServerTime'), hiSeq: r.u64('HiODATASeqNo'), lossRate: r.u64f('LossRate') };
+    case Op.NACK: {
+      const clientId = r.u32('ClientId');
+      const hiSeq = r.u64('HiODATASeqNo');
+      const lossRate = r.u64f('LossRate');
+      const ranges = readRanges(r, 'Range');
+      if (typeof ranges === 'string') return ranges;
+      return { op, clientId, hiSeq, lossRate, ranges };
+    }
+    case Op.NCF: {
+      const ranges = readRanges(r, 'Range');
+      if (typeof ranges === 'string') return ranges;
+      return { op, ranges };
+    }
+    case Op.LEAVE:
+      return { op, clientId: r.u32('ClientId'), reason: r.u8('LeaveReason') };
+    case Op.POLL: {
+      const pollSeqNo = r.u64('POLLSeqNo');
+      const backoff = r.u16('BackOff');
+      const len = r.u16('AppDataLen');
+      return { op, pollSeqNo, backoff, appData: r.bytes(len, 'AppData') };
+    }
+    case Op.POLLACK: {
+      const clientId = r.u32('ClientId');
+      const pollSeqNo = r.u64('POLLSeqNo');
+      const len = r.u16('AppDataLen');
+      return { op, clientId, pollSeqNo, appData: r.bytes(len, 'AppData') };
+    }
+    case Op.KICK: {
+      const n = r.u16('ClientCount');
+      if (n * 5 > r.remaining) return `ClientCount ${n} needs ${n * 5} bytes, ${r.remaining} left`;
+      const clients = new Array<{ clientId: number; reason: number }>(n);
+      for (let i = 0; i < n; i++) clients[i] = { clientId: r.u32('ClientId'), reason: r.u8('Reason') };
+      return { op, clients };
+    }
+    case Op.DEMOTE: {
+      const lowerSessionId = r.u32('LowerSessionId');
+      const mLen = r.u8('MAddrLen');
+      if (mLen !== 4 && mLen !== 16) return `MAddrLen ${mLen}, expected 4 or 16`;
+      const mAddress = r.bytes(mLen, 'MAddress');
+      const mPort = r.u16('MPort');
+      const uLen = r.u8('UAddrLen');
+      if (uLen !== 4 && uLen !== 16) return `UAddrLen ${uLen}, expected 4 or 16`;
+      const uAddress = r.bytes(uLen, 'UAddress');
+      const uPort = r.u16('UPort');
+      const n = r.u16('ClientCount');
+      if (n * 4 > r.remaining) return `ClientCount ${n} needs ${n * 4} bytes, ${r.remaining} left`;
+      const clients = new Array<number>(n);
+      for (let i = 0; i < n; i++) clients[i] = r.u32('ClientId');
+      return { op, lowerSessionId, mAddress, mPort, uAddress, uPort, clients };
+    }
+  }
+  return `unknown opcode 0x${op.toString(16)}`;
+}
+
+export interface DecodeMtOptions {
+  /**
+   * Who sent the packet. The only opcode clash in the spec is 0x0C: POLL in the 2.2.3 table, POLLACK in the
+   * 3.1.5.1 table. Servers send POLL, clients send POLLACK, so a packet from a client with 0x0C is a POLLACK.
+   */
+  from?: 'server' | 'client';
+}
+
+/** Decodes one datagram. Never throws: malformed input is a typed DecodeError. */
+export function decodeMt(buf: Buffer, o: DecodeMtOptions = {}): Decoded<MtPacket> {
+  return guard('mt', () => {
+    const r = new Reader(buf);
+    if (r.remaining < SECURITY_HEADER_MIN) return fail('truncated', `${buf.length} bytes is shorter than a security header`);
+    if (buf[0] !== 0x57 || buf[1] !== 0x44) return fail('bad-magic', 'Identifier is not "WD"');
+    r.pos = 2;
+    const secType = r.u8('SecurityHeaderType');
+    const secLen = r.u16('SecurityDataLen');
+    const secData = r.bytes(secLen, 'SecurityData');
+    const sessionStart = r.pos;
+    if (secType === Sec.CHECKSUM) {
+      if (secLen !== 4) return fail('bad-length', `checksum SecurityDataLen ${secLen}, expected 4`);
+      const want = secData.readUInt32BE(0);
+      if (r.remaining < SESSION_HEADER_LEN) return fail('truncated', 'no session header');
+      const got = checksum(buf, sessionStart);
+      if (want !== got) return fail('checksum', `checksum 0x${want.toString(16)} != computed 0x${got.toString(16)}`);
+    } else if (secType === Sec.NONE) {
+      if (secLen !== 0) return fail('bad-length', `NONE with SecurityDataLen ${secLen}`);
+    } else if (secType === Sec.HASH || secType === Sec.SIGN) {
+      return fail('unsupported-security', `security header type ${secType === Sec.HASH ? 'HASH' : 'SIGN'} needs keys that MS-WDSMSI over UDP never provides`);
+    } else {
+      return fail('bad-value', `security header type ${secType}`);
+    }
+    const sessionId = r.u32('SessionId');
+    const rawOpcode = r.u8('OpCode');
+    const senderTime = r.u64f('SenderTime');
+    let op = rawOpcode;
+    if (rawOpcode === 0x0c && o.from === 'client') op = Op.POLLACK;
+    if (op < Op.SPM || op > Op.DEMOTE) return fail('unknown-opcode', `opcode 0x${rawOpcode.toString(16)}`);
+    const body = readBody(op, r);
+    if (typeof body === 'string') return fail('bad-count', `${OP_NAMES[op]}: ${body}`);
+    const options: MtOption[] = [];
+    let optionsPresent = false;
+    if (r.remaining > 0) {
+      optionsPresent = true;
+      const n = r.u16('OptionsCount');
+      for (let i = 0; i < n; i++) {
+        if (r.remaining < 4) return fail('bad-count', `${OP_NAMES[op]}: OptionsCount ${n} but only ${i} options present`);
+        const id = r.u16('OptionId');
+        const len = r.u16('OptionLen');
+        if (len > r.remaining) return fail('bad-length', `${OP_NAMES[op]}: option 0x${id.toString(16)} length ${len} exceeds packet`);
+        options.push({ id, value: r.bytes(len) });
+      }
+      if (r.remaining !== 0) return fail('trailing', `${OP_NAMES[op]}: ${r.remaining} bytes after the options`);
+    }
+    return ok({ secType, sessionId, senderTime, body, options, optionsPresent, rawOpcode });
+  });
+}
+
+export function findOption(p: MtPacket, id: number): Buffer | undefined {
+  for (const o of p.options) if (o.id === id) return o.value;
+  return undefined;
+}
