@@ -31,11 +31,12 @@ describe('MS-WDSMSI over UDP initiator', () => {
     expect(m.result).toMatchObject({ ok: false, kind: 'error', win32: 2 });
     expect((m.result as { message: string }).message).toContain('ERROR_FILE_NOT_FOUND');
     const ok = new MsiUdpInitiator(cfg, 0);
-    ok.handleDatagram(encodeMsiReply({ multicastAddr: '239.0.0.111', serverAddr: '192.168.0.200', multicastPort: 64132, serverPort: 64132, contentSize: 0xef8b56ec, blockSize: 8785, totalBlocks: 457591, sessionId: 0x6d19ee7e }), server, 3);
-    expect(ok.result).toMatchObject({ ok: true, reply: { multicastAddr: '239.0.0.111', totalBlocks: 457591 } });
-    // MS-WDSMSI 4.1's own example pairs ContentSize 0xEF8B56EC with TotalBlocks 0x6FB00, which cannot cover it: rejected
+    // the reply of MS-WDSMSI 4.1's example
+    ok.handleDatagram(encodeMsiReply({ multicastAddr: '239.0.0.111', serverAddr: '192.168.0.200', multicastPort: 0xfa84, serverPort: 0xfa84, contentSize: 0xef8b56ec, blockSize: 0x2251, totalBlocks: 0x6fb00, sessionId: 0x6d19ee7e }), server, 3);
+    expect(ok.result).toMatchObject({ ok: true, reply: { multicastAddr: '239.0.0.111', serverAddr: '192.168.0.200', multicastPort: 64132, totalBlocks: 457472, blockSize: 8785 } });
+    // a reply whose TotalBlocks cannot cover ContentSize is malformed (counted, ignored)
     const ex = new MsiUdpInitiator(cfg, 0);
-    ex.handleDatagram(encodeMsiReply({ multicastAddr: '239.0.0.111', serverAddr: '192.168.0.200', multicastPort: 0xfa84, serverPort: 0xfa84, contentSize: 0xef8b56ec, blockSize: 0x2251, totalBlocks: 0x6fb00, sessionId: 0x6d19ee7e }), server, 3);
+    ex.handleDatagram(encodeMsiReply({ multicastAddr: '239.0.0.111', serverAddr: '192.168.0.200', multicastPort: 1, serverPort: 1, contentSize: 0xef8b56ec, blockSize: 0x2251, totalBlocks: 0x6fa00, sessionId: 1 }), server, 3);
     expect(ex.result).toBeUndefined();
     expect(ex.malformed).toBe(1);
   });
