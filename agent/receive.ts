@@ -8,8 +8,8 @@ import type dgram from 'node:dgram';
 import { ipToBytes } from '../core/codec/msi';
 import { KickReason } from '../core/codec/mt';
 import { MsiUdpInitiator } from '../core/msi-client';
-import { Receiver, SessionInfo } from '../core/receiver';
-import type { TaggedWriteJob } from '../core/ma-client';
+import { Receiver, SessionInfo, storeFor } from '../core/receiver';
+import type { TaggedWriteJob } from '../core/block-store';
 import { Exit, OsdcastError, ioError } from './errors';
 import type { Logger } from './log';
 import { MulticastSocket, closeSocket, isLocalAddress, macFor, openMulticast, openUnicast, routeTo } from './net';
@@ -101,7 +101,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         clientName: os.hostname().slice(0, 15),
         localAddress: ipToBytes(iface),
         macAddress: mac,
-        cacheBytes: o.cacheMiB * 1024 * 1024,
+        store: storeFor(session, o.cacheMiB * 1024 * 1024),
         blockBase: o.blockBase ?? 'auto',
         params: o.inactivityMs ? { inactivityTimeout: o.inactivityMs } : undefined,
       },
@@ -266,7 +266,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     });
     const st = r.mt.stats;
     const malformed = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0);
-    result.multicastBytes = Math.min(session.contentSize, r.ma.stats.blocks * session.blockSize);
+    result.multicastBytes = r.ma.bytes;
     result.droppedPackets = malformed + st.wrongSecurity + st.wrongSession + r.ma.stats.badBlocks;
     log.info({ mt: st, ma: r.ma.stats, multicastWireBytes: mcBytes, injectedDrops }, 'receive statistics');
     return finishReport(result);
@@ -275,7 +275,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     if (rx) {
       const st = rx.mt.stats;
       report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks;
-      report.bytes = rx.ma.disk.count * (rx.ma.cfg.blockSize);
+      report.bytes = Math.min(rx.store.cfg.contentSize, rx.store.disk.count * rx.store.cfg.blockSize);
       log.info({ mt: st, ma: rx.ma.stats }, 'receive statistics');
     }
     return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message });
@@ -293,7 +293,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
 }
 
 function progress(r: Receiver, s: SessionInfo, seconds: number): Progress {
-  const blocks = r.ma.disk.count;
+  const blocks = r.store.disk.count;
   return { blocks, totalBlocks: s.totalBlocks, bytes: Math.min(s.contentSize, blocks * s.blockSize), contentSize: s.contentSize, seconds };
 }
 
