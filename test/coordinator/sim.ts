@@ -57,7 +57,7 @@ export interface SimClientOpts {
   answerQcc?: boolean; // default true
   answerPoll?: boolean; // default true
   answerJoinAck?: boolean; // default true
-  qcrDelay?: number; // ms waited before answering a QCC (reported in BackOff)
+  qcrDelay?: number | ((qcrBackoff: number) => number); // ms waited before answering a QCC (reported in BackOff); default 0
   pollDelay?: number;
   dropIn?: (p: MtPacket, c: SimClient) => boolean; // simulated loss on receive
   tisOffsetSec?: number; // added to TimeInSession (pretend to have joined earlier)
@@ -198,7 +198,8 @@ export class SimClient {
         this.stats.qcc++;
         if (b.qccSeqNo <= this.lastQcc || this.opts.answerQcc === false) return;
         this.lastQcc = b.qccSeqNo;
-        const delay = Math.min(this.opts.qcrDelay ?? 0, b.qcrBackoff);
+        const want = typeof this.opts.qcrDelay === 'function' ? this.opts.qcrDelay(b.qcrBackoff) : (this.opts.qcrDelay ?? 0);
+        const delay = Math.min(want, b.qcrBackoff);
         const serverTime = p.senderTime;
         const qccSeqNo = b.qccSeqNo;
         this.sim.at(this.sim.now + delay, () => {
@@ -286,11 +287,9 @@ export class SimClient {
     m.value.data.copy(this.image, idx * this.sim.blockSize);
     this.have[idx] = 1;
     this.haveCount++;
-    if (this.complete) {
+    if (this.complete && this.opts.leaveOnComplete !== false) {
       this.state = 'done';
-      if (this.opts.leaveOnComplete !== false) {
-        this.send({ op: Op.LEAVE, clientId: this.id, reason: 0 });
-      }
+      this.send({ op: Op.LEAVE, clientId: this.id, reason: 0 });
     }
   }
 
