@@ -66,6 +66,18 @@ export interface SimClientOpts {
   nack?: boolean; // send NACKs (default true); false = rely on later MA rounds only
 }
 
+/** What a fake client needs from its world: the simulator, or real sockets (udp.test.ts). */
+export interface ClientHost {
+  readonly now: number;
+  at(t: number, fn: () => void): void;
+  toCoordinator(c: SimClient, buf: Buffer): void;
+  readonly sessionId: number;
+  readonly size: number;
+  readonly blockSize: number;
+  readonly blockBase: number;
+  readonly totalBlocks: number;
+}
+
 export class SimClient {
   id = 0;
   state: 'idle' | 'join' | 'regular' | 'done' | 'kicked' | 'stopped' = 'idle';
@@ -94,7 +106,7 @@ export class SimClient {
   readonly stats = { odata: 0, rdata: 0, spm: 0, qcc: 0, poll: 0, ncf: 0, kick: 0, acks: 0, nacks: 0, dup: 0, bad: 0, joinacks: 0 };
 
   constructor(
-    private readonly sim: Sim,
+    private readonly sim: ClientHost,
     readonly opts: SimClientOpts,
     index: number,
   ) {
@@ -356,7 +368,7 @@ export interface SimOptions extends Partial<Omit<CoordinatorConfig, 'source' | '
   record?: boolean; // decode and keep every packet the coordinator sends
 }
 
-export class Sim {
+export class Sim implements ClientHost {
   now: number;
   readonly coord: Coordinator;
   readonly clients: SimClient[] = [];
