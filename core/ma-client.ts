@@ -42,6 +42,8 @@ export class MaClient implements MtApplication {
 
   /** Bytes of DATA payload accepted from multicast. */
   bytes = 0;
+  /** POLL triggers answered: each starts a new MS-WDSMA repair round on the server. */
+  rounds = 0;
 
   // ------------------------------------------------------------ MtApplication
   /** 3.2.5.2: MaxCacheSize is the ring's capacity in MA bytes (protocol-notes #8). */
@@ -82,6 +84,7 @@ export class MaClient implements MtApplication {
   onPoll(appData: Buffer, now: number): Buffer {
     const d = decodeMa(appData);
     if (!d.ok || d.value.op !== MaOp.SRVCIR) this.stats.badBlocks++; // answer anyway: the server asked
+    this.rounds++;
     const ranges = this.store.have.missingRanges(CNTCIR_MAX_RANGES).map(([s, e]) => [s + this.base, e + this.base] as [number, number]);
     return encodeMa({ op: MaOp.CNTCIR, progress: this.progress(), timeInSession: this.timeInSession(now), ranges });
   }
