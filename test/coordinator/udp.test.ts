@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
 import { canRun } from '../support/env';
-import { ClientHost, SimClient } from './sim';
+import { UdpHost } from './udp-clients';
 import { RunningCoordinator, startCoordinator } from './udp';
 
 const running: RunningCoordinator[] = [];
@@ -111,8 +111,8 @@ describe('startCoordinator over loopback UDP', () => {
       }
       const host = await UdpHost.create(r, data.length, 1385);
       try {
-        const a = host.addClient();
-        const b = host.addClient();
+        const a = await host.addClient();
+        const b = await host.addClient();
         await host.until(() => a.complete && b.complete, 20_000);
         expect(a.image.equals(data)).toBe(true);
         expect(b.image.equals(data)).toBe(true);
@@ -152,81 +152,55 @@ async function multicastWorks(group: string): Promise<boolean> {
   }
 }
 
-/**
- * Real-socket host for the fake clients: one unicast socket per client (as MS-WDSMT 3.2.3 says: any available
- * port) and one shared multicast socket bound to 0.0.0.0:port with reuseAddr, joined to the group.
- */
-class UdpHost implements ClientHost {
-  readonly sessionId: number;
-  readonly blockBase = 1;
-  readonly totalBlocks: number;
-  private readonly clients: { c: SimClient; sock: dgram.Socket }[] = [];
-  private readonly timers = new Set<NodeJS.Timeout>();
 
-  private constructor(
-    private readonly r: RunningCoordinator,
-    private readonly mc: dgram.Socket,
-    readonly size: number,
-    readonly blockSize: number,
-  ) {
-    this.sessionId = r.sessionId;
-    this.totalBlocks = Math.ceil(size / blockSize);
-    mc.on('message', (m) => {
-      for (const { c } of this.clients) c.onPacket(m);
-    });
-  }
-
-  static async create(r: RunningCoordinator, size: number, blockSize: number): Promise<UdpHost> {
-    const mc = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-    await new Promise<void>((resolve) => mc.bind(r.port, '0.0.0.0', () => resolve()));
-    mc.addMembership(r.group, '127.0.0.1');
-    return new UdpHost(r, mc, size, blockSize);
-  }
-
-  get now(): number {
-    return Math.floor(performance.timeOrigin + performance.now());
-  }
-
-  at(t: number, fn: () => void): void {
-    const h = setTimeout(() => {
-      this.timers.delete(h);
-      fn();
-    }, Math.max(0, t - this.now));
-    this.timers.add(h);
-  }
-
-  toCoordinator(c: SimClient, buf: Buffer): void {
-    const e = this.clients.find((x) => x.c === c);
-    e?.sock.send(buf, this.r.port, this.r.iface);
-  }
-
-  addClient(): SimClient {
-    const sock = dgram.createSocket('udp4');
-    sock.bind(0, '127.0.0.1');
-    // Port is known only after bind; the client starts then.
-    const entry = { c: undefined as unknown as SimClient, sock };
-    sock.on('listening', () => {
-      entry.c = new SimClient(this, { address: '127.0.0.1', port: sock.address().port }, this.clients.length);
-      this.clients.push(entry);
-      sock.on('message', (m) => entry.c.onPacket(m));
-      entry.c.start();
-    });
-    return new Proxy({} as SimClient, {
-      get: (_t, k) => (entry.c as unknown as Record<string | symbol, unknown>)?.[k],
-    });
-  }
-
-  async until(cond: () => boolean, ms: number): Promise<void> {
-    const end = Date.now() + ms;
-    while (!cond()) {
-      if (Date.now() > end) throw new Error('timed out');
-      await new Promise((r) => setTimeout(r, 20));
+describe('CLI (main.ts)', () => {
+  test('--generate serves random content, logs events to stderr, exits 0 with stats on SIGTERM', async () => {
+    const { build } = await import('esbuild');
+    const { spawn } = await import('node:child_process');
+    const { createHash } = await import('node:crypto');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-cli-'));
+    const out = path.join(dir, 'coordinator.cjs');
+    try {
+      await build({ entryPoints: [path.join(__dirname, 'main.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
+      const child = spawn(process.execPath, [out, '--generate', '1', '--msi-port', '0', '--drop-percent', '2', '--namespace', 'NS', '--content', 'IMG'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const ready = await new Promise<{ msiPort: number; port: number; group: string; iface: string; sessionId: number; size: number; sha256: string }>((resolve, reject) => {
+        let buf = '';
+        child.stdout.on('data', (d) => {
+          buf += d;
+          const nl = buf.indexOf('\n');
+          if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+        });
+        child.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
+      });
+      expect(ready).toMatchObject({ group: '239.192.0.1', iface: '127.0.0.1', size: 1 << 20 });
+      const d = decodeMsi(await msiRequest(ready.msiPort, 'NS', 'IMG'));
+      expect(d.ok && d.value.kind === 'reply' && d.value.multicastPort).toBe(ready.port);
+      if (await multicastWorks(ready.group)) {
+        const host = await UdpHost.create(ready, ready.size, 1385);
+        try {
+          const c = await host.addClient();
+          await host.until(() => c.complete, 20_000);
+          expect(createHash('sha256').update(c.image).digest('hex')).toBe(ready.sha256);
+          await host.until(() => /left \(complete\)/.test(stderr), 5000);
+        } finally {
+          await host.close();
+        }
+        expect(stderr).toMatch(/client \d+ joined from 127\.0\.0\.1:\d+/);
+        expect(stderr).toMatch(/master client \d+ \(RTT \d+ ms, chosen by QCC/);
+        expect(stderr).toMatch(/round 1 started: 1 range\(s\), 758 block\(s\) for 1 client/);
+      } else canRun(false, 'multicast on loopback does not deliver here');
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/SIGTERM: stopping/);
+      expect(stderr).toMatch(/stats: odata \d+/);
+      if (process.env.SHOW_CLI) console.log(stderr);
+      // One line per event, never per packet.
+      expect(stderr.split('\n').length).toBeLessThan(40);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
-  }
-
-  async close(): Promise<void> {
-    for (const t of this.timers) clearTimeout(t);
-    for (const { c } of this.clients) c.state = 'stopped';
-    await Promise.all([this.mc, ...this.clients.map((x) => x.sock)].map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-}
+  }, 60_000);
+});
