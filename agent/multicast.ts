@@ -39,6 +39,7 @@ export interface McContext {
   onTick?: (rx: Receiver) => void;
   dropRate?: number;
   dropRng?: () => number;
+  dropFilter?: (msg: Buffer) => boolean;
   /** Statistics out, also on failure. */
   stats?: (rx: Receiver) => void;
 }
@@ -140,7 +141,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   };
   const onMulticast = (msg: Buffer) => {
     if (done) return;
-    if (dropRate > 0 && dropRng() < dropRate) {
+    if ((dropRate > 0 && dropRng() < dropRate) || c.dropFilter?.(msg)) {
       injectedDrops++;
       return;
     }

@@ -63,6 +63,8 @@ export interface ReceiveDeps {
   /** Test hook: drop this fraction of received multicast datagrams (independent loss per agent). */
   dropRate?: number;
   dropRng?: () => number;
+  /** Test hook: drop multicast datagrams for which this returns true. */
+  dropFilter?: (msg: Buffer) => boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
@@ -232,6 +234,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
           : undefined,
         dropRate: deps.dropRate,
         dropRng: deps.dropRng,
+        dropFilter: deps.dropFilter,
         stats: (rx) => {
           const st = rx.mt.stats;
           mcStats = { bytes: rx.ma.bytes, dropped: Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks };
