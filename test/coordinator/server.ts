@@ -248,6 +248,8 @@ export class Coordinator {
   // ---- MT: QCC State Configuration (3.1.1.5)
   private nextQccSeqNo = 1;
   private waitTime = 1;
+  /** QCCs in a row that got no valid QCR (3.1.5.7: the InState timeout MUST keep growing then). */
+  private qccUnanswered = 0;
   // ---- MT timers (absolute ms; undefined = disabled)
   private inactivityAt: number | undefined;
   private clientCleanupAt: number;
@@ -742,6 +744,7 @@ export class Coordinator {
     if (this.state === 'DataState') this.leaveData();
     this.setState('QCCState');
     this.waitTime = 1;
+    this.qccUnanswered = 0;
     this.sendInStateQcc(now);
   }
 
@@ -749,7 +752,10 @@ export class Coordinator {
   private sendInStateQcc(now: number): void {
     const active = this.activeClients();
     for (const c of active) c.qcrReceived = false;
-    if (active.length > 0) this.waitTime = active.length;
+    // 3.1.5.7.3 gives 1 ms per client; 3.1.5.7 adds that the timeout MUST keep increasing while no reply comes.
+    // Without that growth a client whose random QCR wait (0..QCRBackOff) outlasts the timer answers a QCC the
+    // server has already replaced, forever (livelock seen on loopback; docs/coordinator.md).
+    if (active.length > 0) this.waitTime = Math.min(active.length * 2 ** this.qccUnanswered, this.cfg.noClientQccIntervalMs);
     else this.waitTime = Math.min(this.waitTime * 2, this.cfg.noClientQccIntervalMs);
     this.waitTime += this.maxRtt(active);
     const qccSeqNo = this.nextQccSeqNo++;
@@ -763,6 +769,7 @@ export class Coordinator {
     let best: Client | undefined;
     for (const c of this.activeClients()) if (c.qcrReceived && (!best || c.rtt > best.rtt)) best = c;
     if (!best) {
+      this.qccUnanswered++;
       this.sendInStateQcc(now);
       return;
     }

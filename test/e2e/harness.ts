@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { receive, ReceiveDeps, ReceiveOptions } from '../../agent/receive';
-import { silentLogger } from '../../agent/log';
+import { createLogger, silentLogger } from '../../agent/log';
 import type { Report } from '../../agent/report';
 
 export function tempDir(prefix = 'osdcast-e2e-'): string {
@@ -44,5 +44,7 @@ export function seeded(seed: number): () => number {
 }
 
 export function runAgent(o: Partial<ReceiveOptions> & Pick<ReceiveOptions, 'server' | 'port' | 'namespace' | 'content' | 'out'>, deps: Partial<ReceiveDeps> = {}): Promise<Report> {
-  return receive({ iface: '127.0.0.1', cacheMiB: 16, ...o }, { log: silentLogger(), ...deps });
+  // OSDCAST_TEST_LOG=debug shows the agents' logs on stderr when a test needs explaining.
+  const log = process.env.OSDCAST_TEST_LOG ? createLogger({ level: process.env.OSDCAST_TEST_LOG }) : silentLogger();
+  return receive({ iface: '127.0.0.1', cacheMiB: 16, ...o }, { log, ...deps });
 }
