@@ -47,6 +47,11 @@ export interface MtParams {
   lossModel: 'literal' | 'ewma';
   /** NACK RangeList cap so a NACK fits one 1500-byte frame (protocol-notes #16). */
   maxNackRanges: number;
+  /**
+   * The Master Client stops NACKing a sequence number after this many NACKs named it without result, so its ACK
+   * point (and the server's window) moves on; MS-WDSMA repair rounds or HTTP deliver the block (protocol-notes #19).
+   */
+  masterNackGiveUp: number;
 }
 
 export const DEFAULT_MT_PARAMS: MtParams = {
@@ -56,6 +61,7 @@ export const DEFAULT_MT_PARAMS: MtParams = {
   forceQccInterval: 20_000,
   lossModel: 'literal',
   maxNackRanges: 80,
+  masterNackGiveUp: 32,
 };
 
 export interface MtClientConfig {
@@ -91,6 +97,7 @@ export interface MtStats {
   qcrsSent: number;
   pollacksSent: number;
   joinsSent: number;
+  nackGiveUps: number;
 }
 
 export interface Transmit {
@@ -161,7 +168,10 @@ export class MtClient {
     qcrsSent: 0,
     pollacksSent: 0,
     joinsSent: 0,
+    nackGiveUps: 0,
   };
+  private nackHead = 0;
+  private nackHeadCount = 0;
 
   constructor(
     private readonly cfg: MtClientConfig,
@@ -262,6 +272,19 @@ export class MtClient {
     if (now >= this.tNack) {
       // 3.2.5.12.1
       this.tNack = NONE;
+      if (!this.missing.isEmpty() && this.masterClientId === this.clientId) {
+        const head = this.missing.highestContinuous() + 1;
+        if (head === this.nackHead) this.nackHeadCount++;
+        else {
+          this.nackHead = head;
+          this.nackHeadCount = 1;
+        }
+        if (this.nackHeadCount > this.params.masterNackGiveUp) {
+          this.missing.received(head);
+          this.stats.nackGiveUps++;
+          this.nackHeadCount = 0;
+        }
+      }
       if (!this.missing.isEmpty()) {
         this.emit(this.server, {
           op: Op.NACK,

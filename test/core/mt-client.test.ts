@@ -279,3 +279,22 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
     expect(drain(c).pop()!.p.body).toEqual({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.INACTIVE });
   });
 });
+
+describe('MT client: Master Client liveness (protocol-notes #19)', () => {
+  it('stops NACKing a sequence number the Master Client can never get, so its ACK point moves on', () => {
+    const { c } = joined(7, { rng: () => 0, params: { masterNackGiveUp: 3 } });
+    c.handleDatagram(odata(1, 7), 0);
+    c.handleDatagram(odata(3, 7), 1); // 2 is lost for good
+    let t = 1;
+    const acks: number[] = [];
+    for (let i = 0; i < 6; i++) {
+      c.handleTimeout(t);
+      t += 10;
+      c.handleDatagram(odata(3 + i + 1, 7), t);
+      for (const x of drain(c)) if (x.p.body.op === Op.ACK) acks.push(x.p.body.seq);
+    }
+    expect(c.stats.nackGiveUps).toBe(1);
+    expect(acks[0]).toBe(1);
+    expect(acks[acks.length - 1]).toBe(9); // continuous again once 2 was given up
+  });
+});
