@@ -357,7 +357,7 @@ export class HttpClient {
    * URL probe() chose (or of the first URL when probe() was not called), e.g. from a resume state file; a different
    * answer is HttpError 'changed'. Resolves with the number of bytes delivered.
    */
-  fetchRange(start: number, endInclusive: number, onData: OnData, expect?: Validator): Promise<number> {
+  async fetchRange(start: number, endInclusive: number, onData: OnData, expect?: Validator): Promise<number> {
     this.checkRange(start, endInclusive);
     if (expect) this.expect(expect);
     return this.fetchOne(start, endInclusive, onData, this.signal);
@@ -381,7 +381,8 @@ export class HttpClient {
       while (!failed && next < work.length) {
         const [s, e] = work[next++]!;
         try {
-          total += await this.fetchOne(s, e, onData, signal);
+          const n = await this.fetchOne(s, e, onData, signal);
+          total += n; // (not `total += await …`: that would read `total` before the await)
         } catch (err) {
           if (!failed) {
             failed = { e: err };
