@@ -519,9 +519,10 @@ describe.skipIf(!haveNginx)('HttpClient against nginx', () => {
   });
 
   it('HTTPS without the CA: kind tls with the reason, not retried', async () => {
-    const { c } = client([tls()], { retries: 2 });
+    const { c, lines } = client([tls()], { retries: 2 });
     const e = await failure(c.probe());
     expect(e.kind).toBe('tls');
+    expect(lines().filter((l) => /retry/.test(String(l.msg)))).toEqual([]);
     expect(e.message).toMatch(/certificate/i);
     expect(e.message).toMatch(/UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED|UNABLE_TO_GET_ISSUER/);
     expect(e.message).toMatch(/--ca/);
