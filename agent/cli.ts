@@ -1,6 +1,7 @@
 /**
  * osdcast command line. Hops to a socket: cli.ts (parse, validate) → receive.ts (the receive loop) → net.ts (dgram).
  */
+import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
 import { Exit } from './errors';
@@ -29,6 +30,38 @@ export function parseServer(v: string): { host: string; port: number } {
   return { host: m[1], port };
 }
 
+function wholeOrZero(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number >= 0, got "${v}"`);
+    return n;
+  };
+}
+
+function url(v: string, prev: string[] = []): string[] {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new InvalidArgumentError(`--http must be an http:// or https:// URL, got "${v}"`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`--http must be an http:// or https:// URL, got "${v}"`);
+  return [...prev, v];
+}
+
+function sha256Arg(v: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(v)) throw new InvalidArgumentError(`--sha256 must be 64 hex digits, got "${v}"`);
+  return v.toLowerCase();
+}
+
+function caFile(v: string): Buffer {
+  try {
+    return fs.readFileSync(v);
+  } catch (e) {
+    throw new InvalidArgumentError(`--ca ${v}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
+  }
+}
+
 function blockBase(v: string): 'auto' | 0 | 1 {
   if (v === 'auto') return 'auto';
   if (v === '0' || v === '1') return Number(v) as 0 | 1;
@@ -36,7 +69,7 @@ function blockBase(v: string): 'auto' | 0 | 1 {
 }
 
 interface ReceiveFlags {
-  server: { host: string; port: number };
+  server?: { host: string; port: number };
   namespace: string;
   content: string;
   out: string;
@@ -47,6 +80,17 @@ interface ReceiveFlags {
   logFile?: string;
   logLevel: string;
   blockBase: 'auto' | 0 | 1;
+  http?: string[];
+  httpOnly?: boolean;
+  retries: number;
+  retryDelay: number;
+  mcastTimeout: number;
+  minRate?: number;
+  minRateWindow: number;
+  sha256?: string;
+  sha256Url?: string;
+  ca?: Buffer;
+  insecure?: boolean;
 }
 
 export function buildProgram(exit: (code: number) => void): Command {
@@ -62,7 +106,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   program
     .command('receive')
     .description('Join a multicast session for one content item and write it to a file.')
-    .requiredOption('--server <host[:port]>', `distribution point answering MS-WDSMSI over UDP (default port ${MSI_PORT})`, parseServer)
+    .option('--server <host[:port]>', `distribution point answering MS-WDSMSI over UDP (default port ${MSI_PORT}); required unless --http-only`, parseServer)
     .requiredOption('--namespace <ns>', 'multicast namespace, e.g. "WDS:Group/install.wim/1" or the ConfigMgr namespace of the package')
     .requiredOption('--content <name>', 'content name inside the namespace, e.g. "install.wim"')
     .requiredOption('--out <path>', 'output file; data is written to <path>.partial and renamed only when complete')
@@ -73,17 +117,36 @@ export function buildProgram(exit: (code: number) => void): Command {
     .option('--log-file <path>', 'write logs (pino JSON) to this file instead of stderr')
     .addOption(new Option('--log-level <level>', 'log detail').choices(['debug', 'info', 'warn', 'error']).default('info'))
     .addOption(new Option('--block-base <auto|0|1>', 'block numbering of the server (MS-WDSMA is ambiguous; auto detects it)').argParser(blockBase).default('auto'))
+    .option('--http <url>', 'HTTP(S) URL of the same content on the DP, e.g. http://dp01/SMS_DP_SMSPKG$/P0100023/install.wim; repeat for fail-over (tried in order)', url)
+    .option('--http-only', 'skip multicast and download over HTTP(S) only')
+    .option('--retries <n>', 'retries of each MS-WDSMSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount)', wholeOrZero('--retries'), 2)
+    .option('--retry-delay <seconds>', 'wait between retries (ConfigMgr SMSTSDownloadRetryDelay)', numberArg('--retry-delay'), 15)
+    .option('--mcast-timeout <seconds>', 'with --http: fall back when no multicast data arrived this long after JOIN (0 = never)', wholeOrZero('--mcast-timeout'), 60)
+    .option('--min-rate <MB/s>', 'with --http: leave multicast for HTTP when it stays slower than this (a slow receiver should not hold the group back)', numberArg('--min-rate'))
+    .option('--min-rate-window <seconds>', 'how long the rate must stay below --min-rate', numberArg('--min-rate-window'), 60)
+    .option('--sha256 <hex>', 'expected SHA-256 of the content: a mismatch exits 5 and renames nothing (recommended: multicast carries no checksum of the whole file)', sha256Arg)
+    .option('--sha256-url <url>', 'fetch the expected SHA-256 from this URL (first 64-hex-digit word)')
+    .option('--ca <file>', 'PEM file of an internal CA trusted for HTTPS in addition to the system roots', caFile)
+    .option('--insecure', 'do not verify HTTPS certificates (only for tests; certificate errors are errors otherwise)')
     .addHelpText(
       'after',
       `
 Examples:
   osdcast receive --server 10.1.2.3 --namespace "WDS:Images/install.wim/1" --content install.wim --out D:\\install.wim --json
   osdcast receive --server dp01.corp.example:5041 --namespace SMSPKG --content P0100023 --out /data/image.wim --interface 10.1.2.50
+  osdcast receive --server dp01 --namespace SMSPKG --content P0100023 --out D:\\image.wim \\
+        --http https://dp01/SMS_DP_SMSPKG$/P0100023/install.wim --ca C:\\corp-ca.pem --sha256 <hex> --min-rate 5
+
+Fallback: with --http, multicast problems (no session, no data, KICK, inactivity, too slow) end in an HTTP
+download from the DP; holes multicast keeps missing are fetched by HTTP Range while multicast continues.
+Resume: rerun the same command; <out>.osdcast records which blocks are safely on disk.
 
 Exit codes: 0 complete, 2 usage, 3 no session (MSI error or no reply), 4 transfer failed (KICK, inactivity,
 timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 interrupted.`,
     )
-    .action(async (f: ReceiveFlags) => {
+    .action(async (f: ReceiveFlags, cmd: Command) => {
+      if (!f.server && !f.httpOnly) cmd.error(`required option '--server <host[:port]>' not specified (or use --http-only with --http)`, { exitCode: Exit.USAGE, code: 'osdcast.missingServer' });
+      if (f.httpOnly && !f.http?.length) cmd.error(`--http-only needs at least one --http <url>`, { exitCode: Exit.USAGE, code: 'osdcast.httpOnly' });
       exit(await runReceive(f));
     });
 
@@ -100,8 +163,8 @@ async function runReceive(f: ReceiveFlags): Promise<number> {
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
   const rep = await receive(
     {
-      server: f.server.host,
-      port: f.server.port,
+      server: f.server?.host ?? '',
+      port: f.server?.port ?? MSI_PORT,
       namespace: f.namespace,
       content: f.content,
       out: f.out,
@@ -109,6 +172,17 @@ async function runReceive(f: ReceiveFlags): Promise<number> {
       cacheMiB: f.cache,
       timeout: f.timeout,
       blockBase: f.blockBase,
+      http: f.http,
+      httpOnly: f.httpOnly,
+      retries: f.retries,
+      retryDelay: f.retryDelay,
+      mcastTimeout: f.mcastTimeout,
+      minRate: f.minRate,
+      minRateWindow: f.minRateWindow,
+      sha256: f.sha256,
+      sha256Url: f.sha256Url,
+      ca: f.ca,
+      insecure: f.insecure,
     },
     { log, signal: ac.signal, onProgress },
   );

@@ -1,20 +1,24 @@
 /**
- * `osdcast receive`: session initiation (MS-WDSMSI over UDP), then the sans-I/O Receiver driven by two UDP
- * sockets, a timer and the file sink. Hops from the CLI: cli.ts → receive.ts → net.ts (dgram).
+ * `osdcast receive`: the orchestrator. Multicast first (MS-WDSMSI session, then multicast.ts); HTTP(S) from the
+ * same DP for holes multicast keeps missing (hybrid) and for everything when multicast cannot serve (fallback);
+ * resume from `<out>.osdcast`; SHA-256 at the end. Hops to a socket: cli.ts → receive.ts → multicast.ts → net.ts.
  */
 import crypto from 'node:crypto';
-import os from 'node:os';
 import type dgram from 'node:dgram';
-import { ipToBytes } from '../core/codec/msi';
-import { KickReason } from '../core/codec/mt';
+import { Bitmap } from '../core/bitmap';
+import { BlockStore } from '../core/block-store';
 import { MsiUdpInitiator } from '../core/msi-client';
-import { Receiver, SessionInfo } from '../core/receiver';
-import type { TaggedWriteJob } from '../core/ma-client';
-import { Exit, OsdcastError, ioError } from './errors';
+import type { SessionInfo } from '../core/receiver';
+import { DiskPump } from './disk';
+import { Exit, OsdcastError } from './errors';
+import { HttpClient, HttpError, HttpInfo } from './http';
+import { HttpFiller } from './http-fill';
 import type { Logger } from './log';
-import { MulticastSocket, closeSocket, isLocalAddress, macFor, openMulticast, openUnicast, routeTo } from './net';
+import { runMulticast } from './multicast';
+import { closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from './net';
 import type { Report } from './report';
 import { FileSink } from './sink';
+import { StateFile, StateIdentity, loadState, statePath } from './state';
 
 export interface ReceiveOptions {
   server: string;
@@ -32,6 +36,24 @@ export interface ReceiveOptions {
   msiRetryMs?: number;
   /** MS-WDSMT InactivityTimeout (ms), default 30 000. */
   inactivityMs?: number;
+  /** HTTP(S) URLs of the same content, tried in order. */
+  http?: string[];
+  httpOnly?: boolean;
+  /** Retries of each MSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount: 2). */
+  retries?: number;
+  /** Seconds between retries (ConfigMgr SMSTSDownloadRetryDelay: 15). */
+  retryDelay?: number;
+  /** Seconds after JOIN without multicast data before falling back to HTTP (only with --http). */
+  mcastTimeout?: number;
+  /** MB/s below which, over minRateWindow seconds, the receiver leaves multicast for HTTP. */
+  minRate?: number;
+  minRateWindow?: number;
+  sha256?: string;
+  sha256Url?: string;
+  ca?: Buffer;
+  insecure?: boolean;
+  /** Block size used for HTTP-only receives (bytes). */
+  httpBlockSize?: number;
 }
 
 export interface ReceiveDeps {
@@ -41,6 +63,8 @@ export interface ReceiveDeps {
   /** Test hook: drop this fraction of received multicast datagrams (independent loss per agent). */
   dropRate?: number;
   dropRng?: () => number;
+  /** Test hook: drop multicast datagrams for which this returns true. */
+  dropFilter?: (msg: Buffer) => boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }
@@ -53,8 +77,7 @@ export interface Progress {
   seconds: number;
 }
 
-const MAX_WRITES_IN_FLIGHT = 2;
-const MAX_SHORT_WRITES = 3;
+export const DEFAULT_HTTP_BLOCK = 64 * 1024;
 
 function rngFromCrypto(): () => number {
   // Randomness for back-off timers; passed into core (which never calls Math.random itself).
@@ -69,277 +92,303 @@ function rngFromCrypto(): () => number {
   };
 }
 
+function httpFailure(e: unknown): OsdcastError {
+  if (e instanceof OsdcastError) return e;
+  if (e instanceof HttpError) return new OsdcastError(Exit.TRANSFER_FAILED, `HTTP ${e.kind}: ${e.message}`);
+  return new OsdcastError(Exit.TRANSFER_FAILED, (e as Error).message);
+}
+
 export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Report> {
   const now = deps.now ?? Date.now;
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0 };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, integrity: 'unverified' };
+  const ac = new AbortController();
+  const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
+  const onOuterAbort = () => abort(new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
+  deps.signal?.addEventListener('abort', onOuterAbort);
+  if (deps.signal?.aborted) onOuterAbort();
+  const overall = o.timeout ? setTimeout(() => abort(new OsdcastError(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before the image was complete`)), o.timeout * 1000) : undefined;
+  const aborted = () => {
+    if (ac.signal.aborted) throw ac.signal.reason;
+  };
+
   let uni: dgram.Socket | undefined;
-  let mc: MulticastSocket | undefined;
   let sink: FileSink | undefined;
-  let rx: Receiver | undefined;
-  let overall: NodeJS.Timeout | undefined;
+  let http: HttpClient | undefined;
+  let progressTimer: NodeJS.Timeout | undefined;
   try {
-    const iface = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
-    if (!iface) throw new OsdcastError(Exit.NO_SESSION, `no route to ${o.server}`);
-    if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError(Exit.USAGE, `--interface ${o.iface} is not an address of this machine`);
-    const mac = macFor(iface);
+    const urls = o.http ?? [];
+    if (o.httpOnly && urls.length === 0) throw new OsdcastError(Exit.USAGE, '--http-only needs at least one --http <url>');
+    const retries = o.retries ?? 2;
+    const retryDelayMs = (o.retryDelay ?? 15) * 1000;
+    if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
+    const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
 
-    // ---- 1. session initiation
-    let onUni: (msg: Buffer, from: { address: string; port: number }) => void = () => {};
-    uni = await openUnicast(iface, (msg, r) => onUni(msg, r));
-    const session = await initiate(o, mac, uni, now, log, (h) => (onUni = h), deps.signal);
-    log.info({ session }, `session ${session.sessionId >>> 0} at ${session.multicast.address}:${session.multicast.port}, ${session.contentSize} bytes in ${session.totalBlocks} blocks of ${session.blockSize}`);
-    if (session.totalBlocks === 0) throw new OsdcastError(Exit.TRANSFER_FAILED, 'server announced empty content');
-
-    // ---- 2. sink, receiver, sockets
-    sink = FileSink.open(o.out, session.contentSize);
-    rx = new Receiver(
-      {
-        session,
-        clientName: os.hostname().slice(0, 15),
-        localAddress: ipToBytes(iface),
-        macAddress: mac,
-        cacheBytes: o.cacheMiB * 1024 * 1024,
-        blockBase: o.blockBase ?? 'auto',
-        params: o.inactivityMs ? { inactivityTimeout: o.inactivityMs } : undefined,
-      },
-      rng,
-      now(),
-    );
-    const r = rx;
-    const s = sink;
-    let mcBytes = 0;
-    let injectedDrops = 0;
-    const dropRate = deps.dropRate ?? 0;
-    const dropRng = deps.dropRng ?? rng;
-
-    const result = await new Promise<Report>((resolve, reject) => {
-      let done = false;
-      let timer: NodeJS.Timeout | undefined;
-      let timerAt = Infinity;
-      let writes = 0;
-      let shortWrites = 0;
-      let completeSeen = false;
-      let lastProgress = 0;
-
-      const finish = (e?: unknown, rep?: Report) => {
-        if (done) return;
-        done = true;
-        if (timer) clearTimeout(timer);
-        if (e) reject(e);
-        else resolve(rep!);
-      };
-
-      const pump = () => {
-        if (done) return;
-        const t = now();
-        let tx;
-        while ((tx = r.pollTransmit())) uni!.send(tx.data, tx.to.port, tx.to.address);
-        let job: TaggedWriteJob | undefined;
-        while (writes < MAX_WRITES_IN_FLIGHT && (job = r.pollWrite())) startWrite(job);
-        let ev;
-        while ((ev = r.pollEvent())) {
-          switch (ev.type) {
-            case 'joined':
-              log.info({ clientId: ev.clientId >>> 0 }, `joined session as client ${ev.clientId >>> 0}`);
-              break;
-            case 'complete':
-              completeSeen = true;
-              log.info('all blocks on disk; leaving the session');
-              void completeRun();
-              break;
-            case 'closed':
-              break;
-            case 'kicked': {
-              const why = ev.reason === KickReason.FAIL ? 'FAIL' : ev.reason === KickReason.FALLBACK ? 'FALLBACK' : 'POLICY_NOT_MET';
-              finish(new OsdcastError(Exit.TRANSFER_FAILED, `removed from the session by the server (KICK ${why})`));
-              return;
-            }
-            case 'inactive':
-              finish(new OsdcastError(Exit.TRANSFER_FAILED, `no packet from the server for ${(r.mt.params.inactivityTimeout / 1000).toFixed(0)} s (InactivityTimeout)`));
-              return;
-            case 'demoted':
-              log.warn(ev, `demoted to slower session ${ev.sessionId >>> 0} at ${ev.multicast.address}:${ev.multicast.port}`);
-              void switchGroup(ev.multicast.address, ev.multicast.port).catch((e) => finish(e));
-              break;
-          }
-        }
-        if (deps.onProgress && t - lastProgress >= 250) {
-          lastProgress = t;
-          deps.onProgress(progress(r, session, (t - t0) / 1000));
-        }
-        const next = r.pollTimeout();
-        if (next !== undefined && next < timerAt) {
-          if (timer) clearTimeout(timer);
-          timerAt = next;
-          timer = setTimeout(onTimer, Math.max(0, next - t));
-        }
-      };
-
-      const onTimer = () => {
-        timer = undefined;
-        timerAt = Infinity;
-        r.handleTimeout(now());
-        pump();
-      };
-
-      const startWrite = (job: TaggedWriteJob) => {
-        writes++;
-        s.write(job.buffers, job.offset).then(
-          (n) => {
-            writes--;
-            if (n !== job.bytes) {
-              r.handleWriteFailed(job);
-              if (++shortWrites >= MAX_SHORT_WRITES) return finish(new OsdcastError(Exit.LOCAL_IO, `writing ${s.partial}: short write (${n} of ${job.bytes} bytes); disk full?`));
-            } else {
-              shortWrites = 0;
-              r.handleWriteDone(job, now());
-            }
-            pump();
-          },
-          (e) => {
-            writes--;
-            finish(ioError(e, `writing ${s.partial}`));
-          },
-        );
-      };
-
-      const completeRun = async () => {
-        try {
-          await s.finish();
-          const sha = await s.hash();
-          s.commit();
-          // Let the LEAVE go out (it waits a random 0..MaxNACKBackOff ms).
-          const deadline = now() + 1000;
-          while (r.pollTimeout() !== undefined && now() < deadline) await new Promise((res) => setTimeout(res, 10));
-          finish(undefined, { ...report, status: 'ok', exitCode: Exit.OK, bytes: session.contentSize, sha256: sha });
-        } catch (e) {
-          finish(e);
-        }
-      };
-
-      const onMulticast = (msg: Buffer) => {
-        if (done || completeSeen) return;
-        if (dropRate > 0 && dropRng() < dropRate) {
-          injectedDrops++;
-          return;
-        }
-        mcBytes += msg.length;
-        r.handleDatagram(msg, now());
-        pump();
-      };
-
-      const switchGroup = async (group: string, port: number) => {
-        const old = mc;
-        mc = await openMulticast(group, port, iface, onMulticast);
-        await closeSocket(old?.socket);
-      };
-
-      onUni = (msg) => {
-        if (done) return;
-        r.handleDatagram(msg, now());
-        pump();
-      };
-
-      if (o.timeout) overall = setTimeout(() => {
-        r.cancel(now());
-        pump();
-        finish(new OsdcastError(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before the image was complete`));
-      }, o.timeout * 1000);
-      deps.signal?.addEventListener('abort', () => {
-        r.cancel(now());
-        pump();
-        finish(new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
-      });
-
-      openMulticast(session.multicast.address, session.multicast.port, iface, onMulticast).then(
-        (m) => {
-          mc = m;
-          if (m.granted && m.granted < 16 * 1024 * 1024) log.warn({ granted: m.granted }, `socket receive buffer is only ${(m.granted / 1048576).toFixed(1)} MiB (requested 32 MiB; raise net.core.rmem_max): bursts may be lost`);
-          else log.info({ granted: m.granted }, `socket receive buffer ${(m.granted / 1048576).toFixed(1)} MiB`);
-          pump();
-        },
-        (e) => finish(new OsdcastError(Exit.NO_SESSION, `cannot join ${session.multicast.address}:${session.multicast.port} on ${iface}: ${(e as Error).message}`)),
-      );
-    });
-    const st = r.mt.stats;
-    const malformed = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0);
-    result.multicastBytes = Math.min(session.contentSize, r.ma.stats.blocks * session.blockSize);
-    result.droppedPackets = malformed + st.wrongSecurity + st.wrongSession + r.ma.stats.badBlocks;
-    log.info({ mt: st, ma: r.ma.stats, multicastWireBytes: mcBytes, injectedDrops }, 'receive statistics');
-    return finishReport(result);
-  } catch (e) {
-    const err = e instanceof OsdcastError ? e : new OsdcastError(Exit.TRANSFER_FAILED, (e as Error).message);
-    if (rx) {
-      const st = rx.mt.stats;
-      report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks;
-      report.bytes = rx.ma.disk.count * (rx.ma.cfg.blockSize);
-      log.info({ mt: st, ma: rx.ma.stats }, 'receive statistics');
+    // ---- 1. multicast session (unless --http-only)
+    let fallback: string | undefined = o.httpOnly ? 'HTTP only (--http-only)' : undefined;
+    let session: SessionInfo | undefined;
+    let iface = '';
+    let mac: Buffer = Buffer.alloc(6);
+    let onUni: (msg: Buffer) => void = () => {};
+    if (!o.httpOnly) {
+      const route = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
+      if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError(Exit.USAGE, `--interface ${o.iface} is not an address of this machine`);
+      try {
+        if (!route) throw new OsdcastError(Exit.NO_SESSION, `no route to ${o.server}`);
+        iface = route;
+        mac = macFor(iface);
+        uni = await openUnicast(iface, (msg) => onUni(msg));
+        session = await initiateWithRetries(o, mac, uni, (h) => (onUni = h), now, log, ac.signal, retries, retryDelayMs);
+      } catch (e) {
+        if (!(e instanceof OsdcastError) || e.exitCode !== Exit.NO_SESSION || !http) throw e;
+        fallback = `no multicast session: ${e.message}`;
+        log.warn(`falling back to HTTP: ${fallback}`);
+      }
     }
+    aborted();
+
+    // ---- 2. what the content is: size, block size, HTTP validator
+    let info: HttpInfo | undefined;
+    if (http) {
+      try {
+        info = await http.probe();
+      } catch (e) {
+        if (!session) throw httpFailure(e);
+        log.warn(`HTTP source unusable, continuing with multicast only: ${(e as Error).message}`);
+        http = undefined;
+      }
+      if (session && info && info.size !== session.contentSize) {
+        log.error(`HTTP content is ${info.size} bytes but the multicast session announces ${session.contentSize}: not mixing them; HTTP disabled`);
+        http = undefined;
+        info = undefined;
+      }
+    }
+    const size = session?.contentSize ?? info!.size;
+    const identityBase = { namespace: o.namespace, content: o.content, size, validator: info?.validator, sha256: expectedSha };
+    const blockSize = session?.blockSize ?? o.httpBlockSize ?? DEFAULT_HTTP_BLOCK;
+    const totalBlocks = Math.max(1, Math.ceil(size / blockSize));
+    const identity: StateIdentity = { ...identityBase, blockSize };
+    log.info({ size, blockSize, totalBlocks, source: session ? 'multicast' : 'http' }, `content ${o.content}: ${size} bytes, ${totalBlocks} blocks of ${blockSize}`);
+
+    // ---- 3. resume
+    const stPath = statePath(o.out);
+    const loaded = loadState(stPath, identity, { log });
+    let onDisk: Bitmap | undefined;
+    if (loaded && 'onDisk' in loaded) {
+      if (FileSink.canResume(o.out, size)) onDisk = loaded.onDisk;
+      else log.warn(`resume state found but ${o.out}.partial is missing or has the wrong size: starting over`);
+    } else if (loaded && 'mismatch' in loaded) log.warn(`resume state describes other content (${loaded.mismatch}): starting over`);
+    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheMiB * 1024 * 1024) / blockSize)) });
+    if (onDisk) {
+      store.restore(onDisk);
+      report.resumedBytes = Math.min(size, store.disk.count * blockSize);
+      log.info(`resuming: ${store.disk.count} of ${totalBlocks} blocks already on disk`);
+    }
+    sink = FileSink.open(o.out, size, !!onDisk);
+    const durable = new Bitmap(totalBlocks);
+    durable.loadFrom(store.disk.toBuffer());
+    const state = new StateFile(stPath, identity, durable);
+    const pump = new DiskPump(store, sink, durable, state, now);
+    pump.onError = (e) => abort(e);
+    const filler = http ? new HttpFiller(http, store, pump, log, info?.validator) : undefined;
+    if (deps.onProgress) {
+      const cb = deps.onProgress;
+      progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), 250);
+    }
+
+    // ---- 4. multicast (with hybrid hole filling)
+    let mcStats: { bytes: number; dropped: number } = { bytes: 0, dropped: 0 };
+    if (session && !store.complete) {
+      let filling: Promise<void> | undefined;
+      const res = await runMulticast({
+        session,
+        iface,
+        mac,
+        store,
+        pump,
+        uni: uni!,
+        setUniHandler: (h) => (onUni = h),
+        log,
+        now,
+        rng,
+        signal: ac.signal,
+        blockBase: o.blockBase,
+        inactivityMs: o.inactivityMs,
+        mcastTimeoutMs: http && o.mcastTimeout !== 0 ? (o.mcastTimeout ?? 60) * 1000 : undefined,
+        minRate: http && o.minRate ? { bytesPerSec: o.minRate * 1e6, windowMs: (o.minRateWindow ?? 60) * 1000 } : undefined,
+        onRound: filler
+          ? (eligible) => {
+              if (filling) return;
+              const ranges = filler.candidates(eligible);
+              if (ranges.length === 0) return;
+              filling = filler.fetch(ranges).then(
+                () => (filling = undefined),
+                (e) => {
+                  filling = undefined;
+                  log.warn(`hybrid HTTP fetch failed, multicast continues: ${(e as Error).message}`);
+                },
+              );
+            }
+          : undefined,
+        dropRate: deps.dropRate,
+        dropRng: deps.dropRng,
+        dropFilter: deps.dropFilter,
+        stats: (rx) => {
+          const st = rx.mt.stats;
+          mcStats = { bytes: rx.ma.bytes, dropped: Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks };
+        },
+      });
+      if (filling) await filling.catch(() => undefined);
+      if (res.kind === 'fallback') {
+        if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, `${res.reason}; no --http fallback configured`);
+        fallback = res.reason;
+        log.warn(`falling back to HTTP: ${fallback}`);
+      }
+    }
+    report.multicastBytes = mcStats.bytes;
+    report.droppedPackets = mcStats.dropped;
+    await closeSocket(uni);
+    uni = undefined;
+    aborted();
+
+    // ---- 5. HTTP for whatever is still missing
+    if (!store.complete) {
+      if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, 'multicast ended before the image was complete');
+      try {
+        await filler.fetch(filler.candidates());
+      } catch (e) {
+        throw httpFailure(e);
+      }
+    }
+    await pump.drain();
+    if (!store.complete) throw new OsdcastError(Exit.TRANSFER_FAILED, `${totalBlocks - store.disk.count} blocks still missing`);
+    report.httpBytes = filler?.bytes ?? 0;
+    if (fallback) report.fallback = fallback;
+
+    // ---- 6. integrity, then the file appears
+    await sink.finish();
+    await pump.checkpoint(true).catch(() => undefined);
+    const sha = await sink.hash();
+    report.sha256 = sha;
+    report.bytes = size;
+    if (expectedSha && sha !== expectedSha) {
+      report.integrity = 'mismatch';
+      throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${sink.partial} and ${stPath} are kept, nothing was renamed`);
+    }
+    report.integrity = expectedSha || info?.validator.etag || info?.validator.lastModified ? 'verified' : 'unverified';
+    sink.commit();
+    state.remove();
+    return finishReport({ ...report, status: 'ok', exitCode: Exit.OK });
+  } catch (e) {
+    const err = e instanceof OsdcastError ? e : ac.signal.aborted && ac.signal.reason instanceof OsdcastError ? ac.signal.reason : httpFailure(e);
     return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message });
   } finally {
     if (overall) clearTimeout(overall);
+    if (progressTimer) clearInterval(progressTimer);
+    deps.signal?.removeEventListener('abort', onOuterAbort);
+    http?.close();
     sink?.close();
-    await closeSocket(mc?.socket);
     await closeSocket(uni);
   }
 
   function finishReport(r: Report): Report {
     r.seconds = Math.round((now() - t0) / 10) / 100;
+    const ru = process.resourceUsage();
+    r.maxRssBytes = ru.maxRSS * 1024;
     return r;
   }
 }
 
-function progress(r: Receiver, s: SessionInfo, seconds: number): Progress {
-  const blocks = r.ma.disk.count;
-  return { blocks, totalBlocks: s.totalBlocks, bytes: Math.min(s.contentSize, blocks * s.blockSize), contentSize: s.contentSize, seconds };
+/** --sha256-url: the first 64-hex-digit word of the document. */
+async function fetchDigest(url: string, o: ReceiveOptions, log: Logger, signal: AbortSignal): Promise<string> {
+  const c = new HttpClient({ urls: [url], retries: o.retries ?? 2, retryDelayMs: (o.retryDelay ?? 15) * 1000, ca: o.ca, insecure: o.insecure, log, signal });
+  try {
+    const info = await c.probe();
+    const parts: Buffer[] = [];
+    if (info.size > 0) await c.fetchRange(0, Math.min(info.size, 65536) - 1, (_off, chunk) => void parts.push(Buffer.from(chunk)));
+    const m = /\b[0-9a-fA-F]{64}\b/.exec(Buffer.concat(parts).toString('utf8'));
+    if (!m) throw new OsdcastError(Exit.USAGE, `--sha256-url ${url} holds no SHA-256 (64 hex digits)`);
+    return m[0];
+  } catch (e) {
+    if (e instanceof OsdcastError) throw e;
+    throw new OsdcastError(Exit.TRANSFER_FAILED, `cannot fetch --sha256-url: ${(e as Error).message}`);
+  } finally {
+    c.close();
+  }
 }
 
-async function initiate(
+/** The DP never answered MS-WDSMSI (worth another attempt, unlike an error reply). */
+class NoReply extends OsdcastError {}
+
+async function initiateWithRetries(
   o: ReceiveOptions,
   mac: Buffer,
   uni: dgram.Socket,
+  setHandler: (h: (msg: Buffer) => void) => void,
   now: () => number,
   log: Logger,
-  setHandler: (h: (msg: Buffer, from: { address: string; port: number }) => void) => void,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
+  retries: number,
+  retryDelayMs: number,
 ): Promise<SessionInfo> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await initiate(o, mac, uni, setHandler, now, log, signal);
+    } catch (e) {
+      // An MSI error reply is the server's answer: retrying will not change it. No reply is retried.
+      const retryable = e instanceof NoReply;
+      if (!retryable || attempt >= retries) throw e;
+      log.warn(`${(e as Error).message}; retrying in ${retryDelayMs / 1000} s (${attempt + 1} of ${retries})`);
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(res, retryDelayMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          rej(signal.reason);
+        }, { once: true });
+      });
+    }
+  }
+}
+
+async function initiate(o: ReceiveOptions, mac: Buffer, uni: dgram.Socket, setHandler: (h: (msg: Buffer) => void) => void, now: () => number, log: Logger, signal: AbortSignal): Promise<SessionInfo> {
   const init = new MsiUdpInitiator({ server: { address: o.server, port: o.port }, namespace: o.namespace, content: o.content, mac, maxTries: o.msiTries, retryMs: o.msiRetryMs }, now());
   log.info(`requesting ${o.namespace} / ${o.content} from ${o.server}:${o.port} (MS-WDSMSI over UDP)`);
   await new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      if (timer) clearTimeout(timer);
+      reject(signal.reason);
+    };
     const pump = () => {
       let tx;
       while ((tx = init.pollTransmit())) uni.send(tx.data, tx.to.port, tx.to.address);
+      if (timer) clearTimeout(timer);
       if (init.result) {
-        if (timer) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
+        signal.removeEventListener('abort', onAbort);
         return resolve();
       }
       const t = init.pollTimeout();
-      if (timer) clearTimeout(timer);
-      if (t !== undefined) timer = setTimeout(() => {
-        init.handleTimeout(now());
-        pump();
-      }, Math.max(0, t - now()));
+      if (t !== undefined)
+        timer = setTimeout(() => {
+          init.handleTimeout(now());
+          pump();
+        }, Math.max(0, t - now()));
     };
-    const onAbort = () => {
-      if (timer) clearTimeout(timer);
-      reject(new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
-    };
-    signal?.addEventListener('abort', onAbort);
-    setHandler((msg, from) => {
-      init.handleDatagram(msg, from, now());
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', onAbort);
+    setHandler((msg) => {
+      init.handleDatagram(msg, { address: o.server, port: o.port }, now());
       pump();
     });
     pump();
   });
   const res = init.result!;
-  if (!res.ok) throw new OsdcastError(Exit.NO_SESSION, res.message);
+  if (!res.ok) throw res.kind === 'timeout' ? new NoReply(Exit.NO_SESSION, res.message) : new OsdcastError(Exit.NO_SESSION, res.message);
   const rep = res.reply;
   if (rep.multicastAddr.includes(':')) throw new OsdcastError(Exit.NO_SESSION, 'server offered an IPv6 session; this build receives IPv4 only');
+  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicastAddr}:${rep.multicastPort}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
   return {
     sessionId: rep.sessionId,
     multicast: { address: rep.multicastAddr, port: rep.multicastPort },

@@ -13,16 +13,36 @@ export class FileSink {
     private fd: number,
   ) {}
 
-  static open(out: string, size: number): FileSink {
+  /**
+   * Opens `<out>.partial`. With `resume`, an existing partial file of the right size is kept (its blocks are
+   * described by the resume state); otherwise it is created afresh.
+   */
+  static open(out: string, size: number, resume = false): FileSink {
     const partial = `${out}.partial`;
     let fd: number;
     try {
-      fd = fs.openSync(partial, 'w');
-      fs.ftruncateSync(fd, size);
+      if (resume && fs.existsSync(partial) && fs.statSync(partial).size === size) fd = fs.openSync(partial, 'r+');
+      else {
+        fd = fs.openSync(partial, 'w');
+        fs.ftruncateSync(fd, size);
+      }
     } catch (e) {
       throw ioError(e, `cannot create ${partial}`);
     }
     return new FileSink(out, partial, fd);
+  }
+
+  /** Whether an existing partial file of `size` bytes can be resumed. */
+  static canResume(out: string, size: number): boolean {
+    try {
+      return fs.statSync(`${out}.partial`).size === size;
+    } catch {
+      return false;
+    }
+  }
+
+  sync(): Promise<void> {
+    return new Promise((res, rej) => fs.fdatasync(this.fd, (e) => (e ? rej(ioError(e, `cannot flush ${this.partial}`)) : res())));
   }
 
   /** Positional writev; resolves with the byte count written. */

@@ -4,18 +4,12 @@
  * completion and the resume state. Block numbering is auto-detected (protocol-notes #1).
  */
 import { CNTCIR_MAX_RANGES, DATA_HEADER_LEN, MaOp, decodeMa, encodeMa, peekData } from './codec/ma';
-import { Bitmap } from './bitmap';
-import { BlockRing, WriteJob } from './ring';
+import { BlockStore } from './block-store';
 import type { MtApplication } from './mt-client';
 
 export interface MaClientConfig {
-  totalBlocks: number;
-  blockSize: number;
-  contentSize: number;
   /** 'auto' (default): assume 1-based until a packet proves otherwise. */
   blockBase?: 'auto' | 0 | 1;
-  /** Ring capacity in blocks. */
-  ringSlots: number;
 }
 
 export interface MaStats {
@@ -26,54 +20,35 @@ export interface MaStats {
   renumbered: number; // blocks discarded when 0-based numbering was detected
 }
 
-export interface TaggedWriteJob extends WriteJob {
-  epoch: number;
-}
-
 export class MaClient implements MtApplication {
-  readonly have: Bitmap;
-  readonly disk: Bitmap;
-  readonly ring: BlockRing;
   base: 0 | 1;
   baseKnown: boolean;
-  private epoch = 0;
   private readonly joinTime: number;
-  private readonly lastLen: number;
   private readonly peek = { dataStart: 0, dataLen: 0 };
   readonly stats: MaStats = { blocks: 0, duplicates: 0, badBlocks: 0, ringFull: 0, renumbered: 0 };
 
   constructor(
-    readonly cfg: MaClientConfig,
+    readonly store: BlockStore,
+    cfg: MaClientConfig,
     /** Cache Done trigger towards the transport. */
     private readonly release: (bytes: number) => void,
     now: number,
   ) {
-    this.have = new Bitmap(cfg.totalBlocks);
-    this.disk = new Bitmap(cfg.totalBlocks);
-    this.ring = new BlockRing(cfg.ringSlots, cfg.blockSize);
     const bb = cfg.blockBase ?? 'auto';
     this.base = bb === 0 ? 0 : 1;
     this.baseKnown = bb !== 'auto';
     this.joinTime = Math.floor(now / 1000);
-    this.lastLen = cfg.contentSize - (cfg.totalBlocks - 1) * cfg.blockSize;
   }
 
-  get complete(): boolean {
-    return this.disk.full;
-  }
-
-  /** Marks blocks already on disk (resume). */
-  restore(disk: Bitmap): void {
-    for (let i = 0; i < disk.size; i++) if (disk.has(i)) {
-      this.disk.set(i);
-      this.have.set(i);
-    }
-  }
+  /** Bytes of DATA payload accepted from multicast. */
+  bytes = 0;
+  /** POLL triggers answered: each starts a new MS-WDSMA repair round on the server. */
+  rounds = 0;
 
   // ------------------------------------------------------------ MtApplication
   /** 3.2.5.2: MaxCacheSize is the ring's capacity in MA bytes (protocol-notes #8). */
   queryCache(): number {
-    return this.cfg.ringSlots * (this.cfg.blockSize + DATA_HEADER_LEN);
+    return this.store.ring.slots * (this.store.cfg.blockSize + DATA_HEADER_LEN);
   }
 
   /** 3.2.5.1 DATA trigger. */
@@ -86,25 +61,18 @@ export class MaClient implements MtApplication {
       return;
     }
     const len = this.peek.dataLen;
-    const idx = this.indexOf(bn, len);
-    if (idx < 0) {
-      this.stats.badBlocks++;
-      this.release(acct);
+    this.learnNumbering(bn, len);
+    const r = this.store.put(bn - this.base, appData, this.peek.dataStart, len, acct);
+    if (r === 'ok') {
+      this.stats.blocks++;
+      this.bytes += len;
       return;
     }
-    if (this.have.has(idx)) {
-      // Literal 3.2.5.1 sends no Cache Done here and stalls the cache (protocol-notes #7).
-      this.stats.duplicates++;
-      this.release(acct);
-      return;
-    }
-    if (!this.ring.put(idx, appData, this.peek.dataStart, len, acct)) {
-      this.stats.ringFull++;
-      this.release(acct);
-      return;
-    }
-    this.have.set(idx);
-    this.stats.blocks++;
+    // Literal 3.2.5.1 sends no Cache Done for a duplicate and stalls the cache (protocol-notes #7).
+    if (r === 'duplicate') this.stats.duplicates++;
+    else if (r === 'full') this.stats.ringFull++;
+    else this.stats.badBlocks++;
+    this.release(acct);
   }
 
   /** 3.2.5.3 QCC trigger → PROGRESS. */
@@ -116,58 +84,32 @@ export class MaClient implements MtApplication {
   onPoll(appData: Buffer, now: number): Buffer {
     const d = decodeMa(appData);
     if (!d.ok || d.value.op !== MaOp.SRVCIR) this.stats.badBlocks++; // answer anyway: the server asked
-    const ranges = this.have.missingRanges(CNTCIR_MAX_RANGES).map(([s, e]) => [s + this.base, e + this.base] as [number, number]);
+    this.rounds++;
+    const ranges = this.store.have.missingRanges(CNTCIR_MAX_RANGES).map(([s, e]) => [s + this.base, e + this.base] as [number, number]);
     return encodeMa({ op: MaOp.CNTCIR, progress: this.progress(), timeInSession: this.timeInSession(now), ranges });
   }
 
-  // ------------------------------------------------------------ disk side
-  takeWrite(maxBuffers?: number): TaggedWriteJob | undefined {
-    const j = this.ring.takeWrite(maxBuffers);
-    return j ? { ...j, epoch: this.epoch } : undefined;
-  }
-
-  writeDone(job: TaggedWriteJob): void {
-    if (job.epoch === this.epoch) for (let i = 0; i < job.count; i++) this.disk.set(job.firstBlock + i);
-    this.release(this.ring.complete(job));
-  }
-
-  writeFailed(job: TaggedWriteJob): void {
-    this.ring.retry(job);
-  }
-
   progress(): number {
-    return Math.floor((100 * this.have.count) / this.cfg.totalBlocks);
+    return Math.floor((100 * this.store.have.count) / this.store.cfg.totalBlocks);
   }
 
   private timeInSession(now: number): number {
     return Math.max(0, Math.floor(now / 1000) - this.joinTime) >>> 0;
   }
 
-  /** Maps a block number to a 0-based index, learning the numbering; -1 when invalid. */
-  private indexOf(bn: number, len: number): number {
-    const tb = this.cfg.totalBlocks;
-    const bs = this.cfg.blockSize;
-    if (!this.baseKnown) {
-      const shortLast = this.lastLen < bs && len === this.lastLen;
-      if (bn === 0 || (shortLast && bn === tb - 1)) this.switchToZeroBased();
-      else if (bn === tb) this.baseKnown = true; // only 1-based numbering has block TotalBlocks
-    }
-    const idx = bn - this.base;
-    if (idx < 0 || idx >= tb) return -1;
-    const want = idx === tb - 1 ? this.lastLen : bs;
-    return len === want ? idx : -1;
-  }
-
-  private switchToZeroBased(): void {
-    this.base = 0;
-    this.baseKnown = true;
-    if (this.have.count === 0) return;
-    // Everything so far was placed one block off: forget it; later rounds deliver it again.
-    this.stats.renumbered += this.have.count;
-    const [, acct] = this.ring.dropPending();
-    this.release(acct);
-    this.have.clearAll();
-    this.disk.clearAll();
-    this.epoch++;
+  /** Block numbering (protocol-notes #1): assume 1-based until a packet proves which. */
+  private learnNumbering(bn: number, len: number): void {
+    if (this.baseKnown) return;
+    const tb = this.store.cfg.totalBlocks;
+    const last = this.store.lastLen;
+    const shortLast = last < this.store.cfg.blockSize && len === last;
+    if (bn === 0 || (shortLast && bn === tb - 1)) {
+      this.base = 0;
+      this.baseKnown = true;
+      if (this.store.have.count === 0) return;
+      // Everything so far was placed one block off: forget it; later rounds deliver it again.
+      this.stats.renumbered += this.store.have.count;
+      this.release(this.store.invalidateAll());
+    } else if (bn === tb) this.baseKnown = true; // only 1-based numbering has block TotalBlocks
   }
 }

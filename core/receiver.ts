@@ -3,8 +3,8 @@
  * The agent feeds datagrams and timer expiries in, and drains transmits, disk writes and events out.
  */
 import { LeaveReason, Sec, SecMode } from './codec/mt';
-import { Bitmap } from './bitmap';
-import { MaClient, TaggedWriteJob } from './ma-client';
+import { BlockStore, TaggedWriteJob } from './block-store';
+import { MaClient } from './ma-client';
 import { Endpoint, MtClient, MtEvent, MtParams, Transmit } from './mt-client';
 
 export interface SessionInfo {
@@ -22,11 +22,15 @@ export interface ReceiverConfig {
   clientName: string;
   localAddress: Buffer;
   macAddress: Buffer;
-  cacheBytes: number;
+  /** Blocks, bitmaps and the ring; shared with any other source (HTTP). See `storeFor`. */
+  store: BlockStore;
   blockBase?: 'auto' | 0 | 1;
   params?: Partial<MtParams>;
-  /** Blocks already on disk (resume). */
-  onDisk?: Bitmap;
+}
+
+/** A block store sized for a session: the ring holds `cacheBytes` of blocks. */
+export function storeFor(s: Pick<SessionInfo, 'totalBlocks' | 'blockSize' | 'contentSize'>, cacheBytes: number): BlockStore {
+  return new BlockStore({ totalBlocks: s.totalBlocks, blockSize: s.blockSize, contentSize: s.contentSize, ringSlots: Math.max(2, Math.floor(cacheBytes / s.blockSize)) });
 }
 
 export type ReceiverEvent = MtEvent | { type: 'complete' };
@@ -34,18 +38,14 @@ export type ReceiverEvent = MtEvent | { type: 'complete' };
 export class Receiver {
   readonly mt: MtClient;
   readonly ma: MaClient;
+  readonly store: BlockStore;
   private events: ReceiverEvent[] = [];
   private completed = false;
 
   constructor(cfg: ReceiverConfig, rng: () => number, now: number) {
     const s = cfg.session;
-    const slots = Math.max(2, Math.floor(cfg.cacheBytes / s.blockSize));
-    this.ma = new MaClient(
-      { totalBlocks: s.totalBlocks, blockSize: s.blockSize, contentSize: s.contentSize, blockBase: cfg.blockBase, ringSlots: Math.min(slots, s.totalBlocks + 1) },
-      (bytes) => this.mt.cacheDone(bytes),
-      now,
-    );
-    if (cfg.onDisk) this.ma.restore(cfg.onDisk);
+    this.store = cfg.store;
+    this.ma = new MaClient(cfg.store, { blockBase: cfg.blockBase }, (bytes) => this.mt.cacheDone(bytes), now);
     this.mt = new MtClient(
       {
         sessionId: s.sessionId,
@@ -80,14 +80,18 @@ export class Receiver {
     return this.mt.pollTimeout();
   }
   pollWrite(maxBuffers?: number): TaggedWriteJob | undefined {
-    return this.ma.takeWrite(maxBuffers);
+    return this.store.takeWrite(maxBuffers);
   }
   handleWriteDone(job: TaggedWriteJob, now: number): void {
-    this.ma.writeDone(job);
+    this.mt.cacheDone(this.store.writeDone(job));
     this.checkComplete(now);
   }
   handleWriteFailed(job: TaggedWriteJob): void {
-    this.ma.writeFailed(job);
+    this.store.writeFailed(job);
+  }
+  /** Blocks written by another source (HTTP) may complete the image. */
+  recheck(now: number): void {
+    this.checkComplete(now);
   }
   pollEvent(): ReceiverEvent | undefined {
     return this.events.shift() ?? this.mt.pollEvent();
@@ -98,7 +102,7 @@ export class Receiver {
   }
 
   private checkComplete(now: number): void {
-    if (this.completed || !this.ma.complete) return;
+    if (this.completed || !this.store.complete) return;
     this.completed = true;
     this.events.push({ type: 'complete' });
     this.mt.leave(LeaveReason.COMPLETE, now);

@@ -1,21 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
+import { BlockStore } from '../../core/block-store';
 import { MaClient } from '../../core/ma-client';
 import { BlockRing } from '../../core/ring';
 
 const BS = 4;
 function make(totalBlocks = 10, contentSize = 38, blockBase: 'auto' | 0 | 1 = 'auto', ringSlots = 8) {
   const released: number[] = [];
-  const ma = new MaClient({ totalBlocks, blockSize: BS, contentSize, blockBase, ringSlots }, (b) => released.push(b), 0);
-  return { ma, released };
+  const store = new BlockStore({ totalBlocks, blockSize: BS, contentSize, ringSlots });
+  const ma = new MaClient(store, { blockBase }, (b: number) => released.push(b), 0);
+  return { ma, released, store };
 }
 const data = (n: number, len = BS, fill = n) => encodeMa({ op: MaOp.DATA, blockNumber: n, data: Buffer.alloc(len, fill) });
-function flush(ma: MaClient) {
+/** Writes everything pending; the released transport bytes go where the Receiver sends them (Cache Done). */
+function flush(ma: MaClient, released: number[] = []) {
   const out: { offset: number; bytes: Buffer }[] = [];
   let j;
-  while ((j = ma.takeWrite())) {
+  while ((j = ma.store.takeWrite())) {
     out.push({ offset: j.offset, bytes: Buffer.concat(j.buffers) });
-    ma.writeDone(j);
+    released.push(ma.store.writeDone(j));
   }
   return out;
 }
@@ -28,13 +31,13 @@ describe('MA client (MS-WDSMA 3.2)', () => {
     ma.onData(data(10, 2), 0); // last block is short: 38 - 9*4 = 2 bytes; also proves 1-based
     expect(ma.baseKnown).toBe(true);
     expect(released).toEqual([]);
-    const w = flush(ma);
+    const w = flush(ma, released);
     expect(w).toEqual([
       { offset: 0, bytes: Buffer.concat([Buffer.alloc(4, 1), Buffer.alloc(4, 2)]) },
       { offset: 36, bytes: Buffer.alloc(2, 10) },
     ]);
     expect(released.reduce((a, b) => a + b, 0)).toBe(data(1).length * 2 + data(10, 2).length);
-    expect(ma.disk.count).toBe(3);
+    expect(ma.store.disk.count).toBe(3);
   });
 
   it('releases a duplicate block at once (literal 3.2.5.1 would stall the cache)', () => {
@@ -53,7 +56,7 @@ describe('MA client (MS-WDSMA 3.2)', () => {
     ma.onData(Buffer.from([0, 3, 9]), 0);
     expect(ma.stats.badBlocks).toBe(4);
     expect(released).toHaveLength(4);
-    expect(ma.have.count).toBe(0);
+    expect(ma.store.have.count).toBe(0);
   });
 
   it('detects 0-based numbering from block 0, discarding what was placed one block off', () => {
@@ -67,7 +70,7 @@ describe('MA client (MS-WDSMA 3.2)', () => {
     expect(ma.base).toBe(0);
     expect(ma.stats.renumbered).toBe(3);
     expect(released).toEqual([data(7).length]); // the pending block was dropped
-    expect(ma.have.count).toBe(1); // only block 0 now
+    expect(ma.store.have.count).toBe(1); // only block 0 now
     const w = flush(ma);
     expect(w).toEqual([{ offset: 0, bytes: Buffer.alloc(4, 0) }]);
     ma.onData(data(9, 2), 0); // the short last block is 9 under 0-based numbering
