@@ -7,9 +7,22 @@
  *    (never twice, never skipped), also across retries, resumes and URL fail-over;
  *  - bytes of two versions of the content are never mixed: once a URL has produced a validator (ETag /
  *    Last-Modified, from probe() or the first response), every later request to that URL carries If-Range and
- *    each answer is checked against it; a change is HttpError 'changed' (fatal: the caller starts over);
+ *    each answer is checked against it; a change is HttpError 'changed' (fatal: the caller starts over).
+ *    A 200 answer to If-Range is 'changed' unless it carries the pinned validator itself (then the server merely
+ *    ignores Range and If-Range: same version, the prefix is read and discarded);
  *  - onData's promise is awaited before the next chunk is read (back-pressure: disk slower than network is fine);
  *    an error thrown by onData is rethrown as is (no retry, no fail-over).
+ *
+ * Wiring sketch (receive.ts; see agent/state.ts for the resume contract):
+ *   const http = new HttpClient({ urls, retries, retryDelayMs, ca, insecure, log, signal });
+ *   const info = await http.probe();                       // size must equal the session's contentSize
+ *   const st = loadState(statePath(out), { ...identity, validator: info.validator }, { log });
+ *   // missing blocks → byte ranges (Bitmap.missingRanges), then:
+ *   await http.fetchRanges(ranges, (off, chunk) => sink.write([chunk], off));
+ *   // fdatasync, then set the blocks' bits, then StateFile.write() when due(); report.httpBytes = http.bytes
+ *   http.close();
+ * HttpError kinds for exit codes: 'changed' → discard the partial file and state, start over; the others → the
+ * HTTP source failed (TRANSFER_FAILED); an error thrown by onData (disk full …) comes back unchanged.
  *
  * Different URLs are different servers (DPs): their validators are kept per URL and naturally differ (an IIS or
  * nginx ETag is derived from the local file), so across URLs only the content size is compared. The caller's
@@ -357,7 +370,7 @@ export class HttpClient {
    * URL probe() chose (or of the first URL when probe() was not called), e.g. from a resume state file; a different
    * answer is HttpError 'changed'. Resolves with the number of bytes delivered.
    */
-  fetchRange(start: number, endInclusive: number, onData: OnData, expect?: Validator): Promise<number> {
+  async fetchRange(start: number, endInclusive: number, onData: OnData, expect?: Validator): Promise<number> {
     this.checkRange(start, endInclusive);
     if (expect) this.expect(expect);
     return this.fetchOne(start, endInclusive, onData, this.signal);
@@ -381,7 +394,8 @@ export class HttpClient {
       while (!failed && next < work.length) {
         const [s, e] = work[next++]!;
         try {
-          total += await this.fetchOne(s, e, onData, signal);
+          const n = await this.fetchOne(s, e, onData, signal);
+          total += n; // (not `total += await …`: that would read `total` before the await)
         } catch (err) {
           if (!failed) {
             failed = { e: err };

@@ -60,6 +60,8 @@ export interface FaultyOptions {
   etag?: string | null;
   /** null: no Last-Modified header. */
   lastModified?: string | null;
+  /** Delay before each answer (ms): makes concurrent requests overlap on the server. */
+  latencyMs?: number;
   /** Body chunk size (default 16 KiB). */
   chunk?: number;
   path?: string;
@@ -78,16 +80,21 @@ export async function startFaulty(o: FaultyOptions): Promise<FaultyServer> {
   const state = { maxInFlight: 0 };
 
   const server = http.createServer((req, res) => {
+    // in flight: from the arrival of the request until its response is done
+    if (req.method === 'GET') {
+      inFlight++;
+      state.maxInFlight = Math.max(state.maxInFlight, inFlight);
+      res.on('close', () => inFlight--);
+    }
+    if (o.latencyMs) setTimeout(() => handle(req, res), o.latencyMs);
+    else handle(req, res);
+  });
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse) => {
     const method = req.method ?? 'GET';
     const rec: RequestRecord = { method, path: req.url ?? '/', range: req.headers.range, ifRange: req.headers['if-range'] as string | undefined, status: 0, sent: 0, finished: false };
     requests.push(rec);
     const n = requests.length; // 1-based, all methods
     const getNo = method === 'GET' ? ++gets : 0;
-    if (method === 'GET') {
-      inFlight++;
-      state.maxInFlight = Math.max(state.maxInFlight, inFlight);
-      res.on('close', () => inFlight--);
-    }
     res.on('finish', () => (rec.finished = true));
     const f = fault;
 
@@ -135,7 +142,7 @@ export async function startFaulty(o: FaultyOptions): Promise<FaultyServer> {
     if (f.kind === 'wrong-content-range') cr = `bytes ${a + (f.shift ?? 1)}-${b + (f.shift ?? 1)}/${size}`;
     if (f.kind === 'wrong-total') cr = `bytes ${a}-${b}/${f.total}`;
     answer(206, { ...common(), 'Content-Range': cr, 'Content-Length': b - a + 1, 'Accept-Ranges': 'bytes' }, body.subarray(a, b + 1), cutFor(f, getNo));
-  });
+  };
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;

@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { canRun } from './env';
 
 export interface NginxServer {
   port: number;
@@ -54,6 +55,24 @@ export function nginxAvailable(tls = false): { ok: boolean; reason: string } {
   if (tls && !opensslAvailable()) return { ok: false, reason: 'the openssl CLI is not installed (packaging/ci-deps-http.sh installs it)' };
   return { ok: true, reason: '' };
 }
+
+/** canRun() for nginx tests: true when they may run; prints why not, or throws under OSDCAST_STRICT=1. */
+export function canRunNginx(tls = false): boolean {
+  const a = nginxAvailable(tls);
+  return canRun(a.ok, `nginx tests: ${a.reason}`);
+}
+
+/** nginx masters still running, by pid: killed if the test process exits without stop() (crash, timeout). */
+const running = new Set<number>();
+process.once('exit', () => {
+  for (const pid of running) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  }
+});
 
 function run(cmd: string, args: string[], cwd: string): void {
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8' });
@@ -156,6 +175,7 @@ function stopPid(child: ChildProcess): Promise<void> {
     }, 3000);
     child.once('exit', () => {
       clearTimeout(kill);
+      running.delete(pid);
       resolve();
     });
     try {
@@ -183,6 +203,8 @@ export async function startNginx(o: NginxOptions): Promise<NginxServer> {
     fs.writeFileSync(conf, config(dir, root, port, pki && httpsPort ? { port: httpsPort, cert: pki.cert, key: pki.key } : undefined));
     // -e: the error log before the config is read (else nginx opens /var/log/nginx/error.log); -p: prefix
     const child = spawn(bin, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    if (child.pid !== undefined) running.add(child.pid);
+    child.once('exit', () => child.pid !== undefined && running.delete(child.pid));
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     try {
