@@ -241,7 +241,7 @@ function runHelper(op: 'get' | 'set', names: string[], values: string[] | undefi
     const outFile = path.join(dir, 'out.txt');
     fs.writeFileSync(script, TSENV_VBS, 'latin1');
     const spawn: SpawnFn = opts.spawn ?? ((c, a, o) => spawnSync(c, a, o) as SpawnSyncReturns<Buffer>);
-    const r = spawn(cscript, ['//nologo', '//B', '//E:vbscript', script], {
+    const r = spawn(cscript, ['//nologo', '//B', script], {
       env: helperEnv(baseEnv, op, names, values, outFile, opts.progId),
       windowsHide: true,
       stdio: 'ignore',

@@ -157,7 +157,7 @@ describe('setTsVariables / getTsVariables', () => {
     expect(Object.fromEntries(store)).toEqual(vars);
     expect(f.calls).toHaveLength(1);
     expect(f.calls[0]!.cmd).toBe('C:\\Windows\\System32\\cscript.exe');
-    expect(f.calls[0]!.args.slice(0, 3)).toEqual(['//nologo', '//B', '//E:vbscript']);
+    expect(f.calls[0]!.args.slice(0, 2)).toEqual(['//nologo', '//B']);
     expect(fs.existsSync(f.calls[0]!.dir)).toBe(false);
     expect(getTsVariables(['OSDCAST_ERROR', 'NOT_SET'], { ...common, spawn: f.spawn })).toEqual({
       ok: true,
