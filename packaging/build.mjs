@@ -9,7 +9,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
 const entries = [
   ['agent/cli.ts', 'dist/osdcast.cjs', true],
-  ['agent/demo.ts', 'dist/demo.cjs', false],
+  ['test/demo/main.ts', 'dist/demo.cjs', false],
   ['test/coordinator/main.ts', 'dist/coordinator.cjs', false],
   ['test/bench/main.ts', 'dist/bench.cjs', false],
 ];

@@ -152,12 +152,15 @@ export function encodeMsiError(win32: number, opcode: number = MsiOp.REPLY): Buf
   return encodeMsiRaw(opcode, [{ id: MsiOpt.ERROR, value: u(win32, 4) }]);
 }
 
-function num(opts: Map<number, Buffer>, id: number, name: string, widths: number[]): number | string {
+function num(opts: Map<number, Buffer>, id: number, name: string, widths: number[]): number | { code: 'missing-option' | 'bad-length' | 'bad-value'; message: string } {
   const v = opts.get(id);
-  if (!v) return `missing ${name}`;
+  if (!v) return { code: 'missing-option', message: `missing ${name}` };
   // Liberal: accept any width 1..8 (the spec fixes one; a server may use the WDSC ULONG width).
-  if (v.length < 1 || v.length > 8) return `${name} has length ${v.length}, expected ${widths.join(' or ')}`;
-  return readUintBE(v);
+  if (v.length < 1 || v.length > 8) return { code: 'bad-length', message: `${name} has length ${v.length}, expected ${widths.join(' or ')}` };
+  const n = readUintBE(v);
+  // Same rule as Reader.u64: a double cannot hold it exactly.
+  if (n > Number.MAX_SAFE_INTEGER) return { code: 'bad-value', message: `${name} exceeds 2^53` };
+  return n;
 }
 
 export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
@@ -192,7 +195,7 @@ export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
       totalBlocks: num(m, MsiOpt.TOTAL_BLOCKS, 'TOTAL_BLOCKS (0x0408)', [8]),
       sessionId: num(m, MsiOpt.SESSION_ID, 'SESSION_ID (0x030A)', [4]),
     };
-    for (const v of Object.values(fields)) if (typeof v === 'string') return fail('missing-option', v);
+    for (const v of Object.values(fields)) if (typeof v !== 'number') return fail(v.code, v.message);
     const ma = m.get(MsiOpt.MULTICAST_ADDR);
     const sa = m.get(MsiOpt.SERVER_ADDR);
     if (!ma) return fail('missing-option', 'reply without MULTICAST_ADDR (0x0503)');

@@ -6,7 +6,7 @@
  *   Extended Options: OptionsCount(2) { OptionId(2) OptionLen(2) Value }*
  * All network byte order. See docs/protocol-notes.md for the readings chosen where the spec is ambiguous.
  */
-import { Decoded, Reader, Writer, fail, guard, ok, readWstring } from './bytes';
+import { Decoded, Reader, ShortRead, Writer, fail, guard, ok, readWstring } from './bytes';
 
 export const Sec = { NONE: 0x00, HASH: 0x01, SIGN: 0x02, CHECKSUM: 0x03 } as const;
 export type SecMode = (typeof Sec)[keyof typeof Sec];
@@ -210,7 +210,7 @@ function readBody(op: number, r: Reader): MtBody | string {
     case Op.JOIN: {
       const name = readWstring(r.bytes(32, 'ClientName'));
       const ipLen = r.u8('IPAddrLen');
-      if (ipLen !== 4 && ipLen !== 16) return `IPAddrLen ${ipLen}, expected 4 or 16`;
+      if (ipLen !== 4 && ipLen !== 16) throw new ShortRead('bad-length', `JOIN: IPAddrLen ${ipLen}, expected 4 or 16`);
       const ipAddress = r.bytes(ipLen, 'IPAddress');
       const macLen = r.u8('MacAddrLen');
       return { op, clientName: name, ipAddress, macAddress: r.bytes(macLen, 'MacAddress') };
@@ -276,11 +276,11 @@ function readBody(op: number, r: Reader): MtBody | string {
     case Op.DEMOTE: {
       const lowerSessionId = r.u32('LowerSessionId');
       const mLen = r.u8('MAddrLen');
-      if (mLen !== 4 && mLen !== 16) return `MAddrLen ${mLen}, expected 4 or 16`;
+      if (mLen !== 4 && mLen !== 16) throw new ShortRead('bad-length', `DEMOTE: MAddrLen ${mLen}, expected 4 or 16`);
       const mAddress = r.bytes(mLen, 'MAddress');
       const mPort = r.u16('MPort');
       const uLen = r.u8('UAddrLen');
-      if (uLen !== 4 && uLen !== 16) return `UAddrLen ${uLen}, expected 4 or 16`;
+      if (uLen !== 4 && uLen !== 16) throw new ShortRead('bad-length', `DEMOTE: UAddrLen ${uLen}, expected 4 or 16`);
       const uAddress = r.bytes(uLen, 'UAddress');
       const uPort = r.u16('UPort');
       const n = r.u16('ClientCount');

@@ -1,0 +1,91 @@
+/**
+ * Where blocks meet on their way to disk, whichever source they came from (multicast or HTTP):
+ * `have` (received: in the ring or on disk), `disk` (written), and the ring. 0-based block indices.
+ */
+import { Bitmap } from './bitmap';
+import { BlockRing, WriteJob } from './ring';
+
+export interface TaggedWriteJob extends WriteJob {
+  epoch: number;
+}
+
+export interface BlockStoreConfig {
+  totalBlocks: number;
+  blockSize: number;
+  contentSize: number;
+  ringSlots: number;
+}
+
+export type PutResult = 'ok' | 'duplicate' | 'full' | 'invalid';
+
+export class BlockStore {
+  readonly have: Bitmap;
+  readonly disk: Bitmap;
+  readonly ring: BlockRing;
+  readonly lastLen: number;
+  private epoch = 0;
+
+  constructor(readonly cfg: BlockStoreConfig) {
+    this.have = new Bitmap(cfg.totalBlocks);
+    this.disk = new Bitmap(cfg.totalBlocks);
+    this.ring = new BlockRing(Math.max(1, Math.min(cfg.ringSlots, cfg.totalBlocks)), cfg.blockSize);
+    this.lastLen = cfg.contentSize - (cfg.totalBlocks - 1) * cfg.blockSize;
+  }
+
+  get complete(): boolean {
+    return this.disk.full;
+  }
+
+  /** Expected payload length of block `idx`. */
+  lengthOf(idx: number): number {
+    return idx === this.cfg.totalBlocks - 1 ? this.lastLen : this.cfg.blockSize;
+  }
+
+  /** Marks blocks already on disk (resume). */
+  restore(onDisk: Bitmap): void {
+    for (let w = 0; w < onDisk.words.length; w++) {
+      const word = onDisk.words[w]!;
+      if (word === 0) continue;
+      for (let b = 0; b < 32; b++) if (word & (1 << b)) {
+        const i = w * 32 + b;
+        if (i < this.cfg.totalBlocks) {
+          this.disk.set(i);
+          this.have.set(i);
+        }
+      }
+    }
+  }
+
+  /** Copies one block into the ring. `acct` is what the transport counted for it (0 for HTTP). */
+  put(idx: number, src: Buffer, start: number, len: number, acct: number): PutResult {
+    if (idx < 0 || idx >= this.cfg.totalBlocks || len !== this.lengthOf(idx)) return 'invalid';
+    if (this.have.has(idx)) return 'duplicate';
+    if (!this.ring.put(idx, src, start, len, acct)) return 'full';
+    this.have.set(idx);
+    return 'ok';
+  }
+
+  takeWrite(maxBuffers?: number): TaggedWriteJob | undefined {
+    const j = this.ring.takeWrite(maxBuffers);
+    return j ? { ...j, epoch: this.epoch } : undefined;
+  }
+
+  /** Marks the job's blocks on disk (unless they were invalidated meanwhile); returns transport bytes to release. */
+  writeDone(job: TaggedWriteJob): number {
+    if (job.epoch === this.epoch) for (let i = 0; i < job.count; i++) this.disk.set(job.firstBlock + i);
+    return this.ring.complete(job);
+  }
+
+  writeFailed(job: TaggedWriteJob): void {
+    this.ring.retry(job);
+  }
+
+  /** Forget everything received (wrong block numbering detected); returns transport bytes released. */
+  invalidateAll(): number {
+    const [, acct] = this.ring.dropPending();
+    this.have.clearAll();
+    this.disk.clearAll();
+    this.epoch++;
+    return acct;
+  }
+}

@@ -1,0 +1,547 @@
+/**
+ * MS-WDSMT 3.2 client state machine, sans-I/O (quinn-proto style): packets and timer expiries go in through
+ * handle…(), packets to send, the next wake-up and events come out through poll…(). Time (`now`, ms) and
+ * randomness (`rng`, [0,1)) are passed in.
+ */
+import { DecodeErrorCode } from './codec/bytes';
+import {
+  CAP_MULTISTREAM,
+  LOSS_SCALE,
+  LeaveReason,
+  MtBody,
+  MtOpt,
+  MtPacket,
+  Op,
+  Range,
+  SecMode,
+  decodeMt,
+  encodeMt,
+  findOption,
+} from './codec/mt';
+import { bytesToIp } from './codec/msi';
+import { MissingList } from './missing-list';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** The WDS Multicast Application Protocol as seen from the transport (MS-WDSMT 3.2.4/3.2.5.1 triggers). */
+export interface MtApplication {
+  /** Query Cache trigger: maximum payload bytes that may be outstanding. */
+  queryCache(): number;
+  /** DATA trigger. The application must later call `MtClient.cacheDone(appData.length)` (possibly at once). */
+  onData(appData: Buffer, now: number): void;
+  /** QCC trigger: the QCR's AppData (an MA PROGRESS packet). */
+  onQcc(now: number): Buffer;
+  /** POLL trigger: the POLLACK's AppData (an MA CNTCIR packet). */
+  onPoll(appData: Buffer, now: number): Buffer;
+}
+
+export interface MtParams {
+  inactivityTimeout: number; // 30 000 ms (3.2.1.2)
+  joinInterval: number; // 500 ms
+  maxLeaveDelay: number; // 200 ms
+  forceQccInterval: number; // 20 000 ms
+  /** 'literal' = 3.2.5.10 as written; 'ewma' = corrected weights (see protocol-notes #5). */
+  lossModel: 'literal' | 'ewma';
+  /** NACK RangeList cap so a NACK fits one 1500-byte frame (protocol-notes #16). */
+  maxNackRanges: number;
+}
+
+export const DEFAULT_MT_PARAMS: MtParams = {
+  inactivityTimeout: 30_000,
+  joinInterval: 500,
+  maxLeaveDelay: 200,
+  forceQccInterval: 20_000,
+  lossModel: 'literal',
+  maxNackRanges: 80,
+};
+
+export interface MtClientConfig {
+  sessionId: number;
+  secMode: SecMode; // client and server security mode from MS-WDSMSI (CHECKSUM over UDP)
+  server: Endpoint;
+  clientName: string;
+  localAddress: Buffer; // 4 or 16 bytes
+  macAddress: Buffer;
+  multistream?: boolean; // advertise WDSMCTP_CAP_MULTISTREAM (we honour DEMOTE), default true
+  params?: Partial<MtParams>;
+}
+
+export type MtEvent =
+  | { type: 'joined'; clientId: number }
+  | { type: 'kicked'; reason: number }
+  | { type: 'inactive' }
+  | { type: 'demoted'; sessionId: number; multicast: Endpoint; server: Endpoint }
+  | { type: 'closed'; reason: number };
+
+export interface MtStats {
+  received: number;
+  malformed: Partial<Record<DecodeErrorCode, number>>;
+  wrongSecurity: number;
+  wrongSession: number;
+  ignored: number; // valid packets not for this state (e.g. stale SPM/QCC/POLL, ODATA below FirstODATASeqNo)
+  odata: number;
+  rdata: number;
+  spm: number;
+  acksSent: number;
+  nacksSent: number;
+  zeroNacks: number;
+  qcrsSent: number;
+  pollacksSent: number;
+  joinsSent: number;
+}
+
+export interface Transmit {
+  to: Endpoint;
+  data: Buffer;
+}
+
+const A = 500 / 65536;
+const NONE = Number.POSITIVE_INFINITY;
+
+export class MtClient {
+  readonly params: MtParams;
+  state: 'join' | 'regular' | 'closed' = 'join';
+  sessionId: number;
+  server: Endpoint;
+  clientId = 0;
+
+  // 3.2.1.1
+  lastPollSeqNo = 0;
+  private lastPollData: Buffer = Buffer.alloc(0);
+  lastQccSeqNo = 0;
+  private lastQccSenderTime = 0;
+  private qccRecvTime = 0;
+  // 3.2.1.3
+  minNackBackoff = 0;
+  maxNackBackoff = 0;
+  lossRate = 0;
+  firstSeq = 0;
+  hiSeq = 0;
+  hiLossSeq = 0;
+  trailSeq = 0;
+  leadSeq = 0;
+  lastSpmSeqNo = 0;
+  masterClientId = 0;
+  mcRtt = 0;
+  lastRdataTime = 0;
+  maxAppCache = 0;
+  curAppCache = 0;
+  readonly missing = new MissingList();
+
+  // timers (absolute ms; NONE = disarmed)
+  private tInactivity = NONE;
+  private tJoin = NONE;
+  private tPoll = NONE;
+  private tQcc = NONE;
+  private tForceQcc = NONE;
+  private tNack = NONE;
+  private tLeave = NONE;
+  private leaveReason = 0;
+  /** LEAVE built when scheduled, so a DEMOTE can switch sessions while it waits (old SessionId, ClientId, server). */
+  private leavePacket: Transmit | undefined;
+
+  private out: Transmit[] = [];
+  private outHead = 0;
+  private events: MtEvent[] = [];
+  readonly stats: MtStats = {
+    received: 0,
+    malformed: {},
+    wrongSecurity: 0,
+    wrongSession: 0,
+    ignored: 0,
+    odata: 0,
+    rdata: 0,
+    spm: 0,
+    acksSent: 0,
+    nacksSent: 0,
+    zeroNacks: 0,
+    qcrsSent: 0,
+    pollacksSent: 0,
+    joinsSent: 0,
+  };
+
+  constructor(
+    private readonly cfg: MtClientConfig,
+    private readonly app: MtApplication,
+    private readonly rng: () => number,
+    now: number,
+  ) {
+    this.params = { ...DEFAULT_MT_PARAMS, ...cfg.params };
+    this.sessionId = cfg.sessionId;
+    this.server = cfg.server;
+    // 3.2.3 Initialization: Query Cache trigger, Inactivity timer, then join (3.2.5.3).
+    this.maxAppCache = app.queryCache();
+    this.tInactivity = now + this.params.inactivityTimeout;
+    this.sendJoin(now);
+  }
+
+  // ---------------------------------------------------------------- poll side
+  pollTransmit(): Transmit | undefined {
+    if (this.outHead >= this.out.length) {
+      if (this.outHead > 0) {
+        this.out.length = 0;
+        this.outHead = 0;
+      }
+      return undefined;
+    }
+    return this.out[this.outHead++];
+  }
+  pollEvent(): MtEvent | undefined {
+    return this.events.shift();
+  }
+  pollTimeout(): number | undefined {
+    if (this.state === 'closed') return this.tLeave === NONE ? undefined : this.tLeave;
+    const t = Math.min(this.tInactivity, this.tJoin, this.tPoll, this.tQcc, this.tForceQcc, this.tNack, this.tLeave);
+    return t === NONE ? undefined : t;
+  }
+
+  // ---------------------------------------------------------------- higher layer
+  /** 3.2.4 Cache Done trigger. */
+  cacheDone(bytes: number): void {
+    this.curAppCache -= bytes;
+    if (this.curAppCache < 0) this.curAppCache = 0;
+  }
+
+  /** 3.2.5.4.1 Terminate trigger: send LEAVE (after the random delay of 3.2.5.4.3), then close. */
+  leave(reason: number, now: number): void {
+    if (this.state === 'closed' || this.tLeave !== NONE) return;
+    this.scheduleLeave(reason, now);
+    this.disarmAll();
+  }
+
+  // ---------------------------------------------------------------- timers
+  handleTimeout(now: number): void {
+    if (now >= this.tLeave) {
+      this.tLeave = NONE;
+      if (this.leavePacket) this.out.push(this.leavePacket);
+      this.leavePacket = undefined;
+      if (this.state === 'closed') this.events.push({ type: 'closed', reason: this.leaveReason });
+    }
+    if (this.state === 'closed') return;
+    if (now >= this.tInactivity) {
+      // 3.2.5.4.2 (reason INACTIVE per 2.2.11, protocol-notes #11)
+      this.events.push({ type: 'inactive' });
+      this.scheduleLeave(LeaveReason.INACTIVE, now);
+      this.disarmAll();
+      return;
+    }
+    if (now >= this.tJoin) this.sendJoin(now);
+    if (now >= this.tPoll) {
+      this.tPoll = NONE;
+      const appData = this.app.onPoll(this.lastPollData, now);
+      this.emit(this.server, { op: Op.POLLACK, clientId: this.clientId, pollSeqNo: this.lastPollSeqNo, appData }, now);
+      this.stats.pollacksSent++;
+    }
+    if (now >= this.tQcc) {
+      // 3.2.5.7.1
+      this.tQcc = NONE;
+      const appData = this.app.onQcc(now);
+      this.emit(this.server, {
+        op: Op.QCR,
+        clientId: this.clientId,
+        qccSeqNo: this.lastQccSeqNo,
+        backoff: Math.min(0xffff, Math.max(0, Math.round(now - this.qccRecvTime))),
+        serverTime: this.lastQccSenderTime,
+        hiSeq: this.hiSeq,
+        lossRate: this.lossRate * LOSS_SCALE,
+        appData,
+      }, now);
+      this.stats.qcrsSent++;
+      this.tForceQcc = now + this.params.forceQccInterval;
+    }
+    if (now >= this.tForceQcc) {
+      // 3.2.5.8 voluntary QCR (2.2.8.3)
+      const appData = this.app.onQcc(now);
+      this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: 0, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, appData }, now);
+      this.stats.qcrsSent++;
+      this.tForceQcc = now + this.params.forceQccInterval;
+    }
+    if (now >= this.tNack) {
+      // 3.2.5.12.1
+      this.tNack = NONE;
+      if (!this.missing.isEmpty()) {
+        this.emit(this.server, {
+          op: Op.NACK,
+          clientId: this.clientId,
+          hiSeq: this.hiSeq,
+          lossRate: this.lossRate * LOSS_SCALE,
+          ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
+        }, now);
+        this.stats.nacksSent++;
+        this.tNack = now + this.randomBackoff();
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- packets
+  handleDatagram(buf: Buffer, now: number): void {
+    if (this.state === 'closed') return;
+    const d = decodeMt(buf, { from: 'server' });
+    if (!d.ok) {
+      const c = d.error.code;
+      this.stats.malformed[c] = (this.stats.malformed[c] ?? 0) + 1;
+      return;
+    }
+    this.handlePacket(d.value, now);
+  }
+
+  handlePacket(p: MtPacket, now: number): void {
+    // 3.2.5.2 validation
+    if (p.secType !== this.cfg.secMode) {
+      this.stats.wrongSecurity++;
+      return;
+    }
+    if (p.sessionId !== this.sessionId) {
+      this.stats.wrongSession++;
+      return;
+    }
+    this.stats.received++;
+    this.tInactivity = now + this.params.inactivityTimeout;
+    const b = p.body;
+    if (this.state === 'join') {
+      if (b.op === Op.JOINACK) this.onJoinAck(p, b, now);
+      else this.stats.ignored++;
+      return;
+    }
+    switch (b.op) {
+      case Op.JOINACK:
+        return this.onJoinAck(p, b, now); // 3.2.5.5: our QCR was lost
+      case Op.ODATA:
+      case Op.RDATA:
+        return this.onData(p, b, now);
+      case Op.SPM:
+        return this.onSpm(p, b, now);
+      case Op.QCC:
+        if (b.qccSeqNo <= this.lastQccSeqNo) {
+          this.stats.ignored++;
+          return;
+        }
+        this.lastQccSeqNo = b.qccSeqNo;
+        this.qccRecvTime = now;
+        this.lastQccSenderTime = p.senderTime;
+        this.tQcc = now + this.rng() * b.qcrBackoff;
+        return;
+      case Op.POLL:
+        if (b.pollSeqNo <= this.lastPollSeqNo) {
+          this.stats.ignored++;
+          return;
+        }
+        this.lastPollSeqNo = b.pollSeqNo;
+        this.lastPollData = Buffer.from(b.appData);
+        this.tPoll = now + this.rng() * b.backoff;
+        return;
+      case Op.KICK:
+        for (const c of b.clients) {
+          if (c.clientId === this.clientId) {
+            // 3.2.5.15: terminate the session (no LEAVE is specified)
+            this.state = 'closed';
+            this.disarmAll();
+            this.events.push({ type: 'kicked', reason: c.reason });
+            return;
+          }
+        }
+        return;
+      case Op.DEMOTE:
+        if (b.clients.includes(this.clientId)) return this.onDemote(b, now);
+        return;
+      case Op.NCF: // 3.2.5.19
+      default:
+        this.stats.ignored++;
+        return;
+    }
+  }
+
+  private onJoinAck(p: MtPacket, b: Extract<MtBody, { op: typeof Op.JOINACK }>, now: number): void {
+    const first = this.state === 'join';
+    this.clientId = b.clientId;
+    this.minNackBackoff = b.minNackBackoff;
+    this.maxNackBackoff = b.maxNackBackoff;
+    this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: p.senderTime, hiSeq: 0, lossRate: 0, appData: Buffer.alloc(0) }, now);
+    this.stats.qcrsSent++;
+    this.tJoin = NONE;
+    this.state = 'regular';
+    this.tForceQcc = now + this.params.forceQccInterval;
+    if (first) this.events.push({ type: 'joined', clientId: this.clientId });
+  }
+
+  private onSpm(p: MtPacket, b: Extract<MtBody, { op: typeof Op.SPM }>, now: number): void {
+    // 3.2.5.9
+    if (b.spmSeqNo <= this.lastSpmSeqNo) {
+      this.stats.ignored++;
+      return;
+    }
+    this.stats.spm++;
+    this.lastSpmSeqNo = b.spmSeqNo;
+    this.masterClientId = b.masterClientId;
+    this.trailSeq = b.trailSeq;
+    this.leadSeq = b.leadSeq;
+    this.minNackBackoff = b.minNackBackoff;
+    this.maxNackBackoff = b.maxNackBackoff;
+    this.mcRtt = b.rtt;
+    if (this.firstSeq === 0 && b.leadSeq !== 0) this.startAt(b.leadSeq);
+    if (this.firstSeq !== 0 && b.leadSeq > this.hiLossSeq) {
+      // 3.2.5.10.1: every sequence number up to Lead not yet accounted for counts as a loss step
+      this.lossSteps(b.leadSeq - this.hiLossSeq);
+      this.hiLossSeq = b.leadSeq;
+    }
+    if (b.trailSeq > this.hiSeq) this.hiSeq = b.trailSeq;
+    if (this.firstSeq !== 0) {
+      this.missing.updateStart(Math.max(b.trailSeq, this.firstSeq));
+      this.missing.updateEnd(b.leadSeq);
+    }
+    this.armNack(now);
+    this.sendAck(p.senderTime, now);
+  }
+
+  private onData(p: MtPacket, b: Extract<MtBody, { op: typeof Op.ODATA | typeof Op.RDATA }>, now: number): void {
+    const seq = b.seq;
+    if (b.op === Op.RDATA) {
+      this.stats.rdata++;
+      this.lastRdataTime = now; // 3.2.5.14
+    } else this.stats.odata++;
+    // 3.2.5.13
+    if (this.firstSeq !== 0 && seq < this.firstSeq) {
+      this.stats.ignored++;
+      return;
+    }
+    if (this.firstSeq === 0) this.startAt(seq);
+    this.masterClientId = b.clientId;
+    this.trailSeq = b.trailSeq;
+    if (seq > this.leadSeq) this.leadSeq = seq;
+    if (seq > this.hiSeq) this.hiSeq = seq;
+    // 3.2.5.10.2
+    if (seq > this.hiLossSeq) {
+      if (this.params.lossModel === 'literal') {
+        this.lossSteps(seq - this.hiLossSeq);
+        this.lossRate = A * this.lossRate;
+      } else {
+        this.lossSteps(seq - this.hiLossSeq - 1);
+        this.lossRate = (1 - A) * this.lossRate;
+      }
+      this.hiLossSeq = seq;
+    } else if (this.params.lossModel === 'literal') this.lossRate = A * this.lossRate;
+    this.missing.updateStart(Math.max(b.trailSeq, this.firstSeq));
+    this.missing.updateEnd(seq);
+    this.missing.received(seq);
+    this.armNack(now);
+    const fw = findOption(p, MtOpt.ODATA_FW_LEAD_SEQ_NO);
+    if (fw === undefined || fw.length !== 8 || readU64(fw) >= seq) this.sendAck(p.senderTime, now);
+    const len = b.data.length;
+    if (this.maxAppCache - this.curAppCache < len) {
+      // 3.2.5.12.2 Zero NACK: tells the server we are not keeping up (LossRate scaled: protocol-notes #6)
+      this.emit(this.server, { op: Op.NACK, clientId: this.clientId, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, ranges: [] }, now);
+      this.stats.zeroNacks++;
+      return;
+    }
+    this.curAppCache += len;
+    this.app.onData(b.data, now);
+  }
+
+  private onDemote(b: Extract<MtBody, { op: typeof Op.DEMOTE }>, now: number): void {
+    const mAddr = bytesToIp(b.mAddress);
+    const uAddr = bytesToIp(b.uAddress);
+    if (!mAddr || !uAddr) return;
+    // 3.2.5.16: LEAVE (CANCELLED) to the old server, then rejoin the lower session from scratch.
+    this.scheduleLeave(LeaveReason.CANCELLED, now);
+    const multicast = { address: mAddr, port: b.mPort };
+    const server = { address: uAddr, port: b.uPort };
+    this.sessionId = b.lowerSessionId;
+    this.server = server;
+    this.resetSessionState();
+    // Keep CurrentAppCacheSize: the application still holds those bytes (protocol-notes #17).
+    this.maxAppCache = this.app.queryCache();
+    this.state = 'join';
+    this.tInactivity = now + this.params.inactivityTimeout;
+    this.events.push({ type: 'demoted', sessionId: b.lowerSessionId, multicast, server });
+    this.sendJoin(now);
+  }
+
+  // ---------------------------------------------------------------- helpers
+  private startAt(seq: number): void {
+    this.firstSeq = seq;
+    // Sequence numbers before we joined are not losses of ours.
+    if (this.hiLossSeq < seq - 1) this.hiLossSeq = seq - 1;
+  }
+
+  private lossSteps(n: number): void {
+    if (n <= 0) return;
+    if (this.params.lossModel === 'literal') {
+      // n iterations of LR = A*LR + (1-A), in closed form
+      const an = Math.pow(A, n);
+      this.lossRate = an * this.lossRate + (1 - an);
+    } else {
+      const bn = Math.pow(1 - A, n);
+      this.lossRate = bn * this.lossRate + (1 - bn);
+    }
+  }
+
+  private randomBackoff(): number {
+    const lo = this.minNackBackoff;
+    const hi = Math.max(lo, this.maxNackBackoff);
+    return lo + this.rng() * (hi - lo);
+  }
+
+  /** 3.2.5.12 NACK management. */
+  private armNack(now: number): void {
+    if (this.missing.isEmpty() || this.tNack !== NONE) return;
+    this.tNack = this.masterClientId === this.clientId ? now : now + this.randomBackoff();
+  }
+
+  /** 3.2.5.11 */
+  private sendAck(serverTime: number, now: number): void {
+    if (this.masterClientId !== this.clientId || this.clientId === 0) return;
+    this.emit(this.server, {
+      op: Op.ACK,
+      clientId: this.clientId,
+      seq: this.missing.highestContinuous(),
+      serverTime,
+      hiSeq: this.hiSeq,
+      lossRate: this.lossRate * LOSS_SCALE,
+    }, now);
+    this.stats.acksSent++;
+  }
+
+  private sendJoin(now: number): void {
+    const caps = this.cfg.multistream === false ? [] : [{ id: MtOpt.CAPABILITIES, value: Buffer.from([CAP_MULTISTREAM]) }];
+    this.emit(this.server, { op: Op.JOIN, clientName: this.cfg.clientName, ipAddress: this.cfg.localAddress, macAddress: this.cfg.macAddress }, now, caps);
+    this.stats.joinsSent++;
+    this.tJoin = now + this.params.joinInterval;
+  }
+
+  private scheduleLeave(reason: number, now: number): void {
+    // 3.2.5.4.3: random wait up to MaxNACKBackOff, or MaxLeaveDelay when that is zero
+    const max = this.maxNackBackoff > 0 ? this.maxNackBackoff : this.params.maxLeaveDelay;
+    this.leaveReason = reason;
+    this.tLeave = now + this.rng() * max;
+    const data = encodeMt({ op: Op.LEAVE, clientId: this.clientId, reason }, { secMode: this.cfg.secMode, sessionId: this.sessionId, senderTime: Math.floor(now) });
+    this.leavePacket = { to: this.server, data };
+  }
+
+  private disarmAll(): void {
+    this.state = 'closed';
+    this.tInactivity = this.tJoin = this.tPoll = this.tQcc = this.tForceQcc = this.tNack = NONE;
+  }
+
+  private resetSessionState(): void {
+    this.clientId = 0;
+    this.lastPollSeqNo = this.lastQccSeqNo = 0;
+    this.minNackBackoff = this.maxNackBackoff = 0;
+    this.lossRate = 0;
+    this.firstSeq = this.hiSeq = this.hiLossSeq = this.trailSeq = this.leadSeq = 0;
+    this.lastSpmSeqNo = this.masterClientId = this.mcRtt = this.lastRdataTime = 0;
+    this.missing.reset();
+    this.tJoin = this.tPoll = this.tQcc = this.tForceQcc = this.tNack = NONE;
+  }
+
+  private emit(to: Endpoint, body: MtBody, now: number, options?: { id: number; value: Buffer }[]): void {
+    const data = encodeMt(body, { secMode: this.cfg.secMode, sessionId: this.sessionId, senderTime: Math.floor(now), options });
+    this.out.push({ to, data });
+  }
+}
+
+function readU64(b: Buffer): number {
+  return b.readUInt32BE(0) * 0x1_0000_0000 + b.readUInt32BE(4);
+}

@@ -1,0 +1,130 @@
+/**
+ * The block ring: a fixed, preallocated arena between transport and disk. Memory never grows with image
+ * size. A payload is copied once, from the datagram into a slot; the writer takes runs of consecutive
+ * blocks (adjacent on disk) as one positional gather-write; a slot is freed when its write is done.
+ */
+export interface WriteJob {
+  /** Byte offset in the output file. */
+  offset: number;
+  /** Views into the arena, in file order (for a positional writev). */
+  buffers: Buffer[];
+  /** 0-based block indices, consecutive. */
+  firstBlock: number;
+  count: number;
+  bytes: number;
+  /** internal: slots to free */
+  slots: number[];
+}
+
+export class BlockRing {
+  readonly arena: Buffer;
+  private freeSlots: Int32Array;
+  private freeTop: number;
+  private slotLen: Int32Array;
+  private slotAcct: Int32Array;
+  /** block index -> slot, blocks waiting to be written (insertion order ≈ arrival order). */
+  private pending = new Map<number, number>();
+  /** block index -> slot, blocks inside a write job. */
+  private writing = new Map<number, number>();
+
+  constructor(
+    readonly slots: number,
+    readonly blockSize: number,
+  ) {
+    if (slots < 1) throw new RangeError('ring needs at least one slot');
+    this.arena = Buffer.alloc(slots * blockSize);
+    this.freeSlots = new Int32Array(slots);
+    for (let i = 0; i < slots; i++) this.freeSlots[i] = slots - 1 - i;
+    this.freeTop = slots;
+    this.slotLen = new Int32Array(slots);
+    this.slotAcct = new Int32Array(slots);
+  }
+
+  get free(): number {
+    return this.freeTop;
+  }
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+  get inFlight(): number {
+    return this.writing.size;
+  }
+  holds(block: number): boolean {
+    return this.pending.has(block) || this.writing.has(block);
+  }
+
+  /**
+   * Copies `len` bytes of `src` from `start` into a free slot for `block`. `acct` is what the transport
+   * counted for this payload (released again by `complete`). Returns false when no slot is free.
+   */
+  put(block: number, src: Buffer, start: number, len: number, acct: number): boolean {
+    if (this.freeTop === 0 || len > this.blockSize) return false;
+    const slot = this.freeSlots[--this.freeTop]!;
+    src.copy(this.arena, slot * this.blockSize, start, start + len);
+    this.slotLen[slot] = len;
+    this.slotAcct[slot] = acct;
+    this.pending.set(block, slot);
+    return true;
+  }
+
+  /** Takes the oldest pending block and every pending neighbour after it (up to maxBuffers) as one job. */
+  takeWrite(maxBuffers = 1024): WriteJob | undefined {
+    const it = this.pending.keys().next();
+    if (it.done) return undefined;
+    let first = it.value;
+    // extend backwards to the start of the run
+    while (this.pending.has(first - 1) && maxBuffers > 1) first--;
+    const buffers: Buffer[] = [];
+    const slots: number[] = [];
+    let bytes = 0;
+    let b = first;
+    while (buffers.length < maxBuffers) {
+      const slot = this.pending.get(b);
+      if (slot === undefined) break;
+      this.pending.delete(b);
+      this.writing.set(b, slot);
+      const len = this.slotLen[slot]!;
+      buffers.push(this.arena.subarray(slot * this.blockSize, slot * this.blockSize + len));
+      slots.push(slot);
+      bytes += len;
+      b++;
+    }
+    return { offset: first * this.blockSize, buffers, firstBlock: first, count: b - first, bytes, slots };
+  }
+
+  /** Frees the job's slots; returns the transport bytes to release (Cache Done). */
+  complete(job: WriteJob): number {
+    let acct = 0;
+    for (let i = 0; i < job.count; i++) {
+      const slot = job.slots[i]!;
+      this.writing.delete(job.firstBlock + i);
+      acct += this.slotAcct[slot]!;
+      this.freeSlots[this.freeTop++] = slot;
+    }
+    return acct;
+  }
+
+  /** A failed write: put its blocks back so they are written again later. */
+  retry(job: WriteJob): void {
+    for (let i = 0; i < job.count; i++) {
+      const b = job.firstBlock + i;
+      const slot = this.writing.get(b);
+      if (slot === undefined) continue;
+      this.writing.delete(b);
+      this.pending.set(b, slot);
+    }
+  }
+
+  /** Drops every pending (not in-flight) block; returns [blocks dropped, transport bytes released]. */
+  dropPending(): [number[], number] {
+    const blocks: number[] = [];
+    let acct = 0;
+    for (const [b, slot] of this.pending) {
+      blocks.push(b);
+      acct += this.slotAcct[slot]!;
+      this.freeSlots[this.freeTop++] = slot;
+    }
+    this.pending.clear();
+    return [blocks, acct];
+  }
+}

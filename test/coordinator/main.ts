@@ -1,0 +1,191 @@
+/**
+ * CLI for the test coordinator (bundled to dist/coordinator.cjs by packaging/build.mjs).
+ *
+ *   node dist/coordinator.cjs --generate 64 --namespace SMSNamespace --content PKG00001
+ *
+ * stdout: one JSON line when ready ({"event":"ready", ports, group, sessionId, size, sha256}).
+ * stderr: one line per notable event (client joined/left, Master Client chosen, round started...), never per packet.
+ * Runs until SIGINT/SIGTERM, then prints the counters and exits 0.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { MSI_PORT, win32Name } from '../../core/codec/msi';
+import { CoordinatorEvent } from './server';
+import { DEFAULT_GROUP, DEFAULT_IFACE, startCoordinator } from './udp';
+
+const IN_MEMORY_LIMIT = 256 * 1024 * 1024;
+
+function int(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be an integer in ${min}..${max}`);
+    return n;
+  };
+}
+function num(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < min || n > max) throw new InvalidArgumentError(`${name} must be a number in ${min}..${max}`);
+    return n;
+  };
+}
+
+function log(line: string): void {
+  process.stderr.write(`${new Date().toISOString()} coordinator: ${line}\n`);
+}
+
+const LEAVE_REASONS: Record<number, string> = { 0: 'complete', 1: 'cancelled', 2: 'inactive', [-1]: 'rejoined' };
+
+function describe(e: CoordinatorEvent): string {
+  switch (e.type) {
+    case 'msi':
+      return e.ok
+        ? `session request from ${e.address}:${e.port} for ${e.namespace}/${e.content}: replied`
+        : `session request from ${e.address}:${e.port} for ${e.namespace ?? '?'}/${e.content ?? '?'}: ${win32Name(e.win32 ?? 0)}`;
+    case 'client-joined':
+      return `client ${e.clientId} joined from ${e.address}:${e.port} (${e.name || 'no name'})`;
+    case 'client-join-failed':
+      return `client ${e.clientId} at ${e.address}:${e.port} never answered JOINACK; dropped`;
+    case 'client-left':
+      return `client ${e.clientId} left (${LEAVE_REASONS[e.reason] ?? `reason ${e.reason}`})`;
+    case 'client-timeout':
+      return `client ${e.clientId} silent for ClientDeadTimeout; removed`;
+    case 'client-kicked':
+      return `client ${e.clientId} kicked (reason ${e.reason})`;
+    case 'state':
+      return `transport ${e.from} -> ${e.to}`;
+    case 'master':
+      return `master client ${e.clientId} (RTT ${e.rtt} ms, chosen by ${e.why === 'qcc' ? 'QCC: highest RTT' : 'NACK: lower throughput'})`;
+    case 'round-started':
+      return `round ${e.round} started: ${e.ranges} range(s), ${e.blocks} block(s) for ${e.clients} client(s)${e.dropped ? `, ${e.dropped} late joiner(s) deferred` : ''}`;
+    case 'round-finished':
+      return `round ${e.round} finished`;
+    case 'terminated':
+      return 'no client packet for InactivityTimeout: session terminated, waiting for new clients';
+  }
+}
+
+async function generate(mib: number): Promise<{ data?: Buffer; file?: string; sha256: string; cleanup(): void }> {
+  const size = Math.round(mib * 1024 * 1024);
+  if (size <= IN_MEMORY_LIMIT) {
+    const data = randomBytes(size);
+    return { data, sha256: createHash('sha256').update(data).digest('hex'), cleanup() {} };
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-coordinator-'));
+  const file = path.join(dir, 'generated.bin');
+  const fd = fs.openSync(file, 'w');
+  const h = createHash('sha256');
+  try {
+    for (let done = 0; done < size; ) {
+      const chunk = randomBytes(Math.min(4 * 1024 * 1024, size - done));
+      h.update(chunk);
+      fs.writeSync(fd, chunk);
+      done += chunk.length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return { file, sha256: h.digest('hex'), cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name('coordinator')
+    .description('Test WDS multicast server (MS-WDSMSI over UDP, MS-WDSMT, MS-WDSMA) for osdcast tests and demos')
+    .addOption(new Option('--file <path>', 'content to serve').conflicts('generate'))
+    .addOption(new Option('--generate <MiB>', 'serve random content of this size (its SHA-256 is printed)').argParser(num('--generate', 0, 1 << 20)))
+    .option('--namespace <name>', 'multicast namespace clients must ask for', 'SMSNamespace')
+    .option('--content <name>', 'content name clients must ask for', 'PKG00001')
+    .option('--msi-port <port>', 'UDP port for session initiation', int('--msi-port', 0, 65535), MSI_PORT)
+    .option('--port <port>', 'session UDP port (multicast and server port); 0 = a free one', int('--port', 0, 65535), 0)
+    .option('--group <addr>', 'multicast group', DEFAULT_GROUP)
+    .option('--interface <addr>', 'local IPv4 address to bind and send multicast from', DEFAULT_IFACE)
+    .option('--block-size <bytes>', 'MA block size', int('--block-size', 1, 65000), 1385)
+    .addOption(new Option('--block-base <n>', 'number of the first block').choices(['0', '1']).default('1'))
+    .option('--rate <MB/s>', 'cap on ODATA+RDATA bytes per second (10^6 bytes)', num('--rate', 0, 1e5))
+    .option('--drop-percent <p>', 'drop this percentage of ODATA packets at random on send', num('--drop-percent', 0, 100), 0)
+    .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets (0 = off)', int('--fw-lead-every', 0, 1 << 20), 0)
+    .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
+    .showHelpAfterError();
+  program.parse();
+  const o = program.opts<{
+    file?: string;
+    generate?: number;
+    namespace: string;
+    content: string;
+    msiPort: number;
+    port: number;
+    group: string;
+    interface: string;
+    blockSize: number;
+    blockBase: '0' | '1';
+    rate?: number;
+    dropPercent: number;
+    fwLeadEvery: number;
+    sessionId?: number;
+  }>();
+  if (o.file === undefined && o.generate === undefined) program.error('give --file <path> or --generate <MiB>');
+
+  let gen: Awaited<ReturnType<typeof generate>> | undefined;
+  if (o.generate !== undefined) {
+    gen = await generate(o.generate);
+    log(`generated ${o.generate} MiB of random content, SHA-256 ${gen.sha256}`);
+  }
+  const r = await startCoordinator({
+    file: gen ? gen.file : o.file,
+    data: gen?.data,
+    namespace: o.namespace,
+    content: o.content,
+    msiPort: o.msiPort,
+    port: o.port,
+    group: o.group,
+    iface: o.interface,
+    blockSize: o.blockSize,
+    blockBase: o.blockBase === '0' ? 0 : 1,
+    rateBytesPerSec: o.rate ? o.rate * 1e6 : undefined,
+    dropPercent: o.dropPercent,
+    fwLeadEvery: o.fwLeadEvery,
+    sessionId: o.sessionId,
+    onEvent: (e) => log(describe(e)),
+  }).catch((e: Error) => {
+    gen?.cleanup();
+    log(`cannot start: ${e.message}`);
+    process.exit(1);
+  });
+  const blocks = r.coordinator.totalBlocks;
+  log(
+    `serving ${o.namespace}/${o.content}: ${r.size} bytes, ${blocks} blocks of ${o.blockSize} (first block ${o.blockBase}); ` +
+      `MSI ${r.iface}:${r.msiPort}, session ${r.iface}:${r.port}, multicast ${r.group}:${r.port}, session id ${r.sessionId}` +
+      (o.rate ? `, rate cap ${o.rate} MB/s` : '') +
+      (o.dropPercent ? `, dropping ${o.dropPercent} % of ODATA` : ''),
+  );
+  process.stdout.write(
+    JSON.stringify({ event: 'ready', msiPort: r.msiPort, port: r.port, group: r.group, iface: r.iface, sessionId: r.sessionId, size: r.size, blocks, sha256: gen?.sha256 }) + '\n',
+  );
+
+  let stopping = false;
+  const stop = async (sig: string) => {
+    if (stopping) return;
+    stopping = true;
+    log(`${sig}: stopping`);
+    await r.stop();
+    gen?.cleanup();
+    const s = r.coordinator.stats;
+    log(
+      `stats: odata ${s.odataSent}, rdata ${s.rdataSent}, ncf ${s.ncfSent}, spm ${s.spmSent}, dropped ${s.droppedOdata}, ` +
+        `acks ${s.acksReceived} (${s.acksRejected} rejected), nacks ${s.nacksReceived}, rounds ${s.rounds}, ` +
+        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, send errors ${r.sendErrors()}`,
+    );
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((e: Error) => {
+  log(`fatal: ${e.stack ?? e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,206 @@
+import dgram from 'node:dgram';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
+import { canRun } from '../support/env';
+import { UdpHost } from './udp-clients';
+import { RunningCoordinator, startCoordinator } from './udp';
+
+const running: RunningCoordinator[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((r) => r.stop()));
+});
+
+async function start(o: Parameters<typeof startCoordinator>[0]): Promise<RunningCoordinator> {
+  const r = await startCoordinator(o);
+  running.push(r);
+  return r;
+}
+
+function msiRequest(port: number, ns: string, content: string): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    const timer = setTimeout(() => {
+      s.close();
+      reject(new Error('no MSI reply within 2 s'));
+    }, 2000);
+    s.on('message', (m) => {
+      clearTimeout(timer);
+      s.close();
+      resolve(m);
+    });
+    s.bind(0, '127.0.0.1', () => {
+      s.send(encodeMsiRequest({ namespace: ns, content, mac: Buffer.from([2, 0, 0, 0, 0, 1]) }), port, '127.0.0.1');
+    });
+  });
+}
+
+async function settle(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 50 && !cond(); i++) await new Promise((res) => setTimeout(res, 10));
+}
+
+function udpHandles(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'UDPWrap').length;
+}
+
+describe('startCoordinator over loopback UDP', () => {
+  test('answers a real MSI request with the session it bound (ephemeral ports)', async () => {
+    const data = randomBytes(100_000);
+    const r = await start({ data, namespace: 'SMSNamespace', content: 'PKG00001', msiPort: 0, port: 0 });
+    expect(r.msiPort).toBeGreaterThan(0);
+    expect(r.port).toBeGreaterThan(0);
+    const d = decodeMsi(await msiRequest(r.msiPort, 'SMSNamespace', 'PKG00001'));
+    expect(d.ok && d.value).toEqual({
+      kind: 'reply',
+      multicastAddr: '239.192.0.1',
+      serverAddr: '127.0.0.1',
+      multicastPort: r.port,
+      serverPort: r.port,
+      contentSize: 100_000,
+      blockSize: 1385,
+      totalBlocks: Math.ceil(100_000 / 1385),
+      sessionId: r.sessionId,
+    });
+    const e = decodeMsi(await msiRequest(r.msiPort, 'nope', 'PKG00001'));
+    expect(e.ok && e.value.kind === 'error' && e.value.win32).toBe(1168);
+  });
+
+  test('stop() closes both sockets and the timer, and frees the ports', async () => {
+    await settle(() => udpHandles() === 0); // sockets of earlier tests finish closing
+    const before = udpHandles();
+    const timeouts = () => process.getActiveResourcesInfo().filter((x) => x === 'Timeout').length;
+    const timersBefore = timeouts();
+    const r = await startCoordinator({ data: Buffer.alloc(5000), namespace: 'n', content: 'c', msiPort: 0, port: 0 });
+    expect(udpHandles()).toBe(before + 2);
+    expect(timeouts()).toBe(timersBefore + 1); // the single re-armed timer
+    await r.stop();
+    await r.stop(); // idempotent
+    // libuv finishes closing a handle on a later loop turn: give it a moment.
+    await settle(() => udpHandles() === before);
+    expect(udpHandles()).toBe(before);
+    expect(timeouts()).toBe(timersBefore);
+    // Both ports can be bound again at once.
+    for (const port of [r.msiPort, r.port]) {
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((resolve, reject) => {
+        s.once('error', reject);
+        s.bind(port, '127.0.0.1', () => resolve());
+      });
+      await new Promise<void>((resolve) => s.close(() => resolve()));
+    }
+  });
+
+  test('a busy MSI port is reported, not swallowed', async () => {
+    const r = await start({ data: Buffer.alloc(10), namespace: 'n', content: 'c', msiPort: 0, port: 0 });
+    await expect(startCoordinator({ data: Buffer.alloc(10), namespace: 'n', content: 'c', msiPort: r.msiPort, port: 0 })).rejects.toThrow(/EADDRINUSE/);
+  });
+
+  test('file content is read at positions (fs.readSync) and the image arrives whole over multicast', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-coord-'));
+    const file = path.join(dir, 'image.bin');
+    const data = randomBytes(1385 * 700 + 123);
+    fs.writeFileSync(file, data);
+    try {
+      const r = await start({ file, namespace: 'SMSNamespace', content: 'PKG00001', msiPort: 0, port: 0 });
+      if (!(await multicastWorks(r.group))) {
+        canRun(false, 'multicast on the loopback interface does not deliver here (no 224.0.0.0/4 route and IP_MULTICAST_IF ignored)');
+        return;
+      }
+      const host = await UdpHost.create(r, data.length, 1385);
+      try {
+        const a = await host.addClient();
+        const b = await host.addClient();
+        await host.until(() => a.complete && b.complete, 20_000);
+        expect(a.image.equals(data)).toBe(true);
+        expect(b.image.equals(data)).toBe(true);
+        await host.until(() => r.coordinator.stats.clientsLeft === 2, 5000);
+        expect(r.coordinator.stats.odataSent).toBeGreaterThanOrEqual(701);
+        expect(r.coordinator.stats.malformed).toBe(0);
+      } finally {
+        await host.close();
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+/** True when a datagram sent to the group (IP_MULTICAST_IF 127.0.0.1) reaches a member socket on this host. */
+async function multicastWorks(group: string): Promise<boolean> {
+  const rx = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const tx = dgram.createSocket('udp4');
+  try {
+    await new Promise<void>((resolve) => rx.bind(0, '0.0.0.0', () => resolve()));
+    rx.addMembership(group, '127.0.0.1');
+    await new Promise<void>((resolve) => tx.bind(0, '127.0.0.1', () => resolve()));
+    tx.setMulticastInterface('127.0.0.1');
+    tx.setMulticastLoopback(true);
+    const got = new Promise<boolean>((resolve) => {
+      rx.once('message', () => resolve(true));
+      setTimeout(() => resolve(false), 500);
+    });
+    tx.send(Buffer.from('probe'), rx.address().port, group);
+    return await got;
+  } catch {
+    return false;
+  } finally {
+    rx.close();
+    tx.close();
+  }
+}
+
+
+describe('CLI (main.ts)', () => {
+  test('--generate serves random content, logs events to stderr, exits 0 with stats on SIGTERM', async () => {
+    const { build } = await import('esbuild');
+    const { spawn } = await import('node:child_process');
+    const { createHash } = await import('node:crypto');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-cli-'));
+    const out = path.join(dir, 'coordinator.cjs');
+    try {
+      await build({ entryPoints: [path.join(__dirname, 'main.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
+      const child = spawn(process.execPath, [out, '--generate', '1', '--msi-port', '0', '--drop-percent', '2', '--namespace', 'NS', '--content', 'IMG'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      const ready = await new Promise<{ msiPort: number; port: number; group: string; iface: string; sessionId: number; size: number; sha256: string }>((resolve, reject) => {
+        let buf = '';
+        child.stdout.on('data', (d) => {
+          buf += d;
+          const nl = buf.indexOf('\n');
+          if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
+        });
+        child.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
+      });
+      expect(ready).toMatchObject({ group: '239.192.0.1', iface: '127.0.0.1', size: 1 << 20 });
+      const d = decodeMsi(await msiRequest(ready.msiPort, 'NS', 'IMG'));
+      expect(d.ok && d.value.kind === 'reply' && d.value.multicastPort).toBe(ready.port);
+      if (await multicastWorks(ready.group)) {
+        const host = await UdpHost.create(ready, ready.size, 1385);
+        try {
+          const c = await host.addClient();
+          await host.until(() => c.complete, 20_000);
+          expect(createHash('sha256').update(c.image).digest('hex')).toBe(ready.sha256);
+          await host.until(() => /left \(complete\)/.test(stderr), 5000);
+        } finally {
+          await host.close();
+        }
+        expect(stderr).toMatch(/client \d+ joined from 127\.0\.0\.1:\d+/);
+        expect(stderr).toMatch(/master client \d+ \(RTT \d+ ms, chosen by QCC/);
+        expect(stderr).toMatch(/round 1 started: 1 range\(s\), 758 block\(s\) for 1 client/);
+      } else canRun(false, 'multicast on loopback does not deliver here');
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+      expect(stderr).toMatch(/SIGTERM: stopping/);
+      expect(stderr).toMatch(/stats: odata \d+/);
+      if (process.env.SHOW_CLI) console.log(stderr);
+      // One line per event, never per packet.
+      expect(stderr.split('\n').length).toBeLessThan(40);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});

@@ -1,0 +1,198 @@
+/**
+ * The coordinator's I/O shell: two UDP sockets, one timer, a content source. All protocol logic is in
+ * server.ts; this file only moves datagrams and time in and out of it.
+ *
+ *   MSI socket      iface:msiPort (default 5041): session initiation requests and replies.
+ *   session socket  iface:port, reuseAddr, multicast interface = iface, loopback on, TTL 1. Receives the
+ *                   clients' unicast packets; sends multicast to group:port and unicast (JOINACK) to clients.
+ *                   Bound to iface, not 0.0.0.0: agents on the same host bind 0.0.0.0:port (reuseAddr) to
+ *                   receive the multicast, and the more specific binding keeps unicast to iface:port ours.
+ */
+import dgram from 'node:dgram';
+import fs from 'node:fs';
+import { MSI_PORT } from '../../core/codec/msi';
+import { Coordinator, CoordinatorConfig, CoordinatorEvent, ContentSource } from './server';
+
+export const DEFAULT_GROUP = '239.192.0.1';
+export const DEFAULT_IFACE = '127.0.0.1';
+
+export interface StartOptions
+  extends Partial<Omit<CoordinatorConfig, 'source' | 'rng' | 'multicastAddr' | 'serverAddr' | 'port' | 'namespace' | 'content' | 'sessionId'>> {
+  file?: string;
+  data?: Buffer;
+  namespace: string;
+  content: string;
+  msiPort?: number; // 0 = ephemeral; default 5041
+  port?: number; // session port; 0 (default) = a free one
+  group?: string; // default 239.192.0.1
+  iface?: string; // default 127.0.0.1
+  sessionId?: number; // default random
+  rng?: () => number; // default Math.random
+  onEvent?: (e: CoordinatorEvent) => void;
+  /** Monotonic ms clock; default performance.timeOrigin + performance.now(). */
+  clock?: () => number;
+}
+
+export interface RunningCoordinator {
+  msiPort: number;
+  port: number;
+  group: string;
+  iface: string;
+  sessionId: number;
+  size: number;
+  coordinator: Coordinator;
+  stop(): Promise<void>;
+  kick(clientId: number, reason: number): void;
+  /** Send errors seen on either socket (e.g. ENOBUFS under load); the protocol recovers from the loss. */
+  sendErrors(): number;
+}
+
+function fileSource(path: string): { source: ContentSource; close(): void } {
+  const fd = fs.openSync(path, 'r');
+  const size = fs.fstatSync(fd).size;
+  return {
+    source: {
+      size,
+      read(offset: number, length: number): Buffer {
+        const buf = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const n = fs.readSync(fd, buf, got, length - got, offset + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return got === length ? buf : buf.subarray(0, got);
+      },
+    },
+    close: () => fs.closeSync(fd),
+  };
+}
+
+function bufferSource(data: Buffer): ContentSource {
+  return { size: data.length, read: (offset, length) => data.subarray(offset, offset + length) };
+}
+
+function bind(sock: dgram.Socket, port: number, address: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (e: Error) => reject(e);
+    sock.once('error', onError);
+    sock.bind({ port, address, exclusive: true }, () => {
+      sock.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function close(sock: dgram.Socket): Promise<void> {
+  return new Promise((resolve) => {
+    try {
+      sock.close(() => resolve());
+    } catch {
+      resolve(); // already closed
+    }
+  });
+}
+
+export async function startCoordinator(opts: StartOptions): Promise<RunningCoordinator> {
+  if (!opts.file === !opts.data) throw new Error('give exactly one of file and data');
+  const iface = opts.iface ?? DEFAULT_IFACE;
+  const group = opts.group ?? DEFAULT_GROUP;
+  const clock = opts.clock ?? (() => Math.floor(performance.timeOrigin + performance.now()));
+  const rng = opts.rng ?? Math.random;
+  const src = opts.file ? fileSource(opts.file) : { source: bufferSource(opts.data!), close() {} };
+
+  const msi = dgram.createSocket({ type: 'udp4' });
+  const session = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  try {
+    await bind(msi, opts.msiPort ?? MSI_PORT, iface);
+    await bind(session, opts.port ?? 0, iface);
+  } catch (e) {
+    await Promise.all([close(msi), close(session)]);
+    src.close();
+    throw e;
+  }
+  session.setMulticastInterface(iface);
+  session.setMulticastLoopback(true);
+  session.setMulticastTTL(1);
+  try {
+    session.setSendBufferSize(4 * 1024 * 1024);
+  } catch {
+    // capped by net.core.wmem_max: not fatal
+  }
+  const msiPort = msi.address().port;
+  const port = session.address().port;
+  const sessionId = (opts.sessionId ?? Math.floor(rng() * 0xffff_fffe) + 1) >>> 0;
+
+  const { file: _f, data: _d, msiPort: _m, port: _p, group: _g, iface: _i, onEvent, clock: _c, rng: _r, sessionId: _s, ...cfg } = opts;
+  const coordinator = new Coordinator(
+    { ...cfg, source: src.source, rng, sessionId, multicastAddr: group, serverAddr: iface, port },
+    clock(),
+  );
+
+  let timer: NodeJS.Timeout | undefined;
+  let armedAt: number | undefined;
+  let stopped = false;
+  let sendErrors = 0;
+  const onSendError = (err: Error | null) => {
+    if (err) sendErrors++;
+  };
+
+  const pump = () => {
+    if (stopped) return;
+    for (let t = coordinator.pollTransmit(); t; t = coordinator.pollTransmit()) {
+      const sock = t.via === 'msi' ? msi : session;
+      const dest = t.dest === 'multicast' ? { address: group, port } : t.dest;
+      sock.send(t.data, dest.port, dest.address, onSendError);
+    }
+    for (let e = coordinator.pollEvent(); e; e = coordinator.pollEvent()) onEvent?.(e);
+    const at = coordinator.pollTimeout();
+    if (at === armedAt && timer) return; // the common case under load: same deadline, keep the timer
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    armedAt = at;
+    if (at !== undefined) timer = setTimeout(onTimer, Math.max(0, at - clock()));
+  };
+  const onTimer = () => {
+    timer = undefined;
+    armedAt = undefined;
+    if (stopped) return;
+    coordinator.handleTimeout(clock());
+    pump();
+  };
+
+  msi.on('message', (buf, rinfo) => {
+    coordinator.handleMsi(buf, { address: rinfo.address, port: rinfo.port }, clock());
+    pump();
+  });
+  session.on('message', (buf, rinfo) => {
+    coordinator.handleDatagram(buf, { address: rinfo.address, port: rinfo.port }, clock());
+    pump();
+  });
+  // Errors after bind (ICMP-driven errors on some platforms): count and carry on.
+  msi.on('error', () => sendErrors++);
+  session.on('error', () => sendErrors++);
+  pump();
+
+  return {
+    msiPort,
+    port,
+    group,
+    iface,
+    sessionId,
+    size: src.source.size,
+    coordinator,
+    kick(clientId: number, reason: number) {
+      coordinator.kick(clientId, reason, clock());
+      pump();
+    },
+    sendErrors: () => sendErrors,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await Promise.all([close(msi), close(session)]);
+      src.close();
+    },
+  };
+}

@@ -1,0 +1,281 @@
+import { describe, expect, it } from 'vitest';
+import { LOSS_SCALE, LeaveReason, KickReason, MtOpt, Op, Sec, encodeMt } from '../../core/codec/mt';
+import { MtClient, MtParams } from '../../core/mt-client';
+import { FakeApp, SERVER, SID, decodeOut, fixedRng, srv } from './helpers';
+
+function make(opts: { rng?: () => number; params?: Partial<MtParams>; app?: FakeApp } = {}) {
+  const app = opts.app ?? new FakeApp();
+  const c = new MtClient(
+    { sessionId: SID, secMode: Sec.CHECKSUM, server: SERVER, clientName: 'PC-01', localAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.from([0, 0x15, 0x5d, 1, 2, 3]), params: opts.params },
+    app,
+    opts.rng ?? fixedRng(0.5),
+    0,
+  );
+  return { c, app };
+}
+function drain(c: MtClient) {
+  const out = [];
+  let t;
+  while ((t = c.pollTransmit())) out.push({ to: t.to, p: decodeOut(t.data) });
+  return out;
+}
+function joined(clientId = 7, opts: Parameters<typeof make>[0] = {}) {
+  const m = make(opts);
+  m.c.handleDatagram(srv({ op: Op.JOINACK, clientId, minNackBackoff: 10, maxNackBackoff: 30, rtt: 0, clientTime: 0 }, 50), 5);
+  drain(m.c);
+  return m;
+}
+const odata = (seq: number, clientId: number, data = Buffer.from('x'), trailSeq = 1, time = 1000) => srv({ op: Op.ODATA, clientId, seq, trailSeq, data }, time);
+
+describe('MT client: joining (3.2.5.3)', () => {
+  it('sends JOIN with CAPABILITIES=MULTISTREAM, repeats it every JoinInterval, ignores all but JOINACK', () => {
+    const { c } = make();
+    const [j] = drain(c);
+    expect(j!.to).toEqual(SERVER);
+    expect(j!.p.body).toMatchObject({ op: Op.JOIN, clientName: 'PC-01' });
+    expect(j!.p.options).toEqual([{ id: MtOpt.CAPABILITIES, value: Buffer.from([1]) }]);
+    expect(c.pollTimeout()).toBe(500);
+    c.handleTimeout(499);
+    expect(drain(c)).toHaveLength(0);
+    c.handleTimeout(500);
+    expect(drain(c).map((x) => x.p.body.op)).toEqual([Op.JOIN]);
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 1, minNackBackoff: 1, maxNackBackoff: 2, trailSeq: 1, leadSeq: 1, rtt: 1 }), 600);
+    expect(c.stats.ignored).toBe(1);
+    expect(c.state).toBe('join');
+  });
+
+  it('answers JOINACK with a QCR of zeros carrying the JOINACK SenderTime, then runs the Force QCC timer', () => {
+    const { c } = make();
+    drain(c);
+    c.handleDatagram(srv({ op: Op.JOINACK, clientId: 42, minNackBackoff: 3, maxNackBackoff: 9, rtt: 0, clientTime: 0 }, 123456), 100);
+    const [q] = drain(c);
+    expect(q!.p.body).toEqual({ op: Op.QCR, clientId: 42, qccSeqNo: 0, backoff: 0, serverTime: 123456, hiSeq: 0, lossRate: 0, appData: Buffer.alloc(0) });
+    expect(c.state).toBe('regular');
+    expect(c.pollEvent()).toEqual({ type: 'joined', clientId: 42 });
+    // a second JOINACK means our QCR was lost (3.2.5.5): answer again
+    c.handleDatagram(srv({ op: Op.JOINACK, clientId: 42, minNackBackoff: 3, maxNackBackoff: 9, rtt: 0, clientTime: 0 }, 2), 200);
+    expect(drain(c).map((x) => x.p.body.op)).toEqual([Op.QCR]);
+    // Force QCC: voluntary QCR (2.2.8.3) 20 s after the last one
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 1, minNackBackoff: 1, maxNackBackoff: 2, trailSeq: 0, leadSeq: 0, rtt: 1 }), 19_000);
+    c.handleTimeout(20_199);
+    expect(drain(c)).toHaveLength(0);
+    c.handleTimeout(20_200);
+    const [v] = drain(c);
+    expect(v!.p.body).toMatchObject({ op: Op.QCR, qccSeqNo: 0, backoff: 0, serverTime: 0, appData: Buffer.from([0xaa]) });
+  });
+});
+
+describe('MT client: validation (3.2.5.2)', () => {
+  it('drops and counts wrong session, wrong security mode and malformed packets', () => {
+    const { c, app } = joined();
+    const body = { op: Op.ODATA, clientId: 7, seq: 1, trailSeq: 1, data: Buffer.from('x') } as const;
+    c.handleDatagram(srv(body, 0, undefined, SID + 1), 10);
+    c.handleDatagram(encodeMt(body, { secMode: Sec.NONE, sessionId: SID, senderTime: 0 }), 10);
+    const bad = srv(body);
+    bad[bad.length - 1] ^= 0xff; // checksum no longer matches
+    c.handleDatagram(bad, 10);
+    c.handleDatagram(Buffer.from('garbage'), 10);
+    expect(c.stats.wrongSession).toBe(1);
+    expect(c.stats.wrongSecurity).toBe(1);
+    expect(c.stats.malformed).toEqual({ checksum: 1, 'bad-magic': 1 });
+    expect(app.data).toHaveLength(0);
+  });
+});
+
+describe('MT client: data, NACK and ACK (3.2.5.11-13)', () => {
+  it('a non-master NACKs after a random back-off in [MinNACKBackOff, MaxNACKBackOff] and repeats while data is missing', () => {
+    const lo = joined(7, { rng: () => 0 });
+    lo.c.handleDatagram(odata(1, 99), 100);
+    lo.c.handleDatagram(odata(4, 99), 101);
+    expect(lo.c.pollTimeout()).toBe(101 + 10); // rng 0 → MinNACKBackOff
+    const hi = joined(7, { rng: () => 0.999 });
+    hi.c.handleDatagram(odata(1, 99), 100);
+    hi.c.handleDatagram(odata(4, 99), 101);
+    expect(hi.c.pollTimeout()).toBeCloseTo(101 + 30, 0); // rng→1 → MaxNACKBackOff
+    const { c } = lo;
+    c.handleTimeout(111);
+    const [n] = drain(c);
+    expect(n!.p.body).toMatchObject({ op: Op.NACK, clientId: 7, hiSeq: 4, ranges: [[2, 3]] });
+    expect(c.pollTimeout()).toBe(121); // re-armed
+    c.handleDatagram(srv({ op: Op.RDATA, clientId: 99, seq: 2, trailSeq: 1, data: Buffer.from('y') }), 115);
+    c.handleTimeout(121);
+    expect(drain(c)[0]!.p.body).toMatchObject({ op: Op.NACK, ranges: [[3, 3]] });
+    c.handleDatagram(srv({ op: Op.RDATA, clientId: 99, seq: 3, trailSeq: 1, data: Buffer.from('z') }), 125);
+    c.handleTimeout(131);
+    expect(drain(c)).toHaveLength(0); // nothing missing: no NACK, timer not re-armed
+    expect(c.stats.rdata).toBe(2);
+  });
+
+  it('the Master Client NACKs at once and ACKs every ODATA with the highest continuous sequence number', () => {
+    const { c } = joined(7);
+    c.handleDatagram(odata(1, 7, undefined, 1, 5000), 100);
+    expect(drain(c).map((x) => x.p.body)).toEqual([{ op: Op.ACK, clientId: 7, seq: 1, serverTime: 5000, hiSeq: 1, lossRate: expect.any(Number) }]);
+    c.handleDatagram(odata(3, 7, undefined, 1, 5001), 101);
+    expect(c.pollTimeout()).toBe(101); // NACK timer zero for the master
+    const acks = drain(c);
+    expect(acks[0]!.p.body).toMatchObject({ op: Op.ACK, seq: 1, hiSeq: 3, serverTime: 5001 });
+    c.handleTimeout(101);
+    expect(drain(c)[0]!.p.body).toMatchObject({ op: Op.NACK, ranges: [[2, 2]] });
+  });
+
+  it('does not ACK when another client is master', () => {
+    const { c } = joined(7);
+    c.handleDatagram(odata(1, 8), 100);
+    expect(drain(c)).toHaveLength(0);
+  });
+
+  it('honours ODATA_FW_LEAD_SEQ_NO: ACK only when the option value >= ODATASeqNo (Server 2012+)', () => {
+    const { c } = joined(7);
+    const fw = (v: number) => [{ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: Buffer.from([0, 0, 0, 0, 0, 0, 0, v]) }];
+    c.handleDatagram(srv({ op: Op.ODATA, clientId: 7, seq: 1, trailSeq: 1, data: Buffer.from('a') }, 1, fw(0)), 1);
+    expect(drain(c)).toHaveLength(0);
+    c.handleDatagram(srv({ op: Op.ODATA, clientId: 7, seq: 2, trailSeq: 1, data: Buffer.from('a') }, 1, fw(2)), 2);
+    expect(drain(c).map((x) => x.p.body.op)).toEqual([Op.ACK]);
+  });
+
+  it('ignores ODATA below FirstODATASeqNo and never NACKs what was sent before it joined', () => {
+    const { c, app } = joined(7);
+    c.handleDatagram(odata(1000, 99, Buffer.from('a'), 900), 100);
+    expect(c.firstSeq).toBe(1000);
+    expect(c.missing.ranges()).toEqual([]);
+    c.handleDatagram(odata(999, 99, Buffer.from('b'), 900), 101);
+    expect(c.stats.ignored).toBe(1);
+    expect(app.data).toHaveLength(1);
+  });
+
+  it('sends a Zero NACK instead of delivering when MaxAppCacheSize is reached, and resumes after Cache Done', () => {
+    const app = new FakeApp();
+    app.cache = 10;
+    const { c } = joined(7, { app });
+    c.handleDatagram(odata(1, 99, Buffer.alloc(6)), 100);
+    c.handleDatagram(odata(2, 99, Buffer.alloc(6)), 101);
+    expect(app.data).toHaveLength(1);
+    const z = drain(c).find((x) => x.p.body.op === Op.NACK)!;
+    expect(z.p.body).toMatchObject({ ranges: [] });
+    expect(c.stats.zeroNacks).toBe(1);
+    c.cacheDone(6);
+    c.handleDatagram(odata(3, 99, Buffer.alloc(6)), 102);
+    expect(app.data).toHaveLength(2);
+  });
+});
+
+describe('MT client: LossRate (3.2.5.10)', () => {
+  it('literal formula settles near 0.0076 with no loss; the corrected EWMA settles near 0', () => {
+    const lit = joined(7).c;
+    const ew = joined(7, { params: { lossModel: 'ewma' } }).c;
+    for (let s = 1; s <= 2000; s++) {
+      lit.handleDatagram(odata(s, 99), s);
+      ew.handleDatagram(odata(s, 99), s);
+    }
+    const a = 500 / 65536;
+    expect(lit.lossRate).toBeCloseTo(a * (1 - a) / (1 - a * a) , 6);
+    expect(lit.lossRate).toBeGreaterThan(0.0075);
+    expect(ew.lossRate).toBeLessThan(1e-6);
+    // 10 % loss: the EWMA approaches 0.1, and it is sent scaled by 10^16
+    const e2 = joined(7, { params: { lossModel: 'ewma' } }).c;
+    for (let s = 1; s <= 20000; s++) if (s % 10 !== 0) e2.handleDatagram(odata(s, 7), s);
+    expect(e2.lossRate).toBeGreaterThan(0.05);
+    expect(e2.lossRate).toBeLessThan(0.2);
+    const ack = drain(e2).filter((x) => x.p.body.op === Op.ACK).pop()!;
+    expect((ack.p.body as { lossRate: number }).lossRate / LOSS_SCALE).toBeCloseTo(e2.lossRate, 6);
+  });
+});
+
+describe('MT client: SPM (3.2.5.9)', () => {
+  it('takes FirstODATASeqNo from the first non-zero Lead, rejects stale SPMs, and ACKs as master', () => {
+    const { c } = joined(7);
+    const spm = (n: number, lead: number, time = 1) => srv({ op: Op.SPM, spmSeqNo: n, masterClientId: 7, minNackBackoff: 4, maxNackBackoff: 8, trailSeq: 1, leadSeq: lead, rtt: 3 }, time);
+    c.handleDatagram(spm(1, 50, 777), 10);
+    expect(c.firstSeq).toBe(50);
+    expect(c.minNackBackoff).toBe(4);
+    expect(c.mcRtt).toBe(3);
+    expect(drain(c).map((x) => x.p.body)).toEqual([expect.objectContaining({ op: Op.ACK, serverTime: 777, seq: 50 })]);
+    c.handleDatagram(spm(1, 60), 11);
+    expect(c.stats.ignored).toBe(1);
+    c.handleDatagram(odata(53, 7), 12); // 51..52 missing
+    c.handleDatagram(spm(2, 55), 13); // lead 55 → 54..55 missing too
+    expect(c.missing.ranges()).toEqual([[51, 52], [54, 55]]);
+  });
+});
+
+describe('MT client: QCC and POLL (3.2.5.6-7)', () => {
+  it('answers QCC with a QCR after a random wait in [0, QCRBackOff]; stale QCCs are rejected', () => {
+    const { c } = joined(7, { rng: () => 0.25 });
+    c.handleDatagram(srv({ op: Op.QCC, qccSeqNo: 3, qcrBackoff: 400 }, 9999), 1000);
+    expect(c.pollTimeout()).toBe(1100);
+    c.handleDatagram(srv({ op: Op.QCC, qccSeqNo: 2, qcrBackoff: 400 }, 1), 1001);
+    expect(c.stats.ignored).toBe(1);
+    c.handleTimeout(1100);
+    const [q] = drain(c);
+    expect(q!.p.body).toEqual({ op: Op.QCR, clientId: 7, qccSeqNo: 3, backoff: 100, serverTime: 9999, hiSeq: 0, lossRate: 0, appData: Buffer.from([0xaa]) });
+    expect(c.pollTimeout()).toBe(1100 + 20_000); // Force QCC reset
+  });
+
+  it('answers POLL with a POLLACK (opcode 0x0D) carrying the application reply', () => {
+    const { c } = joined(7, { rng: () => 0.5 });
+    c.handleDatagram(srv({ op: Op.POLL, pollSeqNo: 1, backoff: 200, appData: Buffer.from([1, 2]) }), 0);
+    c.handleTimeout(100);
+    const out = c.pollTransmit()!;
+    expect(out.data[5 + 4 + 4]).toBe(0x0d);
+    expect(decodeOut(out.data).body).toEqual({ op: Op.POLLACK, clientId: 7, pollSeqNo: 1, appData: Buffer.from([0xbb, 1, 2]) });
+    c.handleDatagram(srv({ op: Op.POLL, pollSeqNo: 1, backoff: 200, appData: Buffer.alloc(0) }), 200);
+    expect(c.stats.ignored).toBe(1);
+  });
+});
+
+describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', () => {
+  it('waits a random time up to MaxNACKBackOff before LEAVE, or up to MaxLeaveDelay when that is zero', () => {
+    const a = joined(7, { rng: () => 0.5 }).c; // MaxNACKBackOff 30
+    a.leave(LeaveReason.COMPLETE, 1000);
+    expect(a.pollTimeout()).toBe(1015);
+    a.handleTimeout(1015);
+    expect(drain(a)[0]!.p.body).toEqual({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.COMPLETE });
+    expect(a.pollEvent()).toMatchObject({ type: 'joined' });
+    expect(a.pollEvent()).toEqual({ type: 'closed', reason: 0 });
+    const b = make({ rng: () => 0.5 });
+    b.c.handleDatagram(srv({ op: Op.JOINACK, clientId: 8, minNackBackoff: 0, maxNackBackoff: 0, rtt: 0, clientTime: 0 }), 0);
+    b.c.leave(LeaveReason.CANCELLED, 1000);
+    expect(b.c.pollTimeout()).toBe(1100); // 0.5 × MaxLeaveDelay 200
+  });
+
+  it('terminates on a KICK naming it, with the reason; ignores KICKs for others', () => {
+    const { c } = joined(7);
+    c.pollEvent();
+    c.handleDatagram(srv({ op: Op.KICK, clients: [{ clientId: 8, reason: KickReason.FAIL }] }), 10);
+    expect(c.pollEvent()).toBeUndefined();
+    c.handleDatagram(srv({ op: Op.KICK, clients: [{ clientId: 9, reason: 0 }, { clientId: 7, reason: KickReason.FALLBACK }] }), 11);
+    expect(c.pollEvent()).toEqual({ type: 'kicked', reason: KickReason.FALLBACK });
+    expect(c.state).toBe('closed');
+  });
+
+  it('on DEMOTE sends LEAVE(CANCELLED) to the old session, then JOINs the lower session', () => {
+    const { c } = joined(7, { rng: () => 0 });
+    c.pollEvent();
+    c.handleDatagram(srv({ op: Op.DEMOTE, lowerSessionId: 0x1234, mAddress: Buffer.from([239, 1, 1, 2]), mPort: 64002, uAddress: Buffer.from([10, 0, 0, 1]), uPort: 64002, clients: [3, 7] }), 50);
+    expect(c.pollEvent()).toEqual({ type: 'demoted', sessionId: 0x1234, multicast: { address: '239.1.1.2', port: 64002 }, server: { address: '10.0.0.1', port: 64002 } });
+    c.handleTimeout(50);
+    const out = [];
+    let t;
+    while ((t = c.pollTransmit())) out.push({ to: t.to, p: decodeOut(t.data) });
+    const leave = out.find((x) => x.p.body.op === Op.LEAVE)!;
+    const join = out.find((x) => x.p.body.op === Op.JOIN)!;
+    expect(leave.p.sessionId).toBe(SID);
+    expect(leave.to).toEqual(SERVER);
+    expect(leave.p.body).toEqual({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.CANCELLED });
+    expect(join.p.sessionId).toBe(0x1234);
+    expect(join.to).toEqual({ address: '10.0.0.1', port: 64002 });
+    expect(c.state).toBe('join');
+  });
+
+  it('after InactivityTimeout without a packet reports inactive and LEAVEs with INACTIVE', () => {
+    const { c } = joined(7, { rng: () => 0 });
+    c.pollEvent();
+    c.handleDatagram(odata(1, 99), 1000);
+    c.handleTimeout(30_999);
+    expect(c.pollEvent()).toBeUndefined();
+    c.handleTimeout(31_000);
+    expect(c.pollEvent()).toEqual({ type: 'inactive' });
+    c.handleTimeout(31_000);
+    expect(drain(c).pop()!.p.body).toEqual({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.INACTIVE });
+  });
+});

@@ -1,0 +1,48 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { receive, ReceiveDeps, ReceiveOptions } from '../../agent/receive';
+import { silentLogger } from '../../agent/log';
+import type { Report } from '../../agent/report';
+
+export function tempDir(prefix = 'osdcast-e2e-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Deterministic pseudo-random bytes (xorshift) so failures are reproducible. */
+export function randomImage(bytes: number, seed = 1): Buffer {
+  const b = Buffer.allocUnsafe(bytes);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i + 4 <= bytes; i += 4) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    b.writeUInt32LE(x, i);
+  }
+  for (let i = bytes - (bytes % 4); i < bytes; i++) b[i] = i & 0xff;
+  return b;
+}
+
+export function sha256(b: Buffer): string {
+  return crypto.createHash('sha256').update(b).digest('hex');
+}
+
+/** A seeded PRNG for independent per-agent loss. */
+export function seeded(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 0x1_0000_0000;
+  };
+}
+
+export function runAgent(o: Partial<ReceiveOptions> & Pick<ReceiveOptions, 'server' | 'port' | 'namespace' | 'content' | 'out'>, deps: Partial<ReceiveDeps> = {}): Promise<Report> {
+  return receive({ iface: '127.0.0.1', cacheMiB: 16, ...o }, { log: silentLogger(), ...deps });
+}
