@@ -123,5 +123,6 @@ describe('winpe/README.md', () => {
     expect(readme).toContain('SMSTSDownloadProgram');
     expect(readme).toContain('SMSTSDownloadAbortCode');
     expect(readme).toContain('osdcast.exe receive --server cm01.corp.contoso.com --json');
+    expect(readme).toMatch(/osdcast\.exe receive --server \S+ --namespace \S+ --content \S+ --out \S+ --json/);
   });
 });
