@@ -181,13 +181,13 @@ describe('fallback to HTTP', () => {
 describe('hybrid hole filling', () => {
   it('blocks multicast keeps missing after MS-WDSMA repair rounds come by HTTP Range while multicast continues', async () => {
     const { base, out, web } = await setup();
-    // Always lose every 97th block on this agent: neither RDATA nor repair rounds can deliver them.
+    // Always lose every 997th block on this agent: neither RDATA nor repair rounds can deliver them.
     const lost = (msg: Buffer) => {
       const op = msg[9 + 4];
       if (op !== Op.ODATA && op !== Op.RDATA) return false;
       const ma = 9 + 13 + 22;
       if (msg.length < ma + 11) return false;
-      return msg.readUInt32BE(ma + 7) % 97 === 0;
+      return msg.readUInt32BE(ma + 7) % 997 === 0;
     };
     const r = await runAgent({ ...base, mcastTimeout: 0 }, { dropFilter: lost });
     expectOk(r, out);
