@@ -1,0 +1,96 @@
+/**
+ * Resume: SIGKILL the agent at about 60 %, run the same command again: it keeps what is on disk and receives
+ * the rest, re-downloading at most 5 % of the image. Another content under the same output starts over.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { startCoordinator } from '../coordinator/udp';
+import { randomImage, sha256, tempDir } from './harness';
+
+const CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
+const MIB = 1024 * 1024;
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+function start(args: string[]) {
+  const p = spawn(process.execPath, [CLI, 'receive', ...args, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  p.stdout.on('data', (d) => (stdout += d));
+  p.stderr.on('data', (d) => (stderr += d));
+  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; report?: Record<string, unknown>; stderr: string }>((resolve) =>
+    p.on('exit', (code, signal) => {
+      const last = stdout.trim().split('\n').pop();
+      resolve({ code, signal, report: last ? JSON.parse(last) : undefined, stderr });
+    }),
+  );
+  cleanups.push(() => {
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  });
+  return { p, done };
+}
+
+describe('resume after a crash', () => {
+  it('SIGKILL at ~60 %: the restart keeps what is on disk and re-downloads at most 5 %', async () => {
+    const image = randomImage(32 * MIB, 44);
+    const coord = await startCoordinator({ data: image, namespace: 'WDS:R/i/1', content: 'i', msiPort: 0, port: 0, rateBytesPerSec: 12e6 });
+    cleanups.push(() => coord.stop());
+    const dir = tempDir();
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const out = path.join(dir, 'i.wim');
+    const args = ['--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:R/i/1', '--content', 'i', '--out', out, '--interface', '127.0.0.1'];
+
+    const first = start(args);
+    let sentAtKill = 0;
+    for (;;) {
+      await new Promise((r) => setTimeout(r, 20));
+      sentAtKill = coord.coordinator.stats.dataBytesSent;
+      if (sentAtKill >= 0.6 * image.length) break;
+    }
+    first.p.kill('SIGKILL');
+    const r1 = await first.done;
+    expect(r1.signal).toBe('SIGKILL');
+    expect(fs.existsSync(out)).toBe(false);
+    expect(fs.existsSync(`${out}.osdcast`)).toBe(true);
+
+    const second = await start(args).done;
+    expect(second.code, second.stderr).toBe(0);
+    const rep = second.report!;
+    expect(rep.sha256).toBe(sha256(image));
+    expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
+    const resumed = rep.resumedBytes as number;
+    console.log(`resume: sent before SIGKILL ${(sentAtKill / image.length * 100).toFixed(1)} %, kept ${(resumed / image.length * 100).toFixed(1)} %`);
+    // what the first run had been sent, less what the restart had to fetch again, is at most 5 % of the image
+    expect(resumed).toBeGreaterThanOrEqual(sentAtKill - 0.05 * image.length);
+    expect((rep.multicastBytes as number) + (rep.httpBytes as number)).toBe(image.length - resumed);
+    expect(fs.existsSync(`${out}.osdcast`)).toBe(false);
+  }, 120_000);
+
+  it('a different content under the same output starts over and never mixes old and new bytes', async () => {
+    const a = randomImage(8 * MIB, 1);
+    const b = randomImage(8 * MIB, 2); // same size, different bytes and name
+    const ca = await startCoordinator({ data: a, namespace: 'WDS:R/a/1', content: 'a', msiPort: 0, port: 0, rateBytesPerSec: 6e6 });
+    cleanups.push(() => ca.stop());
+    const dir = tempDir();
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const out = path.join(dir, 'x.wim');
+    const first = start(['--server', `127.0.0.1:${ca.msiPort}`, '--namespace', 'WDS:R/a/1', '--content', 'a', '--out', out, '--interface', '127.0.0.1']);
+    while (ca.coordinator.stats.dataBytesSent < 0.5 * a.length) await new Promise((r) => setTimeout(r, 20));
+    first.p.kill('SIGKILL');
+    await first.done;
+    expect(fs.existsSync(`${out}.osdcast`)).toBe(true);
+
+    const cb = await startCoordinator({ data: b, namespace: 'WDS:R/b/1', content: 'b', msiPort: 0, port: 0 });
+    cleanups.push(() => cb.stop());
+    const second = await start(['--server', `127.0.0.1:${cb.msiPort}`, '--namespace', 'WDS:R/b/1', '--content', 'b', '--out', out, '--interface', '127.0.0.1', '--log-file', path.join(dir, 'b.log')]).done;
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.report!.resumedBytes).toBeUndefined();
+    expect(second.report!.multicastBytes).toBe(b.length);
+    expect(sha256(fs.readFileSync(out))).toBe(sha256(b));
+    expect(fs.readFileSync(path.join(dir, 'b.log'), 'utf8')).toMatch(/other content/);
+  }, 120_000);
+});
