@@ -298,3 +298,36 @@ describe('MT client: Master Client liveness (protocol-notes #19)', () => {
     expect(acks[acks.length - 1]).toBe(9); // continuous again once 2 was given up
   });
 });
+
+describe('MT client: protocol-notes choices', () => {
+  it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {
+    const app = new FakeApp();
+    app.cache = 1;
+    const { c } = joined(7, { app });
+    c.handleDatagram(odata(1, 99, Buffer.alloc(6)), 100);
+    c.handleDatagram(odata(5, 99, Buffer.alloc(6)), 101);
+    const z = drain(c).filter((x) => x.p.body.op === Op.NACK && (x.p.body as { ranges: unknown[] }).ranges.length === 0).pop()!;
+    expect(c.lossRate).toBeGreaterThan(0);
+    expect((z.p.body as { lossRate: number }).lossRate).toBeCloseTo(c.lossRate * LOSS_SCALE, -2);
+  });
+
+  it('#16: a NACK names at most maxNackRanges ranges (fits one frame), lowest first', () => {
+    const { c } = joined(7, { rng: () => 0 });
+    for (let s = 1; s <= 400; s += 2) c.handleDatagram(odata(s, 99), 1); // 199 single gaps
+    c.handleTimeout(1000);
+    const n = drain(c).find((x) => x.p.body.op === Op.NACK)!;
+    const ranges = (n.p.body as { ranges: [number, number][] }).ranges;
+    expect(ranges).toHaveLength(80);
+    expect(ranges[0]).toEqual([2, 2]);
+    expect(n.p.body && encodeMt(n.p.body, { secMode: Sec.CHECKSUM, sessionId: SID, senderTime: 0 }).length).toBeLessThanOrEqual(1472);
+  });
+
+  it('#17: DEMOTE keeps CurrentAppCacheSize (the application still holds those bytes)', () => {
+    const { c } = joined(7);
+    c.handleDatagram(odata(1, 99, Buffer.alloc(100)), 1);
+    expect(c.curAppCache).toBe(100);
+    c.handleDatagram(srv({ op: Op.DEMOTE, lowerSessionId: 9, mAddress: Buffer.from([239, 1, 1, 9]), mPort: 1, uAddress: Buffer.from([10, 0, 0, 9]), uPort: 1, clients: [7] }), 2);
+    expect(c.sessionId).toBe(9);
+    expect(c.curAppCache).toBe(100);
+  });
+});
