@@ -10,6 +10,7 @@ import { KickReason, Op, Sec, encodeMt } from '../../core/codec/mt';
 import { startCoordinator } from '../coordinator/udp';
 import { bufferContent, startContentServer } from '../coordinator/http';
 import { randomImage, runAgent, sha256, tempDir } from './harness';
+import { startFaulty } from '../support/faulty-http';
 import type { ReceiveDeps, ReceiveOptions } from '../../agent/receive';
 
 const MIB = 1024 * 1024;
@@ -196,6 +197,8 @@ describe('hybrid hole filling', () => {
     expect(r.httpBytes).toBeLessThan(0.03 * image.length);
     expect((r.multicastBytes as number) + (r.httpBytes as number)).toBe(image.length);
     expect(web.requests).toBeGreaterThan(1);
+    // no block fetched twice: every byte the web server sent was new to the agent (the probe is a HEAD)
+    expect(web.bytesServed).toBe(r.httpBytes);
   });
 });
 
@@ -222,5 +225,15 @@ describe('integrity', () => {
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(`${out}.partial`)).toBe(true);
     expect(fs.existsSync(`${out}.osdcast`)).toBe(true);
+  });
+
+  it('content that changes on the web server mid-download is detected and never mixed', async () => {
+    const { base, out } = await setup();
+    const web = await startFaulty({ body: image, fault: { kind: 'change-etag', afterRequests: 1 } });
+    cleanups.push(() => web.close());
+    const r = await runAgent({ ...base, httpOnly: true, http: [web.url] });
+    expect(r).toMatchObject({ status: 'error', exitCode: 4 });
+    expect(r.error).toMatch(/changed/);
+    expect(fs.existsSync(out)).toBe(false);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startCoordinator } from '../coordinator/udp';
@@ -81,5 +82,22 @@ describe('limits', () => {
     expect(r).toMatchObject({ status: 'error', exitCode: 6 });
     expect(r.error).toMatch(/disk full|short write/);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('malformed datagrams on the group are dropped and counted, and the receive still succeeds', async () => {
+    const c = await coordinator(2_000_000);
+    const out = path.join(dir(), 'i.wim');
+    const run = runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out });
+    const s = dgram.createSocket('udp4');
+    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+    s.setMulticastInterface('127.0.0.1');
+    s.setMulticastLoopback(true);
+    while (c.coordinator.clients().length === 0) await new Promise((r) => setTimeout(r, 10));
+    const junk = [Buffer.from('not a WDS packet'), Buffer.from([0x57, 0x44, 3, 0, 4, 1, 2, 3, 4, 0, 0]), Buffer.alloc(1500, 0x57)];
+    for (let i = 0; i < 30; i++) await new Promise<void>((r) => s.send(junk[i % 3]!, c.port, c.group, () => r()));
+    s.close();
+    const r = await run;
+    expect(r, r.error).toMatchObject({ status: 'ok', exitCode: 0 });
+    expect(r.droppedPackets).toBeGreaterThanOrEqual(30);
   });
 });
