@@ -58,12 +58,14 @@ export function parseAcpPositionals(args: readonly string[]): AcpPositionals {
 
 /**
  * True when argv (after node and the script) looks like the task sequence calling the program directly, without
- * a command word: `<PackageID> <dest>` or `<INI> <PackageID> <dest>` (SMSTSDownloadProgram = the bare exe).
+ * a command word: `<PackageID> <dest>` or `<INI> <PackageID> <dest>` (SMSTSDownloadProgram = the bare exe),
+ * possibly followed by options.
  */
 export function looksLikeAcpCall(args: readonly string[]): boolean {
-  if (args.some((a) => a.startsWith('-'))) return false;
-  if (args.length === 2) return ACP_PACKAGE_ID.test(args[0]!);
-  if (args.length === 3) return ACP_PACKAGE_ID.test(args[1]!) && !ACP_PACKAGE_ID.test(args[0]!);
+  const end = args.findIndex((a) => a.startsWith('-'));
+  const pos = end < 0 ? args : args.slice(0, end);
+  if (pos.length === 2) return ACP_PACKAGE_ID.test(pos[0]!);
+  if (pos.length === 3) return ACP_PACKAGE_ID.test(pos[1]!) && !ACP_PACKAGE_ID.test(pos[0]!);
   return false;
 }
 
