@@ -346,7 +346,10 @@ function chosenServer(disc: DiscoveryResult, cmd: Command, f: CommonFlags, hint:
       .filter((a) => !(a.source === 'acp-ini' && a.outcome === 'skipped'))
       .map((a) => `${SOURCE_LABEL[a.source]}${a.source === 'config-file' || a.source === 'acp-ini' ? ` ${a.detail}` : ''}: ${a.outcome}${a.message ? ` (${a.message})` : ''}`)
       .join('; ');
-    cmd.error(`no distribution point found (tried: ${tried}); ${hint}`, { exitCode: Exit.USAGE, code: 'osdcast.noServer' });
+    const msg = `no distribution point found (tried: ${tried}); ${hint}`;
+    // In a task sequence the log file is where an administrator looks first; stderr still gets exactly one line.
+    if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) openLog(f).error(msg);
+    cmd.error(msg, { exitCode: Exit.USAGE, code: 'osdcast.noServer' });
   }
   const server = d.source === 'flag' && f.server ? f.server : { host: d.host, port: d.port ?? MSI_PORT };
   const where = d.source === 'flag' ? '--server' : d.source === 'env' ? 'OSDCAST_SERVER' : `${SOURCE_LABEL[d.source]} (${d.detail})`;
