@@ -509,6 +509,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `osdcast --help | more` closed early: the reader is gone, so is the rest of the output; not a crash.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
   main(process.argv).then((c) => {
     process.exitCode = c;
     setTimeout(() => process.exit(c), 2000).unref();
