@@ -1,13 +1,19 @@
 /**
  * osdcast command line. Hops to a socket: cli.ts (parse, validate) → receive.ts (the receive loop) → net.ts (dgram).
+ * Commands: `receive` (one content item; also a task-sequence Run Command Line step) and `acp` (ConfigMgr Alternate
+ * Content Provider: cli.ts → acp.ts → webdav.ts + receive.ts per file). Around them: where logs go (log.ts,
+ * cmtrace.ts), which DP (discovery.ts), task-sequence variables after the run (tsenv.ts).
  */
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
+import { checkTemplate, DEFAULT_TEMPLATES, looksLikeAcpCall, parseAcpPositionals, runAcp } from './acp';
+import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './discovery';
 import { Exit } from './errors';
-import { createLogger } from './log';
+import { createLogger, LogFormat, Logger, resolveLogTarget } from './log';
 import { receive, Progress } from './receive';
-import { reportLine } from './report';
+import { Report, reportLine } from './report';
+import { buildTsVariables, parseTsVarFlags, setTsVariables, TS_VAR_FIELDS, TsVarMapping } from './tsenv';
 
 declare const OSDCAST_VERSION: string;
 export const VERSION = typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev';
@@ -68,36 +74,84 @@ function blockBase(v: string): 'auto' | 0 | 1 {
   throw new InvalidArgumentError(`--block-base must be auto, 0 or 1, got "${v}"`);
 }
 
-interface ReceiveFlags {
-  server?: { host: string; port: number };
-  namespace: string;
-  content: string;
-  out: string;
+function logMaxSize(v: string): number {
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`--log-max-size must be a number of MiB >= 0 (0: never rotate), got "${v}"`);
+  return n;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+type Server = { host: string; port: number };
+
+/** Flags both commands share. */
+interface CommonFlags {
+  server?: Server;
   interface?: string;
   cache: number;
   timeout?: number;
   json?: boolean;
   logFile?: string;
+  logFormat?: LogFormat;
+  logMaxSize: number;
   logLevel: string;
   blockBase: 'auto' | 0 | 1;
-  http?: string[];
   httpOnly?: boolean;
   retries: number;
   retryDelay: number;
   mcastTimeout: number;
   minRate?: number;
   minRateWindow: number;
-  sha256?: string;
-  sha256Url?: string;
   ca?: Buffer;
   insecure?: boolean;
+  tsVar?: string[];
 }
+
+interface ReceiveFlags extends CommonFlags {
+  namespace: string;
+  content: string;
+  out: string;
+  http?: string[];
+  sha256?: string;
+  sha256Url?: string;
+}
+
+/** Report fields --ts-var may copy in ACP mode, besides the receive report's. */
+const ACP_TS_FIELDS = [...TS_VAR_FIELDS, 'files', 'filesDone', 'packageId', 'destination'] as const;
+
+// Option factories: commander options are objects owned by one command, so each command gets fresh ones.
+const opt = {
+  server: (what: string) => new Option('--server <host[:port]>', `distribution point answering MS-WDSMSI over UDP (default port ${MSI_PORT}); ${what}`).argParser(parseServer),
+  interface: () => new Option('--interface <address>', 'local IPv4 address for the multicast join and unicast replies (default: the route to the server)'),
+  cache: () => new Option('--cache <MiB>', 'memory ring between network and disk, in MiB (fixed; never grows with image size)').argParser(numberArg('--cache', { integer: true, min: 1 })).default(64),
+  json: () => new Option('--json', 'print one JSON report as the last line of stdout (for task sequences)'),
+  logFile: () => new Option('--log-file <path>', 'write logs to this file (default: %_SMSTSLogPath%\\osdcast.log in a task sequence, else stderr)'),
+  logFormat: () => new Option('--log-format <format>', 'cmtrace (ConfigMgr log format; the default when _SMSTSLogPath is set) or json (pino lines; the default otherwise)').choices(['cmtrace', 'json']),
+  logMaxSize: () => new Option('--log-max-size <MiB>', 'rename a log file to <name>.lo_ and start a new one at this size (one old file kept; 0: never)').argParser(logMaxSize).default(2),
+  logLevel: () => new Option('--log-level <level>', 'log detail').choices(['debug', 'info', 'warn', 'error']).default('info'),
+  blockBase: () => new Option('--block-base <auto|0|1>', 'block numbering of the server (MS-WDSMA is ambiguous; auto detects it)').argParser(blockBase).default('auto'),
+  retries: () => new Option('--retries <n>', 'retries of each MS-WDSMSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount)').argParser(wholeOrZero('--retries')).default(2),
+  retryDelay: () => new Option('--retry-delay <seconds>', 'wait between retries (ConfigMgr SMSTSDownloadRetryDelay)').argParser(numberArg('--retry-delay')).default(15),
+  mcastTimeout: () => new Option('--mcast-timeout <seconds>', 'fall back to HTTP when no multicast data arrived this long after JOIN (0 = never)').argParser(wholeOrZero('--mcast-timeout')).default(60),
+  minRate: () => new Option('--min-rate <MB/s>', 'leave multicast for HTTP when it stays slower than this (a slow receiver should not hold the group back)').argParser(numberArg('--min-rate')),
+  minRateWindow: () => new Option('--min-rate-window <seconds>', 'how long the rate must stay below --min-rate').argParser(numberArg('--min-rate-window')).default(60),
+  ca: () => new Option('--ca <file>', 'PEM file of an internal CA trusted for HTTPS in addition to the system roots').argParser(caFile),
+  insecure: () => new Option('--insecure', 'do not verify HTTPS certificates (only for tests; certificate errors are errors otherwise)'),
+  tsVar: (fields: readonly string[]) =>
+    new Option('--ts-var <NAME=field>', `after the run, set task-sequence variable NAME to a report field (repeatable; fields: ${fields.join(', ')})`).argParser(collect),
+};
+
+const DISCOVERY_HELP = `Server: --server, else the ACP INI (acp only), OSDCAST_SERVER, "server" in osdcast.json beside the binary,
+and in WinPE the PXE boot server (PEBootServerAddr); the log names the source used.`;
+
+const LOG_HELP = `Logs: in a task sequence (_SMSTSLogPath set) CMTrace lines in %_SMSTSLogPath%\\osdcast.log, rotated at
+--log-max-size to osdcast.lo_; otherwise pino JSON on stderr. stdout carries only the --json report.`;
 
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command();
   program
     .name('osdcast')
-    .description('Receive an OS image from a ConfigMgr / WDS distribution point by IP multicast (MS-WDSMSI, MS-WDSMT, MS-WDSMA).')
+    .description('Receive an OS image or a ConfigMgr package from a distribution point by IP multicast (MS-WDSMSI, MS-WDSMT, MS-WDSMA), with HTTP fallback.')
     .version(`osdcast ${VERSION} (node ${process.version})`, '-V, --version', 'print the version and the embedded Node version')
     .exitOverride()
     // Usage errors: exactly one line on stderr, then exit 2.
@@ -105,29 +159,32 @@ export function buildProgram(exit: (code: number) => void): Command {
 
   program
     .command('receive')
-    .description('Join a multicast session for one content item and write it to a file.')
-    .option('--server <host[:port]>', `distribution point answering MS-WDSMSI over UDP (default port ${MSI_PORT}); required unless --http-only`, parseServer)
+    .description('Join a multicast session for one content item and write it to a file (also a task-sequence Run Command Line step).')
+    .addOption(opt.server('found by discovery when absent (see below); not needed with --http-only'))
     .requiredOption('--namespace <ns>', 'multicast namespace, e.g. "WDS:Group/install.wim/1" or the ConfigMgr namespace of the package')
     .requiredOption('--content <name>', 'content name inside the namespace, e.g. "install.wim"')
     .requiredOption('--out <path>', 'output file; data is written to <path>.partial and renamed only when complete')
-    .option('--interface <address>', 'local IPv4 address for the multicast join and unicast replies (default: the route to --server)')
-    .option('--cache <MiB>', 'memory ring between network and disk, in MiB (fixed; never grows with image size)', numberArg('--cache', { integer: true, min: 1 }), 64)
-    .option('--timeout <seconds>', 'give up after this many seconds in total (default: no limit; the protocol\'s 30 s inactivity limit applies separately)', numberArg('--timeout'))
-    .option('--json', 'print one JSON report as the last line of stdout (for task sequences)')
-    .option('--log-file <path>', 'write logs (pino JSON) to this file instead of stderr')
-    .addOption(new Option('--log-level <level>', 'log detail').choices(['debug', 'info', 'warn', 'error']).default('info'))
-    .addOption(new Option('--block-base <auto|0|1>', 'block numbering of the server (MS-WDSMA is ambiguous; auto detects it)').argParser(blockBase).default('auto'))
+    .addOption(opt.interface())
+    .addOption(opt.cache())
+    .option('--timeout <seconds>', "give up after this many seconds in total (default: no limit; the protocol's 30 s inactivity limit applies separately)", numberArg('--timeout'))
+    .addOption(opt.json())
+    .addOption(opt.logFile())
+    .addOption(opt.logFormat())
+    .addOption(opt.logMaxSize())
+    .addOption(opt.logLevel())
+    .addOption(opt.blockBase())
     .option('--http <url>', 'HTTP(S) URL of the same content on the DP, e.g. http://dp01/SMS_DP_SMSPKG$/P0100023/install.wim; repeat for fail-over (tried in order)', url)
     .option('--http-only', 'skip multicast and download over HTTP(S) only')
-    .option('--retries <n>', 'retries of each MS-WDSMSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount)', wholeOrZero('--retries'), 2)
-    .option('--retry-delay <seconds>', 'wait between retries (ConfigMgr SMSTSDownloadRetryDelay)', numberArg('--retry-delay'), 15)
-    .option('--mcast-timeout <seconds>', 'with --http: fall back when no multicast data arrived this long after JOIN (0 = never)', wholeOrZero('--mcast-timeout'), 60)
-    .option('--min-rate <MB/s>', 'with --http: leave multicast for HTTP when it stays slower than this (a slow receiver should not hold the group back)', numberArg('--min-rate'))
-    .option('--min-rate-window <seconds>', 'how long the rate must stay below --min-rate', numberArg('--min-rate-window'), 60)
+    .addOption(opt.retries())
+    .addOption(opt.retryDelay())
+    .addOption(opt.mcastTimeout())
+    .addOption(opt.minRate())
+    .addOption(opt.minRateWindow())
     .option('--sha256 <hex>', 'expected SHA-256 of the content: a mismatch exits 5 and renames nothing (recommended: multicast carries no checksum of the whole file)', sha256Arg)
     .option('--sha256-url <url>', 'fetch the expected SHA-256 from this URL (first 64-hex-digit word)')
-    .option('--ca <file>', 'PEM file of an internal CA trusted for HTTPS in addition to the system roots', caFile)
-    .option('--insecure', 'do not verify HTTPS certificates (only for tests; certificate errors are errors otherwise)')
+    .addOption(opt.ca())
+    .addOption(opt.insecure())
+    .addOption(opt.tsVar(TS_VAR_FIELDS))
     .addHelpText(
       'after',
       `
@@ -136,35 +193,204 @@ Examples:
   osdcast receive --server dp01.corp.example:5041 --namespace SMSPKG --content P0100023 --out /data/image.wim --interface 10.1.2.50
   osdcast receive --server dp01 --namespace SMSPKG --content P0100023 --out D:\\image.wim \\
         --http https://dp01/SMS_DP_SMSPKG$/P0100023/install.wim --ca C:\\corp-ca.pem --sha256 <hex> --min-rate 5
+  Task sequence, Run Command Line (server from osdcast.json beside the exe, result into TS variables):
+  osdcast.exe receive --namespace SMSPKG --content P0100023 --out C:\\_SMSTaskSequence\\osdcast\\install.wim \\
+        --http http://dp01/SMS_DP_SMSPKG$/P0100023/install.wim --ts-var OSDCAST_SHA256=sha256 --ts-var OSDCAST_STATUS=status
 
 Fallback: with --http, multicast problems (no session, no data, KICK, inactivity, too slow) end in an HTTP
 download from the DP; holes multicast keeps missing are fetched by HTTP Range while multicast continues.
 Resume: rerun the same command; <out>.osdcast records which blocks are safely on disk.
+${DISCOVERY_HELP}
+${LOG_HELP}
+--ts-var: variables are set through cscript (Microsoft.SMS.TSEnvironment); outside a task sequence this is a
+logged warning, not a failure.
 
 Exit codes: 0 complete, 2 usage, 3 no session (MSI error or no reply), 4 transfer failed (KICK, inactivity,
 timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 interrupted.`,
     )
     .action(async (f: ReceiveFlags, cmd: Command) => {
-      if (!f.server && !f.httpOnly) cmd.error(`required option '--server <host[:port]>' not specified (or use --http-only with --http)`, { exitCode: Exit.USAGE, code: 'osdcast.missingServer' });
+      const mappings = tsVarMappings(f, cmd, TS_VAR_FIELDS);
       if (f.httpOnly && !f.http?.length) cmd.error(`--http-only needs at least one --http <url>`, { exitCode: Exit.USAGE, code: 'osdcast.httpOnly' });
-      exit(await runReceive(f));
+      let server: Server | undefined = f.server;
+      let from = '--server';
+      let disc: DiscoveryResult | undefined;
+      if (!server && !f.httpOnly) {
+        disc = discoverServer({ env: process.env, exeDir: defaultExeDir() });
+        const found = chosenServer(disc, cmd, f, 'give --server, or --http-only with --http');
+        server = found.server;
+        from = found.from;
+      }
+      const log = openLog(f);
+      if (disc) logDiscovery(log, disc);
+      if (server) log.info(`DP ${showServer(server)} from ${from}`);
+      exit(await runReceive(f, server, mappings, log));
     });
 
-  program.addHelpText('after', `\nRun "osdcast receive --help" for the receive options and examples.`);
+  program
+    .command('acp')
+    .description('ConfigMgr Alternate Content Provider (SMSTSDownloadProgram): download one package into a folder, multicast where the DP has a session, HTTP otherwise.')
+    .usage('[options] [<INI>] <PackageID> <DestinationDir>')
+    .argument('<args...>', '[<INI>] <PackageID> <DestinationDir>, as the task sequence passes them')
+    .addOption(opt.server('overrides discovery (see below)'))
+    .addOption(opt.interface())
+    .addOption(opt.cache())
+    .option('--timeout <seconds>', 'give up after this many seconds for the whole package (default: no limit)', numberArg('--timeout'))
+    .addOption(opt.json())
+    .addOption(opt.logFile())
+    .addOption(opt.logFormat())
+    .addOption(opt.logMaxSize())
+    .addOption(opt.logLevel())
+    .addOption(opt.blockBase())
+    .option('--http-only', 'skip multicast: every file over HTTP(S) from the DP')
+    .addOption(opt.retries())
+    .addOption(opt.retryDelay())
+    .addOption(opt.mcastTimeout())
+    .addOption(opt.minRate())
+    .addOption(opt.minRateWindow())
+    .addOption(opt.ca())
+    .addOption(opt.insecure())
+    .addOption(opt.tsVar(ACP_TS_FIELDS))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  Task sequence variable SMSTSDownloadProgram = X:\\Windows\\System32\\osdcast.exe; the task sequence then runs
+  osdcast.exe X:\\Windows\\TEMP\\SMSTSDownload.INI PS100004 C:\\_SMSTaskSequence\\Packages\\PS100004
+  (the same as "osdcast.exe acp <INI> <PackageID> <folder>"; without the INI too). By hand:
+  osdcast acp --server dp01.corp.example PS100004 D:\\pkg\\PS100004 --json
+
+What it does: lists the package with WebDAV PROPFIND (Depth: 1, into sub-folders) at the package URL, refuses
+names that would leave the folder, then receives each file (multicast session if the DP has one, else HTTP).
+osdcast.json beside the binary: {"server": "...", "abortCode": 99, "namespaceTemplate": "SMSPKG",
+  "contentTemplate": "{PackageID}/{path}", "httpTemplate": "http://{server}/SMS_DP_SMSPKG$/{PackageID}"}
+  (these templates are the defaults; placeholders {PackageID}, {path}, {winpath}, {server}).
+${DISCOVERY_HELP}
+${LOG_HELP}
+
+Exit codes: 0 every file complete. abortCode from osdcast.json (set SMSTSDownloadAbortCode to the same value)
+only when the DP ended the session with KICK FAIL, i.e. no other means allowed: the task sequence then fails
+the download. Any other code (2 usage/configuration, 3, 4 transfer or listing failed, 5, 6 local I/O, 130
+interrupted; 1 if a failure's code equals abortCode) makes the task sequence download the package itself.`,
+    )
+    .action(async (args: string[], f: CommonFlags, cmd: Command) => {
+      let pos;
+      try {
+        pos = parseAcpPositionals(args);
+      } catch (e) {
+        cmd.error((e as Error).message, { exitCode: Exit.USAGE, code: 'osdcast.acpArgs' });
+      }
+      const mappings = tsVarMappings(f, cmd, ACP_TS_FIELDS);
+      const disc = discoverServer({ serverFlag: f.server ? showServer(f.server) : undefined, acpIniPath: pos.iniPath, env: process.env, exeDir: defaultExeDir() });
+      if (disc.configError) cmd.error(`osdcast.json: ${disc.configError}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
+      const cfg = disc.config ?? {};
+      const templates = {
+        namespace: cfg.namespaceTemplate ?? DEFAULT_TEMPLATES.namespace,
+        content: cfg.contentTemplate ?? DEFAULT_TEMPLATES.content,
+        http: cfg.httpTemplate ?? DEFAULT_TEMPLATES.http,
+      };
+      try {
+        checkTemplate('namespaceTemplate', templates.namespace);
+        checkTemplate('contentTemplate', templates.content);
+        checkTemplate('httpTemplate', templates.http);
+      } catch (e) {
+        cmd.error(`${disc.configPath ?? 'osdcast.json'}: ${(e as Error).message}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
+      }
+      const { server, from } = chosenServer(disc, cmd, f, 'give --server or put "server" in osdcast.json');
+      const log = openLog(f);
+      logDiscovery(log, disc);
+      log.info(`acp: package ${pos.packageId} into ${pos.destination}${pos.iniPath ? ` (INI ${pos.iniPath})` : ''}; DP ${showServer(server)} from ${from}`);
+      if (cfg.abortCode === undefined) log.info('osdcast.json has no "abortCode": every failure lets the task sequence download the package itself');
+      else if ([1, 2, 3, 4, 5, 6, 130].includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
+      exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log));
+    });
+
+  program.addHelpText(
+    'after',
+    `
+Examples:
+  osdcast receive --server 10.1.2.3 --namespace "WDS:Images/install.wim/1" --content install.wim --out D:\\install.wim --json
+  osdcast acp X:\\Windows\\TEMP\\SMSTSDownload.INI PS100004 C:\\_SMSTaskSequence\\Packages\\PS100004
+  osdcast --version
+
+Run "osdcast receive --help" or "osdcast acp --help" for their options, examples and exit codes.`,
+  );
   return program;
 }
 
-async function runReceive(f: ReceiveFlags): Promise<number> {
-  const log = createLogger({ level: f.logLevel, file: f.logFile });
+function tsVarMappings(f: CommonFlags, cmd: Command, fields: readonly string[]): TsVarMapping[] {
+  try {
+    return parseTsVarFlags(f.tsVar ?? [], fields);
+  } catch (e) {
+    cmd.error((e as Error).message, { exitCode: Exit.USAGE, code: 'osdcast.tsVar' });
+  }
+}
+
+function showServer(s: Server): string {
+  return `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+}
+
+const SOURCE_LABEL: Record<DiscoveryAttempt['source'], string> = {
+  flag: '--server',
+  'acp-ini': 'the ACP INI',
+  env: 'OSDCAST_SERVER',
+  'config-file': 'osdcast.json beside the binary',
+  'pxe-registry': 'the PXE boot server',
+};
+
+/** The server discovery chose, or a usage error (one line naming every source tried). */
+function chosenServer(disc: DiscoveryResult, cmd: Command, f: CommonFlags, hint: string): { server: Server; from: string } {
+  if (disc.error) cmd.error(disc.error, { exitCode: Exit.USAGE, code: 'osdcast.server' });
+  const d = disc.found;
+  if (!d) {
+    const tried = disc.attempts
+      .filter((a) => !(a.source === 'acp-ini' && a.outcome === 'skipped'))
+      .map((a) => `${SOURCE_LABEL[a.source]}${a.source === 'config-file' || a.source === 'acp-ini' ? ` ${a.detail}` : ''}: ${a.outcome}${a.message ? ` (${a.message})` : ''}`)
+      .join('; ');
+    const msg = `no distribution point found (tried: ${tried}); ${hint}`;
+    // In a task sequence the log file is where an administrator looks first; stderr still gets exactly one line.
+    if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) openLog(f).error(msg);
+    cmd.error(msg, { exitCode: Exit.USAGE, code: 'osdcast.noServer' });
+  }
+  const server = d.source === 'flag' && f.server ? f.server : { host: d.host, port: d.port ?? MSI_PORT };
+  const where = d.source === 'flag' ? '--server' : d.source === 'env' ? 'OSDCAST_SERVER' : `${SOURCE_LABEL[d.source]} (${d.detail})`;
+  return { server, from: where };
+}
+
+function logDiscovery(log: Logger, disc: DiscoveryResult): void {
+  for (const line of describeAttempts(disc.attempts)) log.debug(`discovery: ${line}`);
+  for (const w of disc.configWarnings ?? []) log.warn(w);
+  if (disc.configError) log.warn(`ignoring ${disc.configError}`);
+}
+
+function openLog(f: CommonFlags): Logger {
+  const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile });
+  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: Math.round(f.logMaxSize * 1024 * 1024) });
+  log.debug(`osdcast ${VERSION} (node ${process.version}); logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
+  return log;
+}
+
+/** SIGINT/SIGTERM abort the run (the agent sends LEAVE first); returns the signal and a function to unhook. */
+function interrupts(): { signal: AbortSignal; done(): void } {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig);
   process.once('SIGTERM', onSig);
+  return {
+    signal: ac.signal,
+    done() {
+      process.off('SIGINT', onSig);
+      process.off('SIGTERM', onSig);
+    },
+  };
+}
+
+async function runReceive(f: ReceiveFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger): Promise<number> {
+  const sig = interrupts();
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
   const rep = await receive(
     {
-      server: f.server?.host ?? '',
-      port: f.server?.port ?? MSI_PORT,
+      server: server?.host ?? '',
+      port: server?.port ?? MSI_PORT,
       namespace: f.namespace,
       content: f.content,
       out: f.out,
@@ -184,15 +410,69 @@ async function runReceive(f: ReceiveFlags): Promise<number> {
       ca: f.ca,
       insecure: f.insecure,
     },
-    { log, signal: ac.signal, onProgress },
+    { log, signal: sig.signal, onProgress },
   );
-  process.off('SIGINT', onSig);
-  process.off('SIGTERM', onSig);
+  sig.done();
   if (onProgress) process.stderr.write('\n');
   if (rep.status === 'ok') log.info({ report: rep }, `complete: ${rep.bytes} bytes in ${rep.seconds} s, sha256 ${rep.sha256}`);
   else log.error({ report: rep }, `failed (exit ${rep.exitCode}): ${rep.error}`);
+  return finishRun(f, rep, mappings, log);
+}
+
+async function runAcpCommand(
+  f: CommonFlags,
+  packageId: string,
+  destination: string,
+  server: Server,
+  templates: { namespace: string; content: string; http: string },
+  abortCode: number | undefined,
+  mappings: TsVarMapping[],
+  log: Logger,
+): Promise<number> {
+  const sig = interrupts();
+  const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
+  const rep = await runAcp(
+    {
+      packageId,
+      destination,
+      server,
+      templates,
+      abortCode,
+      httpOnly: f.httpOnly,
+      timeout: f.timeout,
+      receive: {
+        iface: f.interface,
+        cacheMiB: f.cache,
+        blockBase: f.blockBase,
+        retries: f.retries,
+        retryDelay: f.retryDelay,
+        mcastTimeout: f.mcastTimeout,
+        minRate: f.minRate,
+        minRateWindow: f.minRateWindow,
+        ca: f.ca,
+        insecure: f.insecure,
+      },
+    },
+    { log, signal: sig.signal, onProgress, receive },
+  );
+  sig.done();
+  if (onProgress) process.stderr.write('\n');
+  if (rep.status === 'ok') log.info({ report: rep }, `package ${packageId} complete: ${rep.files} files, ${rep.bytes} bytes in ${rep.seconds} s`);
+  else log.error({ report: rep }, `package ${packageId} failed (exit ${rep.exitCode}): ${rep.error}`);
+  return finishRun(f, rep, mappings, log);
+}
+
+/** The report on stdout (--json) or the error on stderr, then the task-sequence variables. */
+function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: Logger): number {
   if (f.json) process.stdout.write(reportLine(rep) + '\n');
   else if (rep.status !== 'ok') process.stderr.write(`osdcast: ${rep.error}\n`);
+  if (mappings.length) {
+    const vars = buildTsVariables(mappings, rep);
+    const r = setTsVariables(vars);
+    if (r.ok) log.info(`task sequence variables set: ${Object.keys(vars).join(', ')}`);
+    else if (r.reason === 'not-windows' || r.reason === 'not-in-task-sequence') log.warn(`--ts-var: not running in a task sequence, variables not set (${r.message})`);
+    else log.warn(`--ts-var: could not set task sequence variables (${r.reason}): ${r.message}`);
+  }
   return rep.exitCode;
 }
 
@@ -202,11 +482,21 @@ export function progressLine(p: Progress): string {
   return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / 1048576).toFixed(0)}/${(p.contentSize / 1048576).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
 }
 
+/**
+ * The task sequence runs SMSTSDownloadProgram with `[<INI>] <PackageID> <dest>` and no command word: such an
+ * argv is treated as `acp …`.
+ */
+export function withImplicitCommand(argv: string[]): string[] {
+  const args = argv.slice(2);
+  if (args.length && !['receive', 'acp', 'help'].includes(args[0]!) && looksLikeAcpCall(args)) return [...argv.slice(0, 2), 'acp', ...args];
+  return argv;
+}
+
 export async function main(argv: string[]): Promise<number> {
   let code: number | undefined;
   const program = buildProgram((c) => (code = c));
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(withImplicitCommand(argv));
   } catch (e) {
     if (e instanceof CommanderError) {
       // --help and --version end here with exitCode 0; every usage error is exit 2 (one line already printed).
@@ -219,6 +509,12 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // `osdcast --help | more` closed early: the reader is gone, so is the rest of the output; not a crash.
+  for (const s of [process.stdout, process.stderr]) {
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EPIPE') throw e;
+    });
+  }
   main(process.argv).then((c) => {
     process.exitCode = c;
     setTimeout(() => process.exit(c), 2000).unref();

@@ -1,15 +1,17 @@
 #!/bin/sh
-# Installs what the HTTP fallback tests need (test/support/nginx.ts): nginx and the openssl CLI.
-# Idempotent: does nothing when both are present. The tests start their own nginx on a loopback port with a
+# Installs what the HTTP fallback and ACP tests need (test/support/nginx.ts): nginx, its WebDAV extension module
+# (libnginx-mod-http-dav-ext answers PROPFIND, as IIS WebDAV does on a distribution point) and the openssl CLI.
+# Idempotent: does nothing when all are present. The tests start their own nginx on a loopback port with a
 # generated config; the system service is neither enabled nor started (and is stopped again if the package's
 # postinst started it on a systemd-less CI box via invoke-rc.d).
 set -eu
 
 need=""
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need="$need nginx"
+[ -f /usr/lib/nginx/modules/ngx_http_dav_ext_module.so ] || need="$need libnginx-mod-http-dav-ext"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 if [ -z "$need" ]; then
-  echo "ci-deps-http: nginx and openssl already installed"
+  echo "ci-deps-http: nginx, libnginx-mod-http-dav-ext and openssl already installed"
   exit 0
 fi
 

@@ -1,4 +1,7 @@
-/** The CLI contract: exit codes, one-line usage errors, --json report, never touching an existing <out> on failure. */
+/**
+ * The CLI contract: exit codes, one-line usage errors, --json report, never touching an existing <out> on failure;
+ * and the wiring around receive: --ts-var, CMTrace logs in a task sequence (parsed back), server discovery.
+ */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,9 +11,12 @@ import { randomImage, runAgent, sha256, tempDir } from './harness';
 
 const CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
 
-function run(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout: string; stderr: string }> {
+/** The CLI in a clean environment (no OSDCAST_SERVER, no task sequence) plus `env`. */
+function run(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
+  const e: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath']) if (!(k in env)) delete e[k];
   return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: e });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
@@ -21,7 +27,7 @@ function run(args: string[], timeoutMs = 60_000): Promise<{ code: number; stdout
     }, timeoutMs);
     p.on('exit', (code) => {
       clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
+      resolve({ code: code ?? -1, stdout, stderr, pid: p.pid ?? -1 });
     });
   });
 }
@@ -49,7 +55,19 @@ describe('osdcast CLI', () => {
   it('teaches with --help: options, an example and the exit codes', async () => {
     const r = await run(['receive', '--help']);
     expect(r.code).toBe(0);
-    for (const s of ['--server', '--namespace', '--content', '--out', '--interface', '--cache', '--timeout', '--json', '--log-file', 'Examples:', 'Exit codes']) expect(r.stdout).toContain(s);
+    for (const s of ['--server', '--namespace', '--content', '--out', '--interface', '--cache', '--timeout', '--json', '--log-file', '--log-format', '--log-max-size', '--ts-var', 'Examples:', 'Exit codes']) expect(r.stdout).toContain(s);
+  });
+
+  it.each([[['--help']], [['acp', '--help']], [['help', 'acp']]])('%j shows an example', async (args) => {
+    const r = await run(args);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('Examples:');
+    expect(r.stdout).toMatch(/osdcast(\.exe)? (acp|receive|X:)/);
+  });
+
+  it('acp --help documents the abort code and the templates', async () => {
+    const r = await run(['acp', '--help']);
+    for (const s of ['[<INI>] <PackageID> <DestinationDir>', 'SMSTSDownloadAbortCode', 'abortCode', 'KICK FAIL', 'httpTemplate', 'PROPFIND']) expect(r.stdout).toContain(s);
   });
 
   it.each([
@@ -59,6 +77,17 @@ describe('osdcast CLI', () => {
     [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--cache', 'lots'], '--cache must be'],
     [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--timeout', '-1'], '--timeout must be'],
     [['frobnicate'], "unknown command 'frobnicate'"],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--ts-var', 'OSDCAST_SHA'], 'expected NAME=field'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--ts-var', '_SMSTSMine=sha256'], 'read-only'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--ts-var', 'X=colour'], 'unknown field "colour"'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--ts-var', 'My Var=bytes'], 'only letters, digits'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--ts-var', 'A=bytes', '--ts-var', 'a=sha256'], 'given twice'],
+    [['acp', '--server', 'h', '--ts-var', 'A=files', '--ts-var', 'B=nosuch', 'PS100004', '/tmp/x'], 'unknown field "nosuch"'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--log-format', 'xml'], '--log-format'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--log-max-size', '-1'], '--log-max-size must be'],
+    [['receive', '--namespace', 'n', '--content', 'c', '--out', 'o'], 'no distribution point found (tried: --server: absent; OSDCAST_SERVER: absent; osdcast.json beside the binary'],
+    [['acp', 'PS100004'], 'acp takes [<INI>] <PackageID> <DestinationDir>, got 1 argument'],
+    [['acp', 'PS1/0004', '/tmp/x'], 'not a ConfigMgr package ID'],
   ])('usage error %j exits 2 with one line', async (args, msg) => {
     const r = await run(args as string[]);
     expect(r.code).toBe(2);
@@ -98,5 +127,95 @@ describe('osdcast CLI', () => {
     expect(rep).toMatchObject({ status: 'error', exitCode: 3 });
     expect(rep.error).toContain('no reply');
     expect(fs.existsSync(path.join(dir, 'never.wim.partial'))).toBe(false);
+  });
+});
+
+/** Independent CMTrace record parser (from the published line shape; messages may span lines). */
+const RECORD = /<!\[LOG\[([\s\S]*?)\]LOG\]!><time="(\d{2}):(\d{2}):(\d{2})\.(\d{3})([+-]\d{3,})" date="(\d{2})-(\d{2})-(\d{4})" component="([^"]*)" context="([^"]*)" type="([123])" thread="(\d+)" file="([^"]*)">\r\n/g;
+
+function parseCmTrace(buf: Buffer): { msg: string; type: number; thread: number; component: string; date: string }[] {
+  expect([...buf.subarray(0, 3)], 'a new CMTrace file starts with a UTF-8 BOM').toEqual([0xef, 0xbb, 0xbf]);
+  const text = buf.subarray(3).toString('utf8');
+  const out = [];
+  let consumed = 0;
+  for (const m of text.matchAll(RECORD)) {
+    expect(m.index, 'records are back to back').toBe(consumed);
+    consumed = m.index! + m[0].length;
+    out.push({ msg: m[1]!, type: Number(m[12]), thread: Number(m[13]), component: m[10]!, date: `${m[9]}-${m[7]}-${m[8]}` });
+  }
+  expect(consumed, 'the whole file is records').toBe(text.length);
+  return out;
+}
+
+describe('task-sequence wiring', () => {
+  it('_SMSTSLogPath set: CMTrace log in <_SMSTSLogPath>/osdcast.log, parsed back; nothing but the report on stdout', async () => {
+    const logDir = path.join(dir, 'SMSTSLog');
+    const out = path.join(dir, 'ts.wim');
+    const r = await run(['receive', '--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', out, '--interface', '127.0.0.1', '--json'], 60_000, { _SMSTSLogPath: logDir });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const recs = parseCmTrace(fs.readFileSync(path.join(logDir, 'osdcast.log')));
+    expect(recs.length).toBeGreaterThan(3);
+    for (const rec of recs) expect(rec).toMatchObject({ component: 'osdcast', thread: r.pid });
+    const today = new Date();
+    expect(recs[0]!.date).toBe(`${today.getFullYear()}-${String(today.getMonth() + 1).padStart(2, '0')}-${String(today.getDate()).padStart(2, '0')}`);
+    expect(recs.some((x) => x.type === 1 && x.msg.startsWith(`DP 127.0.0.1:${coord.msiPort} from --server`))).toBe(true);
+    expect(recs.some((x) => x.type === 1 && x.msg.startsWith(`complete: ${image.length} bytes`))).toBe(true);
+
+    // A failure in the same folder: appended, as an error record (type 3); --log-format json overrides the format.
+    const bad = await run(['receive', '--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:CLI/x.wim/1', '--content', 'nope.wim', '--out', path.join(dir, 'nope.wim'), '--interface', '127.0.0.1'], 60_000, { _SMSTSLogPath: logDir });
+    expect(bad.code).toBe(3);
+    expect(bad.stderr.trim().split('\n')).toEqual([expect.stringContaining('ERROR_FILE_NOT_FOUND')]);
+    const after = parseCmTrace(fs.readFileSync(path.join(logDir, 'osdcast.log')));
+    expect(after.slice(0, recs.length)).toEqual(recs);
+    expect(after.some((x) => x.type === 3 && x.thread === bad.pid && x.msg.includes('failed (exit 3)'))).toBe(true);
+  });
+
+  it('--log-max-size rotates the CMTrace log to osdcast.lo_; --log-format json writes pino lines', async () => {
+    const logDir = path.join(dir, 'rot');
+    const out = path.join(dir, 'rot.wim');
+    const r = await run(['receive', '--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', out, '--interface', '127.0.0.1', '--log-level', 'debug', '--log-max-size', '0.001'], 60_000, { _SMSTSLogPath: logDir });
+    expect(r.code, r.stderr).toBe(0);
+    const cur = fs.readFileSync(path.join(logDir, 'osdcast.log'));
+    const old = fs.readFileSync(path.join(logDir, 'osdcast.lo_'));
+    expect(cur.length).toBeLessThanOrEqual(1049);
+    const recs = [...parseCmTrace(old), ...parseCmTrace(cur)];
+    expect(recs.some((x) => x.msg.startsWith('complete:'))).toBe(true);
+
+    const jsonLog = path.join(dir, 'j', 'osdcast.json.log');
+    const j = await run(['receive', '--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', out, '--interface', '127.0.0.1', '--log-format', 'json', '--log-file', jsonLog], 60_000, { _SMSTSLogPath: logDir });
+    expect(j.code, j.stderr).toBe(0);
+    const lines = fs.readFileSync(jsonLog, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { msg: string; level: number });
+    expect(lines.some((l) => l.level === 30 && l.msg.startsWith('complete:'))).toBe(true);
+  });
+
+  it('--log-format cmtrace outside a task sequence writes CMTrace records to stderr', async () => {
+    const r = await run(['receive', '--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', path.join(dir, 'c.wim'), '--interface', '127.0.0.1', '--log-format', 'cmtrace']);
+    expect(r.code, r.stderr).toBe(0);
+    const recs = parseCmTrace(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(r.stderr)]));
+    expect(recs.some((x) => x.msg.startsWith('complete:'))).toBe(true);
+  });
+
+  it('takes the DP from OSDCAST_SERVER when --server is absent, and says so', async () => {
+    const out = path.join(dir, 'env.wim');
+    const r = await run(['receive', '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', out, '--interface', '127.0.0.1', '--json'], 60_000, { OSDCAST_SERVER: `127.0.0.1:${coord.msiPort}` });
+    expect(r.code, r.stderr).toBe(0);
+    expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
+    const msgs = r.stderr.trim().split('\n').map((l) => (JSON.parse(l) as { msg: string }).msg);
+    expect(msgs).toContain(`DP 127.0.0.1:${coord.msiPort} from OSDCAST_SERVER`);
+  });
+
+  it('--ts-var outside a task sequence: the receive succeeds and a warning says the variables were not set', async () => {
+    const out = path.join(dir, 'tsvar.wim');
+    const r = await run(['receive', '--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', out, '--interface', '127.0.0.1', '--json', '--ts-var', 'OSDCAST_SHA256=sha256', '--ts-var', 'OSDCAST_STATUS=status']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ status: 'ok' });
+    const warn = r.stderr
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; level: number })
+      .filter((l) => l.level === 40);
+    expect(warn.map((w) => w.msg)).toEqual([expect.stringMatching(/^--ts-var: not running in a task sequence, variables not set/)]);
   });
 });
