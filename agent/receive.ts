@@ -172,8 +172,18 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const identity: StateIdentity = { ...identityBase, blockSize };
     log.info({ size, blockSize, totalBlocks, source: session ? 'multicast' : 'http' }, `content ${o.content}: ${size} bytes, ${totalBlocks} blocks of ${blockSize}`);
 
-    // ---- 3. resume
+    // ---- 3. an empty content needs no transfer
     const stPath = statePath(o.out);
+    if (size === 0) {
+      sink = FileSink.open(o.out, 0);
+      await sink.finish();
+      const sha = await sink.hash();
+      if (expectedSha && sha !== expectedSha) throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha} (empty content); nothing was renamed`);
+      sink.commit();
+      return finishReport({ ...report, status: 'ok', exitCode: Exit.OK, bytes: 0, sha256: sha, integrity: expectedSha ? 'verified' : 'unverified' });
+    }
+
+    // ---- 4. resume
     const loaded = loadState(stPath, identity, { log });
     let onDisk: Bitmap | undefined;
     if (loaded && 'onDisk' in loaded) {
@@ -198,7 +208,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), 250);
     }
 
-    // ---- 4. multicast (with hybrid hole filling)
+    // ---- 5. multicast (with hybrid hole filling)
     let mcStats: { bytes: number; dropped: number } = { bytes: 0, dropped: 0 };
     if (session && !store.complete) {
       let filling: Promise<void> | undefined;
@@ -253,7 +263,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     uni = undefined;
     aborted();
 
-    // ---- 5. HTTP for whatever is still missing
+    // ---- 6. HTTP for whatever is still missing
     if (!store.complete) {
       if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, 'multicast ended before the image was complete');
       try {
@@ -267,7 +277,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     report.httpBytes = filler?.bytes ?? 0;
     if (fallback) report.fallback = fallback;
 
-    // ---- 6. integrity, then the file appears
+    // ---- 7. integrity, then the file appears
     await sink.finish();
     await pump.checkpoint(true).catch(() => undefined);
     const sha = await sink.hash();

@@ -236,4 +236,14 @@ describe('integrity', () => {
     expect(r.error).toMatch(/changed/);
     expect(fs.existsSync(out)).toBe(false);
   });
+
+  it('an empty content is an empty file, verified against its digest', async () => {
+    const { base, out } = await setup();
+    const web = await startContentServer({ source: bufferContent(Buffer.alloc(0)), path: '/empty' });
+    cleanups.push(() => web.stop());
+    const r = await runAgent({ ...base, httpOnly: true, http: [web.url], sha256: sha256(Buffer.alloc(0)) });
+    expect(r, r.error).toMatchObject({ status: 'ok', bytes: 0, integrity: 'verified' });
+    expect(fs.readFileSync(out).length).toBe(0);
+    expect(fs.existsSync(`${out}.partial`)).toBe(false);
+  });
 });
