@@ -15,7 +15,8 @@ const MAX_SHORT_WRITES = 3;
 export class DiskPump {
   private writes = 0;
   private shortWrites = 0;
-  private syncing = false;
+  private inflight: Promise<void> | undefined;
+  private closed = false;
   private waiters: (() => void)[] = [];
   private failed: OsdcastError | undefined;
   /** Called for every finished job (the multicast receiver releases transport bytes there). */
@@ -62,17 +63,32 @@ export class DiskPump {
 
   /** fdatasync, then record the blocks that were on disk before it in the state file. */
   async checkpoint(force = false): Promise<void> {
-    if (!this.state || this.syncing) return;
+    if (this.inflight) {
+      await this.inflight.catch(() => undefined);
+      if (!force) return;
+    }
+    if (!this.state || this.closed) return;
     if (!force && !this.state.due(this.now(), this.store.disk.count)) return;
-    this.syncing = true;
-    try {
+    const state = this.state;
+    this.inflight = (async () => {
       const snapshot = Buffer.from(this.store.disk.toBuffer());
       await this.sink.sync();
+      if (this.closed && !force) return;
       this.durable.loadFrom(snapshot);
-      this.state.write(this.now());
-    } finally {
-      this.syncing = false;
-    }
+      state.write(this.now());
+    })().finally(() => (this.inflight = undefined));
+    await this.inflight;
+  }
+
+  /**
+   * No checkpoint after this one: waits for one in flight (so nothing rewrites the state file after the caller
+   * removes it), then, with `final`, records what is on disk now.
+   */
+  async close(final = false): Promise<void> {
+    if (final) await this.checkpoint(true);
+    else await this.inflight?.catch(() => undefined);
+    this.closed = true;
+    await this.inflight?.catch(() => undefined);
   }
 
   private start(job: TaggedWriteJob): void {

@@ -12,7 +12,7 @@ import type { BlockStore } from '../core/block-store';
 import type { DiskPump } from './disk';
 import { Exit, OsdcastError } from './errors';
 import type { Logger } from './log';
-import { MulticastSocket, closeSocket, openMulticast } from './net';
+import { MulticastSocket, closeSocket, openConnected, openMulticast } from './net';
 
 export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; reason: string };
 
@@ -62,6 +62,14 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     now(),
   );
   let mc: MulticastSocket | undefined;
+  // MT packets to the session's server go out on a connected socket; anything else (a LEAVE to the old server
+  // after a DEMOTE) on the unconnected one.
+  let sess: dgram.Socket | undefined;
+  let sessTo = '';
+  const send = (tx: { to: { address: string; port: number }; data: Buffer }) => {
+    if (sess && `${tx.to.address}:${tx.to.port}` === sessTo) sess.send(tx.data);
+    else c.uni.send(tx.data, tx.to.port, tx.to.address);
+  };
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
   let tick: NodeJS.Timeout | undefined;
@@ -93,7 +101,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   const service = () => {
     if (done) return;
     let tx;
-    while ((tx = rx.pollTransmit())) c.uni.send(tx.data, tx.to.port, tx.to.address);
+    while ((tx = rx.pollTransmit())) send(tx);
     pump.kick();
     let ev;
     while ((ev = rx.pollEvent())) {
@@ -116,7 +124,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
         case 'demoted':
           log.warn(ev, `demoted to the slower session ${ev.sessionId >>> 0} at ${ev.multicast.address}:${ev.multicast.port}`);
           armNoData();
-          void switchGroup(ev.multicast.address, ev.multicast.port).catch((e) => finish(e));
+          void switchGroup(ev.multicast.address, ev.multicast.port, ev.server).catch((e) => finish(e));
           break;
       }
     }
@@ -148,10 +156,23 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     rx.handleDatagram(msg, now());
     service();
   };
-  const switchGroup = async (group: string, port: number) => {
+  const onUnicast = (msg: Buffer) => {
+    if (done) return;
+    rx.handleDatagram(msg, now());
+    service();
+  };
+  const connect = async (to: { address: string; port: number }) => {
+    const old = sess;
+    sess = undefined; // until connected, sends go out unconnected
+    sessTo = `${to.address}:${to.port}`;
+    sess = await openConnected(c.iface, to, onUnicast);
+    await closeSocket(old);
+  };
+  const switchGroup = async (group: string, port: number, server: { address: string; port: number }) => {
     const old = mc;
     mc = await openMulticast(group, port, c.iface, onMulticast);
     await closeSocket(old?.socket);
+    await connect(server);
   };
   const armNoData = () => {
     if (!c.mcastTimeoutMs) return;
@@ -168,11 +189,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     service();
   };
   pump.onError = (e) => finish(e);
-  c.setUniHandler((msg) => {
-    if (done) return;
-    rx.handleDatagram(msg, now());
-    service();
-  });
+  c.setUniHandler(onUnicast);
   c.signal.addEventListener('abort', onAbort);
   if (c.signal.aborted) onAbort();
 
@@ -199,6 +216,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     });
     if (mc.granted && mc.granted < 16 * 1024 * 1024) log.warn({ granted: mc.granted }, `socket receive buffer is only ${(mc.granted / 1048576).toFixed(1)} MiB (asked for 32 MiB; raise net.core.rmem_max): bursts may be lost`);
     else log.info({ granted: mc.granted }, `socket receive buffer ${(mc.granted / 1048576).toFixed(1)} MiB`);
+    await connect(session.server);
     armNoData();
     service();
     return await outcome;
@@ -214,7 +232,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     for (;;) {
       rx.handleTimeout(now());
       let tx;
-      while ((tx = rx.pollTransmit())) c.uni.send(tx.data, tx.to.port, tx.to.address);
+      while ((tx = rx.pollTransmit())) send(tx);
       const t = rx.pollTimeout();
       if (t === undefined || now() >= deadline) break;
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, t - now()))));
@@ -222,6 +240,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     pump.onWritten = (job) => store.writeDone(job);
     c.setUniHandler(() => {});
     await closeSocket(mc?.socket);
+    await closeSocket(sess);
     log.info({ mt: rx.mt.stats, ma: rx.ma.stats, injectedDrops }, 'multicast statistics');
     c.stats?.(rx);
   }

@@ -4,6 +4,7 @@
  * resume from `<out>.osdcast`; SHA-256 at the end. Hops to a socket: cli.ts → receive.ts → multicast.ts → net.ts.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import type dgram from 'node:dgram';
 import { Bitmap } from '../core/bitmap';
 import { BlockStore } from '../core/block-store';
@@ -118,6 +119,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let sink: FileSink | undefined;
   let http: HttpClient | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
+  let pump: DiskPump | undefined;
   try {
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError(Exit.USAGE, '--http-only needs at least one --http <url>');
@@ -200,9 +202,10 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const durable = new Bitmap(totalBlocks);
     durable.loadFrom(store.disk.toBuffer());
     const state = new StateFile(stPath, identity, durable);
-    const pump = new DiskPump(store, sink, durable, state, now);
+    pump = new DiskPump(store, sink, durable, state, now);
     pump.onError = (e) => abort(e);
-    const filler = http ? new HttpFiller(http, store, pump, log, info?.validator) : undefined;
+    const disk = pump;
+    const filler = http ? new HttpFiller(http, store, disk, log, info?.validator) : undefined;
     if (deps.onProgress) {
       const cb = deps.onProgress;
       progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), 250);
@@ -278,8 +281,10 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     if (fallback) report.fallback = fallback;
 
     // ---- 7. integrity, then the file appears
+    // Record every block as durable (so a mismatch can be inspected and a rerun does not refetch), and make sure
+    // no checkpoint can rewrite the state file after it is removed below.
+    await pump.close(true);
     await sink.finish();
-    await pump.checkpoint(true).catch(() => undefined);
     const sha = await sink.hash();
     report.sha256 = sha;
     report.bytes = size;
@@ -293,6 +298,8 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     return finishReport({ ...report, status: 'ok', exitCode: Exit.OK });
   } catch (e) {
     const err = e instanceof OsdcastError ? e : ac.signal.aborted && ac.signal.reason instanceof OsdcastError ? ac.signal.reason : httpFailure(e);
+    // At exit the state file records what is safely on disk, so a rerun resumes from there.
+    if (pump && err.exitCode !== Exit.LOCAL_IO) await pump.close(true).catch(() => undefined);
     return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message });
   } finally {
     if (overall) clearTimeout(overall);
@@ -305,10 +312,23 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
 
   function finishReport(r: Report): Report {
     r.seconds = Math.round((now() - t0) / 10) / 100;
-    const ru = process.resourceUsage();
-    r.maxRssBytes = ru.maxRSS * 1024;
+    r.maxRssBytes = peakRss();
     return r;
   }
+}
+
+/**
+ * Peak resident memory of this process. On Linux getrusage's ru_maxrss also counts what the parent had before
+ * exec (a child of a big process reports the parent's size: docs/performance.md §4), so VmHWM is read instead.
+ */
+function peakRss(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return process.resourceUsage().maxRSS * 1024;
 }
 
 /** --sha256-url: the first 64-hex-digit word of the document. */

@@ -119,6 +119,13 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   } catch {
     // capped by net.core.wmem_max: not fatal
   }
+  try {
+    // The Master Client ACKs every ODATA; with the default buffer they overflowed while we were busy sending
+    // (docs/performance.md, "ACKs lost"). Capped by net.core.rmem_max.
+    session.setRecvBufferSize(8 * 1024 * 1024);
+  } catch {
+    // not fatal
+  }
   const msiPort = msi.address().port;
   const port = session.address().port;
   const sessionId = (opts.sessionId ?? Math.floor(rng() * 0xffff_fffe) + 1) >>> 0;
