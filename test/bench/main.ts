@@ -11,6 +11,7 @@
  *
  * Internal: `--serve-http <file> <path>` runs test/coordinator/http.ts as a child for the HTTP-only runs.
  */
+import { measureBinaries, renderBinaries } from './binary';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -29,19 +30,22 @@ interface Args {
   out: string;
   profile: boolean;
   keep: boolean;
+  /** Only section 6 (binaries), replacing it in an existing report. */
+  binariesOnly: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
   const root = path.resolve(__dirname, '..');
-  const a: Args = { quick: false, out: path.join(root, 'docs', 'performance.md'), profile: true, keep: false };
+  const a: Args = { quick: false, out: path.join(root, 'docs', 'performance.md'), profile: true, keep: false, binariesOnly: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     if (v === '--quick') a.quick = true;
     else if (v === '--no-profile') a.profile = false;
     else if (v === '--keep') a.keep = true;
+    else if (v === '--binaries-only') a.binariesOnly = true;
     else if (v === '--out') a.out = path.resolve(argv[++i] ?? '');
     else if (v === '--help' || v === '-h') {
-      process.stdout.write('usage: node dist/bench.cjs [--quick] [--out <file>] [--no-profile] [--keep]\n');
+      process.stdout.write('usage: node dist/bench.cjs [--quick] [--out <file>] [--no-profile] [--keep] [--binaries-only]\n');
       process.exit(0);
     } else {
       process.stderr.write(`bench: unknown argument ${v}\n`);
@@ -54,6 +58,14 @@ function parseArgs(argv: string[]): Args {
 async function main(): Promise<void> {
   if (process.argv[2] === '--serve-http') return serveHttp(process.argv[3]!, process.argv[4]!);
   const args = parseArgs(process.argv.slice(2));
+  if (args.binariesOnly) {
+    // Re-measure section 6 only (after `npm run package`), keeping sections 1-5 of the existing report.
+    const old = fs.existsSync(args.out) ? fs.readFileSync(args.out, 'utf8') : '';
+    const cut = old.indexOf('## 6. Single binary');
+    fs.writeFileSync(args.out, (cut >= 0 ? old.slice(0, cut) : old.trimEnd() + '\n\n') + renderBinaries(measureBinaries(__dirname)));
+    log(`wrote section 6 of ${args.out}`);
+    return;
+  }
   const t0 = nowNs();
   const dist = __dirname;
   for (const f of ['osdcast.cjs', 'coordinator.cjs']) if (!fs.existsSync(path.join(dist, f))) throw new Error(`${f} is missing next to ${__filename}: run npm run build`);
@@ -118,9 +130,10 @@ async function main(): Promise<void> {
       };
     }
 
-    fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ machine, micro, hot, runs }, null, 1));
+    const binaries = measureBinaries(dist);
+    fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ machine, micro, hot, runs, binaries }, null, 1));
     const seconds = Number(nowNs() - t0) / 1e9;
-    const md = renderReport({ args, machine, loadEnd: loadavg(), rmemEnd: sysctl('net.core.rmem_max'), seconds, micro, hot, runs, profiles });
+    const md = renderReport({ args, machine, loadEnd: loadavg(), rmemEnd: sysctl('net.core.rmem_max'), seconds, micro, hot, runs, profiles }) + '\n' + renderBinaries(binaries);
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
     fs.writeFileSync(args.out, md);
     log(`wrote ${args.out} after ${seconds.toFixed(0)} s`);
