@@ -29,6 +29,8 @@ export interface McContext {
   rng: () => number;
   signal: AbortSignal;
   blockBase?: 'auto' | 0 | 1;
+  /** Called once the server's block numbering is known (recorded in the resume state). */
+  onBlockBase?: (base: 0 | 1) => void;
   inactivityMs?: number;
   /** Fall back when no multicast block arrived this long after JOIN (ms). */
   mcastTimeoutMs?: number;
@@ -197,6 +199,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (done) return;
     const t = now();
     c.onTick?.(rx);
+    if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
     if (c.minRate && rx.ma.bytes > 0) {
       rateSamples.push([t, rx.ma.bytes]);
       while (rateSamples.length > 1 && t - rateSamples[1]![0] >= c.minRate.windowMs) rateSamples.shift();
@@ -242,6 +245,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     await closeSocket(mc?.socket);
     await closeSocket(sess);
     log.info({ mt: rx.mt.stats, ma: rx.ma.stats, injectedDrops }, 'multicast statistics');
+    if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
     c.stats?.(rx);
   }
 }

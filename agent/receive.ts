@@ -171,7 +171,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const identityBase = { namespace: o.namespace, content: o.content, size, validator: info?.validator, sha256: expectedSha };
     const blockSize = session?.blockSize ?? o.httpBlockSize ?? DEFAULT_HTTP_BLOCK;
     const totalBlocks = Math.max(1, Math.ceil(size / blockSize));
-    const identity: StateIdentity = { ...identityBase, blockSize };
+    const identity: StateIdentity = { ...identityBase, blockSize, blockBase: o.blockBase === 0 || o.blockBase === 1 ? o.blockBase : undefined };
     log.info({ size, blockSize, totalBlocks, source: session ? 'multicast' : 'http' }, `content ${o.content}: ${size} bytes, ${totalBlocks} blocks of ${blockSize}`);
 
     // ---- 3. an empty content needs no transfer
@@ -188,8 +188,15 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // ---- 4. resume
     const loaded = loadState(stPath, identity, { log });
     let onDisk: Bitmap | undefined;
+    let blockBase = o.blockBase ?? 'auto';
     if (loaded && 'onDisk' in loaded) {
-      if (FileSink.canResume(o.out, size)) onDisk = loaded.onDisk;
+      if (FileSink.canResume(o.out, size)) {
+        onDisk = loaded.onDisk;
+        if (blockBase === 'auto' && loaded.stored.blockBase !== undefined) {
+          blockBase = loaded.stored.blockBase;
+          identity.blockBase = blockBase;
+        }
+      }
       else log.warn(`resume state found but ${o.out}.partial is missing or has the wrong size: starting over`);
     } else if (loaded && 'mismatch' in loaded) log.warn(`resume state describes other content (${loaded.mismatch}): starting over`);
     const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheMiB * 1024 * 1024) / blockSize)) });
@@ -227,7 +234,11 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         now,
         rng,
         signal: ac.signal,
-        blockBase: o.blockBase,
+        blockBase,
+        onBlockBase: (base) => {
+          if (state.identity.blockBase === base) return;
+          state.identity = { ...state.identity, blockBase: base };
+        },
         inactivityMs: o.inactivityMs,
         mcastTimeoutMs: http && o.mcastTimeout !== 0 ? (o.mcastTimeout ?? 60) * 1000 : undefined,
         minRate: http && o.minRate ? { bytesPerSec: o.minRate * 1e6, windowMs: (o.minRateWindow ?? 60) * 1000 } : undefined,

@@ -37,6 +37,11 @@ export interface StateIdentity {
   validator?: Validator;
   /** Expected SHA-256 (hex), when the caller was given one. */
   sha256?: string;
+  /**
+   * The multicast server's block numbering once learned (protocol-notes #1), so that a resumed run does not
+   * have to learn it again (learning 0-based numbering discards what was placed under the 1-based guess).
+   */
+  blockBase?: 0 | 1;
 }
 
 /** The subset of node:fs used here (a memfs volume fits too, for unit tests). */
@@ -64,7 +69,7 @@ export function blockCount(identity: Pick<StateIdentity, 'size' | 'blockSize'>):
   return identity.size === 0 ? 0 : Math.ceil(identity.size / identity.blockSize);
 }
 
-export type LoadResult = { onDisk: Bitmap } | { mismatch: string } | undefined;
+export type LoadResult = { onDisk: Bitmap; stored: StateIdentity } | { mismatch: string } | undefined;
 
 /**
  * Reads the state file. Returns the on-disk bitmap when the file describes this content; `{ mismatch }` (with
@@ -91,7 +96,7 @@ export function loadState(file: string, identity: StateIdentity, opts: StateOpti
   if (diff.length) return { mismatch: diff.join('; ') };
   const bm = new Bitmap(parsed.blocks);
   bm.loadFrom(parsed.bitmap);
-  return { onDisk: bm };
+  return { onDisk: bm, stored: parsed.identity };
 }
 
 function parse(buf: Buffer): { identity: StateIdentity; blocks: number; bitmap: Buffer } | { corrupt: string } {
@@ -136,6 +141,7 @@ function differences(stored: StateIdentity, now: StateIdentity): string[] {
   // A validator or hash only one side knows proves nothing (e.g. the first run used multicast only); two known,
   // different values prove another version.
   const both = (a?: string, b?: string) => a !== undefined && b !== undefined;
+  if (stored.blockBase !== undefined && now.blockBase !== undefined) cmp('block numbering', stored.blockBase, now.blockBase);
   if (both(stored.validator?.etag, now.validator?.etag)) cmp('ETag', stored.validator!.etag, now.validator!.etag);
   if (both(stored.validator?.lastModified, now.validator?.lastModified)) cmp('Last-Modified', stored.validator!.lastModified, now.validator!.lastModified);
   if (both(stored.sha256, now.sha256)) cmp('sha256', stored.sha256!.toLowerCase(), now.sha256!.toLowerCase());

@@ -92,4 +92,27 @@ describe('resume after a crash', () => {
     expect(sha256(fs.readFileSync(out))).toBe(sha256(b));
     expect(fs.readFileSync(path.join(dir, 'b.log'), 'utf8')).toMatch(/other content/);
   }, 120_000);
+
+  it('remembers a 0-based server in the state, so the resumed run keeps its blocks (protocol-notes #1)', async () => {
+    const image = randomImage(16 * MIB, 45);
+    const coord = await startCoordinator({ data: image, namespace: 'WDS:R/z/1', content: 'z', msiPort: 0, port: 0, rateBytesPerSec: 8e6, blockBase: 0 });
+    cleanups.push(() => coord.stop());
+    const dir = tempDir();
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const out = path.join(dir, 'z.wim');
+    const args = ['--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:R/z/1', '--content', 'z', '--out', out, '--interface', '127.0.0.1'];
+    // The first run is told the numbering; the resumed run runs with the default (auto) and must take it from
+    // the state file instead of guessing 1-based, which would discard everything once block 0 shows up.
+    const first = start([...args, '--block-base', '0']);
+    while (coord.coordinator.trailSeq * 1385 < 0.5 * image.length) await new Promise((r) => setTimeout(r, 10));
+    first.p.kill('SIGKILL');
+    await first.done;
+    const second = await start(args).done;
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.report!.sha256).toBe(sha256(image));
+    const resumed = second.report!.resumedBytes as number;
+    expect(resumed).toBeGreaterThan(0.4 * image.length);
+    // nothing kept was thrown away and fetched again (learning 0-based numbering anew would discard it all)
+    expect((second.report!.multicastBytes as number) + (second.report!.httpBytes as number)).toBe(image.length - resumed);
+  }, 120_000);
 });
