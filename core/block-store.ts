@@ -66,8 +66,9 @@ export class BlockStore {
   }
 
   takeWrite(maxBuffers?: number): TaggedWriteJob | undefined {
-    const j = this.ring.takeWrite(maxBuffers);
-    return j ? { ...j, epoch: this.epoch } : undefined;
+    const j = this.ring.takeWrite(maxBuffers) as TaggedWriteJob | undefined;
+    if (j) j.epoch = this.epoch; // tag in place: an object spread here cost ~1.2 µs per job (docs/performance.md)
+    return j;
   }
 
   /** Marks the job's blocks on disk (unless they were invalidated meanwhile); returns transport bytes to release. */

@@ -13,7 +13,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startContentServer } from '../coordinator/http';
-import { MiB, fmt, loadavg, log, nowNs, sysctl, udpCounters } from './util';
+import { MiB, fmt, loadavg, log, machineCpu, nowNs, sysctl, udpCounters } from './util';
 
 export const NAMESPACE = 'WDS:Bench/image.wim/1';
 export const CONTENT = 'image.wim';
@@ -36,7 +36,13 @@ if (out) {
       for (const l of fs.readFileSync('/proc/self/io', 'utf8').split('\\n')) { const m = /^(\\w+): (\\d+)/.exec(l); if (m) io[m[1]] = Number(m[2]); }
       hwm = Number(/VmHWM:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status', 'utf8'))[1]);
     } catch {}
-    fs.writeFileSync(out, JSON.stringify({ code, userUs: ru.userCPUTime, sysUs: ru.systemCPUTime, maxRssKiB: ru.maxRSS, hwmKiB: hwm, vcsw: ru.voluntaryContextSwitches, ivcsw: ru.involuntaryContextSwitches, io,
+    let mainTicks = -1;
+    try {
+      const st = fs.readFileSync('/proc/self/task/' + process.pid + '/stat', 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      mainTicks = Number(f[11]) + Number(f[12]);
+    } catch {}
+    fs.writeFileSync(out, JSON.stringify({ code, userUs: ru.userCPUTime, sysUs: ru.systemCPUTime, maxRssKiB: ru.maxRSS, hwmKiB: hwm, mainThreadS: mainTicks >= 0 ? mainTicks / 100 : undefined, vcsw: ru.voluntaryContextSwitches, ivcsw: ru.involuntaryContextSwitches, io,
       loopMaxMs: h.max / 1e6, loopP99Ms: h.percentile(99) / 1e6, loopMeanMs: h.mean / 1e6 }));
   });
 }
@@ -76,6 +82,8 @@ export interface Usage {
   maxRssKiB: number;
   /** VmHWM of /proc/self/status at exit: the peak RSS of this program's own address space */
   hwmKiB: number;
+  /** CPU of the main (JS) thread alone, from /proc/self/task/<pid>/stat (10 ms ticks) */
+  mainThreadS?: number;
   loopMaxMs: number;
   loopP99Ms: number;
   loopMeanMs: number;
@@ -115,6 +123,10 @@ export interface RunResult {
   rmemMax: string;
   loadBefore: string;
   loadAfter: string;
+  /** CPU the rest of the machine used during the run (machine busy time − this run's processes − the bench itself), in cores */
+  othersCores: number;
+  /** hypervisor steal during the run, in cores */
+  stealCores: number;
   wallSeconds: number;
   /** HTTP-only runs: the content server child */
   server?: { usage: Usage | undefined; requests: number };
@@ -230,6 +242,8 @@ export class Runner {
     const loadBefore = loadavg();
     const rmemMax = sysctl('net.core.rmem_max');
     const udp0 = udpCounters();
+    const m0 = machineCpu();
+    const self0 = process.cpuUsage();
     const t0 = nowNs();
     const coord = await this.startServerChild(
       path.join(this.dist, 'coordinator.cjs'),
@@ -245,6 +259,7 @@ export class Runner {
     const wallSeconds = Number(nowNs() - t0) / 1e9;
     const udp1 = udpCounters();
     const usage = await this.stopChild(coord.child, coord.ru);
+    const others = othersCpu(m0, self0, [usage, ...agents.map((a) => a.usage)], Number(nowNs() - t0) / 1e9);
     for (const out of outs) fs.rmSync(out, { force: true });
     const r: RunResult = {
       label: o.label,
@@ -259,12 +274,13 @@ export class Runner {
       rmemMax,
       loadBefore,
       loadAfter: loadavg(),
+      ...others,
       wallSeconds,
       profiles: o.profileDir ? { agent: path.join(o.profileDir, 'agent.cpuprofile'), coordinator: path.join(o.profileDir, 'coordinator.cpuprofile') } : undefined,
     };
     log(
       `${o.label} #${o.pass}: ${agents.map((a) => `${a.exitCode === 0 ? 'ok' : `exit ${a.exitCode}`} ${fmt(transferMBps(a, o.sizeMiB))} MB/s cpu ${fmt(cpuSeconds(a.usage))} s hwm ${a.usage ? (a.usage.hwmKiB / 1024).toFixed(0) : '?'} MiB`).join('; ')}` +
-        `; coordinator cpu ${fmt(cpuSeconds(usage))} s; wall ${wallSeconds.toFixed(1)} s; load ${r.loadAfter}`,
+        `; coordinator cpu ${fmt(cpuSeconds(usage))} s; wall ${wallSeconds.toFixed(1)} s; others ${r.othersCores.toFixed(2)} cores; load ${r.loadAfter}`,
     );
     return r;
   }
@@ -273,11 +289,14 @@ export class Runner {
     const srv = await this.startServerChild(this.self, ['--serve-http', o.image.path, `/SMS_DP_SMSPKG$/BENCH001/${CONTENT}`]);
     const loadBefore = loadavg();
     const rmemMax = sysctl('net.core.rmem_max');
+    const m0 = machineCpu();
+    const self0 = process.cpuUsage();
     const t0 = nowNs();
     const out = path.join(this.tmp, `out-http-${++this.seq}.bin`);
     const agent = await this.runAgent(['--http-only', '--http', String(srv.ready.url)], out, o.image.sha256);
     const wallSeconds = Number(nowNs() - t0) / 1e9;
     const usage = await this.stopChild(srv.child, srv.ru);
+    const others = othersCpu(m0, self0, [usage, agent.usage], Number(nowNs() - t0) / 1e9);
     const requests = Number(/requests (\d+)/.exec(srv.stderr())?.[1] ?? NaN);
     fs.rmSync(out, { force: true });
     const r: RunResult = {
@@ -293,6 +312,7 @@ export class Runner {
       rmemMax,
       loadBefore,
       loadAfter: loadavg(),
+      ...others,
       wallSeconds,
       server: { usage, requests },
     };
@@ -328,6 +348,14 @@ export async function serveHttp(file: string, urlPath: string): Promise<void> {
   };
   process.on('SIGTERM', () => void stop());
   process.on('SIGINT', () => void stop());
+}
+
+/** Machine CPU during a run that was not ours: busy time − our children − this process, per second of wall time. */
+function othersCpu(m0: { busy: number; steal: number }, self0: NodeJS.CpuUsage, ours: (Usage | undefined)[], wall: number): { othersCores: number; stealCores: number } {
+  const m1 = machineCpu();
+  const self = process.cpuUsage(self0);
+  const mine = ours.reduce((s, u) => s + (u ? (u.userUs + u.sysUs) / 1e6 : 0), 0) + (self.user + self.system) / 1e6;
+  return { othersCores: Math.max(0, m1.busy - m0.busy - mine) / wall, stealCores: (m1.steal - m0.steal) / wall };
 }
 
 function readUsage(file: string): Usage | undefined {

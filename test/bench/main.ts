@@ -9,6 +9,8 @@
  * --no-profile  skip the extra CPU-profiled end-to-end run
  * --keep        keep the temporary directory (images, agent logs, profiles)
  *
+ * node dist/bench.cjs --render <results.json> [<out>]   re-renders the report from a run kept with --keep
+ *
  * Internal: `--serve-http <file> <path>` runs test/coordinator/http.ts as a child for the HTTP-only runs.
  */
 import { measureBinaries, renderBinaries } from './binary';
@@ -19,7 +21,7 @@ import { RunResult, Runner, makeImages, serveHttp } from './e2e';
 import { runHotPath } from './hotpath';
 import { runMicro } from './micro';
 import { ProfileSummary, summarizeProfile } from './profile';
-import { renderReport } from './report';
+import { ReportInput, renderReport } from './report';
 import { loadavg, log, machineInfo, nowNs, sysctl } from './util';
 
 export const PROFILE_FRAMES = ['onMessage', 'handleDatagram', 'decodeMt', 'sendAck', 'afterDns', 'kick', 'writev', 'pump.onWritten', 'checkpoint', 'fsyncSync', 'update', '(garbage collector)', '(idle)', '(program)'];
@@ -57,6 +59,14 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--serve-http') return serveHttp(process.argv[3]!, process.argv[4]!);
+  if (process.argv[2] === '--render') {
+    // Re-render a report from the results.json of a kept run (text changes without measuring again).
+    const input = JSON.parse(fs.readFileSync(process.argv[3]!, 'utf8')) as ReportInput;
+    const out = path.resolve(process.argv[4] ?? parseArgs([]).out);
+    fs.writeFileSync(out, renderReport(input));
+    log(`wrote ${out} from ${process.argv[3]}`);
+    return;
+  }
   const args = parseArgs(process.argv.slice(2));
   if (args.binariesOnly) {
     // Re-measure section 6 only (after `npm run package`), keeping sections 1-5 of the existing report.
@@ -131,9 +141,10 @@ async function main(): Promise<void> {
     }
 
     const binaries = measureBinaries(dist);
-    fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ machine, micro, hot, runs, binaries }, null, 1));
     const seconds = Number(nowNs() - t0) / 1e9;
-    const md = renderReport({ args, machine, loadEnd: loadavg(), rmemEnd: sysctl('net.core.rmem_max'), seconds, micro, hot, runs, profiles }) + '\n' + renderBinaries(binaries);
+    const input: ReportInput = { args: { quick: args.quick }, machine, loadEnd: loadavg(), rmemEnd: sysctl('net.core.rmem_max'), seconds, micro, hot, runs, profiles };
+    fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ ...input, binaries }, null, 1));
+    const md = renderReport(input) + '\n' + renderBinaries(binaries);
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
     fs.writeFileSync(args.out, md);
     log(`wrote ${args.out} after ${seconds.toFixed(0)} s`);

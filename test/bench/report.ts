@@ -58,8 +58,11 @@ function ok(r: RunResult): boolean {
   return r.agents.every((a) => a.exitCode === 0 && a.sha256ok);
 }
 
+const busy = (x: ProfileSummary): number => (x.totalMs / 1000) * (1 - (x.inclusive['(idle)'] ?? 0) / 100);
+
 export function renderReport(i: ReportInput): string {
   const m = i.machine;
+  const pa = i.profiles.agent;
   const mc = i.runs.filter((r) => !r.server);
   const http = i.runs.filter((r) => r.server);
   const find = (size: number, rx: number, drop = 0, fw = 0) => mc.filter((r) => r.sizeMiB === size && r.receivers === rx && r.dropPercent === drop && r.fwLeadEvery === fw);
@@ -86,8 +89,8 @@ export function renderReport(i: ReportInput): string {
   p(`| commit | ${m.gitCommit} |`);
   p(`| bench duration | ${i.seconds.toFixed(0)} s |`);
   p();
-  p('The machine is shared with other work (the load average above is not ours alone), and both end-to-end processes ' +
-    'plus the kernel\'s loopback work share its cores. End-to-end cases therefore ran ' + (i.args.quick ? 'once (`--quick`).' : 'twice, interleaved (every case, then every case again), except the 1 GiB cases, which ran once to keep the bench near 5 minutes; repeated values are shown per pass or as min–max.'));
+  p('The machine is shared with other work, and both end-to-end processes plus the kernel\'s loopback work share its cores. The load average counts the bench\'s own processes too (four busy ones during 3-receiver runs); ' +
+    'the "others, cores" columns estimate what the rest of the machine took during each run. End-to-end cases ran ' + (i.args.quick ? 'once (`--quick`).' : 'twice, interleaved (every case, then every case again), except the 1 GiB cases, which ran once to keep the bench near 5 minutes; repeated values are shown per pass or as min–max.'));
   p();
 
   // ---------------------------------------------------------------- 1
@@ -128,8 +131,9 @@ export function renderReport(i: ReportInput): string {
   p('- **peak RSS**: `VmHWM` of the process at exit (see section 4 for why not `ru_maxrss`). **loop max**: the longest event-loop delay seen by `perf_hooks.monitorEventLoopDelay` (10 ms resolution).');
   p('- **blocks per write**: MA blocks received / write syscalls of the agent (\`syscw\` in /proc/self/io, which also counts a few log and resume-state writes): how well the disk pump batches.');
   p('- With 3 receivers, values are per receiver, the Master Client (the one that ACKs) first. **ACKs lost** = ACKs the agents sent − ACKs the coordinator received.');
+  p('- **others, cores**: CPU the rest of the machine used during the run: busy time from /proc/stat (user, nice, system, irq, softirq) minus the CPU of this run\'s processes and of the bench itself, divided by the run\'s wall time. Kernel work on behalf of our loopback traffic that is not charged to our processes (softirq) lands here too, so it is an upper bound on other tenants\' share. Of the 2 vCPUs, this is what our processes did not get.');
   p();
-  p('| case | pass | MB/s transfer | MB/s total | agent CPU s | agent µs/packet | agent peak RSS MiB | loop max ms | blocks per write | NACKs sent | RDATA rcvd | coordinator CPU s (µs/packet) | ACKs lost | load after |');
+  p('| case | pass | MB/s transfer | MB/s total | agent CPU s | agent µs/packet | agent peak RSS MiB | loop max ms | blocks per write | NACKs sent | RDATA rcvd | coordinator CPU s (µs/packet) | ACKs lost | others, cores |');
   p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of mc) {
     const bad = r.agents.filter((a) => a.exitCode !== 0 || !a.sha256ok).map((a) => `exit ${a.exitCode}${a.exitCode === 0 ? ', SHA-256 wrong' : ''}`);
@@ -137,7 +141,7 @@ export function renderReport(i: ReportInput): string {
       `| ${caseName(r)}${bad.length ? ` (**${bad.join(', ')}**)` : ''} | ${r.pass} | ${perAgent(r, (a) => fmt(transferMBps(a, r.sizeMiB)))} | ${perAgent(r, (a) => fmt(totalMBps(a, r.sizeMiB)))} | ` +
         `${perAgent(r, (a) => fmt(cpuSeconds(a.usage)))} | ${perAgent(r, (a) => fmt(usPerPacket(a)))} | ${perAgent(r, (a) => fmt(hwmMiB(a), 0))} | ${perAgent(r, (a) => fmt(a.usage?.loopMaxMs, 0))} | ` +
         `${perAgent(r, (a) => fmt(blocksPerWrite(a), 0))} | ${perAgent(r, (a) => String(num(a.mt?.nacksSent)))} | ${perAgent(r, (a) => String(num(a.mt?.rdata)))} | ` +
-        `${fmt(cpuSeconds(r.coordinator.usage))} (${fmt(coordUs(r))}) | ${lostAcks(r)} | ${r.loadAfter.split(' ')[0]} |`,
+        `${fmt(cpuSeconds(r.coordinator.usage))} (${fmt(coordUs(r))}) | ${lostAcks(r)} | ${r.othersCores.toFixed(2)} |`,
     );
   }
   p();
@@ -168,11 +172,11 @@ export function renderReport(i: ReportInput): string {
   p('`osdcast receive --http-only --http <url> --sha256 <hex>` against test/coordinator/http.ts `startContentServer` (a child process serving the image file with Range support) on 127.0.0.1. ' +
     'HTTP receives use 64 KiB blocks into the same ring and disk pump. MB/s uses the report\'s `seconds` (includes fdatasync and SHA-256 of the file).');
   p();
-  p('| image | pass | MB/s | agent CPU s | agent peak RSS MiB | loop max ms | server CPU s | requests |');
-  p('|---|---|---|---|---|---|---|---|');
+  p('| image | pass | MB/s | agent CPU s | agent peak RSS MiB | loop max ms | server CPU s | requests | others, cores |');
+  p('|---|---|---|---|---|---|---|---|---|');
   for (const r of http) {
     const a = r.agents[0]!;
-    p(`| ${r.sizeMiB} MiB${ok(r) ? '' : ` (**exit ${a.exitCode}**)`} | ${r.pass} | ${fmt(totalMBps(a, r.sizeMiB))} | ${fmt(cpuSeconds(a.usage))} | ${fmt(hwmMiB(a), 0)} | ${fmt(a.usage?.loopMaxMs, 0)} | ${fmt(cpuSeconds(r.server?.usage))} | ${r.server?.requests ?? '–'} |`);
+    p(`| ${r.sizeMiB} MiB${ok(r) ? '' : ` (**exit ${a.exitCode}**)`} | ${r.pass} | ${fmt(totalMBps(a, r.sizeMiB))} | ${fmt(cpuSeconds(a.usage))} | ${fmt(hwmMiB(a), 0)} | ${fmt(a.usage?.loopMaxMs, 0)} | ${fmt(cpuSeconds(r.server?.usage))} | ${r.server?.requests ?? '–'} | ${r.othersCores.toFixed(2)} |`);
   }
   p();
 
@@ -208,7 +212,6 @@ export function renderReport(i: ReportInput): string {
   p();
 
   // ---------------------------------------------------------------- profile
-  const pa = i.profiles.agent;
   const pc = i.profiles.coordinator;
   if (pa && pc && i.profiles.run) {
     const r = i.profiles.run;
@@ -218,11 +221,12 @@ export function renderReport(i: ReportInput): string {
       'Shares of the main thread\'s samples; "inclusive" counts a frame with everything it called. Native work without a JS frame (libuv polling and `recvmsg`) lands in "(program)"; time blocked waiting for events is "(idle)". ' +
       'The agent\'s datagram sends (ACKs) run from `process.nextTick` (`afterDns` → `doSend`), not inside `service()`.');
     p();
-    const busy = (x: ProfileSummary) => (x.totalMs / 1000) * (1 - (x.inclusive['(idle)'] ?? 0) / 100);
-    p(`**Read the shares as "time spent at", not "CPU burned in".** V8 samples the main thread in wall-clock time. The agent\'s profile has ${busy(pa).toFixed(1)} s of non-idle samples, ` +
-      `yet the whole agent process (threadpool included) used ${fmt(cpuSeconds(r.agents[0]!.usage))} s of CPU; the coordinator: ${busy(pc).toFixed(1)} s against ${fmt(cpuSeconds(r.coordinator.usage))} s. ` +
-      'The difference is time the thread was runnable or descheduled, and it is charged to the frame where the thread lost the CPU: typically a system call that wakes another thread or process — ' +
-      '`writeBuffers` hands a write to the libuv threadpool, `doSend` delivers a datagram over loopback and wakes its receiver. On 2 busy vCPUs those two frames therefore look bigger than their CPU cost.');
+    const mainA = r.agents[0]!.usage?.mainThreadS;
+    const mainC = r.coordinator.usage?.mainThreadS;
+    p(`V8 samples the main thread in wall-clock time: a sample taken while the thread had lost the CPU is charged to the frame where it lost it, typically a system call that wakes another thread or process ` +
+      '(`writeBuffers` hands a write to the libuv threadpool; `doSend` delivers a datagram over loopback and wakes its receiver). ' +
+      `For scale: the agent's non-idle samples cover ${busy(pa).toFixed(1)} s, while its main thread used ${fmt(mainA, 2)} s of CPU and the whole process (threadpool included) ${fmt(cpuSeconds(r.agents[0]!.usage))} s; ` +
+      `the coordinator: ${busy(pc).toFixed(1)} s of non-idle samples, ${fmt(mainC, 2)} s main-thread CPU, ${fmt(cpuSeconds(r.coordinator.usage))} s in all.`);
     p();
     p('| agent: frame (inclusive) | share | | coordinator: frame (inclusive) | share |');
     p('|---|---|---|---|---|');
@@ -249,14 +253,15 @@ export function renderReport(i: ReportInput): string {
   p();
   p('```sh');
   p('npm ci');
-  p('npm run bench                      # everything, about 5 minutes on 2 cores; writes docs/performance.md');
-  p('npm run build && node dist/bench.cjs --quick --out /tmp/perf.md   # about a minute: no 1 GiB, one pass');
+  p('npm run bench                      # everything; writes docs/performance.md (3–5 minutes here, see "bench duration")');
+  p('npm run build && node dist/bench.cjs --quick --out /tmp/perf.md   # about a minute here: no 1 GiB, one pass, no profile');
   p('node dist/bench.cjs --keep         # keep images, agent logs (pino JSON), CPU profiles and results.json in the temporary directory');
+  p('node dist/bench.cjs --render /tmp/osdcast-bench-XXXX/results.json docs/performance.md   # re-render a kept run after editing test/bench/report.ts');
   p('```');
   p();
   p('- Needs Linux (`/proc`), Node ≥ 20 and multicast on `lo`: the coordinator sets `IP_MULTICAST_IF 127.0.0.1` and loopback, which works without a `224.0.0.0/4` route (shared/notes/node-udp.md).');
-  p('- Needs about 3.5 GiB in the temporary directory (`$TMPDIR`): images of 64 MiB, 256 MiB and 1 GiB plus up to three received copies at a time.');
-  p('- Other load on the machine moves every end-to-end number; check the load average columns. `net.core.rmem_max` decides the socket buffer the agent gets.');
+  p('- Needs about 4.5 GiB in the temporary directory (`$TMPDIR`): images of 64 MiB, 256 MiB and 1 GiB plus up to three received 1 GiB copies at a time (each run deletes its copies).');
+  p('- Other load on the machine moves every end-to-end number; check the "others, cores" columns. `net.core.rmem_max` decides the socket buffer the agent gets.');
   p('- To profile by hand: start `node dist/coordinator.cjs --file <image> --msi-port 0 --port 0 --interface 127.0.0.1`, then run the agent with `node --cpu-prof dist/osdcast.cjs receive --server 127.0.0.1:<msiPort> …`.');
   p();
 
@@ -286,6 +291,12 @@ export function renderReport(i: ReportInput): string {
     const k = kpps(r);
     return u !== undefined && k !== undefined ? (u * k) / 10 : undefined;
   };
+  const mainCore = (r: RunResult) => {
+    const a = r.agents[0]!;
+    const k = kpps(r);
+    const n = dataPackets(a);
+    return a.usage?.mainThreadS !== undefined && k !== undefined && n > 0 ? ((a.usage.mainThreadS * 1e6) / n) * k / 10 : undefined;
+  };
   const coordCore = (r: RunResult) => {
     const u = coordUs(r);
     const k = kpps(r);
@@ -303,19 +314,31 @@ export function renderReport(i: ReportInput): string {
     `the ACK's \`encodeMt\` ${microMed('encodeMt ACK')} ns, and one block through \`BlockStore\` as a 1-block write job ${microMed('BlockStore put + takeWrite + writeDone')} ns against ${microMed('BlockRing put + takeWrite + complete')} ns for the bare \`BlockRing\`. ` +
     'The rest is Node\'s per-datagram work: node-udp.md puts a `dgram` receive at 6–10 µs and a send at 5.6 µs (connected socket), and the Master Client sends one ACK per ODATA (MS-WDSMT 3.2.5.11). ' +
     'On loopback the sender\'s send call also runs the receiving side\'s kernel path (node-udp.md observed this for its sender), so each ACK costs the agent more than it would on a NIC.');
+  if (pa && i.profiles.run) {
+    const inc = (k: string) => `${(pa.inclusive[k] ?? 0).toFixed(0)} %`;
+    const pr = i.profiles.run;
+    p(`- **Profile** (section "Where the CPU goes"; during that run the rest of the machine took ${pr.othersCores.toFixed(2)} cores, and the agent's non-idle samples ` +
+      `${Math.abs(busy(pa) - num(pr.agents[0]!.usage?.mainThreadS)) < 0.15 * busy(pa) ? 'matched' : 'did not match'} its main-thread CPU): the agent's main thread spent ${inc('afterDns')} of its samples sending datagrams (almost all of them ACKs), ` +
+      `${inc('onMessage')} in the multicast receive callback (core \`handleDatagram\` ${inc('handleDatagram')} of it), ${inc('writev')} handing writes to the threadpool, ` +
+      `${inc('checkpoint')} in resume-state checkpoints (synchronous \`fsyncSync\` ${inc('fsyncSync')}), ${inc('update')} hashing, ${inc('(garbage collector)')} in GC and ${inc('(idle)')} idle.`);
+  }
   p(`- **What bounds throughput here.** At the 1-receiver packet rate, CPU per packet × packets per second comes to ${range(one.map(agentCore), 0)} % of one core for the agent and ${range(one.map(coordCore), 0)} % for the coordinator. ` +
-    'Each is one single-threaded Node process (the agent\'s writes run on the libuv threadpool and are included), and the two share 2 vCPUs with each other, with the kernel\'s loopback work and with whatever else runs on the machine (load-average column). ' +
+    'Each is one single-threaded Node process (the agent\'s writes run on the libuv threadpool and are included), and the two share 2 vCPUs with each other, with the kernel\'s loopback work and with whatever else runs on the machine ("others, cores" column). ' +
     'A process near 100 % is the bottleneck; when both are well below it, the time went to waiting on each other and on other tenants. ' +
-    (best ? `In the fastest 1-receiver 256 MiB run (${fmt(transferMBps(best.agents[0]!, 256))} MB/s) the agent was at ${fmt(agentCore(best), 0)} % and the coordinator at ${fmt(coordCore(best), 0)} %.` : ''));
+    (best ? `In the fastest 1-receiver 256 MiB run (${fmt(transferMBps(best.agents[0]!, 256))} MB/s) the agent was at ${fmt(agentCore(best), 0)} % and the coordinator at ${fmt(coordCore(best), 0)} % ` +
+      `(the agent's main thread alone: ${fmt(mainCore(best), 0)} %), while the rest of the machine took ${best.othersCores.toFixed(2)} cores: about ${((num(agentCore(best)) + num(coordCore(best))) / 100 + best.othersCores).toFixed(1)} of the 2 vCPUs in all. ` +
+      'These are upper bounds: the CPU figures include start-up, and for the agent its threadpool writes, fdatasync and final SHA-256.' : ''));
   p('- **The ACK-clocked window.** The coordinator sends ODATA only as the Master Client\'s ACKs open its window (MS-WDSMT 3.1.5.9.5; ExpMaxWindowSize 64, MaxWindowSize 2048 here). The ACK acknowledges the highest *continuous* sequence number, so the window stops at the first hole until the RDATA fills it. ' +
     `Without loss the round trip on loopback is far below a millisecond and the window is not what limits the rate; with 2 % loss it is: the same 256 MiB took ${range(drop1.map((r) => r.agents[0]!.transferSeconds), 1)} s instead of ${range(one.map((r) => r.agents[0]!.transferSeconds), 1)} s ` +
     `while the agent needed ${range(drop1.map(agentCore), 0)} % of a core and the coordinator ${range(drop1.map(coordCore), 0)} %. Each hole waits for a NACK (the Master Client NACKs at once, repeats after a back-off of 2×RTT or more) and for the coordinator, which resends a packet only when 4×RTT have passed since it last sent it (test/coordinator/server.ts \`onNack\`).`);
-  p(`- **ACKs lost at the coordinator.** ${range(mc.filter((r) => r.receivers === 1 && !r.dropPercent).map(lostAcks), 0)} ACKs per 1-receiver run never reached the coordinator. ` +
-    'Its session socket asks for an 8 MiB receive buffer (test/coordinator/udp.ts); with the default buffer an earlier run of this bench lost up to 317 346 ACKs per 1 GiB run (the socket overflowed while the coordinator was busy sending). ' +
+  const acked1 = mc.filter((r) => r.receivers === 1 && !r.dropPercent && !r.fwLeadEvery);
+  p(`- **ACKs lost at the coordinator.** ${range(acked1.map((r) => (100 * lostAcks(r)) / r.agents.reduce((t, a) => t + num(a.mt?.acksSent), 0)), 0)} % of the ACKs never reached the coordinator in the 1-receiver runs where every ODATA is ACKed (no drop, no fw-lead). ` +
+    'Its session socket asks for an 8 MiB receive buffer (test/coordinator/udp.ts); with the default buffer, runs of this bench lost 22–41 % of them (the socket overflowed while the coordinator was busy sending). ' +
     'ACKs are cumulative, so the next one makes up for a lost one. Compare the RcvbufErrors table in "Socket buffer".');
   if (fw.length)
     p(`- **Fewer ACKs.** With \`--fw-lead-every 32\` (ODATA_FW_LEAD_SEQ_NO, MS-WDSMT 2.2.16 option 0x0406, sent by Server 2012+: the Master Client ACKs only when asked) the agent needed ${range(fw.map((r) => usPerPacket(r.agents[0]!)))} µs per packet ` +
-      `and got ${range(fw.map((r) => transferMBps(r.agents[0]!, 256)))} MB/s (every packet ACKed: ${range(one.map((r) => usPerPacket(r.agents[0]!)))} µs, ${range(mbps1)} MB/s).`);
+      `and got ${range(fw.map((r) => transferMBps(r.agents[0]!, 256)))} MB/s (every packet ACKed: ${range(one.map((r) => usPerPacket(r.agents[0]!)))} µs, ${range(mbps1)} MB/s). ` +
+      `The CPU per packet is the sturdier comparison: the rest of the machine took ${range(fw.map((r) => r.othersCores), 2)} cores during the fw-lead runs and ${range(one.map((r) => r.othersCores), 2)} during the others.`);
   p('- **Three receivers** are three more single-threaded processes on the same two vCPUs; only the Master Client ACKs. On a real network each receiver has its own machine, and the coordinator\'s send loop is the shared part.');
   if (hot8192)
     p(`- **Bigger blocks.** The core needs ${hot8192.usPerPacket.median.toFixed(1)} µs per 8192-byte block (${hot8192.mbps.median.toFixed(0)} MB/s) against ${hot1385 ? hot1385.usPerPacket.median.toFixed(1) : '–'} µs per 1385-byte block: per-packet costs dominate; the checksum and the copies are what grows with the size. ` +
@@ -333,8 +356,8 @@ export function renderReport(i: ReportInput): string {
         'The ring is allocated once at the size of `--cache` and its free slots are reused last-in-first-out (core/ring.ts); the bitmaps take one bit per block. ' +
         `The difference between the two sizes (${(Math.max(...hl) - Math.min(...hs)).toFixed(0)} MiB at most) is less than the ring; which part of it is ring pages touched for the first time and which is V8 heap was not measured separately.`);
   }
-  p('- **What varies between runs.** Everything end to end: other work on the machine takes CPU at random moments (see the load column), and loopback multicast puts both processes and the kernel on the same two vCPUs. ' +
-    'Micro-benchmarks vary less (their min–max columns); the core hot path varies with garbage collection (GC share column).');
+  p('- **What varies between runs.** Everything end to end: other work on the machine takes CPU at random moments (see the "others, cores" column), and loopback multicast puts both processes and the kernel on the same two vCPUs. ' +
+    'Sections 1 and 2 run inside the bench process and are slowed too when the machine is busy; their min–max columns show the spread within this run, and section 2 also moves with garbage collection (GC share column).');
   p();
   return L.join('\n') + '\n';
 }

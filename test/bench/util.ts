@@ -158,3 +158,10 @@ export function both(values: (number | undefined)[], digits = 1): string {
 export function log(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
+
+/** Machine-wide CPU time from /proc/stat, seconds: busy (user+nice+system+irq+softirq) and steal. */
+export function machineCpu(): { busy: number; steal: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f as [number, number, number, number, number, number, number, number];
+  return { busy: (user + nice + system + irq + softirq) / 100, steal: steal / 100 };
+}
