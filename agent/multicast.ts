@@ -179,9 +179,11 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   const armNoData = () => {
     if (!c.mcastTimeoutMs) return;
     if (noData) clearTimeout(noData);
-    const before = rx.ma.stats.blocks;
+    // Any DATA counts as multicast working, duplicates included (a resumed run may first see blocks it has).
+    const seen = () => rx.ma.stats.blocks + rx.ma.stats.duplicates;
+    const before = seen();
     noData = setTimeout(() => {
-      if (rx.ma.stats.blocks === before) finish({ kind: 'fallback', reason: `no multicast data within ${(c.mcastTimeoutMs! / 1000).toFixed(0)} s of JOIN (--mcast-timeout)` });
+      if (seen() === before) finish({ kind: 'fallback', reason: `no multicast data within ${(c.mcastTimeoutMs! / 1000).toFixed(0)} s of JOIN (--mcast-timeout)` });
     }, c.mcastTimeoutMs);
   };
   const onAbort = () => finish(c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError(Exit.INTERRUPTED, 'interrupted'));

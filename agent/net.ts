@@ -13,6 +13,18 @@ export type Handler = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
 
 export const RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 
+/**
+ * Errors after set-up (an ICMP "port unreachable" answer to a send surfaces as ECONNREFUSED on the next receive of
+ * a connected socket, e.g. while the DP's WDS service restarts) must not crash the process: the protocol's own
+ * timers (inactivity, --mcast-timeout) decide what a silent server means. Counted, never thrown.
+ */
+export let socketErrors = 0;
+function tolerateErrors(s: dgram.Socket): void {
+  s.on('error', () => {
+    socketErrors++;
+  });
+}
+
 export function openUnicast(iface: string | undefined, onMessage: Handler): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket({ type: 'udp4' });
@@ -20,6 +32,7 @@ export function openUnicast(iface: string | undefined, onMessage: Handler): Prom
     s.on('message', onMessage);
     s.bind(0, iface, () => {
       s.off('error', reject);
+      tolerateErrors(s);
       resolve(s);
     });
   });
@@ -63,6 +76,7 @@ export function openMulticast(group: string, port: number, iface: string, onMess
         return;
       }
       s.off('error', reject);
+      tolerateErrors(s);
       let granted = 0;
       try {
         granted = s.getRecvBufferSize();

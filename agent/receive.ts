@@ -120,6 +120,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let http: HttpClient | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
   let pump: DiskPump | undefined;
+  let stopHybrid: () => void = () => {};
   try {
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError(Exit.USAGE, '--http-only needs at least one --http <url>');
@@ -205,6 +206,9 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       report.resumedBytes = Math.min(size, store.disk.count * blockSize);
       log.info(`resuming: ${store.disk.count} of ${totalBlocks} blocks already on disk`);
     }
+    // Starting over: the old state file must go before the fresh (zero-filled) partial file exists, or a crash
+    // before the first checkpoint would leave a state that vouches for zeros.
+    if (!onDisk) removeStale(stPath);
     sink = FileSink.open(o.out, size, !!onDisk);
     const durable = new Bitmap(totalBlocks);
     durable.loadFrom(store.disk.toBuffer());
@@ -213,13 +217,21 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     pump.onError = (e) => abort(e);
     const disk = pump;
     const filler = http ? new HttpFiller(http, store, disk, log, info?.validator) : undefined;
+    // Hybrid fetches run beside multicast on their own client, aborted as soon as multicast ends (its blocks would
+    // be duplicates after a completion; after a KICK FAIL no other means may be used).
+    const hybridAc = new AbortController();
+    const hybridHttp = http && urls.length ? new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: AbortSignal.any([ac.signal, hybridAc.signal]) }) : undefined;
+    const hybrid = hybridHttp ? new HttpFiller(hybridHttp, store, disk, log, info?.validator) : undefined;
+    stopHybrid = () => {
+      hybridAc.abort();
+      hybridHttp?.close();
+    };
     if (deps.onProgress) {
       const cb = deps.onProgress;
       progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), 250);
     }
 
     // ---- 5. multicast (with hybrid hole filling)
-    let mcStats: { bytes: number; dropped: number } = { bytes: 0, dropped: 0 };
     if (session && !store.complete) {
       let filling: Promise<void> | undefined;
       const res = await runMulticast({
@@ -242,16 +254,16 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         inactivityMs: o.inactivityMs,
         mcastTimeoutMs: http && o.mcastTimeout !== 0 ? (o.mcastTimeout ?? 60) * 1000 : undefined,
         minRate: http && o.minRate ? { bytesPerSec: o.minRate * 1e6, windowMs: (o.minRateWindow ?? 60) * 1000 } : undefined,
-        onRound: filler
+        onRound: hybrid
           ? (eligible) => {
-              if (filling) return;
-              const ranges = filler.candidates(eligible);
+              if (filling || hybridAc.signal.aborted) return;
+              const ranges = hybrid.candidates(eligible);
               if (ranges.length === 0) return;
-              filling = filler.fetch(ranges).then(
+              filling = hybrid.fetch(ranges).then(
                 () => (filling = undefined),
                 (e) => {
                   filling = undefined;
-                  log.warn(`hybrid HTTP fetch failed, multicast continues: ${(e as Error).message}`);
+                  if (!hybridAc.signal.aborted) log.warn(`hybrid HTTP fetch failed, multicast continues: ${(e as Error).message}`);
                 },
               );
             }
@@ -261,18 +273,22 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         dropFilter: deps.dropFilter,
         stats: (rx) => {
           const st = rx.mt.stats;
-          mcStats = { bytes: rx.ma.bytes, dropped: Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks };
+          report.multicastBytes = rx.ma.bytes;
+          report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks;
         },
-      });
+      }).catch((e) => {
+        // Joining the group failed (no multicast route, port in use): with an HTTP source that is a fallback too.
+        if (e instanceof OsdcastError && e.exitCode === Exit.NO_SESSION && filler) return { kind: 'fallback' as const, reason: e.message };
+        throw e;
+      }).finally(() => stopHybrid());
       if (filling) await filling.catch(() => undefined);
+      report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
       if (res.kind === 'fallback') {
         if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, `${res.reason}; no --http fallback configured`);
         fallback = res.reason;
         log.warn(`falling back to HTTP: ${fallback}`);
       }
     }
-    report.multicastBytes = mcStats.bytes;
-    report.droppedPackets = mcStats.dropped;
     await closeSocket(uni);
     uni = undefined;
     aborted();
@@ -288,7 +304,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     }
     await pump.drain();
     if (!store.complete) throw new OsdcastError(Exit.TRANSFER_FAILED, `${totalBlocks - store.disk.count} blocks still missing`);
-    report.httpBytes = filler?.bytes ?? 0;
+    report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
     if (fallback) report.fallback = fallback;
 
     // ---- 7. integrity, then the file appears
@@ -301,9 +317,14 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     report.bytes = size;
     if (expectedSha && sha !== expectedSha) {
       report.integrity = 'mismatch';
+      // Keep the partial file for inspection, but let a rerun fetch everything again instead of failing forever.
+      durable.clearAll();
+      state.write(now());
       throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${sink.partial} and ${stPath} are kept, nothing was renamed`);
     }
-    report.integrity = expectedSha || info?.validator.etag || info?.validator.lastModified ? 'verified' : 'unverified';
+    // An HTTP validator vouches only for bytes that all came over HTTP in this run (multicast carries none).
+    const pinned = !!(info?.validator.etag || info?.validator.lastModified) && !report.multicastBytes && !report.resumedBytes;
+    report.integrity = expectedSha || pinned ? 'verified' : 'unverified';
     sink.commit();
     state.remove();
     return finishReport({ ...report, status: 'ok', exitCode: Exit.OK });
@@ -316,6 +337,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     if (overall) clearTimeout(overall);
     if (progressTimer) clearInterval(progressTimer);
     deps.signal?.removeEventListener('abort', onOuterAbort);
+    stopHybrid();
     http?.close();
     sink?.close();
     await closeSocket(uni);
@@ -325,6 +347,17 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     r.seconds = Math.round((now() - t0) / 10) / 100;
     r.maxRssBytes = peakRss();
     return r;
+  }
+}
+
+/** Removes a state file that no longer describes the partial file (absent is fine). */
+function removeStale(file: string): void {
+  for (const f of [file, `${file}.tmp`]) {
+    try {
+      fs.unlinkSync(f);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OsdcastError(Exit.LOCAL_IO, `cannot remove the stale resume state ${f}: ${(e as Error).message}`);
+    }
   }
 }
 

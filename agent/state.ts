@@ -142,6 +142,9 @@ function differences(stored: StateIdentity, now: StateIdentity): string[] {
   // different values prove another version.
   const both = (a?: string, b?: string) => a !== undefined && b !== undefined;
   if (stored.blockBase !== undefined && now.blockBase !== undefined) cmp('block numbering', stored.blockBase, now.blockBase);
+  // A state without proven numbering may hold multicast blocks placed under the 1-based guess: never resume it as
+  // 0-based (its HTTP-only blocks would be fine, but the file cannot tell them apart).
+  else if (stored.blockBase === undefined && now.blockBase === 0) d.push('block numbering was unproven (placed as 1-based) and is now 0');
   if (both(stored.validator?.etag, now.validator?.etag)) cmp('ETag', stored.validator!.etag, now.validator!.etag);
   if (both(stored.validator?.lastModified, now.validator?.lastModified)) cmp('Last-Modified', stored.validator!.lastModified, now.validator!.lastModified);
   if (both(stored.sha256, now.sha256)) cmp('sha256', stored.sha256!.toLowerCase(), now.sha256!.toLowerCase());

@@ -86,6 +86,14 @@ export class MaClient implements MtApplication {
     if (!d.ok || d.value.op !== MaOp.SRVCIR) this.stats.badBlocks++; // answer anyway: the server asked
     this.rounds++;
     const ranges = this.store.have.missingRanges(CNTCIR_MAX_RANGES).map(([s, e]) => [s + this.base, e + this.base] as [number, number]);
+    if (!this.baseKnown) {
+      // Unproven numbering (protocol-notes #1): ask in a way both readings understand. Under the 1-based guess,
+      // a missing first block is also asked for as block 0 (a 0-based server then sends it, which proves its
+      // numbering at once); with nothing missing, the two edge blocks that only one reading has are asked for,
+      // because a receive is not complete until the numbering is proven.
+      if (ranges.length > 0 && ranges[0]![0] === 1) ranges[0]![0] = 0;
+      else if (ranges.length === 0) ranges.push([0, 0], [this.store.cfg.totalBlocks, this.store.cfg.totalBlocks]);
+    }
     return encodeMa({ op: MaOp.CNTCIR, progress: this.progress(), timeInSession: this.timeInSession(now), ranges });
   }
 

@@ -102,7 +102,8 @@ export class Receiver {
   }
 
   private checkComplete(now: number): void {
-    if (this.completed || !this.store.complete) return;
+    // Not complete while the block numbering is unproven: the blocks could sit one block off (protocol-notes #1).
+    if (this.completed || !this.store.complete || !this.ma.baseKnown) return;
     this.completed = true;
     this.events.push({ type: 'complete' });
     this.mt.leave(LeaveReason.COMPLETE, now);

@@ -99,10 +99,27 @@ describe('MA client (MS-WDSMA 3.2)', () => {
     expect(p.ok && p.value).toEqual({ op: MaOp.PROGRESS, timeInSession: 3, progress: 50 });
   });
 
-  it('reports the full missing range of an empty client as one 1-based range', () => {
-    const { ma } = make();
+  it('reports the full missing range of an empty client as one 1-based range (known numbering)', () => {
+    const { ma } = make(10, 38, 1);
     const c = decodeMa(ma.onPoll(encodeMa({ op: MaOp.SRVCIR }), 0));
     expect(c.ok && c.value.op === MaOp.CNTCIR && c.value.ranges).toEqual([[1, 10]]);
+  });
+
+  it('while the numbering is unproven, asks from block 0 (a 0-based server proves itself at once), and for both edge blocks when nothing else is missing', () => {
+    const { ma, store } = make(10, 40, 'auto', 16); // exact multiple: no short last block to tell the numbering
+    const poll = () => {
+      const c = decodeMa(ma.onPoll(encodeMa({ op: MaOp.SRVCIR }), 0));
+      return c.ok && c.value.op === MaOp.CNTCIR ? c.value.ranges : undefined;
+    };
+    expect(poll()).toEqual([[0, 10]]);
+    for (let n = 1; n <= 9; n++) ma.onData(data(n), 0);
+    expect(ma.baseKnown).toBe(false);
+    expect(poll()).toEqual([[10, 10]]);
+    store.put(9, Buffer.alloc(4, 10), 0, 4, 0); // the last block arrives another way (HTTP)
+    expect(poll()).toEqual([[0, 0], [10, 10]]); // nothing missing, numbering unproven: ask for both edge blocks
+    ma.onData(data(10), 0); // a duplicate now, but block 10 exists only under 1-based numbering
+    expect(ma.baseKnown).toBe(true);
+    expect(poll()).toEqual([]);
   });
 
   it('offers the ring capacity in MA bytes as MaxAppCacheSize (--cache governs)', () => {

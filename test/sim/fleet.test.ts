@@ -38,4 +38,13 @@ describe('simulated fleet (core Receiver × N against the sans-I/O coordinator)'
     expect(f.nodes.reduce((a, n) => a + f.corrupt(n), 0)).toBe(0);
     expect(f.nodes.every((n) => n.rx!.ma.base === 0)).toBe(true);
   });
+
+  it.each([0, 1] as const)('content an exact multiple of the block size (no short last block) from a %i-based server arrives intact', (base) => {
+    const image = randomImage(1385 * 300, 8 + base);
+    const f = new Fleet({ receivers: 6, image, seed: 21 + base, loss: 0.02, blockBase: base, joinAt: (i) => i * 40 });
+    f.run(600_000);
+    expect(f.nodes.filter((n) => !n.done).map((n) => n.id)).toEqual([]);
+    expect(f.nodes.reduce((a, n) => a + f.corrupt(n), 0)).toBe(0);
+    expect(f.nodes.every((n) => n.rx!.ma.base === base && n.rx!.ma.baseKnown)).toBe(true);
+  });
 });
