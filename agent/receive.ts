@@ -19,7 +19,7 @@ import { runMulticast } from './multicast';
 import { closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from './net';
 import type { Report } from './report';
 import { FileSink } from './sink';
-import { StateFile, StateIdentity, loadState, statePath } from './state';
+import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from './state';
 
 export interface ReceiveOptions {
   server: string;
@@ -170,7 +170,11 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     }
     const size = session?.contentSize ?? info!.size;
     const identityBase = { namespace: o.namespace, content: o.content, size, validator: info?.validator, sha256: expectedSha };
-    const blockSize = session?.blockSize ?? o.httpBlockSize ?? DEFAULT_HTTP_BLOCK;
+    // Without a session (HTTP only or fallback), keep the block size of an earlier run of the same content, so its
+    // resume state still applies (a multicast run used the session's block size).
+    const earlier = session ? undefined : readStateIdentity(statePath(o.out));
+    const sameContent = earlier && earlier.namespace === o.namespace && earlier.content === o.content && earlier.size === size;
+    const blockSize = session?.blockSize ?? (sameContent ? earlier.blockSize : undefined) ?? o.httpBlockSize ?? DEFAULT_HTTP_BLOCK;
     const totalBlocks = Math.max(1, Math.ceil(size / blockSize));
     const identity: StateIdentity = { ...identityBase, blockSize, blockBase: o.blockBase === 0 || o.blockBase === 1 ? o.blockBase : undefined };
     log.info({ size, blockSize, totalBlocks, source: session ? 'multicast' : 'http' }, `content ${o.content}: ${size} bytes, ${totalBlocks} blocks of ${blockSize}`);

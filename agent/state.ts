@@ -99,6 +99,16 @@ export function loadState(file: string, identity: StateIdentity, opts: StateOpti
   return { onDisk: bm, stored: parsed.identity };
 }
 
+/** The identity a state file records, or undefined when there is none or it is unusable (never throws). */
+export function readStateIdentity(file: string, opts: Pick<StateOptions, 'fs'> = {}): StateIdentity | undefined {
+  try {
+    const parsed = parse((opts.fs ?? nodeFs).readFileSync(file) as Buffer);
+    return 'corrupt' in parsed ? undefined : parsed.identity;
+  } catch {
+    return undefined;
+  }
+}
+
 function parse(buf: Buffer): { identity: StateIdentity; blocks: number; bitmap: Buffer } | { corrupt: string } {
   if (buf.length < MAGIC.length + 4 + HASH_LEN) return { corrupt: `too short (${buf.length} bytes)` };
   if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {

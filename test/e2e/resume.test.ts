@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { startCoordinator } from '../coordinator/udp';
+import { bufferContent, startContentServer } from '../coordinator/http';
 import { randomImage, sha256, tempDir } from './harness';
 
 const CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
@@ -114,5 +115,29 @@ describe('resume after a crash', () => {
     expect(resumed).toBeGreaterThan(0.4 * image.length);
     // nothing kept was thrown away and fetched again (learning 0-based numbering anew would discard it all)
     expect((second.report!.multicastBytes as number) + (second.report!.httpBytes as number)).toBe(image.length - resumed);
+  }, 120_000);
+
+  it('a run that falls back to HTTP resumes what an interrupted multicast run left (same block size)', async () => {
+    const image = randomImage(8 * MIB, 46);
+    const coord = await startCoordinator({ data: image, namespace: 'WDS:R/h/1', content: 'h', msiPort: 0, port: 0, rateBytesPerSec: 4e6 });
+    cleanups.push(() => coord.stop());
+    const web = await startContentServer({ source: bufferContent(image), path: '/h.wim' });
+    cleanups.push(() => web.stop());
+    const dir = tempDir();
+    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+    const out = path.join(dir, 'h.wim');
+    const first = start(['--server', `127.0.0.1:${coord.msiPort}`, '--namespace', 'WDS:R/h/1', '--content', 'h', '--out', out, '--interface', '127.0.0.1']);
+    while (coord.coordinator.trailSeq * 1385 < 0.5 * image.length) await new Promise((r) => setTimeout(r, 10));
+    first.p.kill('SIGKILL');
+    await first.done;
+    const msiPort = coord.msiPort;
+    await coord.stop(); // the DP's multicast is gone: the rerun falls back to HTTP
+    const second = await start(['--server', `127.0.0.1:${msiPort}`, '--namespace', 'WDS:R/h/1', '--content', 'h', '--out', out, '--interface', '127.0.0.1', '--http', web.url, '--retries', '0']).done;
+    expect(second.code, second.stderr).toBe(0);
+    const rep = second.report!;
+    expect(rep.sha256).toBe(sha256(image));
+    expect(rep.fallback).toMatch(/no multicast session/);
+    expect(rep.resumedBytes as number).toBeGreaterThan(0.4 * image.length);
+    expect(rep.httpBytes).toBe(image.length - (rep.resumedBytes as number));
   }, 120_000);
 });
