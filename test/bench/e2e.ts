@@ -8,6 +8,7 @@
  * exact, where polling /proc/<pid>/stat would miss the last interval. The agent's own report carries maxRssBytes
  * too; both are recorded.
  */
+import { fileSource } from '../coordinator/udp';
 import { ChildProcess, spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -323,27 +324,13 @@ export class Runner {
 
 /** `node dist/bench.cjs --serve-http <file> <path>`: test/coordinator/http.ts serving a file; one JSON line when ready. */
 export async function serveHttp(file: string, urlPath: string): Promise<void> {
-  const fd = fs.openSync(file, 'r');
-  const size = fs.fstatSync(fd).size;
-  const source = {
-    size,
-    read(offset: number, length: number): Buffer {
-      const buf = Buffer.allocUnsafe(length);
-      let got = 0;
-      while (got < length) {
-        const n = fs.readSync(fd, buf, got, length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return buf.subarray(0, got);
-    },
-  };
-  const server = await startContentServer({ source, path: urlPath });
+  const content = fileSource(file);
+  const server = await startContentServer({ source: content.source, path: urlPath });
   process.stdout.write(JSON.stringify({ event: 'ready', url: server.url }) + '\n');
   const stop = async () => {
     process.stderr.write(`requests ${server.requests} bytes ${server.bytesServed}\n`);
     await server.stop();
-    fs.closeSync(fd);
+    content.close();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop());

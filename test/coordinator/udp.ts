@@ -47,7 +47,8 @@ export interface RunningCoordinator {
   sendErrors(): number;
 }
 
-function fileSource(path: string): { source: ContentSource; close(): void } {
+/** A content source reading a file at positions (also used by the bench's HTTP server). */
+export function fileSource(path: string): { source: ContentSource; close(): void } {
   const fd = fs.openSync(path, 'r');
   const size = fs.fstatSync(fd).size;
   return {
