@@ -96,7 +96,9 @@ export class DiskPump {
     this.sink.write(job.buffers, job.offset).then(
       (n) => {
         this.writes--;
-        if (n !== job.bytes) {
+        if (n !== job.bytes && this.store.stale(job)) {
+          this.onWritten(job); // invalidated meanwhile: free the slots, mark nothing (writeDone checks the epoch)
+        } else if (n !== job.bytes) {
           this.store.writeFailed(job);
           if (++this.shortWrites >= MAX_SHORT_WRITES) return this.fail(new OsdcastError(Exit.LOCAL_IO, `writing ${this.sink.partial}: short write (${n} of ${job.bytes} bytes); disk full?`));
         } else {

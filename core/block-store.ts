@@ -77,6 +77,11 @@ export class BlockStore {
     return this.ring.complete(job);
   }
 
+  /** True when the job's blocks were invalidated after it started (renumbering): they must not be retried. */
+  stale(job: TaggedWriteJob): boolean {
+    return job.epoch !== this.epoch;
+  }
+
   writeFailed(job: TaggedWriteJob): void {
     this.ring.retry(job);
   }

@@ -217,7 +217,19 @@ export class MtClient {
 
   /** 3.2.5.4.1 Terminate trigger: send LEAVE (after the random delay of 3.2.5.4.3), then close. */
   leave(reason: number, now: number): void {
-    if (this.state === 'closed' || this.tLeave !== NONE) return;
+    if (this.state === 'closed') return;
+    if (this.tLeave !== NONE) {
+      // A LEAVE to the old session (DEMOTE) is still waiting: send it now, then leave the new one too.
+      if (this.leavePacket) this.out.push(this.leavePacket);
+      this.leavePacket = undefined;
+      this.tLeave = NONE;
+    }
+    if (this.clientId === 0) {
+      // Never joined (this session): nothing to leave.
+      this.disarmAll();
+      this.events.push({ type: 'closed', reason });
+      return;
+    }
     this.scheduleLeave(reason, now);
     this.disarmAll();
   }

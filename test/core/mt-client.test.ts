@@ -331,3 +331,18 @@ describe('MT client: protocol-notes choices', () => {
     expect(c.curAppCache).toBe(100);
   });
 });
+
+describe('MT client: leaving right after a DEMOTE', () => {
+  it('sends the LEAVE still owed to the old session, and closes without leaving a session it never joined', () => {
+    const { c } = joined(7, { rng: () => 0.9 });
+    c.pollEvent();
+    c.handleDatagram(srv({ op: Op.DEMOTE, lowerSessionId: 0x22, mAddress: Buffer.from([239, 1, 1, 3]), mPort: 5, uAddress: Buffer.from([10, 0, 0, 3]), uPort: 5, clients: [7] }), 10);
+    drain(c); // the JOIN to the new session; the old LEAVE waits for its random delay
+    c.leave(LeaveReason.CANCELLED, 11);
+    const out = drain(c);
+    expect(out.map((x) => [x.p.sessionId, x.p.body.op])).toEqual([[SID, Op.LEAVE]]);
+    expect(c.state).toBe('closed');
+    expect(c.pollEvent()).toMatchObject({ type: 'demoted' });
+    expect(c.pollEvent()).toEqual({ type: 'closed', reason: LeaveReason.CANCELLED });
+  });
+});
