@@ -61,6 +61,11 @@ export class DiskPump {
     }
   }
 
+  /** Resolves when no write is in flight (failed or not): the file may be closed then. */
+  async quiesce(): Promise<void> {
+    while (this.writes > 0) await new Promise<void>((res) => this.waiters.push(res));
+  }
+
   /** fdatasync, then record the blocks that were on disk before it in the state file. */
   async checkpoint(force = false): Promise<void> {
     if (this.inflight) {
@@ -112,6 +117,7 @@ export class DiskPump {
       (e) => {
         this.writes--;
         this.fail(ioError(e, `writing ${this.sink.partial}`));
+        this.wake();
       },
     );
   }

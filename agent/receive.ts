@@ -336,6 +336,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const err = e instanceof OsdcastError ? e : ac.signal.aborted && ac.signal.reason instanceof OsdcastError ? ac.signal.reason : httpFailure(e);
     // At exit the state file records what is safely on disk, so a rerun resumes from there.
     if (pump && err.exitCode !== Exit.LOCAL_IO) await pump.close(true).catch(() => undefined);
+    await pump?.quiesce(); // no write may still be running when the file is closed below
     return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message });
   } finally {
     if (overall) clearTimeout(overall);
