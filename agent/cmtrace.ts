@@ -185,6 +185,70 @@ export function rotatedPath(file: string): string {
   return ext.length > 1 ? file.slice(0, -1) + '_' : file + '.lo_';
 }
 
+/**
+ * A log file written synchronously, renamed to `<name>.lo_` (one previous file kept, as ConfigMgr does) before a
+ * write would make it larger than `maxSize` (0: never). Shared by the CMTrace and the JSON log destinations.
+ * Errors never throw: they are counted and passed to `onError`, and the next write reopens the file.
+ */
+export class RotatingFile {
+  rotations = 0;
+  failedWrites = 0;
+  private fd: number | undefined;
+  private size = 0;
+
+  constructor(
+    readonly path: string,
+    readonly maxSize: number,
+    /** Written at the start of every new, empty file (e.g. a UTF-8 BOM). */
+    private readonly header: Buffer | undefined,
+    private readonly onError: (err: Error) => void,
+  ) {}
+
+  write(data: Buffer): void {
+    try {
+      if (this.fd === undefined) this.open();
+      if (this.maxSize > 0 && this.size > 0 && this.size + data.length > this.maxSize) this.rotate();
+      let off = 0;
+      while (off < data.length) off += fs.writeSync(this.fd!, data, off, data.length - off);
+      this.size += data.length;
+    } catch (e) {
+      this.failedWrites++;
+      this.close();
+      this.onError(e as Error);
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) {
+      try {
+        fs.closeSync(this.fd);
+      } catch {
+        /* already gone */
+      }
+      this.fd = undefined;
+    }
+  }
+
+  private open(): void {
+    fs.mkdirSync(path.dirname(this.path), { recursive: true });
+    const fd = fs.openSync(this.path, 'a');
+    this.fd = fd;
+    this.size = fs.fstatSync(fd).size;
+    if (this.size === 0 && this.header) {
+      fs.writeSync(fd, this.header);
+      this.size = this.header.length;
+    }
+  }
+
+  private rotate(): void {
+    this.close();
+    // renameSync replaces an existing target on Windows too (libuv uses MOVEFILE_REPLACE_EXISTING).
+    fs.renameSync(this.path, rotatedPath(this.path));
+    this.rotations++;
+    this.open();
+  }
+}
+
 export interface CmTraceDestinationOptions extends Omit<FormatOptions, 'thread'> {
   /** Log file path; the parent folder is created when missing. */
   path: string;
@@ -210,21 +274,26 @@ export class CmTraceDestination {
   readonly maxSize: number;
   /** Lets `pino(destination)` (one argument) recognise this object as a stream, as it does for SonicBoom. */
   readonly writable = true;
-  private fd: number | undefined;
-  private size = 0;
+  private readonly file: RotatingFile;
   private pending = '';
   private closed = false;
   private reportedError = false;
-  /** Number of records that could not be written. */
-  failedWrites = 0;
-  /** Number of rotations done by this destination. */
-  rotations = 0;
 
   constructor(private readonly opts: CmTraceDestinationOptions) {
     this.path = opts.path;
     this.rotatedPath = rotatedPath(opts.path);
     this.maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
     if (!Number.isFinite(this.maxSize) || this.maxSize < 0) throw new RangeError(`maxSize must be >= 0, got ${opts.maxSize}`);
+    this.file = new RotatingFile(this.path, this.maxSize, opts.bom === false ? undefined : Buffer.from([0xef, 0xbb, 0xbf]), (e) => this.fail(e));
+  }
+
+  /** Number of records that could not be written. */
+  get failedWrites(): number {
+    return this.file.failedWrites;
+  }
+  /** Number of rotations done by this destination. */
+  get rotations(): number {
+    return this.file.rotations;
   }
 
   /** pino calls this with one or more complete JSON lines (each ending in "\n"). */
@@ -251,53 +320,12 @@ export class CmTraceDestination {
 
   end(): void {
     this.flushSync();
-    this.closeFd();
+    this.file.close();
     this.closed = true;
   }
 
   private writeRecord(record: string): void {
-    const data = Buffer.from(record, 'utf8');
-    try {
-      if (this.fd === undefined) this.open();
-      if (this.maxSize > 0 && this.size > 0 && this.size + data.length > this.maxSize) this.rotate();
-      let off = 0;
-      while (off < data.length) off += fs.writeSync(this.fd!, data, off, data.length - off);
-      this.size += data.length;
-    } catch (e) {
-      this.failedWrites++;
-      this.closeFd();
-      this.fail(e as Error);
-    }
-  }
-
-  private open(): void {
-    fs.mkdirSync(path.dirname(this.path), { recursive: true });
-    const fd = fs.openSync(this.path, 'a');
-    this.fd = fd;
-    this.size = fs.fstatSync(fd).size;
-    if (this.size === 0 && this.opts.bom !== false) {
-      fs.writeSync(fd, Buffer.from([0xef, 0xbb, 0xbf]));
-      this.size = 3;
-    }
-  }
-
-  private rotate(): void {
-    this.closeFd();
-    // renameSync replaces an existing target on Windows too (libuv uses MOVEFILE_REPLACE_EXISTING).
-    fs.renameSync(this.path, this.rotatedPath);
-    this.rotations++;
-    this.open();
-  }
-
-  private closeFd(): void {
-    if (this.fd !== undefined) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        /* already gone */
-      }
-      this.fd = undefined;
-    }
+    this.file.write(Buffer.from(record, 'utf8'));
   }
 
   private fail(err: Error): void {

@@ -7,9 +7,8 @@
  * WinPE's X: drive is a small RAM disk. Where logs go by default is decided by the CLI (resolveLogTarget).
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import pino, { Logger } from 'pino';
-import { cmtraceDestination, defaultLogTarget, DEFAULT_MAX_SIZE, pinoLineToCmTrace, rotatedPath } from './cmtrace';
+import { cmtraceDestination, defaultLogTarget, DEFAULT_MAX_SIZE, pinoLineToCmTrace, RotatingFile } from './cmtrace';
 
 export type { Logger };
 export type LogFormat = 'json' | 'cmtrace';
@@ -26,58 +25,31 @@ export interface LogOptions {
 /** A synchronous JSON-lines file destination with the same rotation rule as the CMTrace destination. */
 export class RotatingFileDestination {
   readonly writable = true;
-  private fd: number | undefined;
-  private size = 0;
+  private readonly file: RotatingFile;
   private reported = false;
-  rotations = 0;
 
   constructor(
     readonly path: string,
     readonly maxSize: number = DEFAULT_MAX_SIZE,
-  ) {}
+  ) {
+    this.file = new RotatingFile(path, maxSize, undefined, (e) => {
+      if (this.reported) return;
+      this.reported = true;
+      process.stderr.write(`osdcast: cannot write log ${this.path}: ${e.message}\n`);
+    });
+  }
+
+  get rotations(): number {
+    return this.file.rotations;
+  }
 
   write(chunk: string | Uint8Array): boolean {
-    const data = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk);
-    try {
-      if (this.fd === undefined) this.open();
-      if (this.maxSize > 0 && this.size > 0 && this.size + data.length > this.maxSize) {
-        this.close();
-        fs.renameSync(this.path, rotatedPath(this.path));
-        this.rotations++;
-        this.open();
-      }
-      let off = 0;
-      while (off < data.length) off += fs.writeSync(this.fd!, data, off, data.length - off);
-      this.size += data.length;
-    } catch (e) {
-      this.close();
-      if (!this.reported) {
-        this.reported = true;
-        process.stderr.write(`osdcast: cannot write log ${this.path}: ${(e as Error).message}\n`);
-      }
-    }
+    this.file.write(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk));
     return true;
   }
 
   end(): void {
-    this.close();
-  }
-
-  private open(): void {
-    fs.mkdirSync(path.dirname(this.path), { recursive: true });
-    this.fd = fs.openSync(this.path, 'a');
-    this.size = fs.fstatSync(this.fd).size;
-  }
-
-  private close(): void {
-    if (this.fd !== undefined) {
-      try {
-        fs.closeSync(this.fd);
-      } catch {
-        /* gone */
-      }
-      this.fd = undefined;
-    }
+    this.file.close();
   }
 }
 
