@@ -14,6 +14,8 @@
 import { DATA_HEADER_LEN, MaOp, decodeMa, encodeMa, writeDataHeader } from '../../core/codec/ma';
 import { MsiOp, decodeMsi, encodeMsiError, encodeMsiReply } from '../../core/codec/msi';
 import { CAP_MULTISTREAM, LOSS_SCALE, MtBody, MtOption, MtOpt, Op, Range, Sec, decodeMt, encodeMt } from '../../core/codec/mt';
+import { Outbox } from '../../core/outbox';
+import { Timers } from '../../core/timers';
 
 export interface ContentSource {
   size: number;
@@ -114,7 +116,6 @@ interface Client {
   joinAckSendCount: number;
   qcrReceived: boolean;
   list: ClientListName;
-  joinAckAt?: number; // JoinAck Timer (pending clients only)
   joinedAt: number;
   progress?: number; // last Status trigger (PROGRESS in QCR AppData)
   timeInSession?: number;
@@ -195,6 +196,10 @@ function newStats(): CoordinatorStats {
   };
 }
 
+/** The server's timers, in the order they fire when due at the same instant (keeps runs reproducible). */
+const TIMERS = ['inactivity', 'joinAck', 'inStateQcc', 'spm', 'cleanup', 'rate', 'query', 'outStateQcc', 'kick', 'clientCleanup'] as const;
+type TimerName = (typeof TIMERS)[number];
+
 const U16 = 0xffff;
 const KICK_MAX_PER_PACKET = 200; // 3.1.5.6.1 refers to the 200-client maximum of 3.1.1.2
 
@@ -220,10 +225,8 @@ export class Coordinator {
   private readonly lastBlock: number;
 
   // ---- transmit / event queues
-  private txq: Transmit[] = [];
-  private txHead = 0;
-  private evq: CoordinatorEvent[] = [];
-  private evHead = 0;
+  private readonly txq = new Outbox<Transmit>();
+  private readonly evq = new Outbox<CoordinatorEvent>();
 
   // ---- MT: Multicast Session Configuration (3.1.1.1)
   private state: SessionState = 'PreStartState';
@@ -250,23 +253,29 @@ export class Coordinator {
   private waitTime = 1;
   /** QCCs in a row that got no valid QCR (3.1.5.7: the InState timeout MUST keep growing then). */
   private qccUnanswered = 0;
-  // ---- MT timers (absolute ms; undefined = disabled)
-  private inactivityAt: number | undefined;
-  private clientCleanupAt: number;
-  private kickAt: number | undefined;
-  private inStateQccAt: number | undefined;
-  private outStateQccAt: number | undefined;
-  private spmAt: number | undefined;
-  private cleanupAt: number | undefined;
+  // ---- timers (absolute ms), one handler each; joinAck has one timer per pending client (id = ClientId)
+  private readonly timers = new Timers<TimerName>(TIMERS);
+  private readonly onTimer: Record<TimerName, (now: number, id: number | undefined) => void> = {
+    inactivity: () => {
+      if (this.state !== 'PreStartState') this.terminate();
+    },
+    joinAck: (now, id) => this.onJoinAckTimer(this.clientMap.get(id!)!, now),
+    inStateQcc: (now) => this.onInStateQcc(now),
+    spm: (now) => this.onSpmTimer(now),
+    cleanup: (now) => this.onCleanup(now),
+    rate: (now) => this.release(now),
+    query: (now) => this.maQueryTimer(now),
+    outStateQcc: (now) => this.onOutStateQcc(now),
+    kick: (now) => this.onKickTimer(now),
+    clientCleanup: (now) => this.onClientCleanup(now),
+  };
   // ---- rate cap (token bucket)
   private tokens = 0;
   private tokensAt = 0;
   private readonly bucket: number;
-  private rateAt: number | undefined;
   // ---- MA server (MS-WDSMA 3.1)
   private maState: MaState = 'Idle';
   private cntcirs = new Map<number, Cntcir>();
-  private queryAt: number | undefined;
   private missing: [number, number][] = [];
   private rangeIdx = 0;
   private nextBlockNo = 0;
@@ -283,7 +292,7 @@ export class Coordinator {
     this.lastBlock = c.blockBase + this.totalBlocks - 1;
     this.nextClientId = Math.floor(c.rng() * 0x1_0000_0000) >>> 0 || 1;
     // Client Cleanup Timer is recurring from initialization (3.1.3).
-    this.clientCleanupAt = now + c.clientDeadTimeoutMs;
+    this.timers.arm('clientCleanup', now + c.clientDeadTimeoutMs);
     const wire = this.odataWireSize(c.blockSize);
     this.bucket = c.rateBytesPerSec > 0 ? Math.max(4 * wire, Math.floor(c.rateBytesPerSec / 100)) : 0;
     this.tokens = this.bucket;
@@ -336,52 +345,23 @@ export class Coordinator {
   }
 
   pollTransmit(): Transmit | undefined {
-    if (this.txHead >= this.txq.length) {
-      if (this.txq.length) {
-        this.txq = [];
-        this.txHead = 0;
-      }
-      return undefined;
-    }
-    const t = this.txq[this.txHead]!;
-    this.txq[this.txHead++] = undefined as unknown as Transmit;
-    return t;
+    return this.txq.poll();
   }
 
   pollEvent(): CoordinatorEvent | undefined {
-    if (this.evHead >= this.evq.length) {
-      if (this.evq.length) {
-        this.evq = [];
-        this.evHead = 0;
-      }
-      return undefined;
-    }
-    return this.evq[this.evHead++];
+    return this.evq.poll();
   }
 
   pollTimeout(): number | undefined {
-    let t: number | undefined = this.clientCleanupAt;
-    const consider = (x: number | undefined): void => {
-      if (x !== undefined && (t === undefined || x < t)) t = x;
-    };
-    consider(this.inactivityAt);
-    consider(this.kickAt);
-    consider(this.inStateQccAt);
-    consider(this.outStateQccAt);
-    consider(this.spmAt);
-    consider(this.cleanupAt);
-    consider(this.rateAt);
-    consider(this.queryAt);
-    for (const c of this.clientMap.values()) consider(c.joinAckAt);
-    return t;
+    return this.timers.next();
   }
 
-  /** Runs every timer due at `now`, earliest first. */
+  /** Runs every timer due at `now`, earliest first (a timer re-armed at or before `now` runs again). */
   handleTimeout(now: number): void {
     for (let guardCount = 0; guardCount < 10000; guardCount++) {
-      const t = this.pollTimeout();
-      if (t === undefined || t > now) return;
-      this.fireOne(t, now);
+      const f = this.timers.popExpired(now);
+      if (!f) return;
+      this.onTimer[f.name](now, f.id);
     }
   }
 
@@ -439,14 +419,14 @@ export class Coordinator {
     if (!c || c.list === 'kick') return false;
     c.list = 'kick';
     c.kickReason = reason & 0xff;
-    c.joinAckAt = undefined;
+    this.timers.drop('joinAck', clientId);
     this.stats.clientsKicked++;
     this.emit({ type: 'client-kicked', clientId, reason });
     this.cntcirs.delete(clientId);
     this.updateGauges();
-    if (this.kickAt === undefined) {
+    if (!this.timers.armed('kick')) {
       this.sendKick(now);
-      this.kickAt = now + this.cfg.kickIntervalMs;
+      this.timers.arm('kick', now + this.cfg.kickIntervalMs);
     }
     return true;
   }
@@ -473,7 +453,7 @@ export class Coordinator {
       this.stats.sessionMismatch++;
       return;
     }
-    if (this.state !== 'PreStartState' || p.body.op === Op.JOIN) this.inactivityAt = now + this.cfg.inactivityTimeoutMs;
+    if (this.state !== 'PreStartState' || p.body.op === Op.JOIN) this.timers.arm('inactivity', now + this.cfg.inactivityTimeoutMs);
     const b = p.body;
     switch (b.op) {
       case Op.JOIN:
@@ -513,7 +493,7 @@ export class Coordinator {
         c.lastUpdate = now;
         c.supportsDemote = supportsDemote;
         this.sendJoinAck(c, now);
-        c.joinAckAt = now + this.cfg.joinAckTimeoutMs;
+        this.timers.arm('joinAck', now + this.cfg.joinAckTimeoutMs, c.clientId);
         return;
       }
       if (c.list === 'active') {
@@ -544,7 +524,7 @@ export class Coordinator {
     this.clientMap.set(clientId, c);
     this.updateGauges();
     this.sendJoinAck(c, now);
-    c.joinAckAt = now + this.cfg.joinAckTimeoutMs;
+    this.timers.arm('joinAck', now + this.cfg.joinAckTimeoutMs, c.clientId);
   }
 
   private allocClientId(): number {
@@ -581,7 +561,7 @@ export class Coordinator {
       // 3.1.5.2.3: move to the Active list, destroy the JoinAck timer.
       this.stats.qcrReceived++;
       c.list = 'active';
-      c.joinAckAt = undefined;
+      this.timers.drop('joinAck', c.clientId);
       c.rtt = this.rttFrom(b.serverTime, b.backoff, now) ?? c.rtt;
       c.lastUpdate = now;
       c.lossRate = lossFromWire(b.lossRate);
@@ -648,6 +628,7 @@ export class Coordinator {
 
   private removeClient(c: Client): void {
     this.clientMap.delete(c.clientId);
+    this.timers.drop('joinAck', c.clientId);
     this.cntcirs.delete(c.clientId);
     this.updateGauges();
   }
@@ -761,7 +742,7 @@ export class Coordinator {
     const qccSeqNo = this.nextQccSeqNo++;
     this.stats.qccSent++;
     this.sendMulticast({ op: Op.QCC, qccSeqNo, qcrBackoff: clamp16(this.waitTime) }, now);
-    this.inStateQccAt = now + this.waitTime;
+    this.timers.arm('inStateQcc', now + this.waitTime);
   }
 
   // 3.1.6.4
@@ -776,7 +757,7 @@ export class Coordinator {
     if (best.clientId !== this.masterId) this.stats.masterChanges++;
     this.masterId = best.clientId;
     this.emit({ type: 'master', clientId: best.clientId, rtt: best.rtt, why: 'qcc' });
-    this.inStateQccAt = undefined; // 3.1.5.7.2
+    this.timers.disarm('inStateQcc'); // 3.1.5.7.2
     this.enterData(now);
   }
 
@@ -784,8 +765,8 @@ export class Coordinator {
   private enterData(now: number): void {
     this.setState('DataState');
     this.spmCount = 0;
-    this.cleanupAt = now + this.cfg.cleanupIntervalMs;
-    this.outStateQccAt = now + this.cfg.qccIntervalMs;
+    this.timers.arm('cleanup', now + this.cfg.cleanupIntervalMs);
+    this.timers.arm('outStateQcc', now + this.cfg.qccIntervalMs);
     this.sendSpm(now);
     // Data triggers queued while there was no Master Client start flowing now (within CurrentWindowSize).
     this.release(now);
@@ -793,10 +774,10 @@ export class Coordinator {
 
   // 3.1.5.9.2
   private leaveData(): void {
-    this.spmAt = undefined;
-    this.cleanupAt = undefined;
-    this.outStateQccAt = undefined;
-    this.rateAt = undefined;
+    this.timers.disarm('spm');
+    this.timers.disarm('cleanup');
+    this.timers.disarm('outStateQcc');
+    this.timers.disarm('rate');
   }
 
   // 3.1.5.9.3
@@ -818,7 +799,7 @@ export class Coordinator {
       now,
     );
     this.spmCount++;
-    this.spmAt = now + Math.max(this.cfg.spmIntervalMs, 4 * this.mcRtt);
+    this.timers.arm('spm', now + Math.max(this.cfg.spmIntervalMs, 4 * this.mcRtt));
   }
 
   // 3.1.6.6
@@ -837,7 +818,7 @@ export class Coordinator {
     const backoff = Math.min(U16, Math.max(this.cfg.qccIntervalMs, active.length) + this.maxRtt(active));
     this.stats.qccSent++;
     this.sendMulticast({ op: Op.QCC, qccSeqNo: this.nextQccSeqNo++, qcrBackoff: backoff }, now);
-    this.outStateQccAt = now + backoff;
+    this.timers.arm('outStateQcc', now + backoff);
   }
 
   // 3.1.6.7
@@ -858,7 +839,7 @@ export class Coordinator {
     }
     if (removed > 0) this.sendSpm(now);
     this.maybeDataEmpty(now);
-    this.cleanupAt = now + this.cfg.cleanupIntervalMs;
+    this.timers.arm('cleanup', now + this.cfg.cleanupIntervalMs);
   }
 
   // =====================================================================================================
@@ -883,7 +864,7 @@ export class Coordinator {
         const need = this.odataWireSize(this.cfg.blockSize);
         if (this.tokens < need) {
           const rate = this.cfg.rateBytesPerSec;
-          this.rateAt = now + Math.max(1, Math.ceil(((need - this.tokens) * 1000) / rate));
+          this.timers.arm('rate', now + Math.max(1, Math.ceil(((need - this.tokens) * 1000) / rate)));
           return;
         }
       }
@@ -985,12 +966,9 @@ export class Coordinator {
   }
 
   private onKickTimer(now: number): void {
-    if (![...this.clientMap.values()].some((c) => c.list === 'kick')) {
-      this.kickAt = undefined;
-      return;
-    }
+    if (![...this.clientMap.values()].some((c) => c.list === 'kick')) return;
     this.sendKick(now);
-    this.kickAt = now + this.cfg.kickIntervalMs;
+    this.timers.arm('kick', now + this.cfg.kickIntervalMs);
   }
 
   private onClientCleanup(now: number): void {
@@ -1002,19 +980,18 @@ export class Coordinator {
         this.emit({ type: 'client-timeout', clientId: c.clientId });
       }
     }
-    this.clientCleanupAt = now + this.cfg.clientDeadTimeoutMs;
+    this.timers.arm('clientCleanup', now + this.cfg.clientDeadTimeoutMs);
   }
 
   private onJoinAckTimer(c: Client, now: number): void {
     if (c.joinAckSendCount >= this.cfg.maxJoinAckSends) {
-      c.joinAckAt = undefined;
       this.removeClient(c);
       this.stats.joinFailures++;
       this.emit({ type: 'client-join-failed', clientId: c.clientId, address: c.address, port: c.port });
       return;
     }
     this.sendJoinAck(c, now);
-    c.joinAckAt = now + this.cfg.joinAckTimeoutMs;
+    this.timers.arm('joinAck', now + this.cfg.joinAckTimeoutMs, c.clientId);
   }
 
   /** 3.1.6.9: terminate the session. The coordinator keeps serving: it starts over in PreStartState. */
@@ -1041,52 +1018,10 @@ export class Coordinator {
     this.nextQccSeqNo = 1;
     this.nextPollSeqNo = 1;
     this.waitTime = 1;
-    this.inactivityAt = this.kickAt = this.inStateQccAt = this.outStateQccAt = this.spmAt = this.cleanupAt = this.rateAt = undefined;
+    this.timers.disarmAll(['clientCleanup']); // the Client Cleanup timer recurs from initialization (3.1.3)
     this.maState = 'Idle';
     this.cntcirs.clear();
-    this.queryAt = undefined;
     this.missing = [];
-  }
-
-  private fireOne(t: number, now: number): void {
-    // Fixed order for timers due at the same instant keeps runs reproducible.
-    if (this.inactivityAt === t) {
-      this.inactivityAt = undefined;
-      if (this.state !== 'PreStartState') this.terminate();
-      return;
-    }
-    for (const c of this.clientMap.values()) {
-      if (c.joinAckAt === t) return this.onJoinAckTimer(c, now);
-    }
-    if (this.inStateQccAt === t) {
-      this.inStateQccAt = undefined;
-      return this.onInStateQcc(now);
-    }
-    if (this.spmAt === t) {
-      this.spmAt = undefined;
-      return this.onSpmTimer(now);
-    }
-    if (this.cleanupAt === t) {
-      this.cleanupAt = undefined;
-      return this.onCleanup(now);
-    }
-    if (this.rateAt === t) {
-      this.rateAt = undefined;
-      return this.release(now);
-    }
-    if (this.queryAt === t) {
-      this.queryAt = undefined;
-      return this.maQueryTimer(now);
-    }
-    if (this.outStateQccAt === t) {
-      this.outStateQccAt = undefined;
-      return this.onOutStateQcc(now);
-    }
-    if (this.kickAt === t) {
-      this.kickAt = undefined;
-      return this.onKickTimer(now);
-    }
-    if (this.clientCleanupAt === t) return this.onClientCleanup(now);
   }
 
   // =====================================================================================================
@@ -1098,13 +1033,13 @@ export class Coordinator {
     if (this.activeCount() === 0) {
       // Nobody to ask: the application protocol waits for the next client to join.
       this.maState = 'Idle';
-      this.queryAt = undefined;
+      this.timers.disarm('query');
       return;
     }
     this.maState = 'QueryState';
     this.cntcirs.clear();
     const backoff = this.pollTrigger(encodeMa({ op: MaOp.SRVCIR }), now);
-    this.queryAt = now + backoff + this.cfg.queryMarginMs + this.maxRtt(this.activeClients());
+    this.timers.arm('query', now + backoff + this.cfg.queryMarginMs + this.maxRtt(this.activeClients()));
   }
 
   /** MT 3.1.5.4: the POLL trigger. Returns PollBackOff (the value that sets the MA Query timer). */
@@ -1144,7 +1079,7 @@ export class Coordinator {
     this.rangeIdx = 0;
     this.nextBlockNo = this.missing.length ? this.missing[0]![0] : 0;
     this.maState = 'DataState';
-    this.queryAt = undefined;
+    this.timers.disarm('query');
     this.round++;
     this.stats.rounds++;
     const blocks = this.missing.reduce((n, [s, e]) => n + (e - s + 1), 0);
