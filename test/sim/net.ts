@@ -7,7 +7,7 @@ import { encodeMsiRequest } from '../../core/codec/msi';
 import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
-import { Coordinator } from '../coordinator/server';
+import { Coordinator } from '../coordinator/coordinator';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
 
 export interface FleetOptions {
