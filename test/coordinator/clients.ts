@@ -126,6 +126,12 @@ export class ClientList {
   }
 }
 
+/** What a client last reported of itself (PROGRESS in a QCR, or a CNTCIR): kept for stats. */
+export function noteProgress(c: Client, m: { progress: number; timeInSession: number }): void {
+  c.progress = Math.min(100, m.progress);
+  c.timeInSession = m.timeInSession;
+}
+
 export function maxRtt(list: Client[]): number {
   let m = 0;
   for (const c of list) if (c.rtt > m) m = c.rtt;

@@ -7,7 +7,7 @@
  */
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
 import { Range } from '../../core/codec/mt';
-import { Client, ClientList, maxRtt } from './clients';
+import { Client, ClientList, maxRtt, noteProgress } from './clients';
 import { Context } from './context';
 import { MaState } from './types';
 
@@ -83,8 +83,7 @@ export class MaServer {
       this.ctx.stats.malformed++;
       return;
     }
-    c.progress = Math.min(100, m.value.progress);
-    c.timeInSession = m.value.timeInSession;
+    noteProgress(c, m.value);
     this.cntcirs.set(c.clientId, { clientId: c.clientId, timeInSession: m.value.timeInSession, progress: m.value.progress, ranges: m.value.ranges });
   }
 

@@ -8,7 +8,7 @@
  */
 import { MaOp, decodeMa } from '../../core/codec/ma';
 import { CAP_MULTISTREAM, MtBody, MtOption, MtOpt, Op, Sec, decodeMt } from '../../core/codec/mt';
-import { Client, ClientList } from './clients';
+import { Client, ClientList, noteProgress } from './clients';
 import { Context, clamp16, lossFromWire } from './context';
 import { MaServer } from './ma-server';
 import { Session } from './session';
@@ -202,8 +202,7 @@ export class MtServer {
       this.ctx.stats.malformed++;
       return;
     }
-    c.progress = Math.min(100, m.value.progress);
-    c.timeInSession = m.value.timeInSession;
+    noteProgress(c, m.value);
   }
 
   // ---- 3.1.5.3 LEAVE
