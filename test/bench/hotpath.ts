@@ -12,9 +12,9 @@
 import crypto from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Receiver, SessionInfo, storeFor } from '../../core/receiver';
-import { Coordinator } from '../../test/coordinator/server';
-import { bufferContent } from '../../test/coordinator/http';
-import { mulberry32 } from '../../test/coordinator/sim';
+import { Coordinator } from '../coordinator/server';
+import { bufferContent } from '../coordinator/http';
+import { mulberry32 } from '../coordinator/sim';
 import { MiB, log, nowNs, summarize, LoopResult } from './util';
 
 const CLIENT = { address: '127.0.0.1', port: 40001 };

@@ -3,11 +3,11 @@
  * back into blocks and put into the same ring and bitmap as multicast data. A block is requested at most once
  * per run (unless its request failed).
  */
-import { Bitmap } from '../core/bitmap';
-import type { BlockStore } from '../core/block-store';
-import type { DiskPump } from './disk';
-import type { HttpClient, Validator } from './http';
-import type { Logger } from './log';
+import { Bitmap } from '../../core/bitmap';
+import type { BlockStore } from '../../core/block-store';
+import type { DiskPump } from '../storage/disk';
+import type { HttpClient, Validator } from '../transport/http';
+import type { Logger } from '../log/log';
 
 /** Largest single HTTP request (bytes): keeps fail-over and progress fine-grained. */
 const MAX_REQUEST_BYTES = 16 * 1024 * 1024;

@@ -22,10 +22,10 @@
 import nodeFs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { Bitmap } from '../core/bitmap';
-import { ioError } from './errors';
-import type { Logger } from './log';
-import type { Validator } from './http';
+import { Bitmap } from '../../core/bitmap';
+import { ioError } from '../errors';
+import type { Logger } from '../log/log';
+import type { Validator } from '../transport/http';
 
 export interface StateIdentity {
   namespace: string;

@@ -4,15 +4,15 @@
  */
 import os from 'node:os';
 import type dgram from 'node:dgram';
-import { ipToBytes } from '../core/codec/msi';
-import { KickReason } from '../core/codec/mt';
-import { Bitmap } from '../core/bitmap';
-import { Receiver, SessionInfo } from '../core/receiver';
-import type { BlockStore } from '../core/block-store';
-import type { DiskPump } from './disk';
-import { Exit, OsdcastError } from './errors';
-import type { Logger } from './log';
-import { MulticastSocket, closeSocket, openConnected, openMulticast } from './net';
+import { ipToBytes } from '../../core/codec/msi';
+import { KickReason } from '../../core/codec/mt';
+import { Bitmap } from '../../core/bitmap';
+import { Receiver, SessionInfo } from '../../core/receiver';
+import type { BlockStore } from '../../core/block-store';
+import type { DiskPump } from '../storage/disk';
+import { Exit, OsdcastError } from '../errors';
+import type { Logger } from '../log/log';
+import { MulticastSocket, closeSocket, openConnected, openMulticast } from '../transport/net';
 
 export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; reason: string };
 

@@ -12,7 +12,7 @@ import {
   formatCmTraceLine,
   pinoLineToCmTrace,
   rotatedPath,
-} from '../../agent/cmtrace';
+} from '../../../agent/log/cmtrace';
 
 /** Independent parser, written from the published line shape (messages may span lines). */
 const RECORD =

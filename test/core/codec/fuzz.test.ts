@@ -8,9 +8,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MaOp, MaPacket, decodeMa, encodeMa, peekData } from '../../core/codec/ma';
-import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../core/codec/msi';
-import { MtBody, MtOption, MtPacket, Op, Sec, decodeMt, encodeMt } from '../../core/codec/mt';
+import { MaOp, MaPacket, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
+import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
+import { MtBody, MtOption, MtPacket, Op, Sec, decodeMt, encodeMt } from '../../../core/codec/mt';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
 
 const RUNS = { numRuns: 400 };

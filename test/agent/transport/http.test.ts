@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Bitmap } from '../../core/bitmap';
-import { HttpClient, HttpError, HttpOptions } from '../../agent/http';
-import { FaultyServer, startFaulty, FaultyOptions } from '../support/faulty-http';
-import { NginxServer, canRunNginx, nginxAvailable, startNginx } from '../support/nginx';
+import { Bitmap } from '../../../core/bitmap';
+import { HttpClient, HttpError, HttpOptions } from '../../../agent/transport/http';
+import { FaultyServer, startFaulty, FaultyOptions } from '../../support/faulty-http';
+import { NginxServer, canRunNginx, nginxAvailable, startNginx } from '../../support/nginx';
 import { Assembler, memLogger, randomBody } from './helpers';
 
 const closers: (() => unknown)[] = [];

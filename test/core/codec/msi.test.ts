@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MsiOpt, decodeMsi, decodeMsiRaw, encodeMsiError, encodeMsiRaw, encodeMsiReply, encodeMsiRequest, win32Name } from '../../core/codec/msi';
+import { MsiOpt, decodeMsi, decodeMsiRaw, encodeMsiError, encodeMsiRaw, encodeMsiReply, encodeMsiRequest, win32Name } from '../../../core/codec/msi';
 import { expectFail, expectOk, hex, toHex } from './helpers';
 
 const REQUEST =

@@ -19,7 +19,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
-import type { Logger } from './log';
+import type { Logger } from '../log/log';
 
 declare const OSDCAST_VERSION: string;
 const USER_AGENT = `osdcast/${typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev'}`;

@@ -9,7 +9,7 @@
  * with specChecksum (test/codec/helpers.ts, written from the spec text).
  */
 import { describe, expect, it } from 'vitest';
-import { DecodeMtOptions, MtBody, MtOption, MtPacket, Op, Sec, SecMode, decodeMt, encodeMt, findOption, MtOpt } from '../../core/codec/mt';
+import { DecodeMtOptions, MtBody, MtOption, MtPacket, Op, Sec, SecMode, decodeMt, encodeMt, findOption, MtOpt } from '../../../core/codec/mt';
 import { expectFail, expectOk, hex, specChecksum, toHex, withChecksum } from './helpers';
 
 const SESSION_ID = 0x00c0ffee;

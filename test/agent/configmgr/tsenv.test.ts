@@ -15,7 +15,7 @@ import {
   parseTsVarFlags,
   setTsVariables,
   validateTsVariableName,
-} from '../../agent/tsenv';
+} from '../../../agent/configmgr/tsenv';
 
 describe('parseTsVarFlags', () => {
   it('maps NAME=field pairs, matching field names case-insensitively', () => {

@@ -3,7 +3,7 @@
  * the text of MS-WDSMT 2.2.2.3, not copied from core/codec/mt.ts, so that a shared mistake cannot hide.
  */
 import { expect } from 'vitest';
-import { DecodeError, DecodeErrorCode, Decoded } from '../../core/codec/bytes';
+import { DecodeError, DecodeErrorCode, Decoded } from '../../../core/codec/bytes';
 
 /** Hex text (whitespace allowed) to bytes; throws on an odd digit count or a non-hex character (a typo in a vector). */
 export function hex(s: string): Buffer {

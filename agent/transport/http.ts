@@ -13,7 +13,7 @@
  *  - onData's promise is awaited before the next chunk is read (back-pressure: disk slower than network is fine);
  *    an error thrown by onData is rethrown as is (no retry, no fail-over).
  *
- * Wiring sketch (receive.ts; see agent/state.ts for the resume contract):
+ * Wiring sketch (receive.ts; see agent/storage/state.ts for the resume contract):
  *   const http = new HttpClient({ urls, retries, retryDelayMs, ca, insecure, log, signal });
  *   const info = await http.probe();                       // size must equal the session's contentSize
  *   const st = loadState(statePath(out), { ...identity, validator: info.validator }, { log });
@@ -32,7 +32,7 @@ import http from 'node:http';
 import https from 'node:https';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import type { Logger } from './log';
+import type { Logger } from '../log/log';
 
 declare const OSDCAST_VERSION: string;
 const USER_AGENT = `osdcast/${typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev'}`;

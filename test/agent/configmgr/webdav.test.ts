@@ -1,5 +1,5 @@
 /**
- * agent/webdav.ts: the XML reader, Multi-Status parsing, the path rules, and enumeratePackage against a node:http
+ * agent/configmgr/webdav.ts: the XML reader, Multi-Status parsing, the path rules, and enumeratePackage against a node:http
  * server that answers PROPFIND with crafted listings (the cases a real server can't easily be made to produce:
  * hrefs with "..", other hosts, encoded separators). The real WebDAV server (nginx dav-ext) is in test/e2e/acp.test.ts.
  */
@@ -7,8 +7,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DavError, enumeratePackage, joinInside, parseMultistatus, parseXml, safeRelativePath, segmentProblem, textOf, UnsafePathError, XmlError } from '../../agent/webdav';
-import { memLogger } from './helpers';
+import { DavError, enumeratePackage, joinInside, parseMultistatus, parseXml, safeRelativePath, segmentProblem, textOf, UnsafePathError, XmlError } from '../../../agent/configmgr/webdav';
+import { memLogger } from '../transport/helpers';
 
 const closers: (() => unknown)[] = [];
 afterEach(async () => {

@@ -1,25 +1,25 @@
 /**
  * `osdcast receive`: the orchestrator. Multicast first (MS-WDSMSI session, then multicast.ts); HTTP(S) from the
  * same DP for holes multicast keeps missing (hybrid) and for everything when multicast cannot serve (fallback);
- * resume from `<out>.osdcast`; SHA-256 at the end. Hops to a socket: cli.ts → receive.ts → multicast.ts → net.ts.
+ * resume from `<out>.osdcast`; SHA-256 at the end. Hops to a socket: cli.ts → receive/receive.ts → receive/multicast.ts → transport/net.ts.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type dgram from 'node:dgram';
-import { Bitmap } from '../core/bitmap';
-import { BlockStore } from '../core/block-store';
-import { MsiUdpInitiator } from '../core/msi-client';
-import type { SessionInfo } from '../core/receiver';
-import { DiskPump } from './disk';
-import { Exit, OsdcastError } from './errors';
-import { HttpClient, HttpError, HttpInfo } from './http';
+import { Bitmap } from '../../core/bitmap';
+import { BlockStore } from '../../core/block-store';
+import { MsiUdpInitiator } from '../../core/msi-client';
+import type { SessionInfo } from '../../core/receiver';
+import { DiskPump } from '../storage/disk';
+import { Exit, OsdcastError } from '../errors';
+import { HttpClient, HttpError, HttpInfo } from '../transport/http';
 import { HttpFiller } from './http-fill';
-import type { Logger } from './log';
+import type { Logger } from '../log/log';
 import { runMulticast } from './multicast';
-import { closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from './net';
-import type { Report } from './report';
-import { FileSink } from './sink';
-import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from './state';
+import { closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
+import type { Report } from '../report';
+import { FileSink } from '../storage/sink';
+import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
 
 export interface ReceiveOptions {
   server: string;

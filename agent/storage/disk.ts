@@ -3,9 +3,9 @@
  * positional writes in flight, and keeps the resume state honest (a block is recorded in `<out>.osdcast` only
  * after an fdatasync that followed its write).
  */
-import type { BlockStore, TaggedWriteJob } from '../core/block-store';
-import { Bitmap } from '../core/bitmap';
-import { Exit, OsdcastError, ioError } from './errors';
+import type { BlockStore, TaggedWriteJob } from '../../core/block-store';
+import { Bitmap } from '../../core/bitmap';
+import { Exit, OsdcastError, ioError } from '../errors';
 import type { FileSink } from './sink';
 import type { StateFile } from './state';
 

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { expect } from 'vitest';
-import type { Logger } from '../../agent/log';
+import type { Logger } from '../../../agent/log/log';
 
 /** A logger that keeps its JSON lines (to assert on warnings, and that nothing is logged per chunk). */
 export function memLogger(): { log: Logger; lines: () => Record<string, unknown>[] } {

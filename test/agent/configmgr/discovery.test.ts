@@ -14,7 +14,7 @@ import {
   parseOsdcastConfig,
   parseRegQuery,
   readPxeBootServer,
-} from '../../agent/discovery';
+} from '../../../agent/configmgr/discovery';
 
 const FIX = path.join(__dirname, 'fixtures');
 const fixture = (name: string): Buffer => fs.readFileSync(path.join(FIX, name));

@@ -4,10 +4,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { memfs } from 'memfs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Bitmap } from '../../core/bitmap';
-import { Exit, OsdcastError } from '../../agent/errors';
-import { StateFile, StateFs, StateIdentity, blockCount, loadState, statePath } from '../../agent/state';
-import { memLogger } from './helpers';
+import { Bitmap } from '../../../core/bitmap';
+import { Exit, OsdcastError } from '../../../agent/errors';
+import { StateFile, StateFs, StateIdentity, blockCount, loadState, statePath } from '../../../agent/storage/state';
+import { memLogger } from '../transport/helpers';
 
 const ID: StateIdentity = {
   namespace: 'SMSPKG',

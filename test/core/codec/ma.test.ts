@@ -4,7 +4,7 @@
  * Header (2.2.1): Packet-Size(2) OpCode(1), network byte order.
  */
 import { describe, expect, it } from 'vitest';
-import { DATA_HEADER_LEN, MaOp, MaPacket, decodeMa, encodeMa, peekData, writeDataHeader } from '../../core/codec/ma';
+import { DATA_HEADER_LEN, MaOp, MaPacket, decodeMa, encodeMa, peekData, writeDataHeader } from '../../../core/codec/ma';
 import { expectFail, expectOk, hex, toHex } from './helpers';
 
 interface Vector {

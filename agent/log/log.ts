@@ -2,7 +2,7 @@
  * Logging: pino, synchronous, no transports (a CLI may be killed; transports break inside a single binary).
  * stdout is reserved for the --json report, so logs go to stderr or a file.
  *
- * Formats: 'json' (pino's JSON lines) or 'cmtrace' (agent/cmtrace.ts: the ConfigMgr log format CMTrace and
+ * Formats: 'json' (pino's JSON lines) or 'cmtrace' (agent/log/cmtrace.ts: the ConfigMgr log format CMTrace and
  * OneTrace read). Files rotate at `maxSize` bytes to `<name>.lo_` (one previous file kept), as ConfigMgr does:
  * WinPE's X: drive is a small RAM disk. Where logs go by default is decided by the CLI (resolveLogTarget).
  */

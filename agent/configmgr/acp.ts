@@ -17,11 +17,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Exit } from './errors';
-import type { Logger } from './log';
-import type { ReceiveDeps, ReceiveOptions } from './receive';
-import type { Report } from './report';
-import { statePath } from './state';
+import { Exit } from '../errors';
+import type { Logger } from '../log/log';
+import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
+import type { Report } from '../report';
+import { statePath } from '../storage/state';
 import { DavError, enumeratePackage, joinInside, PackageFile, PackageListing, UnsafePathError } from './webdav';
 
 // ---------------------------------------------------------------------------------------------------------------

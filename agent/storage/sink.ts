@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { ioError } from './errors';
+import { ioError } from '../errors';
 
 export class FileSink {
   private constructor(
