@@ -160,12 +160,6 @@ export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
   now?: () => number;
 }
 
-export interface AcpFileResult {
-  path: string;
-  bytes: number;
-  via: 'multicast' | 'http' | 'multicast+http' | 'empty';
-}
-
 /** The ACP report (the receive report's fields, summed over the files, plus the package's). */
 export interface AcpReport extends Report {
   packageId: string;

@@ -3,7 +3,6 @@
  * Receivers (core/) in one process, a fake clock, per-receiver latency and independent random loss from seeded
  * PRNGs. No sockets, no timers: the same seed gives the same run.
  */
-import { encodeMsiRequest } from '../../core/codec/msi';
 import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
@@ -250,4 +249,3 @@ export class Fleet {
   }
 }
 
-export { encodeMsiRequest };

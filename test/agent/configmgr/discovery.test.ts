@@ -9,7 +9,6 @@ import {
   discoverServer,
   findServerInIni,
   normalizeServer,
-  parseAcpArgs,
   parseIni,
   parseOsdcastConfig,
   parseRegQuery,
@@ -109,17 +108,6 @@ describe('ACP INI', () => {
     const s = findServerInIni('[a]\nUrl=http://web01/x\nSourcePath=Packages\n[b]\nMulticastServer=mcs01\n');
     expect(s).toMatchObject({ key: 'MulticastServer', address: { server: 'mcs01' } });
     expect(findServerInIni('[a]\nSourcePath=Packages\n')).toBeUndefined();
-  });
-
-  it('recognises both ACP argument shapes', () => {
-    expect(parseAcpArgs(['X:\\Windows\\TEMP\\SMSTSDownload.INI', 'PS100004', 'C:\\_SMSTaskSequence\\Packages\\PS100004'])).toEqual({
-      iniPath: 'X:\\Windows\\TEMP\\SMSTSDownload.INI',
-      packageId: 'PS100004',
-      destination: 'C:\\_SMSTaskSequence\\Packages\\PS100004',
-    });
-    expect(parseAcpArgs(['ps10000a', 'C:\\x'])).toEqual({ packageId: 'PS10000A', destination: 'C:\\x' });
-    expect(parseAcpArgs(['receive', '--server', 'x'])).toBeUndefined();
-    expect(parseAcpArgs(['PS1000XZ', 'C:\\x'])).toBeUndefined();
   });
 });
 
