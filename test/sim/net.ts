@@ -9,6 +9,9 @@ import { Receiver, storeFor } from '../../core/receiver';
 import { Coordinator } from '../coordinator/server';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
 
+/** Where the simulated coordinator's session datagrams come from (its serverAddr). */
+const SERVER_FROM = { address: '10.0.0.1', port: 64001 };
+
 export interface FleetOptions {
   receivers: number;
   image: Buffer;
@@ -208,7 +211,7 @@ export class Fleet {
           this.at(this.now + this.latency(), () => {
             if (!n.rx || n.done) return;
             this.delivered++;
-            n.rx.handleDatagram(data, this.now);
+            n.rx.handleDatagram(data, SERVER_FROM, this.now);
             this.serviceRx(n);
           });
         }
