@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { buildInitiateRequest, decodeInitiateRequest, decodeInitiateResult, encodeInitiateError, encodeInitiateReply } from '../../../core/wdsc/initiate';
 import { WdscPacket, WdscVariable, decodeWdsc, encodeWdsc } from '../../../core/wdsc/packet';
 import { expectFail, expectOk, isWellFormedResult } from '../codec/helpers';
+import { mutate, mutation } from '../codec/mutations';
 import { MSI_GUID_HEX, T, block, le, packet } from './spec';
 
 const RUNS = { numRuns: 400 };
@@ -187,29 +188,6 @@ describe('(b) valid packets round-trip', () => {
     );
   });
 });
-
-type Mutation = { kind: 'flip'; pos: number; bit: number } | { kind: 'truncate'; len: number } | { kind: 'append'; extra: Buffer } | { kind: 'overwrite'; pos: number; value: number };
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), pos: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), len: fc.nat() }),
-  fc.record({ kind: fc.constant('append' as const), extra: bytes(8, 1) }),
-  fc.record({ kind: fc.constant('overwrite' as const), pos: fc.nat(), value: u8 }),
-);
-function mutate(wire: Buffer, m: Mutation): Buffer {
-  const b = Buffer.from(wire);
-  switch (m.kind) {
-    case 'flip':
-      if (b.length) b[m.pos % b.length] = b[m.pos % b.length]! ^ (1 << m.bit);
-      return b;
-    case 'truncate':
-      return b.subarray(0, m.len % (b.length + 1));
-    case 'append':
-      return Buffer.concat([b, m.extra]);
-    case 'overwrite':
-      if (b.length) b[m.pos % b.length] = m.value;
-      return b;
-  }
-}
 
 describe('(c) mutated valid packets', () => {
   it('never throw and give a well-formed result', () => {
