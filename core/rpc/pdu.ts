@@ -201,7 +201,8 @@ export function encodePduLayout(p: Pdu): PduLayout {
     const before = w.pos;
     w.align(align, p.type === PType.REQUEST || p.type === PType.RESPONSE ? dataStart : 0);
     dataEnd = w.pos;
-    w.u8(p.auth.authType).u8(p.auth.authLevel).u8(w.pos - before).u8(0).u32le(p.auth.authContextId);
+    const padLength = dataEnd - before;
+    w.u8(p.auth.authType).u8(p.auth.authLevel).u8(padLength).u8(0).u32le(p.auth.authContextId);
     signedEnd = w.pos;
     w.bytes(p.auth.authValue);
   }
