@@ -12,6 +12,7 @@ import { expectOk } from '../codec/helpers';
 import { FakeProvider, fakeSignature, xorInPlace } from './fake-provider';
 import { NETR_SERVER_GET_INFO, SRVSVC, decodeNetrServerGetInfo101, encodeNetrServerGetInfo } from './srvsvc';
 import { V } from './vectors';
+import { WDSC_INTERFACE, WDS_RPC_MESSAGE_OPNUM, decodeWdsRpcMessageRequest, decodeWdsRpcMessageResponse, encodeWdsRpcMessageRequest, encodeWdsRpcMessageResponse } from '../../../core/rpc/wds-rpc';
 
 function drain(c: RpcClient): { sent: Buffer[]; events: RpcEvent[] } {
   const sent: Buffer[] = [];
@@ -349,5 +350,26 @@ describe('RpcClient with a security provider', () => {
     expect(expectOk(decodePdu(second.sent[0]!)).type).toBe(PType.AUTH3);
     expect(second.events.map((e) => e.type)).toEqual(['bound']);
     expect(provider.seen).toEqual(['LEG1', 'LEG2']);
+  });
+
+  it('a WdsRpcMessage call at PKT_PRIVACY, as osdcast makes it: opnum 0, the packet sealed, the reply unsealed', () => {
+    const provider = new FakeProvider();
+    const c = new RpcClient({ abstractSyntax: WDSC_INTERFACE, security: { provider, level: AuthLevel.PKT_PRIVACY } });
+    c.handleConnected(0);
+    const bind = expectOk(decodePdu(drain(c).sent[0]!));
+    expect(bind.type === PType.BIND && bind.contexts[0]!.abstractSyntax).toEqual(WDSC_INTERFACE);
+    c.handleBytes(bindAck({ token: 'CHALLENGE' }), 1);
+    drain(c);
+    const packet = Buffer.from('an MS-WDSC request packet');
+    const id = c.call(WDS_RPC_MESSAGE_OPNUM, encodeWdsRpcMessageRequest(packet), 2);
+    const [req] = drain(c).sent;
+    const opened = serverOpen(req!, AuthLevel.PKT_PRIVACY, 0);
+    expect(opened.opnum).toBe(0);
+    expect(expectOk(decodeWdsRpcMessageRequest(opened.stub))).toEqual(packet);
+    expect(req!.includes(packet), 'the packet is not on the wire in clear').toBe(false);
+    c.handleBytes(response(id, encodeWdsRpcMessageResponse(Buffer.from('the reply'), 0), 3, { level: 6, seq: 0 }), 3);
+    const [ev] = drain(c).events;
+    expect(ev!.type).toBe('response');
+    expect(expectOk(decodeWdsRpcMessageResponse((ev as { stub: Buffer }).stub))).toEqual({ reply: Buffer.from('the reply'), returnValue: 0 });
   });
 });
