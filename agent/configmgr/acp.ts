@@ -185,6 +185,8 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     multicastBytes: 0,
     httpBytes: 0,
     droppedPackets: 0,
+    drops: { wrongSource: 0 },
+    conflictingDuplicates: 0,
     packageId: o.packageId,
     destination: dest,
     files: 0,
@@ -293,6 +295,8 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.multicastBytes += r.multicastBytes;
     rep.httpBytes += r.httpBytes;
     rep.droppedPackets += r.droppedPackets;
+    rep.drops!.wrongSource += r.drops?.wrongSource ?? 0;
+    rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
       removeLeftovers(out, log);
       const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;

@@ -1,6 +1,6 @@
 /**
  * 2. The receiver's hot path without sockets: core Receiver (with storeFor()) fed the datagrams a real
- * Coordinator (test/coordinator/server.ts) sent it, writes drained into memory.
+ * Coordinator (test/coordinator/coordinator.ts) sent it, writes drained into memory.
  *
  * Step 1 (record, untimed): a Coordinator and a Receiver run in-process on a virtual clock; every datagram the
  * coordinator addresses to the receiver (multicast and unicast) is copied and kept with its time, and so is every
@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Receiver, SessionInfo, storeFor } from '../../core/receiver';
-import { Coordinator } from '../coordinator/server';
+import { Coordinator } from '../coordinator/coordinator';
 import { bufferContent } from '../coordinator/http';
 import { mulberry32 } from '../coordinator/sim';
 import { MiB, log, nowNs, summarize, LoopResult } from './util';
@@ -98,7 +98,7 @@ export function record(sizeBytes: number, blockSize: number, seed = 1): Recordin
       bufs.push(own);
       times.push(now);
       if (own[13] === 0x06 || own[13] === 0x07) dataPackets++;
-      rx.handleDatagram(own, now);
+      rx.handleDatagram(own, session.server, now);
       drainRx();
       continue;
     }
@@ -162,7 +162,7 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
   for (let i = 0; i < n; i++) {
     now = times[i]!;
     const b = bufs[i];
-    if (b) rx.handleDatagram(b, now);
+    if (b) rx.handleDatagram(b, session.server, now);
     else rx.handleTimeout(now);
     while (rx.pollTransmit()) transmits++;
     if (++sinceWrite >= writeEvery) {

@@ -6,8 +6,11 @@
 import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
-import { Coordinator } from '../coordinator/server';
+import { Coordinator } from '../coordinator/coordinator';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
+
+/** Where the simulated coordinator's session datagrams come from (its serverAddr). */
+const SERVER_FROM = { address: '10.0.0.1', port: 64001 };
 
 export interface FleetOptions {
   receivers: number;
@@ -208,7 +211,7 @@ export class Fleet {
           this.at(this.now + this.latency(), () => {
             if (!n.rx || n.done) return;
             this.delivered++;
-            n.rx.handleDatagram(data, this.now);
+            n.rx.handleDatagram(data, SERVER_FROM, this.now);
             this.serviceRx(n);
           });
         }
