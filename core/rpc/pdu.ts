@@ -236,6 +236,11 @@ function readSyntax(r: LeReader, what: string): SyntaxId {
   return { uuid: r.uuid(`${what} uuid`), major: r.u16le(`${what} major`), minor: r.u16le(`${what} minor`) };
 }
 
+/** max_xmit_frag, max_recv_frag, assoc_group_id: the start of every bind-family body. */
+function readFragSizes(r: LeReader): { maxXmitFrag: number; maxRecvFrag: number; assocGroupId: number } {
+  return { maxXmitFrag: r.u16le('max_xmit_frag'), maxRecvFrag: r.u16le('max_recv_frag'), assocGroupId: r.u32le('assoc_group_id') };
+}
+
 export function decodePdu(buf: Buffer): Decoded<Pdu> {
   return guard('rpc', () => {
     const h = new LeReader(buf);
@@ -271,9 +276,7 @@ export function decodePdu(buf: Buffer): Decoded<Pdu> {
     switch (type) {
       case PType.BIND:
       case PType.ALTER_CONTEXT: {
-        const maxXmitFrag = r.u16le('max_xmit_frag');
-        const maxRecvFrag = r.u16le('max_recv_frag');
-        const assocGroupId = r.u32le('assoc_group_id');
+        const frag = readFragSizes(r);
         const n = r.u8('n_context_elem');
         r.bytes(3, 'reserved');
         const contexts: ContextElem[] = [];
@@ -286,13 +289,11 @@ export function decodePdu(buf: Buffer): Decoded<Pdu> {
           for (let j = 0; j < nt; j++) transferSyntaxes.push(readSyntax(r, 'transfer_syntax'));
           contexts.push({ contextId, abstractSyntax, transferSyntaxes });
         }
-        return ok({ type, ...common, maxXmitFrag, maxRecvFrag, assocGroupId, contexts });
+        return ok({ type, ...common, ...frag, contexts });
       }
       case PType.BIND_ACK:
       case PType.ALTER_CONTEXT_RESP: {
-        const maxXmitFrag = r.u16le('max_xmit_frag');
-        const maxRecvFrag = r.u16le('max_recv_frag');
-        const assocGroupId = r.u32le('assoc_group_id');
+        const frag = readFragSizes(r);
         const addrLen = r.u16le('sec_addr length');
         const addr = r.bytes(addrLen, 'sec_addr port_spec');
         r.align(4);
@@ -306,7 +307,7 @@ export function decodePdu(buf: Buffer): Decoded<Pdu> {
           const reason = r.u16le('reason');
           results.push({ result, reason, transferSyntax: readSyntax(r, 'transfer_syntax') });
         }
-        return ok({ type, ...common, maxXmitFrag, maxRecvFrag, assocGroupId, secondaryAddress, results });
+        return ok({ type, ...common, ...frag, secondaryAddress, results });
       }
       case PType.BIND_NAK: {
         const rejectReason = r.u16le('provider_reject_reason');
