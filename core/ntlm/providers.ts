@@ -8,7 +8,7 @@
  * final negTokenResp (alter_context); the server sends its own only when the client sent one.
  */
 import { AuthType, SecurityError, SecurityErrorKind, SecurityProvider, ServerSecurityProvider, TokenStep } from '../rpc/security';
-import { NtlmClient, NtlmClientOptions, NtlmServer, NtlmServerOptions } from './auth';
+import { NtlmClient, NtlmClientOptions, NtlmServer, NtlmServerOptions, ServerAuthentication } from './auth';
 import { NtlmSession, VerifyFailure } from './session';
 import { NegState, OID_NTLMSSP, decodeNegTokenInit, decodeNegTokenResp, encodeMechTypeList, encodeNegTokenInit, encodeNegTokenResp } from './spnego';
 
@@ -134,52 +134,50 @@ export class SpnegoClientProvider extends Protection implements SecurityProvider
 
 type Identity = ServerSecurityProvider['identity'];
 
-/** Raw NTLMSSP server (auth type 10): CHALLENGE for the bind's NEGOTIATE, verdict on the auth3's AUTHENTICATE. */
-export class NtlmServerProvider extends Protection implements ServerSecurityProvider {
-  readonly authType = AuthType.WINNT;
-  readonly #server: NtlmServer;
-  #challenged = false;
+/** What both server providers share: the NTLM verifier and, once it says yes, the session and identity. */
+abstract class ServerProtection extends Protection {
+  protected readonly server: NtlmServer;
   #identity: Identity;
   constructor(opts: NtlmServerOptions) {
     super();
-    this.#server = new NtlmServer(opts);
+    this.server = new NtlmServer(opts);
   }
   get identity(): Identity {
     return this.#identity;
   }
+  protected accept(a: ServerAuthentication): void {
+    this.session = a.session;
+    this.#identity = { user: a.user, domain: a.domain, anonymous: a.anonymous };
+    this.finish();
+  }
+}
+
+/** Raw NTLMSSP server (auth type 10): CHALLENGE for the bind's NEGOTIATE, verdict on the auth3's AUTHENTICATE. */
+export class NtlmServerProvider extends ServerProtection implements ServerSecurityProvider {
+  readonly authType = AuthType.WINNT;
+  #challenged = false;
   handleClientToken(token: Buffer): TokenStep {
     if (this.established) return stepErr('malformed-token', 'NTLM: client token after the context was established');
     if (!this.#challenged) {
-      const c = this.#server.challenge(token);
+      const c = this.server.challenge(token);
       if (!c.ok) return { ok: false, error: c.error };
       this.#challenged = true;
       return { ok: true, token: c.value, established: false };
     }
-    const a = this.#server.authenticate(token);
+    const a = this.server.authenticate(token);
     if (!a.ok) return { ok: false, error: a.error };
-    this.session = a.value.session;
-    this.#identity = { user: a.value.user, domain: a.value.domain, anonymous: a.value.anonymous };
-    this.finish();
+    this.accept(a.value);
     return { ok: true, token: undefined, established: true };
   }
 }
 
 /** SPNEGO(NTLMSSP) server (auth type 9). */
-export class SpnegoServerProvider extends Protection implements ServerSecurityProvider {
+export class SpnegoServerProvider extends ServerProtection implements ServerSecurityProvider {
   readonly authType = AuthType.SPNEGO;
-  readonly #server: NtlmServer;
   #state: 'init' | 'negotiate' | 'authenticate' = 'init';
   #mechTypes: Buffer = Buffer.alloc(0);
   /** RFC 4178 section 5: NTLMSSP was not the client's first mechanism, so a mechListMIC is required. */
   #micRequired = false;
-  #identity: Identity;
-  constructor(opts: NtlmServerOptions) {
-    super();
-    this.#server = new NtlmServer(opts);
-  }
-  get identity(): Identity {
-    return this.#identity;
-  }
   handleClientToken(token: Buffer): TokenStep {
     if (this.established) return stepErr('malformed-token', 'SPNEGO: client token after the context was established');
     if (this.#state === 'init') {
@@ -201,7 +199,7 @@ export class SpnegoServerProvider extends Protection implements ServerSecurityPr
     if (d.value.negState === NegState.REJECT) return stepErr('rejected', 'SPNEGO: the client gave up (negState reject)');
     if (!d.value.responseToken) return stepErr('malformed-token', 'SPNEGO: the client token carries no NTLM message');
     if (this.#state === 'negotiate') return this.#challenge(d.value.responseToken, false);
-    const a = this.#server.authenticate(d.value.responseToken);
+    const a = this.server.authenticate(d.value.responseToken);
     if (!a.ok) return { ok: false, error: a.error };
     const session = a.value.session;
     let mechListMIC: Buffer | undefined;
@@ -214,14 +212,12 @@ export class SpnegoServerProvider extends Protection implements ServerSecurityPr
     } else if (this.#micRequired) {
       return stepErr('rejected', 'SPNEGO: mechListMIC missing although NTLMSSP was not the first mechanism offered');
     }
-    this.session = session;
-    this.#identity = { user: a.value.user, domain: a.value.domain, anonymous: a.value.anonymous };
-    this.finish();
+    this.accept(a.value);
     const out = encodeNegTokenResp({ negState: NegState.ACCEPT_COMPLETED, ...(mechListMIC ? { mechListMIC } : {}) });
     return { ok: true, token: out, established: true };
   }
   #challenge(negotiate: Buffer, withMech: boolean): TokenStep {
-    const c = this.#server.challenge(negotiate);
+    const c = this.server.challenge(negotiate);
     if (!c.ok) return { ok: false, error: c.error };
     this.#state = 'authenticate';
     const out = encodeNegTokenResp({ negState: NegState.ACCEPT_INCOMPLETE, ...(withMech ? { supportedMech: OID_NTLMSSP } : {}), responseToken: c.value });
