@@ -8,16 +8,16 @@
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
-import { checkTemplate, DEFAULT_TEMPLATES, looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
+import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
+import { templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
 import { createLogger, LogFormat, Logger, resolveLogTarget } from './log/log';
 import { receive, Progress } from './receive/receive';
 import { Report, reportLine } from './report';
+import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TS_VAR_FIELDS, TsVarMapping } from './configmgr/tsenv';
 
-declare const OSDCAST_VERSION: string;
-export const VERSION = typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev';
 
 /** A numeric flag: finite, >= min (or > 0 when min is 0), whole when asked. */
 function numberArg(name: string, { integer = false, min = 0 } = {}) {
@@ -153,7 +153,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   program
     .name('osdcast')
     .description('Receive an OS image or a ConfigMgr package from a distribution point by IP multicast (MS-WDSMSI, MS-WDSMT, MS-WDSMA), with HTTP fallback.')
-    .version(`osdcast ${VERSION} (node ${process.version})`, '-V, --version', 'print the version and the embedded Node version')
+    .version(VERSION_LINE, '-V, --version', 'print the version and the embedded Node version')
     .exitOverride()
     // Usage errors: exactly one line on stderr, then exit 2.
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`osdcast: ${s.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
@@ -284,15 +284,9 @@ interrupted; 1 if a failure's code equals abortCode) makes the task sequence dow
       const disc = discoverServer({ serverFlag: f.server ? showServer(f.server) : undefined, acpIniPath: pos.iniPath, env: process.env, exeDir: defaultExeDir() });
       if (disc.configError) cmd.error(`osdcast.json: ${disc.configError}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
       const cfg = disc.config ?? {};
-      const templates = {
-        namespace: cfg.namespaceTemplate ?? DEFAULT_TEMPLATES.namespace,
-        content: cfg.contentTemplate ?? DEFAULT_TEMPLATES.content,
-        http: cfg.httpTemplate ?? DEFAULT_TEMPLATES.http,
-      };
+      let templates;
       try {
-        checkTemplate('namespaceTemplate', templates.namespace);
-        checkTemplate('contentTemplate', templates.content);
-        checkTemplate('httpTemplate', templates.http);
+        templates = templatesOf(cfg);
       } catch (e) {
         cmd.error(`${disc.configPath ?? 'osdcast.json'}: ${(e as Error).message}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
       }
@@ -366,7 +360,7 @@ function logDiscovery(log: Logger, disc: DiscoveryResult): void {
 function openLog(f: CommonFlags): Logger {
   const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile });
   const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: Math.round(f.logMaxSize * 1024 * 1024) });
-  log.debug(`osdcast ${VERSION} (node ${process.version}); logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
+  log.debug(`${VERSION_LINE}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
   return log;
 }
 

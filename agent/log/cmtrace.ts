@@ -26,6 +26,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { envValue } from '../util/env';
+import { UTF8_BOM } from '../util/text';
 
 export type CmTraceType = 1 | 2 | 3;
 
@@ -284,7 +286,7 @@ export class CmTraceDestination {
     this.rotatedPath = rotatedPath(opts.path);
     this.maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
     if (!Number.isFinite(this.maxSize) || this.maxSize < 0) throw new RangeError(`maxSize must be >= 0, got ${opts.maxSize}`);
-    this.file = new RotatingFile(this.path, this.maxSize, opts.bom === false ? undefined : Buffer.from([0xef, 0xbb, 0xbf]), (e) => this.fail(e));
+    this.file = new RotatingFile(this.path, this.maxSize, opts.bom === false ? undefined : UTF8_BOM, (e) => this.fail(e));
   }
 
   /** Number of records that could not be written. */
@@ -345,14 +347,6 @@ export function cmtraceDestination(opts: CmTraceDestinationOptions): CmTraceDest
 }
 
 export type LogTarget = { format: 'cmtrace'; path: string } | { format: 'json' };
-
-/** Environment lookup that ignores case, as Windows does (a plain object passed in tests is case-sensitive). */
-export function envValue(env: Record<string, string | undefined>, name: string): string | undefined {
-  if (env[name] !== undefined) return env[name];
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(env)) if (k.toLowerCase() === lower) return v;
-  return undefined;
-}
 
 /**
  * Where logs go by default: inside a task sequence (`_SMSTSLogPath` set, e.g. X:\Windows\Temp\SMSTSLog in WinPE

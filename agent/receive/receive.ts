@@ -20,6 +20,7 @@ import { closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../tr
 import type { Report } from '../report';
 import { FileSink } from '../storage/sink';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
+import { redactUrl } from '../util/url';
 
 export interface ReceiveOptions {
   server: string;
@@ -388,7 +389,7 @@ async function fetchDigest(url: string, o: ReceiveOptions, log: Logger, signal: 
     const parts: Buffer[] = [];
     if (info.size > 0) await c.fetchRange(0, Math.min(info.size, 65536) - 1, (_off, chunk) => void parts.push(Buffer.from(chunk)));
     const m = /\b[0-9a-fA-F]{64}\b/.exec(Buffer.concat(parts).toString('utf8'));
-    if (!m) throw new OsdcastError(Exit.USAGE, `--sha256-url ${url} holds no SHA-256 (64 hex digits)`);
+    if (!m) throw new OsdcastError(Exit.USAGE, `--sha256-url ${redactUrl(url)} holds no SHA-256 (64 hex digits)`);
     return m[0];
   } catch (e) {
     if (e instanceof OsdcastError) throw e;
