@@ -84,10 +84,10 @@ export interface AcpOptions {
   abortCode?: number;
   /** Skip multicast (HTTP for every file). */
   httpOnly?: boolean;
-  /** Overall limit for the whole package, seconds. */
-  timeout?: number;
+  /** Overall limit for the whole package, ms. */
+  timeoutMs?: number;
   /** Options passed through to every receive (interface, cache, retries, TLS, fallback watchdogs ...). */
-  receive: Pick<ReceiveOptions, 'iface' | 'cacheMiB' | 'blockBase' | 'retries' | 'retryDelay' | 'mcastTimeout' | 'minRate' | 'minRateWindow' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
+  receive: Pick<ReceiveOptions, 'iface' | 'cacheBytes' | 'blockBase' | 'retries' | 'retryDelayMs' | 'mcastTimeoutMs' | 'minRateBytesPerSec' | 'minRateWindowMs' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
 }
 
 export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
@@ -147,7 +147,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     }
     return finish(code, error);
   };
-  const deadline = o.timeout ? t0 + o.timeout * 1000 : undefined;
+  const deadline = o.timeoutMs ? t0 + o.timeoutMs : undefined;
 
   // ---- 1. the destination folder
   try {
@@ -170,7 +170,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       ca: o.receive.ca,
       insecure: o.receive.insecure,
       retries: o.receive.retries,
-      retryDelayMs: (o.receive.retryDelay ?? 15) * 1000,
+      retryDelayMs: o.receive.retryDelayMs,
       log,
       signal: deps.signal,
     });
@@ -211,10 +211,10 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       log.info(`file ${i + 1}/${targets.length} ${shownPath}: empty file written`);
       continue;
     }
-    let timeout: number | undefined;
+    let timeoutMs: number | undefined;
     if (deadline !== undefined) {
-      timeout = (deadline - now()) / 1000;
-      if (timeout <= 0) return fallbackExit(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
+      timeoutMs = deadline - now();
+      if (timeoutMs <= 0) return fallbackExit(Exit.TRANSFER_FAILED, `--timeout of ${o.timeoutMs! / 1000} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
     }
     const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host };
     const ro: ReceiveOptions = {
@@ -226,7 +226,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       out,
       http: [file.url],
       httpOnly: !multicast,
-      timeout,
+      timeoutMs,
     };
     log.info(
       `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${redactUrl(file.url)}` : `HTTP ${redactUrl(file.url)}`}`,

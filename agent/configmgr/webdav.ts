@@ -6,6 +6,7 @@
  * The 207 Multi-Status body is read by multistatus.ts (on xml.ts, a small XML reader); every name it lists is
  * checked by package-paths.ts before anything is written: one bad name refuses the whole package.
  */
+import { DEFAULTS } from '../defaults';
 import type { Logger } from '../log/log';
 import { redirectDecision } from '../transport/redirect';
 import { KeepAliveAgents, Trust } from '../transport/tls';
@@ -32,10 +33,10 @@ export class DavError extends Error {
 }
 
 export interface PropfindOptions extends Trust {
-  /** Retries after the first attempt for network errors, timeouts and 5xx (SMSTSDownloadRetryCount). Default 2. */
+  /** Retries after the first attempt for network errors, timeouts and 5xx (SMSTSDownloadRetryCount; default DEFAULTS.retries). */
   retries?: number;
   retryDelayMs?: number;
-  /** No byte for this long: abort the request (and retry). Default 60 000. */
+  /** No byte for this long: abort the request (and retry). Default DEFAULTS.httpIdleTimeoutMs. */
   timeoutMs?: number;
   signal?: AbortSignal;
   log: Logger;
@@ -49,9 +50,11 @@ export const PROPFIND_BODY =
 export class PropfindClient {
   private readonly agents: KeepAliveAgents;
   requests = 0;
+  private readonly idleMs: number;
 
   constructor(private readonly o: PropfindOptions) {
     this.agents = new KeepAliveAgents(o, 2);
+    this.idleMs = o.timeoutMs ?? DEFAULTS.httpIdleTimeoutMs;
   }
 
   close(): void {
@@ -60,8 +63,8 @@ export class PropfindClient {
 
   /** PROPFIND url with Depth: 1; returns the parsed entries and the final URL (after redirects). */
   async list(url: string): Promise<{ url: string; entries: DavEntry[] }> {
-    const retries = Math.max(0, this.o.retries ?? 2);
-    const delay = Math.max(0, this.o.retryDelayMs ?? 15_000);
+    const retries = Math.max(0, this.o.retries ?? DEFAULTS.retries);
+    const delay = Math.max(0, this.o.retryDelayMs ?? DEFAULTS.retryDelayMs);
     for (let attempt = 0; ; attempt++) {
       try {
         return await this.once(url, 0);
@@ -87,7 +90,7 @@ export class PropfindClient {
           agent,
           headers: { Depth: '1', 'Content-Type': 'text/xml; charset="utf-8"', 'Content-Length': Buffer.byteLength(PROPFIND_BODY), 'User-Agent': USER_AGENT, Accept: 'text/xml, application/xml' },
           signal: this.o.signal,
-          timeout: this.o.timeoutMs ?? 60_000,
+          timeout: this.idleMs,
         },
         (res) => {
           const st = res.statusCode ?? 0;
@@ -125,7 +128,7 @@ export class PropfindClient {
           });
         },
       );
-      req.on('timeout', () => req.destroy(new DavError('timeout', `PROPFIND ${shown(url)}: no answer within ${(this.o.timeoutMs ?? 60_000) / 1000} s`)));
+      req.on('timeout', () => req.destroy(new DavError('timeout', `PROPFIND ${shown(url)}: no answer within ${this.idleMs / 1000} s`)));
       req.on('error', (e) => {
         if (e instanceof DavError) return reject(e);
         if (this.o.signal?.aborted) return reject(this.o.signal.reason);

@@ -32,6 +32,7 @@
  * final SHA-256 check is what proves that two DPs held the same bytes.
  */
 import http from 'node:http';
+import { DEFAULTS } from '../defaults';
 import type { Logger } from '../log/log';
 import { abortReason, sleep } from '../util/sleep';
 import { redactUrl as redact } from '../util/url';
@@ -47,13 +48,13 @@ export { HttpError, type HttpErrorKind } from './http-errors';
 export interface HttpOptions extends Trust {
   /** The same content on one or more servers, tried in order; after a URL fails the next one is used (sticky). */
   urls: string[];
-  /** Retries per request and URL after the first attempt (ConfigMgr SMSTSDownloadRetryCount, default 2). */
+  /** Retries per request and URL after the first attempt (ConfigMgr SMSTSDownloadRetryCount; default DEFAULTS.retries). */
   retries?: number;
-  /** First back-off delay (ConfigMgr SMSTSDownloadRetryDelay, default 15 000 ms); doubles per retry, capped. */
+  /** First back-off delay (ConfigMgr SMSTSDownloadRetryDelay; default DEFAULTS.retryDelayMs); doubles per retry, capped. */
   retryDelayMs?: number;
   /** Upper bound of the back-off delay (default 60 000 ms, or retryDelayMs when that is larger). */
   maxRetryDelayMs?: number;
-  /** No byte (headers or body) for this long = slow server: the request is aborted and retried. Default 60 000 ms. */
+  /** No byte (headers or body) for this long = slow server: the request is aborted and retried. Default DEFAULTS.httpIdleTimeoutMs. */
   requestTimeoutMs?: number;
   log: Logger;
   /** Parallel requests of fetchRanges (default 4). */
@@ -150,10 +151,10 @@ export class HttpClient {
       if (p.protocol !== 'http:' && p.protocol !== 'https:') throw new Error(`not an http(s) URL: ${redact(u)}`);
     }
     this.urls = [...o.urls];
-    this.retries = Math.max(0, o.retries ?? 2);
-    this.retryDelayMs = Math.max(0, o.retryDelayMs ?? 15_000);
+    this.retries = Math.max(0, o.retries ?? DEFAULTS.retries);
+    this.retryDelayMs = Math.max(0, o.retryDelayMs ?? DEFAULTS.retryDelayMs);
     this.maxRetryDelayMs = Math.max(this.retryDelayMs, o.maxRetryDelayMs ?? 60_000);
-    this.timeoutMs = o.requestTimeoutMs ?? 60_000;
+    this.timeoutMs = o.requestTimeoutMs ?? DEFAULTS.httpIdleTimeoutMs;
     this.concurrency = Math.max(1, o.concurrency ?? 4);
     this.log = o.log;
     this.signal = o.signal;
