@@ -33,14 +33,27 @@ export function storeFor(s: Pick<SessionInfo, 'totalBlocks' | 'blockSize' | 'con
   return new BlockStore({ totalBlocks: s.totalBlocks, blockSize: s.blockSize, contentSize: s.contentSize, ringSlots: Math.max(2, Math.floor(cacheBytes / s.blockSize)) });
 }
 
-export type ReceiverEvent = MtEvent | { type: 'complete' };
+export type ReceiverEvent =
+  | MtEvent
+  | { type: 'complete' }
+  /** The first block of this session that arrived twice with different bytes (at most one per session). */
+  | { type: 'conflicting-duplicate'; sessionId: number; block: number };
+
+/** Datagrams dropped before they reach the MT client. */
+export interface ReceiverDrops {
+  /** Not from the session's server address (protocol-notes #20). */
+  wrongSource: number;
+}
 
 export class Receiver {
   readonly mt: MtClient;
   readonly ma: MaClient;
   readonly store: BlockStore;
+  readonly drops: ReceiverDrops = { wrongSource: 0 };
   private events: ReceiverEvent[] = [];
   private completed = false;
+  private conflictsSeen = 0;
+  private conflictWarned: number | undefined;
 
   constructor(cfg: ReceiverConfig, rng: () => number, now: number) {
     const s = cfg.session;
@@ -67,8 +80,17 @@ export class Receiver {
     return this.completed;
   }
 
-  handleDatagram(buf: Buffer, now: number): void {
+  /**
+   * A datagram from `from` (its source address; the port is not checked: MS-WDSMT fixes none). Only the
+   * session's server address (from session initiation, or from the DEMOTE that moved us) reaches the MT client.
+   */
+  handleDatagram(buf: Buffer, from: { address: string; port?: number }, now: number): void {
+    if (from.address !== this.mt.server.address && !sameAddress(from.address, this.mt.server.address)) {
+      this.drops.wrongSource++;
+      return;
+    }
     this.mt.handleDatagram(buf, now);
+    if (this.ma.stats.conflicting !== this.conflictsSeen) this.noteConflict();
   }
   handleTimeout(now: number): void {
     this.mt.handleTimeout(now);
@@ -101,6 +123,13 @@ export class Receiver {
     this.mt.leave(LeaveReason.CANCELLED, now);
   }
 
+  private noteConflict(): void {
+    this.conflictsSeen = this.ma.stats.conflicting;
+    if (this.conflictWarned === this.mt.sessionId) return;
+    this.conflictWarned = this.mt.sessionId;
+    this.events.push({ type: 'conflicting-duplicate', sessionId: this.mt.sessionId, block: this.ma.lastConflict });
+  }
+
   private checkComplete(now: number): void {
     // Not complete while the block numbering is unproven: the blocks could sit one block off (protocol-notes #1).
     if (this.completed || !this.store.complete || !this.ma.baseKnown) return;
@@ -108,4 +137,10 @@ export class Receiver {
     this.events.push({ type: 'complete' });
     this.mt.leave(LeaveReason.COMPLETE, now);
   }
+}
+
+/** IPv4 addresses may come as IPv4-mapped IPv6 (`::ffff:a.b.c.d`) from a dual-stack socket. */
+function sameAddress(a: string, b: string): boolean {
+  const plain = (x: string) => (x.toLowerCase().startsWith('::ffff:') && x.includes('.') ? x.slice(7) : x.toLowerCase());
+  return plain(a) === plain(b);
 }

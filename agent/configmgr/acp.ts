@@ -96,12 +96,6 @@ export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
   now?: () => number;
 }
 
-export interface AcpFileResult {
-  path: string;
-  bytes: number;
-  via: 'multicast' | 'http' | 'multicast+http' | 'empty';
-}
-
 /** The ACP report (the receive report's fields, summed over the files, plus the package's). */
 export interface AcpReport extends Report {
   packageId: string;
@@ -127,6 +121,8 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     multicastBytes: 0,
     httpBytes: 0,
     droppedPackets: 0,
+    drops: { wrongSource: 0 },
+    conflictingDuplicates: 0,
     packageId: o.packageId,
     destination: dest,
     files: 0,
@@ -235,6 +231,8 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.multicastBytes += r.multicastBytes;
     rep.httpBytes += r.httpBytes;
     rep.droppedPackets += r.droppedPackets;
+    rep.drops!.wrongSource += r.drops?.wrongSource ?? 0;
+    rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
       removeLeftovers(out, log);
       const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;

@@ -93,27 +93,6 @@ export interface DiscoveryInputs {
 export const SERVER_ENV = 'OSDCAST_SERVER';
 export const PE_CONTROL_KEY = 'HKLM\\SYSTEM\\CurrentControlSet\\Control';
 
-/** Package IDs are a three-character site code and five hex digits (PS100004). */
-export const PACKAGE_ID = /^[A-Za-z0-9]{3}[0-9A-Fa-f]{5}$/;
-
-export interface AcpArgs {
-  iniPath?: string;
-  packageId: string;
-  destination: string;
-}
-
-/**
- * The arguments the task sequence gives an Alternate Content Provider (SMSTSDownloadProgram): documented as
- * `<PackageID> <destination>`; observed as `<INI> <PackageID> <destination>`. Undefined when argv is neither shape.
- */
-export function parseAcpArgs(argv: readonly string[]): AcpArgs | undefined {
-  if (argv.length === 3 && /\.ini$/i.test(argv[0]!) && PACKAGE_ID.test(argv[1]!)) {
-    return { iniPath: argv[0]!, packageId: argv[1]!.toUpperCase(), destination: argv[2]! };
-  }
-  if (argv.length === 2 && PACKAGE_ID.test(argv[0]!)) return { packageId: argv[0]!.toUpperCase(), destination: argv[1]! };
-  return undefined;
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // reg query
 

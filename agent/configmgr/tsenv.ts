@@ -28,7 +28,6 @@ import { stripBom } from '../util/text';
 
 /** Result fields that can be copied into task-sequence variables. */
 export const TS_VAR_FIELDS = ['bytes', 'sha256', 'status', 'exitCode', 'seconds', 'multicastBytes', 'httpBytes', 'integrity', 'error'] as const;
-export type TsVarField = (typeof TS_VAR_FIELDS)[number];
 
 export interface TsVarMapping {
   name: string;
@@ -311,7 +310,10 @@ export function setTsVariables(vars: Readonly<Record<string, string>>, opts: TsE
   return { ok: true };
 }
 
-/** Reads task-sequence variables (read-only "_SMSTS..." names are allowed here). Missing variables read as "". */
+/**
+ * @internal Reads task-sequence variables (read-only "_SMSTS..." names are allowed here). Missing variables read as "".
+ * Only the tests use it (they read back what setTsVariables wrote through the real cscript helper).
+ */
 export function getTsVariables(names: readonly string[], opts: TsEnvOptions = {}): TsEnvGetResult {
   for (const n of names) if (n === '' || !/^[A-Za-z0-9_-]+$/.test(n)) return fail('invalid-variable', `bad variable name ${JSON.stringify(n)}`);
   if (names.length === 0) return { ok: true, values: {} };

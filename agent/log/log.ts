@@ -101,7 +101,7 @@ export function resolveLogTarget(flags: { logFormat?: LogFormat; logFile?: strin
   return { format, file, why };
 }
 
-/** A logger that drops everything (in-process tests). */
+/** @internal A logger that drops everything (in-process tests). */
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }

@@ -12,7 +12,7 @@ import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
 import { Exit, OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
-import { MulticastSocket, closeSocket, openConnected, openMulticast } from '../transport/net';
+import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast } from '../transport/net';
 
 export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; reason: string };
 
@@ -23,7 +23,7 @@ export interface McContext {
   store: BlockStore;
   pump: DiskPump;
   uni: dgram.Socket;
-  setUniHandler: (h: (msg: Buffer) => void) => void;
+  setUniHandler: (h: Handler) => void;
   log: Logger;
   now: () => number;
   rng: () => number;
@@ -116,6 +116,10 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
           return finish({ kind: 'complete' });
         case 'closed':
           break;
+        case 'conflicting-duplicate':
+          // One per session (core): tampering, or a broken server; the first copy was kept.
+          log.warn({ sessionId: ev.sessionId >>> 0, block: ev.block }, `block ${ev.block} arrived twice with different bytes (first copy kept): a forged sender or a broken server; further conflicts in session ${ev.sessionId >>> 0} are only counted (verify with --sha256)`);
+          break;
         case 'kicked': {
           const why = KICK_NAMES[ev.reason] ?? `reason ${ev.reason}`;
           if (ev.reason === KickReason.FAIL) return finish(new OsdcastError(Exit.TRANSFER_FAILED, `removed from the session by the server (KICK ${why}); the server forbids other means`));
@@ -149,18 +153,18 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     rx.handleTimeout(now());
     service();
   };
-  const onMulticast = (msg: Buffer) => {
+  const onMulticast: Handler = (msg, from) => {
     if (done) return;
     if ((dropRate > 0 && dropRng() < dropRate) || c.dropFilter?.(msg)) {
       injectedDrops++;
       return;
     }
-    rx.handleDatagram(msg, now());
+    rx.handleDatagram(msg, from, now());
     service();
   };
-  const onUnicast = (msg: Buffer) => {
+  const onUnicast: Handler = (msg, from) => {
     if (done) return;
-    rx.handleDatagram(msg, now());
+    rx.handleDatagram(msg, from, now());
     service();
   };
   const connect = async (to: { address: string; port: number }) => {
@@ -246,7 +250,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     c.setUniHandler(() => {});
     await closeSocket(mc?.socket);
     await closeSocket(sess);
-    log.info({ mt: rx.mt.stats, ma: rx.ma.stats, injectedDrops }, 'multicast statistics');
+    log.info({ mt: rx.mt.stats, ma: rx.ma.stats, drops: rx.drops, injectedDrops }, 'multicast statistics');
     if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
     c.stats?.(rx);
   }

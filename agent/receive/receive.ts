@@ -17,7 +17,7 @@ import { HttpClient, HttpError, HttpInfo } from '../transport/http';
 import { HttpFiller } from './http-fill';
 import type { Logger } from '../log/log';
 import { runMulticast } from './multicast';
-import { closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
+import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
 import type { Report } from '../report';
 import { FileSink } from '../storage/sink';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
@@ -107,7 +107,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, integrity: 'unverified' };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
   const onOuterAbort = () => abort(new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
@@ -137,7 +137,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     let session: SessionInfo | undefined;
     let iface = '';
     let mac: Buffer = Buffer.alloc(6);
-    let onUni: (msg: Buffer) => void = () => {};
+    let onUni: Handler = () => {};
     if (!o.httpOnly) {
       const route = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
       if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError(Exit.USAGE, `--interface ${o.iface} is not an address of this machine`);
@@ -145,7 +145,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         if (!route) throw new OsdcastError(Exit.NO_SESSION, `no route to ${o.server}`);
         iface = route;
         mac = macFor(iface);
-        uni = await openUnicast(iface, (msg) => onUni(msg));
+        uni = await openUnicast(iface, (msg, from) => onUni(msg, from));
         session = await initiateWithRetries(o, mac, uni, (h) => (onUni = h), now, log, ac.signal, retries, retryDelayMs);
       } catch (e) {
         if (!(e instanceof OsdcastError) || e.exitCode !== Exit.NO_SESSION || !http) throw e;
@@ -281,7 +281,9 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         stats: (rx) => {
           const st = rx.mt.stats;
           report.multicastBytes = rx.ma.bytes;
-          report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks;
+          report.drops = { wrongSource: rx.drops.wrongSource };
+          report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks + rx.drops.wrongSource;
+          report.conflictingDuplicates = rx.ma.stats.conflicting;
         },
       }).catch((e) => {
         // Joining the group failed (no multicast route, port in use): with an HTTP source that is a fallback too.

@@ -43,7 +43,7 @@ import { KeepAliveAgents, Trust } from './tls';
 import { conflict, confirms, contentLength, hasValidator, ifRangeValue, parseContentRange, Validator, validatorOf } from './validators';
 
 export type { Validator } from './validators';
-export { HttpError, type HttpErrorKind } from './http-errors';
+export { HttpError } from './http-errors';
 
 export interface HttpOptions extends Trust {
   /** The same content on one or more servers, tried in order; after a URL fails the next one is used (sticky). */

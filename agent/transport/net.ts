@@ -16,13 +16,10 @@ export const RECV_BUFFER_BYTES = 32 * 1024 * 1024;
 /**
  * Errors after set-up (an ICMP "port unreachable" answer to a send surfaces as ECONNREFUSED on the next receive of
  * a connected socket, e.g. while the DP's WDS service restarts) must not crash the process: the protocol's own
- * timers (inactivity, --mcast-timeout) decide what a silent server means. Counted, never thrown.
+ * timers (inactivity, --mcast-timeout) decide what a silent server means. Swallowed, never thrown.
  */
-export let socketErrors = 0;
 function tolerateErrors(s: dgram.Socket): void {
-  s.on('error', () => {
-    socketErrors++;
-  });
+  s.on('error', () => undefined);
 }
 
 export function openUnicast(iface: string | undefined, onMessage: Handler): Promise<dgram.Socket> {

@@ -98,7 +98,7 @@ export function record(sizeBytes: number, blockSize: number, seed = 1): Recordin
       bufs.push(own);
       times.push(now);
       if (own[13] === 0x06 || own[13] === 0x07) dataPackets++;
-      rx.handleDatagram(own, now);
+      rx.handleDatagram(own, session.server, now);
       drainRx();
       continue;
     }
@@ -162,7 +162,7 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
   for (let i = 0; i < n; i++) {
     now = times[i]!;
     const b = bufs[i];
-    if (b) rx.handleDatagram(b, now);
+    if (b) rx.handleDatagram(b, session.server, now);
     else rx.handleTimeout(now);
     while (rx.pollTransmit()) transmits++;
     if (++sinceWrite >= writeEvery) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type CommandRunner, describeAttempts, discoverServer, parseAcpArgs, parseRegQuery, readPxeBootServer } from '../../../agent/configmgr/discovery';
+import { type CommandRunner, describeAttempts, discoverServer, parseRegQuery, readPxeBootServer } from '../../../agent/configmgr/discovery';
 import { decodeWindowsText } from '../../../agent/util/text';
 
 const FIX = path.join(__dirname, 'fixtures');
@@ -19,19 +19,6 @@ function fakeReg(answers: Record<string, string | undefined>, calls: string[][] 
     return { status: 0, stdout: out, stderr: '' };
   };
 }
-
-describe('ACP arguments', () => {
-  it('recognises both ACP argument shapes', () => {
-    expect(parseAcpArgs(['X:\\Windows\\TEMP\\SMSTSDownload.INI', 'PS100004', 'C:\\_SMSTaskSequence\\Packages\\PS100004'])).toEqual({
-      iniPath: 'X:\\Windows\\TEMP\\SMSTSDownload.INI',
-      packageId: 'PS100004',
-      destination: 'C:\\_SMSTaskSequence\\Packages\\PS100004',
-    });
-    expect(parseAcpArgs(['ps10000a', 'C:\\x'])).toEqual({ packageId: 'PS10000A', destination: 'C:\\x' });
-    expect(parseAcpArgs(['receive', '--server', 'x'])).toBeUndefined();
-    expect(parseAcpArgs(['PS1000XZ', 'C:\\x'])).toBeUndefined();
-  });
-});
 
 describe('reg query output', () => {
   it('parses a single value', () => {
