@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseOsdcastConfig, TemplateError, templatesOf } from '../../../agent/configmgr/config';
+import { checkTemplate, ConfigError, DEFAULT_TEMPLATES, expandTemplate, packageUrl, parseOsdcastConfig, TemplateError, templatesOf } from '../../../agent/configmgr/config';
 import { decodeWindowsText } from '../../../agent/util/text';
 
 const FIX = path.join(__dirname, 'fixtures');
@@ -36,8 +36,20 @@ describe('osdcast.json', () => {
   });
 });
 
+describe('templates', () => {
+  it('expands templates: the defaults, the recorded osdcast.json sample, URL encoding, IPv6', () => {
+    const v = { packageId: 'PS100004', rel: ['Sub Dir', 'a&b.wim'], host: 'dp01' };
+    expect(expandTemplate(DEFAULT_TEMPLATES.namespace, v)).toBe('SMSPKG');
+    expect(expandTemplate(DEFAULT_TEMPLATES.content, v)).toBe('PS100004/Sub Dir/a&b.wim');
+    expect(expandTemplate('SMSPKG\\{packageId}', v)).toBe('SMSPKG\\PS100004');
+    expect(expandTemplate('{packageId}\\{winpath}', v)).toBe('PS100004\\Sub Dir\\a&b.wim');
+    expect(expandTemplate('http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}', v, true)).toBe('http://dp01/SMS_DP_SMSPKG$/PS100004/Sub%20Dir/a%26b.wim');
+    expect(packageUrl(DEFAULT_TEMPLATES.http, 'PS100004', 'dp01')).toBe('http://dp01/SMS_DP_SMSPKG$/PS100004');
+    expect(packageUrl('http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}', 'PS100004', 'fd00::5')).toBe('http://[fd00::5]/SMS_DP_SMSPKG$/PS100004');
+    expect(() => packageUrl('ftp://{server}/{PackageID}', 'PS100004', 'dp01')).toThrow(/http/);
+    expect(() => checkTemplate('contentTemplate', '{PackageId}/{filename}')).toThrow(/unknown placeholder \{filename\}/);
+  });
 
-describe('templatesOf', () => {
   it('fills in the defaults and checks every template, naming the key', () => {
     expect(templatesOf({})).toEqual({ namespace: 'SMSPKG', content: '{PackageID}/{path}', http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}' });
     expect(templatesOf({ contentTemplate: '{winpath}' }).content).toBe('{winpath}');
