@@ -122,7 +122,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
           return finish({ kind: 'fallback', reason: `removed from the session by the server (KICK ${why})` });
         }
         case 'inactive':
-          return finish({ kind: 'fallback', reason: `no packet from the server for ${(rx.mt.params.inactivityTimeout / 1000).toFixed(0)} s (InactivityTimeout)` });
+          return finish({ kind: 'fallback', reason: `no packet from the server for ${(rx.stats().inactivityMs / 1000).toFixed(0)} s (InactivityTimeout)` });
         case 'demoted':
           log.warn(ev, `demoted to the slower session ${ev.sessionId >>> 0} at ${ev.multicast.address}:${ev.multicast.port}`);
           armNoData();
@@ -130,8 +130,9 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
           break;
       }
     }
-    if (rx.ma.rounds !== round) {
-      round = rx.ma.rounds;
+    const rounds = rx.stats().rounds;
+    if (rounds !== round) {
+      round = rounds;
       if (c.onRound && round >= 3) c.onRound((i) => !seen1.has(i) && !seen2.has(i));
       seen2.loadFrom(seen1.toBuffer());
       seen1.loadFrom(store.have.toBuffer());
@@ -180,7 +181,10 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (!c.mcastTimeoutMs) return;
     if (noData) clearTimeout(noData);
     // Any DATA counts as multicast working, duplicates included (a resumed run may first see blocks it has).
-    const seen = () => rx.ma.stats.blocks + rx.ma.stats.duplicates;
+    const seen = () => {
+      const s = rx.stats();
+      return s.blocks + s.duplicates;
+    };
     const before = seen();
     noData = setTimeout(() => {
       if (seen() === before) finish({ kind: 'fallback', reason: `no multicast data within ${(c.mcastTimeoutMs! / 1000).toFixed(0)} s of JOIN (--mcast-timeout)` });
@@ -189,7 +193,8 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   const onAbort = () => finish(c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
 
   pump.onWritten = (job) => {
-    rx.handleWriteDone(job, now());
+    store.writeDone(job);
+    rx.handleWritten(now());
     service();
   };
   pump.onError = (e) => finish(e);
@@ -201,13 +206,14 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (done) return;
     const t = now();
     c.onTick?.(rx);
-    if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
-    if (c.minRate && rx.ma.bytes > 0) {
-      rateSamples.push([t, rx.ma.bytes]);
+    const st = rx.stats();
+    if (st.baseKnown) c.onBlockBase?.(st.base);
+    if (c.minRate && st.bytes > 0) {
+      rateSamples.push([t, st.bytes]);
       while (rateSamples.length > 1 && t - rateSamples[1]![0] >= c.minRate.windowMs) rateSamples.shift();
       const [t0, b0] = rateSamples[0]!;
       if (t - t0 >= c.minRate.windowMs) {
-        const rate = (rx.ma.bytes - b0) / ((t - t0) / 1000);
+        const rate = (st.bytes - b0) / ((t - t0) / 1000);
         if (rate < c.minRate.bytesPerSec && !store.complete)
           finish({ kind: 'fallback', reason: `multicast rate ${(rate / 1e6).toFixed(2)} MB/s stayed below --min-rate ${(c.minRate.bytesPerSec / 1e6).toFixed(2)} MB/s for ${(c.minRate.windowMs / 1000).toFixed(0)} s` });
       }
@@ -232,7 +238,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (noData) clearTimeout(noData);
     c.signal.removeEventListener('abort', onAbort);
     // Leave politely: LEAVE goes out after its random delay (at most MaxNACKBackOff / MaxLeaveDelay).
-    if (rx.mt.state !== 'closed') rx.cancel(now());
+    rx.cancel(now());
     const deadline = now() + 1000;
     for (;;) {
       rx.handleTimeout(now());
@@ -246,8 +252,9 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     c.setUniHandler(() => {});
     await closeSocket(mc?.socket);
     await closeSocket(sess);
-    log.info({ mt: rx.mt.stats, ma: rx.ma.stats, injectedDrops }, 'multicast statistics');
-    if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
+    const { mt, blocks, duplicates, badBlocks, ringFull, renumbered, baseKnown, base } = rx.stats();
+    log.info({ mt, ma: { blocks, duplicates, badBlocks, ringFull, renumbered }, injectedDrops }, 'multicast statistics');
+    if (baseKnown) c.onBlockBase?.(base);
     c.stats?.(rx);
   }
 }

@@ -9,7 +9,7 @@ import type dgram from 'node:dgram';
 import { Bitmap } from '../core/bitmap';
 import { BlockStore } from '../core/block-store';
 import { MsiUdpInitiator } from '../core/msi-client';
-import type { SessionInfo } from '../core/receiver';
+import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../core/session';
 import { DiskPump } from './disk';
 import { Exit, OsdcastError } from './errors';
 import { HttpClient, HttpError, HttpInfo } from './http';
@@ -276,9 +276,9 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         dropRng: deps.dropRng,
         dropFilter: deps.dropFilter,
         stats: (rx) => {
-          const st = rx.mt.stats;
-          report.multicastBytes = rx.ma.bytes;
-          report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks;
+          const st = rx.stats();
+          report.multicastBytes = st.bytes;
+          report.droppedPackets = st.dropped;
         },
       }).catch((e) => {
         // Joining the group failed (no multicast route, port in use): with an HTTP source that is a fallback too.
@@ -465,15 +465,10 @@ async function initiate(o: ReceiveOptions, mac: Buffer, uni: dgram.Socket, setHa
   });
   const res = init.result!;
   if (!res.ok) throw res.kind === 'timeout' ? new NoReply(Exit.NO_SESSION, res.message) : new OsdcastError(Exit.NO_SESSION, res.message);
-  const rep = res.reply;
-  if (rep.multicastAddr.includes(':')) throw new OsdcastError(Exit.NO_SESSION, 'server offered an IPv6 session; this build receives IPv4 only');
-  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicastAddr}:${rep.multicastPort}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
-  return {
-    sessionId: rep.sessionId,
-    multicast: { address: rep.multicastAddr, port: rep.multicastPort },
-    server: { address: rep.serverAddr, port: rep.serverPort },
-    contentSize: rep.contentSize,
-    blockSize: rep.blockSize,
-    totalBlocks: rep.totalBlocks,
-  };
+  const rep = res.session;
+  if (rep.multicast.address.includes(':')) throw new OsdcastError(Exit.NO_SESSION, 'server offered an IPv6 session; this build receives IPv4 only');
+  const refused = unsupportedSecurity(sessionSecurity(rep));
+  if (refused) throw new OsdcastError(Exit.NO_SESSION, refused);
+  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicast.address}:${rep.multicast.port}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
+  return rep;
 }
