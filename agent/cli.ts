@@ -1,19 +1,20 @@
 /**
- * osdcast command line. Hops to a socket: cli.ts (parse, validate) → receive.ts (the receive loop) → net.ts (dgram).
+ * osdcast command line, the front door. Three hops to a socket: cli.ts (parse, validate) → receive/receive.ts
+ * (orchestration) → receive/multicast.ts (one session's loop) → transport/net.ts (dgram).
  * Commands: `receive` (one content item; also a task-sequence Run Command Line step) and `acp` (ConfigMgr Alternate
- * Content Provider: cli.ts → acp.ts → webdav.ts + receive.ts per file). Around them: where logs go (log.ts,
- * cmtrace.ts), which DP (discovery.ts), task-sequence variables after the run (tsenv.ts).
+ * Content Provider: cli.ts → configmgr/acp.ts → configmgr/webdav.ts + receive/receive.ts per file). Around them:
+ * where logs go (log/), which DP (configmgr/discovery.ts), task-sequence variables after the run (configmgr/tsenv.ts).
  */
 import fs from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
-import { checkTemplate, DEFAULT_TEMPLATES, looksLikeAcpCall, parseAcpPositionals, runAcp } from './acp';
-import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './discovery';
+import { checkTemplate, DEFAULT_TEMPLATES, looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
+import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
-import { createLogger, LogFormat, Logger, resolveLogTarget } from './log';
-import { receive, Progress } from './receive';
+import { createLogger, LogFormat, Logger, resolveLogTarget } from './log/log';
+import { receive, Progress } from './receive/receive';
 import { Report, reportLine } from './report';
-import { buildTsVariables, parseTsVarFlags, setTsVariables, TS_VAR_FIELDS, TsVarMapping } from './tsenv';
+import { buildTsVariables, parseTsVarFlags, setTsVariables, TS_VAR_FIELDS, TsVarMapping } from './configmgr/tsenv';
 
 declare const OSDCAST_VERSION: string;
 export const VERSION = typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev';

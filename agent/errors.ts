@@ -19,8 +19,6 @@ export class OsdcastError extends Error {
   }
 }
 
-const IO_CODES = new Set(['ENOSPC', 'EDQUOT', 'EIO', 'EACCES', 'EPERM', 'EROFS', 'ENOENT', 'ENOTDIR', 'EISDIR', 'EMFILE', 'EFBIG']);
-
 /** Maps a Node fs error to exit 6 with a message that names the file and the cause. */
 export function ioError(e: unknown, what: string): OsdcastError {
   const err = e as NodeJS.ErrnoException;
@@ -28,8 +26,4 @@ export function ioError(e: unknown, what: string): OsdcastError {
   const cause =
     code === 'ENOSPC' ? 'disk full' : code === 'EDQUOT' ? 'disk quota exceeded' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : (err?.message ?? String(e));
   return new OsdcastError(Exit.LOCAL_IO, `${what}: ${cause}${code && !cause.includes(code) ? ` (${code})` : ''}`);
-}
-
-export function isIoError(e: unknown): boolean {
-  return IO_CODES.has((e as NodeJS.ErrnoException)?.code ?? '');
 }

@@ -16,7 +16,8 @@ export interface BlockStoreConfig {
   ringSlots: number;
 }
 
-export type PutResult = 'ok' | 'duplicate' | 'full' | 'invalid';
+/** 'conflict': a duplicate whose bytes differ from the first copy, still in the ring; the first copy is kept. */
+export type PutResult = 'ok' | 'duplicate' | 'conflict' | 'full' | 'invalid';
 
 export class BlockStore {
   readonly have: Bitmap;
@@ -57,10 +58,13 @@ export class BlockStore {
     }
   }
 
-  /** Copies one block into the ring. `acct` is what the transport counted for it (0 for HTTP). */
+  /**
+   * Copies one block into the ring. `acct` is what the transport counted for it (0 for HTTP). A duplicate is
+   * compared with the first copy while that is still in the ring (protocol-notes #21).
+   */
   put(idx: number, src: Buffer, start: number, len: number, acct: number): PutResult {
     if (idx < 0 || idx >= this.cfg.totalBlocks || len !== this.lengthOf(idx)) return 'invalid';
-    if (this.have.has(idx)) return 'duplicate';
+    if (this.have.has(idx)) return this.ring.differs(idx, src, start, len) ? 'conflict' : 'duplicate';
     if (!this.ring.put(idx, src, start, len, acct)) return 'full';
     this.have.set(idx);
     return 'ok';

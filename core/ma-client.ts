@@ -15,6 +15,8 @@ export interface MaClientConfig {
 export interface MaStats {
   blocks: number; // new blocks accepted into the ring
   duplicates: number;
+  /** Duplicates whose bytes differ from the first copy still in the ring (also counted in `duplicates`). */
+  conflicting: number;
   badBlocks: number; // out of range / wrong length / not a DATA packet
   ringFull: number;
   renumbered: number; // blocks discarded when 0-based numbering was detected
@@ -25,7 +27,7 @@ export class MaClient implements MtApplication {
   baseKnown: boolean;
   private readonly joinTime: number;
   private readonly peek = { dataStart: 0, dataLen: 0 };
-  readonly stats: MaStats = { blocks: 0, duplicates: 0, badBlocks: 0, ringFull: 0, renumbered: 0 };
+  readonly stats: MaStats = { blocks: 0, duplicates: 0, conflicting: 0, badBlocks: 0, ringFull: 0, renumbered: 0 };
 
   constructor(
     readonly store: BlockStore,
@@ -42,6 +44,8 @@ export class MaClient implements MtApplication {
 
   /** Bytes of DATA payload accepted from multicast. */
   bytes = 0;
+  /** Block number (the server's numbering) of the last conflicting duplicate. */
+  lastConflict = -1;
   /** POLL triggers answered: each starts a new MS-WDSMA repair round on the server. */
   rounds = 0;
 
@@ -70,6 +74,12 @@ export class MaClient implements MtApplication {
     }
     // Literal 3.2.5.1 sends no Cache Done for a duplicate and stalls the cache (protocol-notes #7).
     if (r === 'duplicate') this.stats.duplicates++;
+    else if (r === 'conflict') {
+      // Tampering or a broken server: the first copy is kept (protocol-notes #21).
+      this.stats.duplicates++;
+      this.stats.conflicting++;
+      this.lastConflict = bn;
+    }
     else if (r === 'full') this.stats.ringFull++;
     else this.stats.badBlocks++;
     this.release(acct);

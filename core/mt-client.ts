@@ -226,9 +226,14 @@ export class MtClient {
   }
 
   // ---------------------------------------------------------------- read-only views
-  /** 'join' until the first JOINACK, 'regular', then 'closed' after a LEAVE, KICK or InactivityTimeout. */
-  state(): 'join' | 'regular' | 'closed' {
-    return this.phase;
+  /** The session's server address (it changes with a DEMOTE); cheap, for a per-datagram source check. */
+  serverAddress(): string {
+    return this.server.address;
+  }
+
+  /** The SessionId packets must carry (it changes with a DEMOTE). */
+  currentSessionId(): number {
+    return this.sessionId;
   }
 
   /** A copy of the counters. */

@@ -5,16 +5,17 @@
  * - `new Receiver(cfg, rng, now)` queues the first JOIN. `cfg.store` is the `BlockStore` the receive shares with
  *   any other source (HTTP); `cfg.session.security` must be CHECKSUM both ways (`unsupportedSecurity` says why
  *   not, and the constructor throws for anything else).
- * - Inputs: `handleDatagram(buf, now)` for every datagram from the group or the session's server (malformed and
- *   foreign ones are counted in `stats()` and dropped); `handleTimeout(now)` once `now >= pollTimeout()`;
+ * - Inputs: `handleDatagram(buf, from, now)` for every datagram from the group or the session's server, with its
+ *   source address (datagrams not from the server's address, malformed and foreign ones are counted in `stats()`
+ *   and dropped); `handleTimeout(now)` once `now >= pollTimeout()`;
  *   `handleWritten(now)` after blocks of the store were written (`store.writeDone`, whoever wrote them);
  *   `cancel(now)` to leave (LEAVE CANCELLED).
  * - Disk writes have one path, the store's: `store.takeWrite()` → write → `store.writeDone(job)` (or
  *   `store.writeFailed(job)` to retry it), then `handleWritten(now)` so the transport's cache is released
  *   (3.2.4 Cache Done) and completion is noticed. The Receiver never writes and never hands out write jobs.
- * - Outputs, drained after every input: `pollTransmit()`, `pollEvent()` (`ReceiverEvent`: the MT events, and
- *   `complete` once every block is on disk and the block numbering is proven, after which the LEAVE COMPLETE
- *   is queued), `pollTimeout()`.
+ * - Outputs, drained after every input: `pollTransmit()`, `pollEvent()` (`ReceiverEvent`: the MT events,
+ *   `conflicting-duplicate` at most once per session, and `complete` once every block is on disk and the block
+ *   numbering is proven, after which the LEAVE COMPLETE is queued), `pollTimeout()`.
  * - `stats()` returns a copy of the counters and state a caller may show or decide on.
  * Time is milliseconds on one monotonic clock, the same for every call; `rng` returns [0,1).
  */
@@ -24,7 +25,7 @@ import { MaClient, MaStats } from './ma-client';
 import { DEFAULT_MT_PARAMS, MtClient, MtEvent, MtParams, MtStats, Transmit } from './mt-client';
 import { SessionInfo, sessionSecurity, unsupportedSecurity } from './session';
 
-export type { SessionInfo, SessionSecurity, SecuritySide } from './session';
+export type { SessionInfo } from './session';
 
 export interface ReceiverConfig {
   session: SessionInfo;
@@ -42,7 +43,17 @@ export function storeFor(s: Pick<SessionInfo, 'totalBlocks' | 'blockSize' | 'con
   return new BlockStore({ totalBlocks: s.totalBlocks, blockSize: s.blockSize, contentSize: s.contentSize, ringSlots: Math.max(2, Math.floor(cacheBytes / s.blockSize)) });
 }
 
-export type ReceiverEvent = MtEvent | { type: 'complete' };
+export type ReceiverEvent =
+  | MtEvent
+  | { type: 'complete' }
+  /** The first block of this session that arrived twice with different bytes (at most one per session). */
+  | { type: 'conflicting-duplicate'; sessionId: number; block: number };
+
+/** Datagrams dropped before they reach the MT client. */
+export interface ReceiverDrops {
+  /** Not from the session's server address (protocol-notes #20). */
+  wrongSource: number;
+}
 
 /** `Receiver.stats()`: a copy, safe to keep. */
 export interface ReceiverStats extends MaStats {
@@ -59,8 +70,15 @@ export interface ReceiverStats extends MaStats {
   complete: boolean;
   /** MS-WDSMT state: 'closed' after a LEAVE, KICK or InactivityTimeout. */
   state: 'join' | 'regular' | 'closed';
-  /** Datagrams dropped as not ours or not valid: malformed MT, wrong security, wrong session, bad MA blocks. */
+  /** The session now (a DEMOTE changes it) and our ClientId in it (0 until JOINACK). */
+  sessionId: number;
+  clientId: number;
+  /**
+   * Datagrams dropped as not ours or not valid: not from the server's address, malformed MT, wrong security,
+   * wrong session, bad MA blocks.
+   */
   dropped: number;
+  drops: ReceiverDrops;
   /** MS-WDSMT InactivityTimeout in force (ms). */
   inactivityMs: number;
   mt: MtStats;
@@ -71,8 +89,11 @@ export class Receiver {
   private readonly ma: MaClient;
   private readonly store: BlockStore;
   private readonly inactivityMs: number;
+  private readonly drops: ReceiverDrops = { wrongSource: 0 };
   private events: ReceiverEvent[] = [];
   private completed = false;
+  private conflictsSeen = 0;
+  private conflictWarned: number | undefined;
 
   constructor(cfg: ReceiverConfig, rng: () => number, now: number) {
     const s = cfg.session;
@@ -104,8 +125,18 @@ export class Receiver {
     return this.completed;
   }
 
-  handleDatagram(buf: Buffer, now: number): void {
+  /**
+   * A datagram from `from` (its source address; the port is not checked: MS-WDSMT fixes none). Only the
+   * session's server address (from session initiation, or from the DEMOTE that moved us) reaches the MT client.
+   */
+  handleDatagram(buf: Buffer, from: { address: string; port?: number }, now: number): void {
+    const server = this.mt.serverAddress();
+    if (from.address !== server && !sameAddress(from.address, server)) {
+      this.drops.wrongSource++;
+      return;
+    }
     this.mt.handleDatagram(buf, now);
+    if (this.ma.stats.conflicting !== this.conflictsSeen) this.noteConflict();
   }
   handleTimeout(now: number): void {
     this.mt.handleTimeout(now);
@@ -132,6 +163,7 @@ export class Receiver {
 
   stats(): ReceiverStats {
     const mt = this.mt.stats();
+    const info = this.mt.info();
     const ma = this.ma.stats;
     const malformed = Object.values(mt.malformed).reduce((a, b) => a + (b ?? 0), 0);
     return {
@@ -142,11 +174,22 @@ export class Receiver {
       baseKnown: this.ma.baseKnown,
       allOnDisk: this.store.complete,
       complete: this.completed,
-      state: this.mt.state(),
-      dropped: malformed + mt.wrongSecurity + mt.wrongSession + ma.badBlocks,
+      state: info.state,
+      sessionId: info.sessionId,
+      clientId: info.clientId,
+      dropped: malformed + mt.wrongSecurity + mt.wrongSession + ma.badBlocks + this.drops.wrongSource,
+      drops: { ...this.drops },
       inactivityMs: this.inactivityMs,
       mt,
     };
+  }
+
+  private noteConflict(): void {
+    this.conflictsSeen = this.ma.stats.conflicting;
+    const sid = this.mt.currentSessionId();
+    if (this.conflictWarned === sid) return;
+    this.conflictWarned = sid;
+    this.events.push({ type: 'conflicting-duplicate', sessionId: sid, block: this.ma.lastConflict });
   }
 
   private checkComplete(now: number): void {
@@ -156,4 +199,10 @@ export class Receiver {
     this.events.push({ type: 'complete' });
     this.mt.leave(LeaveReason.COMPLETE, now);
   }
+}
+
+/** IPv4 addresses may come as IPv4-mapped IPv6 (`::ffff:a.b.c.d`) from a dual-stack socket. */
+function sameAddress(a: string, b: string): boolean {
+  const plain = (x: string) => (x.toLowerCase().startsWith('::ffff:') && x.includes('.') ? x.slice(7) : x.toLowerCase());
+  return plain(a) === plain(b);
 }

@@ -54,6 +54,17 @@ export class BlockRing {
   }
 
   /**
+   * Whether `len` bytes of `src` from `start` differ from the copy of `block` in the ring (waiting or being
+   * written); undefined when the ring no longer holds the block (its write completed: nothing to compare with).
+   */
+  differs(block: number, src: Buffer, start: number, len: number): boolean | undefined {
+    const slot = this.pending.get(block) ?? this.writing.get(block);
+    if (slot === undefined) return undefined;
+    const at = slot * this.blockSize;
+    return len !== this.slotLen[slot] || src.compare(this.arena, at, at + len, start, start + len) !== 0;
+  }
+
+  /**
    * Copies `len` bytes of `src` from `start` into a free slot for `block`. `acct` is what the transport
    * counted for this payload (released again by `complete`). Returns false when no slot is free.
    */

@@ -12,6 +12,7 @@ const entries = [
   ['test/demo/main.ts', 'dist/demo.cjs', false],
   ['test/coordinator/main.ts', 'dist/coordinator.cjs', false],
   ['test/bench/main.ts', 'dist/bench.cjs', false],
+  ['test/lab/forger.ts', 'dist/lab-forger.cjs', false], // a forging host for the namespace lab (test/lab)
 ];
 for (const [src, out, shebang] of entries) {
   if (!existsSync(path.join(root, src))) continue;

@@ -28,7 +28,6 @@ export const Op = {
   KICK: 0x0e,
   DEMOTE: 0x0f,
 } as const;
-export type OpCode = (typeof Op)[keyof typeof Op];
 export const OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Op).map(([k, v]) => [v, k]));
 
 export const MtOpt = {
@@ -49,8 +48,6 @@ export const LOSS_SCALE = 1e16;
 
 export const SECURITY_HEADER_MIN = 5;
 export const SESSION_HEADER_LEN = 13;
-/** A DEMOTE names at most 250 clients (2.2.13). */
-export const DEMOTE_MAX_CLIENTS = 250;
 
 export interface MtOption {
   id: number;

@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 import pino from 'pino';
-import { cmtraceDestination } from '../../agent/cmtrace';
+import { cmtraceDestination } from '../../agent/log/cmtrace';
 
 declare const OSDCAST_VERSION: string;
 const VERSION = typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev';

@@ -12,9 +12,9 @@
 import crypto from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Receiver, SessionInfo, storeFor } from '../../core/receiver';
-import { Coordinator } from '../../test/coordinator/server';
-import { bufferContent } from '../../test/coordinator/http';
-import { mulberry32 } from '../../test/coordinator/sim';
+import { Coordinator } from '../coordinator/server';
+import { bufferContent } from '../coordinator/http';
+import { mulberry32 } from '../coordinator/sim';
 import { MiB, log, nowNs, summarize, LoopResult } from './util';
 
 const CLIENT = { address: '127.0.0.1', port: 40001 };
@@ -99,7 +99,7 @@ export function record(sizeBytes: number, blockSize: number, seed = 1): Recordin
       bufs.push(own);
       times.push(now);
       if (own[13] === 0x06 || own[13] === 0x07) dataPackets++;
-      rx.handleDatagram(own, now);
+      rx.handleDatagram(own, session.server, now);
       drainRx();
       continue;
     }
@@ -164,7 +164,7 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
   for (let i = 0; i < n; i++) {
     now = times[i]!;
     const b = bufs[i];
-    if (b) rx.handleDatagram(b, now);
+    if (b) rx.handleDatagram(b, session.server, now);
     else rx.handleTimeout(now);
     while (rx.pollTransmit()) transmits++;
     if (++sinceWrite >= writeEvery) {

@@ -8,11 +8,6 @@ import { execFileSync } from 'node:child_process';
 
 export const nowNs = (): bigint => process.hrtime.bigint();
 
-/** Seconds since `t0` (from nowNs). */
-export function since(t0: bigint): number {
-  return Number(nowNs() - t0) / 1e9;
-}
-
 export interface LoopResult {
   /** ns per operation, one value per timed batch (sorted ascending). */
   batches: number[];
@@ -44,11 +39,6 @@ export function timeLoop(fn: (i: number) => number, o: { batch: number; rounds: 
 export function summarize(values: number[], ops = values.length): LoopResult {
   const s = [...values].sort((a, b) => a - b);
   return { batches: s, min: s[0]!, median: s[Math.floor((s.length - 1) / 2)]!, max: s[s.length - 1]!, ops };
-}
-
-export function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.floor((s.length - 1) / 2)]!;
 }
 
 export function loadavg(): string {
@@ -115,25 +105,6 @@ export function machineInfo(tmp: string): MachineInfo {
   };
 }
 
-/** /proc/<pid>/stat: utime + stime in seconds (clock ticks of 10 ms on Linux). */
-export function procCpuSeconds(pid: number | 'self'): number | undefined {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    // fields after the comm: state(3) ... utime(14) stime(15) cutime(16) cstime(17); f[0] is field 3
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The waited-for children's CPU (cutime + cstime of this process), seconds. */
-export function childrenCpuSeconds(): number {
-  const s = fs.readFileSync('/proc/self/stat', 'utf8');
-  const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[13]) + Number(f[14])) / 100;
-}
-
 /** /proc/net/snmp Udp counters of this network namespace. */
 export function udpCounters(): Record<string, number> {
   const lines = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((l) => l.startsWith('Udp:'));
@@ -143,16 +114,10 @@ export function udpCounters(): Record<string, number> {
 }
 
 export const MiB = 1024 * 1024;
-export const mb = (bytes: number): number => bytes / 1e6;
 
 export function fmt(x: number | undefined, digits = 1): string {
   if (x === undefined || !Number.isFinite(x)) return '–';
   return x.toFixed(digits);
-}
-
-/** "a / b" for two runs, or "a" for one. */
-export function both(values: (number | undefined)[], digits = 1): string {
-  return values.map((v) => fmt(v, digits)).join(' / ');
 }
 
 export function log(line: string): void {

@@ -41,7 +41,7 @@ describe('MT client: joining (3.2.5.3)', () => {
     expect(drain(c).map((x) => x.p.body.op)).toEqual([Op.JOIN]);
     c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 1, minNackBackoff: 1, maxNackBackoff: 2, trailSeq: 1, leadSeq: 1, rtt: 1 }), 600);
     expect(c.stats().ignored).toBe(1);
-    expect(c.state()).toBe('join');
+    expect(c.info().state).toBe('join');
   });
 
   it('answers JOINACK with a QCR of zeros carrying the JOINACK SenderTime, then runs the Force QCC timer', () => {
@@ -50,7 +50,7 @@ describe('MT client: joining (3.2.5.3)', () => {
     c.handleDatagram(srv({ op: Op.JOINACK, clientId: 42, minNackBackoff: 3, maxNackBackoff: 9, rtt: 0, clientTime: 0 }, 123456), 100);
     const [q] = drain(c);
     expect(q!.p.body).toEqual({ op: Op.QCR, clientId: 42, qccSeqNo: 0, backoff: 0, serverTime: 123456, hiSeq: 0, lossRate: 0, appData: Buffer.alloc(0) });
-    expect(c.state()).toBe('regular');
+    expect(c.info().state).toBe('regular');
     expect(c.pollEvent()).toEqual({ type: 'joined', clientId: 42 });
     // a second JOINACK means our QCR was lost (3.2.5.5): answer again
     c.handleDatagram(srv({ op: Op.JOINACK, clientId: 42, minNackBackoff: 3, maxNackBackoff: 9, rtt: 0, clientTime: 0 }, 2), 200);
@@ -245,7 +245,7 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
     expect(c.pollEvent()).toBeUndefined();
     c.handleDatagram(srv({ op: Op.KICK, clients: [{ clientId: 9, reason: 0 }, { clientId: 7, reason: KickReason.FALLBACK }] }), 11);
     expect(c.pollEvent()).toEqual({ type: 'kicked', reason: KickReason.FALLBACK });
-    expect(c.state()).toBe('closed');
+    expect(c.info().state).toBe('closed');
   });
 
   it('on DEMOTE sends LEAVE(CANCELLED) to the old session, then JOINs the lower session', () => {
@@ -264,7 +264,7 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
     expect(leave.p.body).toEqual({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.CANCELLED });
     expect(join.p.sessionId).toBe(0x1234);
     expect(join.to).toEqual({ address: '10.0.0.1', port: 64002 });
-    expect(c.state()).toBe('join');
+    expect(c.info().state).toBe('join');
   });
 
   it('after InactivityTimeout without a packet reports inactive and LEAVEs with INACTIVE', () => {
@@ -341,7 +341,7 @@ describe('MT client: leaving right after a DEMOTE', () => {
     c.leave(LeaveReason.CANCELLED, 11);
     const out = drain(c);
     expect(out.map((x) => [x.p.sessionId, x.p.body.op])).toEqual([[SID, Op.LEAVE]]);
-    expect(c.state()).toBe('closed');
+    expect(c.info().state).toBe('closed');
     expect(c.pollEvent()).toMatchObject({ type: 'demoted' });
     expect(c.pollEvent()).toEqual({ type: 'closed', reason: LeaveReason.CANCELLED });
   });

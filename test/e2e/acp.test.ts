@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KickReason } from '../../core/codec/mt';
-import { checkTemplate, DEFAULT_TEMPLATES, expandTemplate, looksLikeAcpCall, packageUrl, parseAcpPositionals } from '../../agent/acp';
+import { checkTemplate, DEFAULT_TEMPLATES, expandTemplate, looksLikeAcpCall, packageUrl, parseAcpPositionals } from '../../agent/configmgr/acp';
 import { startCoordinator } from '../coordinator/udp';
 import { canRunNginx, NginxServer, startNginx } from '../support/nginx';
 import { randomImage, sha256, tempDir } from './harness';

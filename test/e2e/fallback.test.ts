@@ -11,7 +11,7 @@ import { startCoordinator } from '../coordinator/udp';
 import { bufferContent, startContentServer } from '../coordinator/http';
 import { randomImage, runAgent, sha256, tempDir } from './harness';
 import { startFaulty } from '../support/faulty-http';
-import type { ReceiveDeps, ReceiveOptions } from '../../agent/receive';
+import type { ReceiveDeps, ReceiveOptions } from '../../agent/receive/receive';
 
 const MIB = 1024 * 1024;
 const image = randomImage(8 * MIB + 999, 21);

@@ -2,8 +2,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { receive, ReceiveDeps, ReceiveOptions } from '../../agent/receive';
-import { createLogger, silentLogger } from '../../agent/log';
+import { receive, ReceiveDeps, ReceiveOptions } from '../../agent/receive/receive';
+import { createLogger, silentLogger } from '../../agent/log/log';
 import type { Report } from '../../agent/report';
 
 export function tempDir(prefix = 'osdcast-e2e-'): string {

@@ -3,12 +3,14 @@
  * Receivers (core/) in one process, a fake clock, per-receiver latency and independent random loss from seeded
  * PRNGs. No sockets, no timers: the same seed gives the same run.
  */
-import { encodeMsiRequest } from '../../core/codec/msi';
 import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
 import { Coordinator } from '../coordinator/server';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
+
+/** Where the simulated coordinator's session datagrams come from (its serverAddr). */
+const SERVER_FROM = { address: '10.0.0.1', port: 64001 };
 
 export interface FleetOptions {
   receivers: number;
@@ -209,7 +211,7 @@ export class Fleet {
           this.at(this.now + this.latency(), () => {
             if (!n.rx || n.done) return;
             this.delivered++;
-            n.rx.handleDatagram(data, this.now);
+            n.rx.handleDatagram(data, SERVER_FROM, this.now);
             this.serviceRx(n);
           });
         }
@@ -247,4 +249,3 @@ export class Fleet {
   }
 }
 
-export { encodeMsiRequest };

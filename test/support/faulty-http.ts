@@ -1,5 +1,5 @@
 /**
- * A small node:http server for fault injection against agent/http.ts. It serves one body at every path with
+ * A small node:http server for fault injection against agent/transport/http.ts. It serves one body at every path with
  * HEAD, GET, single byte ranges (bytes=a-b, a-, -n), If-Range, ETag and Last-Modified, like a DP's IIS does, and
  * misbehaves as told by `fault`. Loopback, ephemeral port; close() drops every open connection.
  */

@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import pino from 'pino';
-import { cmtraceDestination } from '../../../agent/cmtrace';
-import { discoverServer } from '../../../agent/discovery';
-import { getTsVariables, setTsVariables } from '../../../agent/tsenv';
+import { cmtraceDestination } from '../../../agent/log/cmtrace';
+import { discoverServer } from '../../../agent/configmgr/discovery';
+import { getTsVariables, setTsVariables } from '../../../agent/configmgr/tsenv';
 
 const [outFile, logDir] = process.argv.slice(2) as [string, string];
 const results: Record<string, unknown> = { platform: process.platform };

@@ -1,0 +1,338 @@
+/**
+ * `osdcast acp`: ConfigMgr Alternate Content Provider mode (task-sequence variable SMSTSDownloadProgram).
+ *
+ * The task sequence runs the program once per package it needs, with the package ID and the absolute destination
+ * folder (an INI path may come first). We list the package on the DP with WebDAV PROPFIND (webdav.ts), as the
+ * task sequence's own downloader does, and receive every file into the folder with receive.ts: multicast where
+ * the DP has a session for it, HTTP from the DP otherwise (each receive gets the file's URL as its HTTP source,
+ * so an MS-WDSMSI error or a failed multicast ends in HTTP).
+ *
+ * Exit codes (what the task sequence does with them):
+ *   0          every file is complete: the task sequence uses the folder.
+ *   abortCode  (osdcast.json, = the administrator's SMSTSDownloadAbortCode) the DP removed us with KICK FAIL, i.e.
+ *              "do not try other means": the task sequence fails the download without its own fallback.
+ *   any other  the task sequence downloads the package itself (2 usage/configuration, 3, 4 transfer, 5, 6 local
+ *              I/O, 130 interrupted; 1 when the failure's own code happens to equal abortCode).
+ * Hops: cli.ts → runAcp (this file) → webdav.ts (listing) and receive.ts (each file).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { Exit } from '../errors';
+import type { Logger } from '../log/log';
+import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
+import type { Report } from '../report';
+import { statePath } from '../storage/state';
+import { DavError, enumeratePackage, joinInside, PackageFile, PackageListing, UnsafePathError } from './webdav';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Arguments
+
+/**
+ * ConfigMgr package IDs are a three-character site code and five hex digits (PS100004). We are liberal in what we
+ * accept (any eight letters or digits, either case) but nothing else: no separators, dots or spaces, since the ID
+ * becomes part of URLs and content names.
+ */
+export const ACP_PACKAGE_ID = /^[A-Za-z0-9]{3}[A-Za-z0-9]{5}$/;
+
+export function packageIdProblem(id: string): string | undefined {
+  if (ACP_PACKAGE_ID.test(id)) return undefined;
+  return `package ID ${JSON.stringify(id)} is not a ConfigMgr package ID (8 letters or digits: site code + 5 hex digits, e.g. PS100004)`;
+}
+
+export interface AcpPositionals {
+  iniPath?: string;
+  packageId: string;
+  destination: string;
+}
+
+/** `[<INI>] <PackageID> <DestinationDir>`; throws Error with a usage message. */
+export function parseAcpPositionals(args: readonly string[]): AcpPositionals {
+  if (args.length < 2 || args.length > 3) throw new Error(`acp takes [<INI>] <PackageID> <DestinationDir>, got ${args.length} argument${args.length === 1 ? '' : 's'}`);
+  const [a, b, c] = args.length === 3 ? args : [undefined, ...args];
+  const bad = packageIdProblem(b!);
+  if (bad) throw new Error(bad);
+  if (c!.trim() === '') throw new Error('the destination folder is empty');
+  if (c!.includes('\0') || (a ?? '').includes('\0')) throw new Error('NUL character in an argument');
+  return { ...(a !== undefined ? { iniPath: a } : {}), packageId: b!, destination: c! };
+}
+
+/**
+ * True when argv (after node and the script) looks like the task sequence calling the program directly, without
+ * a command word: `<PackageID> <dest>` or `<INI> <PackageID> <dest>` (SMSTSDownloadProgram = the bare exe),
+ * possibly followed by options.
+ */
+export function looksLikeAcpCall(args: readonly string[]): boolean {
+  const end = args.findIndex((a) => a.startsWith('-'));
+  const pos = end < 0 ? args : args.slice(0, end);
+  if (pos.length === 2) return ACP_PACKAGE_ID.test(pos[0]!);
+  if (pos.length === 3) return ACP_PACKAGE_ID.test(pos[1]!) && !ACP_PACKAGE_ID.test(pos[0]!);
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Templates (osdcast.json: namespaceTemplate, contentTemplate, httpTemplate)
+
+export const DEFAULT_TEMPLATES = {
+  namespace: 'SMSPKG',
+  content: '{PackageID}/{path}',
+  http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}',
+} as const;
+
+/** Placeholders (case-insensitive): {PackageID}, {path} (alias {file}; "/" separators), {winpath} ("\"), {server} (alias {host}). */
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+const KNOWN = new Map<string, 'id' | 'path' | 'winpath' | 'server'>([
+  ['packageid', 'id'],
+  ['path', 'path'],
+  ['file', 'path'],
+  ['winpath', 'winpath'],
+  ['server', 'server'],
+  ['host', 'server'],
+]);
+
+export class TemplateError extends Error {}
+
+export function checkTemplate(name: string, tpl: string): void {
+  for (const m of tpl.matchAll(PLACEHOLDER)) {
+    if (!KNOWN.has(m[1]!.toLowerCase())) throw new TemplateError(`${name} ${JSON.stringify(tpl)}: unknown placeholder {${m[1]}} (use {PackageID}, {path}, {winpath}, {server})`);
+  }
+}
+
+export interface TemplateVars {
+  packageId: string;
+  /** Path segments of the file inside the package ([] for the package itself). */
+  rel: readonly string[];
+  host: string;
+}
+
+export function expandTemplate(tpl: string, v: TemplateVars, url = false): string {
+  return tpl.replace(PLACEHOLDER, (m, name: string) => {
+    const kind = KNOWN.get(name.toLowerCase());
+    const seg = (s: string) => (url ? encodeURIComponent(s) : s);
+    switch (kind) {
+      case 'id':
+        return seg(v.packageId);
+      case 'path':
+        return v.rel.map(seg).join('/');
+      case 'winpath':
+        return v.rel.map(seg).join(url ? '/' : '\\');
+      case 'server':
+        return url && v.host.includes(':') ? `[${v.host}]` : v.host;
+      default:
+        return m;
+    }
+  });
+}
+
+/** The package folder URL: the HTTP template with an empty path, without a trailing "/". */
+export function packageUrl(tpl: string, packageId: string, host: string): string {
+  const u = expandTemplate(tpl, { packageId, rel: [], host }, true).replace(/\/+$/, '');
+  let p: URL;
+  try {
+    p = new URL(u);
+  } catch {
+    throw new TemplateError(`httpTemplate gives ${JSON.stringify(u)}, which is not a URL`);
+  }
+  if (p.protocol !== 'http:' && p.protocol !== 'https:') throw new TemplateError(`httpTemplate gives ${JSON.stringify(u)}, which is not an http:// or https:// URL`);
+  return u;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The run
+
+export interface AcpOptions {
+  packageId: string;
+  destination: string;
+  server: { host: string; port: number };
+  templates: { namespace: string; content: string; http: string };
+  /** osdcast.json abortCode (= SMSTSDownloadAbortCode). */
+  abortCode?: number;
+  /** Skip multicast (HTTP for every file). */
+  httpOnly?: boolean;
+  /** Overall limit for the whole package, seconds. */
+  timeout?: number;
+  /** Options passed through to every receive (interface, cache, retries, TLS, fallback watchdogs ...). */
+  receive: Pick<ReceiveOptions, 'iface' | 'cacheMiB' | 'blockBase' | 'retries' | 'retryDelay' | 'mcastTimeout' | 'minRate' | 'minRateWindow' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
+}
+
+export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
+  log: Logger;
+  receive: (o: ReceiveOptions, deps: ReceiveDeps) => Promise<Report>;
+  now?: () => number;
+}
+
+/** The ACP report (the receive report's fields, summed over the files, plus the package's). */
+export interface AcpReport extends Report {
+  packageId: string;
+  destination: string;
+  files: number;
+  filesDone: number;
+  aborted?: boolean;
+}
+
+const KICK_FAIL = /KICK FAIL/;
+
+export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
+  const now = deps.now ?? Date.now;
+  const log = deps.log;
+  const t0 = now();
+  const dest = path.resolve(o.destination);
+  const rep: AcpReport = {
+    status: 'error',
+    exitCode: Exit.TRANSFER_FAILED,
+    bytes: 0,
+    sha256: '',
+    seconds: 0,
+    multicastBytes: 0,
+    httpBytes: 0,
+    droppedPackets: 0,
+    drops: { wrongSource: 0 },
+    conflictingDuplicates: 0,
+    packageId: o.packageId,
+    destination: dest,
+    files: 0,
+    filesDone: 0,
+  };
+  const finish = (exitCode: number, error?: string): AcpReport => {
+    rep.seconds = Math.round((now() - t0) / 10) / 100;
+    rep.exitCode = exitCode;
+    rep.status = exitCode === 0 ? 'ok' : 'error';
+    if (error !== undefined) rep.error = error;
+    return rep;
+  };
+  /** A failure the task sequence should answer with its own download: never the abort code by accident. */
+  const fallbackExit = (code: number, error: string): AcpReport => {
+    if (o.abortCode !== undefined && code === o.abortCode) {
+      log.warn(`exit code ${code} equals abortCode; exiting 1 instead so that the task sequence still tries its own download`);
+      code = 1;
+    }
+    return finish(code, error);
+  };
+  const deadline = o.timeout ? t0 + o.timeout * 1000 : undefined;
+
+  // ---- 1. the destination folder
+  try {
+    fs.mkdirSync(dest, { recursive: true });
+  } catch (e) {
+    return fallbackExit(Exit.LOCAL_IO, `cannot create ${dest}: ${(e as Error).message}`);
+  }
+
+  // ---- 2. the listing
+  let pkgUrl: string;
+  try {
+    pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host);
+  } catch (e) {
+    return fallbackExit(Exit.USAGE, (e as Error).message);
+  }
+  log.info(`package ${o.packageId}: listing ${pkgUrl} (WebDAV PROPFIND, Depth: 1)`);
+  let listing: PackageListing;
+  try {
+    listing = await enumeratePackage(pkgUrl, {
+      ca: o.receive.ca,
+      insecure: o.receive.insecure,
+      retries: o.receive.retries,
+      retryDelayMs: (o.receive.retryDelay ?? 15) * 1000,
+      log,
+      signal: deps.signal,
+    });
+  } catch (e) {
+    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, 'interrupted');
+    if (e instanceof UnsafePathError) {
+      log.error(`package ${o.packageId}: ${e.message}; nothing was written`);
+      return fallbackExit(Exit.TRANSFER_FAILED, `unsafe path in the package listing: ${e.message}`);
+    }
+    const msg = e instanceof DavError ? e.message : `PROPFIND ${pkgUrl}: ${(e as Error).message}`;
+    return fallbackExit(Exit.TRANSFER_FAILED, `cannot list package ${o.packageId}: ${msg}`);
+  }
+  rep.files = listing.files.length;
+  const total = listing.files.reduce((a, f) => a + (f.size ?? 0), 0);
+  log.info(`package ${o.packageId}: ${listing.files.length} files, ${listing.dirs.length} folders, ${total} bytes (${listing.requests} PROPFIND requests)`);
+
+  // ---- 3. folders, then files
+  const targets: { file: PackageFile; out: string }[] = [];
+  try {
+    for (const d of listing.dirs) fs.mkdirSync(joinInside(dest, d), { recursive: true });
+    for (const f of listing.files) targets.push({ file: f, out: joinInside(dest, f.rel) });
+  } catch (e) {
+    if (e instanceof UnsafePathError) return fallbackExit(Exit.TRANSFER_FAILED, e.message);
+    return fallbackExit(Exit.LOCAL_IO, `cannot create folders under ${dest}: ${(e as Error).message}`);
+  }
+
+  let multicast = !o.httpOnly;
+  for (const [i, { file, out }] of targets.entries()) {
+    const shownPath = file.rel.join('/');
+    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, 'interrupted');
+    if (file.size === 0) {
+      try {
+        fs.writeFileSync(out, Buffer.alloc(0));
+      } catch (e) {
+        return fallbackExit(Exit.LOCAL_IO, `${out}: ${(e as Error).message}`);
+      }
+      rep.filesDone++;
+      log.info(`file ${i + 1}/${targets.length} ${shownPath}: empty file written`);
+      continue;
+    }
+    let timeout: number | undefined;
+    if (deadline !== undefined) {
+      timeout = (deadline - now()) / 1000;
+      if (timeout <= 0) return fallbackExit(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
+    }
+    const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host };
+    const ro: ReceiveOptions = {
+      ...o.receive,
+      server: o.server.host,
+      port: o.server.port,
+      namespace: expandTemplate(o.templates.namespace, vars),
+      content: expandTemplate(o.templates.content, vars),
+      out,
+      http: [file.url],
+      httpOnly: !multicast,
+      timeout,
+    };
+    log.info(
+      `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${file.url}` : `HTTP ${file.url}`}`,
+    );
+    const r = await deps.receive(ro, { log, signal: deps.signal, onProgress: deps.onProgress });
+    rep.multicastBytes += r.multicastBytes;
+    rep.httpBytes += r.httpBytes;
+    rep.droppedPackets += r.droppedPackets;
+    rep.drops!.wrongSource += r.drops?.wrongSource ?? 0;
+    rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
+    if (r.status !== 'ok') {
+      removeLeftovers(out, log);
+      const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;
+      if (r.exitCode === Exit.TRANSFER_FAILED && KICK_FAIL.test(r.error ?? '')) {
+        rep.aborted = true;
+        if (o.abortCode !== undefined) {
+          log.error(`the DP ended the session with KICK FAIL (no other means allowed): exiting with abortCode ${o.abortCode}, the task sequence will not download ${o.packageId} itself`);
+          return finish(o.abortCode, err);
+        }
+        log.warn('the DP ended the session with KICK FAIL (no other means allowed), but osdcast.json has no "abortCode": exiting 4, so the task sequence will try its own download');
+        return finish(Exit.TRANSFER_FAILED, err);
+      }
+      return fallbackExit(r.exitCode, err);
+    }
+    if (file.size !== undefined && r.bytes !== file.size) {
+      removeLeftovers(out, log);
+      return fallbackExit(Exit.TRANSFER_FAILED, `${shownPath}: received ${r.bytes} bytes but the listing said ${file.size}`);
+    }
+    rep.bytes += r.bytes;
+    rep.filesDone++;
+    if (multicast && typeof r.fallback === 'string' && /no multicast session: (?:no reply|no route)/.test(r.fallback)) {
+      multicast = false;
+      log.warn(`the DP did not answer MS-WDSMSI (${r.fallback}): the remaining files go over HTTP only`);
+    }
+  }
+  log.info(`package ${o.packageId}: all ${targets.length} files complete in ${dest} (${rep.multicastBytes} bytes multicast, ${rep.httpBytes} bytes HTTP)`);
+  return finish(Exit.OK);
+}
+
+/** A failed file leaves no <out>.partial or <out>.osdcast behind: the task sequence's own download comes next. */
+function removeLeftovers(out: string, log: Logger): void {
+  for (const f of [`${out}.partial`, statePath(out)]) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch (e) {
+      log.warn(`could not remove ${f}: ${(e as Error).message}`);
+    }
+  }
+}

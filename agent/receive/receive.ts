@@ -1,0 +1,476 @@
+/**
+ * `osdcast receive`: the orchestrator. Multicast first (MS-WDSMSI session, then multicast.ts); HTTP(S) from the
+ * same DP for holes multicast keeps missing (hybrid) and for everything when multicast cannot serve (fallback);
+ * resume from `<out>.osdcast`; SHA-256 at the end. Hops to a socket: cli.ts → receive/receive.ts → receive/multicast.ts → transport/net.ts.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import type dgram from 'node:dgram';
+import { Bitmap } from '../../core/bitmap';
+import { BlockStore } from '../../core/block-store';
+import { MsiUdpInitiator } from '../../core/msi-client';
+import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
+import { DiskPump } from '../storage/disk';
+import { Exit, OsdcastError } from '../errors';
+import { HttpClient, HttpError, HttpInfo } from '../transport/http';
+import { HttpFiller } from './http-fill';
+import type { Logger } from '../log/log';
+import { runMulticast } from './multicast';
+import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
+import type { Report } from '../report';
+import { FileSink } from '../storage/sink';
+import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
+
+export interface ReceiveOptions {
+  server: string;
+  port: number;
+  namespace: string;
+  content: string;
+  out: string;
+  iface?: string;
+  cacheMiB: number;
+  /** Overall wall-clock limit (s). */
+  timeout?: number;
+  blockBase?: 'auto' | 0 | 1;
+  /** MSI requests per attempt (1 s apart, MS-WDSMSI 3.1.6). */
+  msiTries?: number;
+  msiRetryMs?: number;
+  /** MS-WDSMT InactivityTimeout (ms), default 30 000. */
+  inactivityMs?: number;
+  /** HTTP(S) URLs of the same content, tried in order. */
+  http?: string[];
+  httpOnly?: boolean;
+  /** Retries of each MSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount: 2). */
+  retries?: number;
+  /** Seconds between retries (ConfigMgr SMSTSDownloadRetryDelay: 15). */
+  retryDelay?: number;
+  /** Seconds after JOIN without multicast data before falling back to HTTP (only with --http). */
+  mcastTimeout?: number;
+  /** MB/s below which, over minRateWindow seconds, the receiver leaves multicast for HTTP. */
+  minRate?: number;
+  minRateWindow?: number;
+  sha256?: string;
+  sha256Url?: string;
+  ca?: Buffer;
+  insecure?: boolean;
+  /** Block size used for HTTP-only receives (bytes). */
+  httpBlockSize?: number;
+}
+
+export interface ReceiveDeps {
+  log: Logger;
+  now?: () => number;
+  rng?: () => number;
+  /** Test hook: drop this fraction of received multicast datagrams (independent loss per agent). */
+  dropRate?: number;
+  dropRng?: () => number;
+  /** Test hook: drop multicast datagrams for which this returns true. */
+  dropFilter?: (msg: Buffer) => boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export interface Progress {
+  blocks: number;
+  totalBlocks: number;
+  bytes: number;
+  contentSize: number;
+  seconds: number;
+}
+
+export const DEFAULT_HTTP_BLOCK = 64 * 1024;
+
+function rngFromCrypto(): () => number {
+  // Randomness for back-off timers; passed into core (which never calls Math.random itself).
+  const pool = new Uint32Array(1024);
+  let i = pool.length;
+  return () => {
+    if (i >= pool.length) {
+      crypto.getRandomValues(pool);
+      i = 0;
+    }
+    return pool[i++]! / 0x1_0000_0000;
+  };
+}
+
+function httpFailure(e: unknown): OsdcastError {
+  if (e instanceof OsdcastError) return e;
+  if (e instanceof HttpError) return new OsdcastError(Exit.TRANSFER_FAILED, `HTTP ${e.kind}: ${e.message}`);
+  return new OsdcastError(Exit.TRANSFER_FAILED, (e as Error).message);
+}
+
+export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Report> {
+  const now = deps.now ?? Date.now;
+  const rng = deps.rng ?? rngFromCrypto();
+  const log = deps.log;
+  const t0 = now();
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
+  const ac = new AbortController();
+  const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
+  const onOuterAbort = () => abort(new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
+  deps.signal?.addEventListener('abort', onOuterAbort);
+  if (deps.signal?.aborted) onOuterAbort();
+  const overall = o.timeout ? setTimeout(() => abort(new OsdcastError(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before the image was complete`)), o.timeout * 1000) : undefined;
+  const aborted = () => {
+    if (ac.signal.aborted) throw ac.signal.reason;
+  };
+
+  let uni: dgram.Socket | undefined;
+  let sink: FileSink | undefined;
+  let http: HttpClient | undefined;
+  let progressTimer: NodeJS.Timeout | undefined;
+  let pump: DiskPump | undefined;
+  let stopHybrid: () => void = () => {};
+  try {
+    const urls = o.http ?? [];
+    if (o.httpOnly && urls.length === 0) throw new OsdcastError(Exit.USAGE, '--http-only needs at least one --http <url>');
+    const retries = o.retries ?? 2;
+    const retryDelayMs = (o.retryDelay ?? 15) * 1000;
+    if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
+    const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
+
+    // ---- 1. multicast session (unless --http-only)
+    let fallback: string | undefined = o.httpOnly ? 'HTTP only (--http-only)' : undefined;
+    let session: SessionInfo | undefined;
+    let iface = '';
+    let mac: Buffer = Buffer.alloc(6);
+    let onUni: Handler = () => {};
+    if (!o.httpOnly) {
+      const route = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
+      if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError(Exit.USAGE, `--interface ${o.iface} is not an address of this machine`);
+      try {
+        if (!route) throw new OsdcastError(Exit.NO_SESSION, `no route to ${o.server}`);
+        iface = route;
+        mac = macFor(iface);
+        uni = await openUnicast(iface, (msg, from) => onUni(msg, from));
+        session = await initiateWithRetries(o, mac, uni, (h) => (onUni = h), now, log, ac.signal, retries, retryDelayMs);
+      } catch (e) {
+        if (!(e instanceof OsdcastError) || e.exitCode !== Exit.NO_SESSION || !http) throw e;
+        fallback = `no multicast session: ${e.message}`;
+        log.warn(`falling back to HTTP: ${fallback}`);
+      }
+    }
+    aborted();
+
+    // ---- 2. what the content is: size, block size, HTTP validator
+    let info: HttpInfo | undefined;
+    if (http) {
+      try {
+        info = await http.probe();
+      } catch (e) {
+        if (!session) throw httpFailure(e);
+        log.warn(`HTTP source unusable, continuing with multicast only: ${(e as Error).message}`);
+        http = undefined;
+      }
+      if (session && info && info.size !== session.contentSize) {
+        log.error(`HTTP content is ${info.size} bytes but the multicast session announces ${session.contentSize}: not mixing them; HTTP disabled`);
+        http = undefined;
+        info = undefined;
+      }
+    }
+    const size = session?.contentSize ?? info!.size;
+    const identityBase = { namespace: o.namespace, content: o.content, size, validator: info?.validator, sha256: expectedSha };
+    // Without a session (HTTP only or fallback), keep the block size of an earlier run of the same content, so its
+    // resume state still applies (a multicast run used the session's block size).
+    const earlier = session ? undefined : readStateIdentity(statePath(o.out));
+    const sameContent = earlier && earlier.namespace === o.namespace && earlier.content === o.content && earlier.size === size;
+    const blockSize = session?.blockSize ?? (sameContent ? earlier.blockSize : undefined) ?? o.httpBlockSize ?? DEFAULT_HTTP_BLOCK;
+    const totalBlocks = Math.max(1, Math.ceil(size / blockSize));
+    const identity: StateIdentity = { ...identityBase, blockSize, blockBase: o.blockBase === 0 || o.blockBase === 1 ? o.blockBase : undefined };
+    log.info({ size, blockSize, totalBlocks, source: session ? 'multicast' : 'http' }, `content ${o.content}: ${size} bytes, ${totalBlocks} blocks of ${blockSize}`);
+
+    // ---- 3. an empty content needs no transfer
+    const stPath = statePath(o.out);
+    if (size === 0) {
+      sink = FileSink.open(o.out, 0);
+      await sink.finish();
+      const sha = await sink.hash();
+      if (expectedSha && sha !== expectedSha) throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha} (empty content); nothing was renamed`);
+      sink.commit();
+      return finishReport({ ...report, status: 'ok', exitCode: Exit.OK, bytes: 0, sha256: sha, integrity: expectedSha ? 'verified' : 'unverified' });
+    }
+
+    // ---- 4. resume
+    const loaded = loadState(stPath, identity, { log });
+    let onDisk: Bitmap | undefined;
+    let blockBase = o.blockBase ?? 'auto';
+    if (loaded && 'onDisk' in loaded) {
+      if (FileSink.canResume(o.out, size)) {
+        onDisk = loaded.onDisk;
+        if (blockBase === 'auto' && loaded.stored.blockBase !== undefined) {
+          blockBase = loaded.stored.blockBase;
+          identity.blockBase = blockBase;
+        }
+      }
+      else log.warn(`resume state found but ${o.out}.partial is missing or has the wrong size: starting over`);
+    } else if (loaded && 'mismatch' in loaded) log.warn(`resume state describes other content (${loaded.mismatch}): starting over`);
+    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheMiB * 1024 * 1024) / blockSize)) });
+    if (onDisk) {
+      store.restore(onDisk);
+      report.resumedBytes = Math.min(size, store.disk.count * blockSize);
+      log.info(`resuming: ${store.disk.count} of ${totalBlocks} blocks already on disk`);
+    }
+    // Starting over: the old state file must go before the fresh (zero-filled) partial file exists, or a crash
+    // before the first checkpoint would leave a state that vouches for zeros.
+    if (!onDisk) removeStale(stPath);
+    sink = FileSink.open(o.out, size, !!onDisk);
+    const durable = new Bitmap(totalBlocks);
+    durable.loadFrom(store.disk.toBuffer());
+    const state = new StateFile(stPath, identity, durable);
+    pump = new DiskPump(store, sink, durable, state, now);
+    pump.onError = (e) => abort(e);
+    const disk = pump;
+    const filler = http ? new HttpFiller(http, store, disk, log, info?.validator) : undefined;
+    // Hybrid fetches run beside multicast on their own client, aborted as soon as multicast ends (its blocks would
+    // be duplicates after a completion; after a KICK FAIL no other means may be used).
+    const hybridAc = new AbortController();
+    const hybridHttp = http && urls.length ? new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: AbortSignal.any([ac.signal, hybridAc.signal]) }) : undefined;
+    const hybrid = hybridHttp ? new HttpFiller(hybridHttp, store, disk, log, info?.validator) : undefined;
+    stopHybrid = () => {
+      hybridAc.abort();
+      hybridHttp?.close();
+    };
+    if (deps.onProgress) {
+      const cb = deps.onProgress;
+      progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), 250);
+    }
+
+    // ---- 5. multicast (with hybrid hole filling)
+    if (session && !store.complete) {
+      let filling: Promise<void> | undefined;
+      const res = await runMulticast({
+        session,
+        iface,
+        mac,
+        store,
+        pump,
+        uni: uni!,
+        setUniHandler: (h) => (onUni = h),
+        log,
+        now,
+        rng,
+        signal: ac.signal,
+        blockBase,
+        onBlockBase: (base) => {
+          if (state.identity.blockBase === base) return;
+          state.identity = { ...state.identity, blockBase: base };
+        },
+        inactivityMs: o.inactivityMs,
+        mcastTimeoutMs: http && o.mcastTimeout !== 0 ? (o.mcastTimeout ?? 60) * 1000 : undefined,
+        minRate: http && o.minRate ? { bytesPerSec: o.minRate * 1e6, windowMs: (o.minRateWindow ?? 60) * 1000 } : undefined,
+        onRound: hybrid
+          ? (eligible) => {
+              if (filling || hybridAc.signal.aborted) return;
+              const ranges = hybrid.candidates(eligible);
+              if (ranges.length === 0) return;
+              filling = hybrid.fetch(ranges).then(
+                () => (filling = undefined),
+                (e) => {
+                  filling = undefined;
+                  if (!hybridAc.signal.aborted) log.warn(`hybrid HTTP fetch failed, multicast continues: ${(e as Error).message}`);
+                },
+              );
+            }
+          : undefined,
+        dropRate: deps.dropRate,
+        dropRng: deps.dropRng,
+        dropFilter: deps.dropFilter,
+        stats: (rx) => {
+          const st = rx.stats();
+          report.multicastBytes = st.bytes;
+          report.drops = { wrongSource: st.drops.wrongSource };
+          report.droppedPackets = st.dropped;
+          report.conflictingDuplicates = st.conflicting;
+        },
+      }).catch((e) => {
+        // Joining the group failed (no multicast route, port in use): with an HTTP source that is a fallback too.
+        if (e instanceof OsdcastError && e.exitCode === Exit.NO_SESSION && filler) return { kind: 'fallback' as const, reason: e.message };
+        throw e;
+      }).finally(() => stopHybrid());
+      if (filling) await filling.catch(() => undefined);
+      report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
+      if (res.kind === 'fallback') {
+        if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, `${res.reason}; no --http fallback configured`);
+        fallback = res.reason;
+        log.warn(`falling back to HTTP: ${fallback}`);
+      }
+    }
+    await closeSocket(uni);
+    uni = undefined;
+    aborted();
+
+    // ---- 6. HTTP for whatever is still missing
+    if (!store.complete) {
+      if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, 'multicast ended before the image was complete');
+      try {
+        await filler.fetch(filler.candidates());
+      } catch (e) {
+        throw httpFailure(e);
+      }
+    }
+    await pump.drain();
+    if (!store.complete) throw new OsdcastError(Exit.TRANSFER_FAILED, `${totalBlocks - store.disk.count} blocks still missing`);
+    report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
+    if (fallback) report.fallback = fallback;
+
+    // ---- 7. integrity, then the file appears
+    // Record every block as durable (so a mismatch can be inspected and a rerun does not refetch), and make sure
+    // no checkpoint can rewrite the state file after it is removed below.
+    await pump.close(true);
+    await sink.finish();
+    const sha = await sink.hash();
+    report.sha256 = sha;
+    report.bytes = size;
+    if (expectedSha && sha !== expectedSha) {
+      report.integrity = 'mismatch';
+      // Keep the partial file for inspection, but let a rerun fetch everything again instead of failing forever.
+      durable.clearAll();
+      state.write(now());
+      throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${sink.partial} and ${stPath} are kept, nothing was renamed`);
+    }
+    // An HTTP validator vouches only for bytes that all came over HTTP in this run (multicast carries none).
+    const pinned = !!(info?.validator.etag || info?.validator.lastModified) && !report.multicastBytes && !report.resumedBytes;
+    report.integrity = expectedSha || pinned ? 'verified' : 'unverified';
+    sink.commit();
+    state.remove();
+    return finishReport({ ...report, status: 'ok', exitCode: Exit.OK });
+  } catch (e) {
+    const err = e instanceof OsdcastError ? e : ac.signal.aborted && ac.signal.reason instanceof OsdcastError ? ac.signal.reason : httpFailure(e);
+    // At exit the state file records what is safely on disk, so a rerun resumes from there.
+    if (pump && err.exitCode !== Exit.LOCAL_IO) await pump.close(true).catch(() => undefined);
+    await pump?.quiesce(); // no write may still be running when the file is closed below
+    return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message });
+  } finally {
+    if (overall) clearTimeout(overall);
+    if (progressTimer) clearInterval(progressTimer);
+    deps.signal?.removeEventListener('abort', onOuterAbort);
+    stopHybrid();
+    http?.close();
+    sink?.close();
+    await closeSocket(uni);
+  }
+
+  function finishReport(r: Report): Report {
+    r.seconds = Math.round((now() - t0) / 10) / 100;
+    r.maxRssBytes = peakRss();
+    return r;
+  }
+}
+
+/** Removes a state file that no longer describes the partial file (absent is fine). */
+function removeStale(file: string): void {
+  for (const f of [file, `${file}.tmp`]) {
+    try {
+      fs.unlinkSync(f);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OsdcastError(Exit.LOCAL_IO, `cannot remove the stale resume state ${f}: ${(e as Error).message}`);
+    }
+  }
+}
+
+/**
+ * Peak resident memory of this process. On Linux getrusage's ru_maxrss also counts what the parent had before
+ * exec (a child of a big process reports the parent's size: docs/performance.md §4), so VmHWM is read instead.
+ */
+function peakRss(): number {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    /* not Linux */
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** --sha256-url: the first 64-hex-digit word of the document. */
+async function fetchDigest(url: string, o: ReceiveOptions, log: Logger, signal: AbortSignal): Promise<string> {
+  const c = new HttpClient({ urls: [url], retries: o.retries ?? 2, retryDelayMs: (o.retryDelay ?? 15) * 1000, ca: o.ca, insecure: o.insecure, log, signal });
+  try {
+    const info = await c.probe();
+    const parts: Buffer[] = [];
+    if (info.size > 0) await c.fetchRange(0, Math.min(info.size, 65536) - 1, (_off, chunk) => void parts.push(Buffer.from(chunk)));
+    const m = /\b[0-9a-fA-F]{64}\b/.exec(Buffer.concat(parts).toString('utf8'));
+    if (!m) throw new OsdcastError(Exit.USAGE, `--sha256-url ${url} holds no SHA-256 (64 hex digits)`);
+    return m[0];
+  } catch (e) {
+    if (e instanceof OsdcastError) throw e;
+    throw new OsdcastError(Exit.TRANSFER_FAILED, `cannot fetch --sha256-url: ${(e as Error).message}`);
+  } finally {
+    c.close();
+  }
+}
+
+/** The DP never answered MS-WDSMSI (worth another attempt, unlike an error reply). */
+class NoReply extends OsdcastError {}
+
+async function initiateWithRetries(
+  o: ReceiveOptions,
+  mac: Buffer,
+  uni: dgram.Socket,
+  setHandler: (h: (msg: Buffer) => void) => void,
+  now: () => number,
+  log: Logger,
+  signal: AbortSignal,
+  retries: number,
+  retryDelayMs: number,
+): Promise<SessionInfo> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await initiate(o, mac, uni, setHandler, now, log, signal);
+    } catch (e) {
+      // An MSI error reply is the server's answer: retrying will not change it. No reply is retried.
+      const retryable = e instanceof NoReply;
+      if (!retryable || attempt >= retries) throw e;
+      log.warn(`${(e as Error).message}; retrying in ${retryDelayMs / 1000} s (${attempt + 1} of ${retries})`);
+      await new Promise<void>((res, rej) => {
+        const t = setTimeout(res, retryDelayMs);
+        signal.addEventListener('abort', () => {
+          clearTimeout(t);
+          rej(signal.reason);
+        }, { once: true });
+      });
+    }
+  }
+}
+
+async function initiate(o: ReceiveOptions, mac: Buffer, uni: dgram.Socket, setHandler: (h: (msg: Buffer) => void) => void, now: () => number, log: Logger, signal: AbortSignal): Promise<SessionInfo> {
+  const init = new MsiUdpInitiator({ server: { address: o.server, port: o.port }, namespace: o.namespace, content: o.content, mac, maxTries: o.msiTries, retryMs: o.msiRetryMs }, now());
+  log.info(`requesting ${o.namespace} / ${o.content} from ${o.server}:${o.port} (MS-WDSMSI over UDP)`);
+  await new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      if (timer) clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const pump = () => {
+      let tx;
+      while ((tx = init.pollTransmit())) uni.send(tx.data, tx.to.port, tx.to.address);
+      if (timer) clearTimeout(timer);
+      if (init.result) {
+        signal.removeEventListener('abort', onAbort);
+        return resolve();
+      }
+      const t = init.pollTimeout();
+      if (t !== undefined)
+        timer = setTimeout(() => {
+          init.handleTimeout(now());
+          pump();
+        }, Math.max(0, t - now()));
+    };
+    if (signal.aborted) return reject(signal.reason);
+    signal.addEventListener('abort', onAbort);
+    setHandler((msg) => {
+      init.handleDatagram(msg, { address: o.server, port: o.port }, now());
+      pump();
+    });
+    pump();
+  });
+  const res = init.result!;
+  if (!res.ok) throw res.kind === 'timeout' ? new NoReply(Exit.NO_SESSION, res.message) : new OsdcastError(Exit.NO_SESSION, res.message);
+  const rep = res.session;
+  if (rep.multicast.address.includes(':')) throw new OsdcastError(Exit.NO_SESSION, 'server offered an IPv6 session; this build receives IPv4 only');
+  const refused = unsupportedSecurity(sessionSecurity(rep));
+  if (refused) throw new OsdcastError(Exit.NO_SESSION, refused);
+  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicast.address}:${rep.multicast.port}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
+  return rep;
+}

@@ -1,0 +1,137 @@
+/**
+ * The disk side shared by every source: drains the block store's ring into the sink with at most two
+ * positional writes in flight, and keeps the resume state honest (a block is recorded in `<out>.osdcast` only
+ * after an fdatasync that followed its write).
+ */
+import type { BlockStore, TaggedWriteJob } from '../../core/block-store';
+import { Bitmap } from '../../core/bitmap';
+import { Exit, OsdcastError, ioError } from '../errors';
+import type { FileSink } from './sink';
+import type { StateFile } from './state';
+
+const MAX_WRITES_IN_FLIGHT = 2;
+const MAX_SHORT_WRITES = 3;
+
+export class DiskPump {
+  private writes = 0;
+  private shortWrites = 0;
+  private inflight: Promise<void> | undefined;
+  private closed = false;
+  private waiters: (() => void)[] = [];
+  private failed: OsdcastError | undefined;
+  /** Called for every finished job (the multicast receiver releases transport bytes there). */
+  onWritten: (job: TaggedWriteJob) => void;
+  onError: (e: OsdcastError) => void = () => {};
+
+  constructor(
+    readonly store: BlockStore,
+    readonly sink: FileSink,
+    /** The durable bitmap the state file serialises. */
+    readonly durable: Bitmap,
+    readonly state: StateFile | undefined,
+    private readonly now: () => number,
+  ) {
+    this.onWritten = (job) => this.store.writeDone(job);
+  }
+
+  get error(): OsdcastError | undefined {
+    return this.failed;
+  }
+
+  /** Start writes for whatever the ring holds. Cheap to call after every packet. */
+  kick(): void {
+    if (this.failed) return;
+    let job: TaggedWriteJob | undefined;
+    while (this.writes < MAX_WRITES_IN_FLIGHT && (job = this.store.takeWrite())) this.start(job);
+  }
+
+  /** Resolves when the ring has a free slot (HTTP back-pressure). */
+  space(): Promise<void> {
+    if (this.store.ring.free > 0 || this.failed) return Promise.resolve();
+    return new Promise((res) => this.waiters.push(res));
+  }
+
+  /** Resolves when nothing is pending or being written. */
+  async drain(): Promise<void> {
+    for (;;) {
+      if (this.failed) throw this.failed;
+      this.kick();
+      if (this.writes === 0 && this.store.ring.pendingCount === 0) return;
+      await new Promise<void>((res) => this.waiters.push(res));
+    }
+  }
+
+  /** Resolves when no write is in flight (failed or not): the file may be closed then. */
+  async quiesce(): Promise<void> {
+    while (this.writes > 0) await new Promise<void>((res) => this.waiters.push(res));
+  }
+
+  /** fdatasync, then record the blocks that were on disk before it in the state file. */
+  async checkpoint(force = false): Promise<void> {
+    if (this.inflight) {
+      await this.inflight.catch(() => undefined);
+      if (!force) return;
+    }
+    if (!this.state || this.closed) return;
+    if (!force && !this.state.due(this.now(), this.store.disk.count)) return;
+    const state = this.state;
+    this.inflight = (async () => {
+      const snapshot = Buffer.from(this.store.disk.toBuffer());
+      await this.sink.sync();
+      if (this.closed && !force) return;
+      this.durable.loadFrom(snapshot);
+      state.write(this.now());
+    })().finally(() => (this.inflight = undefined));
+    await this.inflight;
+  }
+
+  /**
+   * No checkpoint after this one: waits for one in flight (so nothing rewrites the state file after the caller
+   * removes it), then, with `final`, records what is on disk now.
+   */
+  async close(final = false): Promise<void> {
+    if (final) await this.checkpoint(true);
+    else await this.inflight?.catch(() => undefined);
+    this.closed = true;
+    await this.inflight?.catch(() => undefined);
+  }
+
+  private start(job: TaggedWriteJob): void {
+    this.writes++;
+    this.sink.write(job.buffers, job.offset).then(
+      (n) => {
+        this.writes--;
+        if (n !== job.bytes && this.store.stale(job)) {
+          this.onWritten(job); // invalidated meanwhile: free the slots, mark nothing (writeDone checks the epoch)
+        } else if (n !== job.bytes) {
+          this.store.writeFailed(job);
+          if (++this.shortWrites >= MAX_SHORT_WRITES) return this.fail(new OsdcastError(Exit.LOCAL_IO, `writing ${this.sink.partial}: short write (${n} of ${job.bytes} bytes); disk full?`));
+        } else {
+          this.shortWrites = 0;
+          this.onWritten(job);
+        }
+        this.wake();
+        this.kick();
+        void this.checkpoint().catch((e) => this.fail(e instanceof OsdcastError ? e : ioError(e, 'resume state')));
+      },
+      (e) => {
+        this.writes--;
+        this.fail(ioError(e, `writing ${this.sink.partial}`));
+        this.wake();
+      },
+    );
+  }
+
+  private fail(e: OsdcastError): void {
+    if (this.failed) return;
+    this.failed = e;
+    this.wake();
+    this.onError(e);
+  }
+
+  private wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+}
