@@ -29,9 +29,11 @@ export type FailureKind =
   /** A bad flag or a bad configuration. */
   | 'usage'
   /** A package listing names a path outside the destination. */
-  | 'unsafe-path';
+  | 'unsafe-path'
+  /** Anything else (a bug): the message says what. */
+  | 'internal';
 
-export const FAILURE_KINDS: readonly FailureKind[] = ['kick-fail', 'kick-fallback', 'inactivity', 'timeout', 'no-session', 'incomplete', 'http', 'integrity', 'io', 'interrupted', 'usage', 'unsafe-path'];
+export const FAILURE_KINDS: readonly FailureKind[] = ['kick-fail', 'kick-fallback', 'inactivity', 'timeout', 'no-session', 'incomplete', 'http', 'integrity', 'io', 'interrupted', 'usage', 'unsafe-path', 'internal'];
 
 /** Why multicast was left (or never used) in favour of HTTP. */
 export type FallbackCause =

@@ -183,6 +183,7 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.code).toBe(4);
     expect(r.report).toMatchObject({ status: 'error', exitCode: 4, filesDone: 0 });
     expect(r.report.error).toMatch(/unsafe path.*evil\.txt.*(backslash|path separator)/);
+    expect(r.report.errorKind).toBe('unsafe-path');
     expect(listTree(path.dirname(path.dirname(out)))).toEqual([]);
   });
 
@@ -209,6 +210,7 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.code, r.stderr).toBe(99);
     expect(r.report).toMatchObject({ status: 'error', exitCode: 99, aborted: true, filesDone: 0, httpBytes: 0 });
     expect(r.report.error).toMatch(/big\.wim: .*KICK FAIL/);
+    expect(r.report.errorKind).toBe('kick-fail');
     expect(listTree(out)).toEqual([]);
   });
 
