@@ -10,7 +10,8 @@
  * - Outputs, drained after every input: `pollTransmit()` (packets to send, each with its destination: after a
  *   DEMOTE a LEAVE may still go to the old server), `pollEvent()` (joined, kicked, inactive, demoted, closed) and
  *   `pollTimeout()` (the next absolute wake-up, undefined when nothing is armed).
- * - Read-only views: `stats()` (a copy of the counters) and `info()` (a copy of the 3.2.1 state).
+ * - Read-only views: `stats()` (a copy of the counters), `info()` (a copy of the 3.2.1 state), and the cheap
+ *   `serverAddress()` / `currentSessionId()` for per-datagram checks.
  * Time (`now`) is milliseconds on one monotonic clock, the same for every call; `rng` returns [0,1) and is the
  * only source of randomness. Nothing here reads a clock or does I/O.
  */
@@ -31,6 +32,8 @@ import {
 } from './codec/mt';
 import { bytesToIp } from './codec/msi';
 import { MissingList } from './missing-list';
+import { Outbox } from './outbox';
+import { Timers } from './timers';
 
 export interface Endpoint {
   address: string;
@@ -143,7 +146,14 @@ export interface Transmit {
 }
 
 const A = 500 / 65536;
-const NONE = Number.POSITIVE_INFINITY;
+
+/**
+ * The client's timers (3.2.2), in the order they fire when due at the same instant. The LEAVE delay runs first
+ * and alone once the client is closed; the inactivity timer closes the client, so nothing after it fires then.
+ */
+const TIMERS = ['leave', 'inactivity', 'join', 'poll', 'qcc', 'forceQcc', 'nack'] as const;
+type MtTimer = (typeof TIMERS)[number];
+const CLOSED_TIMERS: readonly MtTimer[] = ['leave'];
 
 export class MtClient {
   private readonly params: MtParams;
@@ -175,20 +185,22 @@ export class MtClient {
   private curAppCache = 0;
   private readonly missing = new MissingList();
 
-  // timers (absolute ms; NONE = disarmed)
-  private tInactivity = NONE;
-  private tJoin = NONE;
-  private tPoll = NONE;
-  private tQcc = NONE;
-  private tForceQcc = NONE;
-  private tNack = NONE;
-  private tLeave = NONE;
+  // timers (absolute ms), one handler each
+  private readonly timers = new Timers<MtTimer>(TIMERS);
+  private readonly onTimer: Record<MtTimer, (now: number) => void> = {
+    leave: () => this.onLeaveTimer(),
+    inactivity: (now) => this.onInactivityTimer(now),
+    join: (now) => this.sendJoin(now),
+    poll: (now) => this.sendPollAck(now),
+    qcc: (now) => this.sendQcr(now),
+    forceQcc: (now) => this.sendVoluntaryQcr(now),
+    nack: (now) => this.onNackTimer(now),
+  };
   private leaveReason = 0;
   /** LEAVE built when scheduled, so a DEMOTE can switch sessions while it waits (old SessionId, ClientId, server). */
   private leavePacket: Transmit | undefined;
 
-  private out: Transmit[] = [];
-  private outHead = 0;
+  private readonly out = new Outbox<Transmit>();
   private events: MtEvent[] = [];
   private readonly counters: MtStats = {
     received: 0,
@@ -221,7 +233,7 @@ export class MtClient {
     this.server = cfg.server;
     // 3.2.3 Initialization: Query Cache trigger, Inactivity timer, then join (3.2.5.3).
     this.maxAppCache = app.queryCache();
-    this.tInactivity = now + this.params.inactivityTimeout;
+    this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     this.sendJoin(now);
   }
 
@@ -267,22 +279,13 @@ export class MtClient {
 
   // ---------------------------------------------------------------- poll side
   pollTransmit(): Transmit | undefined {
-    if (this.outHead >= this.out.length) {
-      if (this.outHead > 0) {
-        this.out.length = 0;
-        this.outHead = 0;
-      }
-      return undefined;
-    }
-    return this.out[this.outHead++];
+    return this.out.poll();
   }
   pollEvent(): MtEvent | undefined {
     return this.events.shift();
   }
   pollTimeout(): number | undefined {
-    if (this.phase === 'closed') return this.tLeave === NONE ? undefined : this.tLeave;
-    const t = Math.min(this.tInactivity, this.tJoin, this.tPoll, this.tQcc, this.tForceQcc, this.tNack, this.tLeave);
-    return t === NONE ? undefined : t;
+    return this.phase === 'closed' ? this.timers.at('leave') : this.timers.next();
   }
 
   // ---------------------------------------------------------------- higher layer
@@ -295,11 +298,11 @@ export class MtClient {
   /** 3.2.5.4.1 Terminate trigger: send LEAVE (after the random delay of 3.2.5.4.3), then close. */
   leave(reason: number, now: number): void {
     if (this.phase === 'closed') return;
-    if (this.tLeave !== NONE) {
+    if (this.timers.armed('leave')) {
       // A LEAVE to the old session (DEMOTE) is still waiting: send it now, then leave the new one too.
       if (this.leavePacket) this.out.push(this.leavePacket);
       this.leavePacket = undefined;
-      this.tLeave = NONE;
+      this.timers.disarm('leave');
     }
     if (this.clientId === 0) {
       // Never joined (this session): nothing to leave.
@@ -312,79 +315,80 @@ export class MtClient {
   }
 
   // ---------------------------------------------------------------- timers
+  /** Runs each timer due at `now` once, in the order of TIMERS; once closed only the LEAVE delay runs. */
   handleTimeout(now: number): void {
-    if (now >= this.tLeave) {
-      this.tLeave = NONE;
-      if (this.leavePacket) this.out.push(this.leavePacket);
-      this.leavePacket = undefined;
-      if (this.phase === 'closed') this.events.push({ type: 'closed', reason: this.leaveReason });
+    for (const { name } of this.timers.sweep(now, this.phase === 'closed' ? CLOSED_TIMERS : undefined)) this.onTimer[name](now);
+  }
+
+  private onLeaveTimer(): void {
+    if (this.leavePacket) this.out.push(this.leavePacket);
+    this.leavePacket = undefined;
+    if (this.phase === 'closed') this.events.push({ type: 'closed', reason: this.leaveReason });
+  }
+
+  private onInactivityTimer(now: number): void {
+    // 3.2.5.4.2 (reason INACTIVE per 2.2.11, protocol-notes #11)
+    this.events.push({ type: 'inactive' });
+    this.scheduleLeave(LeaveReason.INACTIVE, now);
+    this.disarmAll();
+  }
+
+  private sendPollAck(now: number): void {
+    const appData = this.app.onPoll(this.lastPollData, now);
+    this.emit(this.server, { op: Op.POLLACK, clientId: this.clientId, pollSeqNo: this.lastPollSeqNo, appData }, now);
+    this.counters.pollacksSent++;
+  }
+
+  /** 3.2.5.7.1 */
+  private sendQcr(now: number): void {
+    const appData = this.app.onQcc(now);
+    this.emit(this.server, {
+      op: Op.QCR,
+      clientId: this.clientId,
+      qccSeqNo: this.lastQccSeqNo,
+      backoff: Math.min(0xffff, Math.max(0, Math.round(now - this.qccRecvTime))),
+      serverTime: this.lastQccSenderTime,
+      hiSeq: this.hiSeq,
+      lossRate: this.lossRate * LOSS_SCALE,
+      appData,
+    }, now);
+    this.counters.qcrsSent++;
+    this.timers.arm('forceQcc', now + this.params.forceQccInterval);
+  }
+
+  /** 3.2.5.8 voluntary QCR (2.2.8.3) */
+  private sendVoluntaryQcr(now: number): void {
+    const appData = this.app.onQcc(now);
+    this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: 0, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, appData }, now);
+    this.counters.qcrsSent++;
+    this.timers.arm('forceQcc', now + this.params.forceQccInterval);
+  }
+
+  /** 3.2.5.12.1 */
+  private onNackTimer(now: number): void {
+    if (!this.missing.isEmpty() && this.masterClientId === this.clientId) {
+      const head = this.missing.highestContinuous() + 1;
+      if (head === this.nackHead) this.nackHeadCount++;
+      else {
+        this.nackHead = head;
+        this.nackHeadCount = 1;
+      }
+      if (this.nackHeadCount > this.params.masterNackGiveUp) {
+        this.missing.received(head);
+        this.counters.nackGiveUps++;
+        this.nackHeadCount = 0;
+      }
     }
-    if (this.phase === 'closed') return;
-    if (now >= this.tInactivity) {
-      // 3.2.5.4.2 (reason INACTIVE per 2.2.11, protocol-notes #11)
-      this.events.push({ type: 'inactive' });
-      this.scheduleLeave(LeaveReason.INACTIVE, now);
-      this.disarmAll();
-      return;
-    }
-    if (now >= this.tJoin) this.sendJoin(now);
-    if (now >= this.tPoll) {
-      this.tPoll = NONE;
-      const appData = this.app.onPoll(this.lastPollData, now);
-      this.emit(this.server, { op: Op.POLLACK, clientId: this.clientId, pollSeqNo: this.lastPollSeqNo, appData }, now);
-      this.counters.pollacksSent++;
-    }
-    if (now >= this.tQcc) {
-      // 3.2.5.7.1
-      this.tQcc = NONE;
-      const appData = this.app.onQcc(now);
+    if (!this.missing.isEmpty()) {
       this.emit(this.server, {
-        op: Op.QCR,
+        op: Op.NACK,
         clientId: this.clientId,
-        qccSeqNo: this.lastQccSeqNo,
-        backoff: Math.min(0xffff, Math.max(0, Math.round(now - this.qccRecvTime))),
-        serverTime: this.lastQccSenderTime,
         hiSeq: this.hiSeq,
         lossRate: this.lossRate * LOSS_SCALE,
-        appData,
+        ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
       }, now);
-      this.counters.qcrsSent++;
-      this.tForceQcc = now + this.params.forceQccInterval;
-    }
-    if (now >= this.tForceQcc) {
-      // 3.2.5.8 voluntary QCR (2.2.8.3)
-      const appData = this.app.onQcc(now);
-      this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: 0, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, appData }, now);
-      this.counters.qcrsSent++;
-      this.tForceQcc = now + this.params.forceQccInterval;
-    }
-    if (now >= this.tNack) {
-      // 3.2.5.12.1
-      this.tNack = NONE;
-      if (!this.missing.isEmpty() && this.masterClientId === this.clientId) {
-        const head = this.missing.highestContinuous() + 1;
-        if (head === this.nackHead) this.nackHeadCount++;
-        else {
-          this.nackHead = head;
-          this.nackHeadCount = 1;
-        }
-        if (this.nackHeadCount > this.params.masterNackGiveUp) {
-          this.missing.received(head);
-          this.counters.nackGiveUps++;
-          this.nackHeadCount = 0;
-        }
-      }
-      if (!this.missing.isEmpty()) {
-        this.emit(this.server, {
-          op: Op.NACK,
-          clientId: this.clientId,
-          hiSeq: this.hiSeq,
-          lossRate: this.lossRate * LOSS_SCALE,
-          ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
-        }, now);
-        this.counters.nacksSent++;
-        this.tNack = now + this.randomBackoff();
-      }
+      this.counters.nacksSent++;
+      this.timers.arm('nack', now + this.randomBackoff());
     }
   }
 
@@ -411,7 +415,7 @@ export class MtClient {
       return;
     }
     this.counters.received++;
-    this.tInactivity = now + this.params.inactivityTimeout;
+    this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     const b = p.body;
     if (this.phase === 'join') {
       if (b.op === Op.JOINACK) this.onJoinAck(p, b, now);
@@ -434,7 +438,7 @@ export class MtClient {
         this.lastQccSeqNo = b.qccSeqNo;
         this.qccRecvTime = now;
         this.lastQccSenderTime = p.senderTime;
-        this.tQcc = now + this.rng() * b.qcrBackoff;
+        this.timers.arm('qcc', now + this.rng() * b.qcrBackoff);
         return;
       case Op.POLL:
         if (b.pollSeqNo <= this.lastPollSeqNo) {
@@ -443,7 +447,7 @@ export class MtClient {
         }
         this.lastPollSeqNo = b.pollSeqNo;
         this.lastPollData = Buffer.from(b.appData);
-        this.tPoll = now + this.rng() * b.backoff;
+        this.timers.arm('poll', now + this.rng() * b.backoff);
         return;
       case Op.KICK:
         for (const c of b.clients) {
@@ -473,9 +477,9 @@ export class MtClient {
     this.maxNackBackoff = b.maxNackBackoff;
     this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: p.senderTime, hiSeq: 0, lossRate: 0, appData: Buffer.alloc(0) }, now);
     this.counters.qcrsSent++;
-    this.tJoin = NONE;
+    this.timers.disarm('join');
     this.phase = 'regular';
-    this.tForceQcc = now + this.params.forceQccInterval;
+    this.timers.arm('forceQcc', now + this.params.forceQccInterval);
     if (first) this.events.push({ type: 'joined', clientId: this.clientId });
   }
 
@@ -566,7 +570,7 @@ export class MtClient {
     // Keep CurrentAppCacheSize: the application still holds those bytes (protocol-notes #17).
     this.maxAppCache = this.app.queryCache();
     this.phase = 'join';
-    this.tInactivity = now + this.params.inactivityTimeout;
+    this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     this.events.push({ type: 'demoted', sessionId: b.lowerSessionId, multicast, server });
     this.sendJoin(now);
   }
@@ -598,8 +602,8 @@ export class MtClient {
 
   /** 3.2.5.12 NACK management. */
   private armNack(now: number): void {
-    if (this.missing.isEmpty() || this.tNack !== NONE) return;
-    this.tNack = this.masterClientId === this.clientId ? now : now + this.randomBackoff();
+    if (this.missing.isEmpty() || this.timers.armed('nack')) return;
+    this.timers.arm('nack', this.masterClientId === this.clientId ? now : now + this.randomBackoff());
   }
 
   /** 3.2.5.11 */
@@ -620,21 +624,21 @@ export class MtClient {
     const caps = this.cfg.multistream === false ? [] : [{ id: MtOpt.CAPABILITIES, value: Buffer.from([CAP_MULTISTREAM]) }];
     this.emit(this.server, { op: Op.JOIN, clientName: this.cfg.clientName, ipAddress: this.cfg.localAddress, macAddress: this.cfg.macAddress }, now, caps);
     this.counters.joinsSent++;
-    this.tJoin = now + this.params.joinInterval;
+    this.timers.arm('join', now + this.params.joinInterval);
   }
 
   private scheduleLeave(reason: number, now: number): void {
     // 3.2.5.4.3: random wait up to MaxNACKBackOff, or MaxLeaveDelay when that is zero
     const max = this.maxNackBackoff > 0 ? this.maxNackBackoff : this.params.maxLeaveDelay;
     this.leaveReason = reason;
-    this.tLeave = now + this.rng() * max;
+    this.timers.arm('leave', now + this.rng() * max);
     const data = encodeMt({ op: Op.LEAVE, clientId: this.clientId, reason }, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now) });
     this.leavePacket = { to: this.server, data };
   }
 
   private disarmAll(): void {
     this.phase = 'closed';
-    this.tInactivity = this.tJoin = this.tPoll = this.tQcc = this.tForceQcc = this.tNack = NONE;
+    this.timers.disarmAll(['leave']);
   }
 
   private resetSessionState(): void {
@@ -645,7 +649,7 @@ export class MtClient {
     this.firstSeq = this.hiSeq = this.hiLossSeq = this.trailSeq = this.leadSeq = 0;
     this.lastSpmSeqNo = this.masterClientId = this.mcRtt = this.lastRdataTime = 0;
     this.missing.reset();
-    this.tJoin = this.tPoll = this.tQcc = this.tForceQcc = this.tNack = NONE;
+    this.timers.disarmAll(['leave', 'inactivity']);
   }
 
   private emit(to: Endpoint, body: MtBody, now: number, options?: { id: number; value: Buffer }[]): void {

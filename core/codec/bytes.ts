@@ -7,7 +7,7 @@
 export type DecodeErrorCode =
   | 'truncated' // fewer bytes than the fields need
   | 'trailing' // bytes left over after the last field
-  | 'bad-magic' // MT Identifier is not "WD"
+  | 'bad-magic' // an identifier is not ours: MT Identifier is not "WD", WDSC Version or Endpoint GUID
   | 'bad-count' // a count field disagrees with the bytes present
   | 'bad-length' // a length field is impossible (too big, wrong size for its type)
   | 'unknown-opcode'
@@ -107,6 +107,26 @@ export class Reader {
     this.pos += 8;
     return hi * TWO32 + lo;
   }
+  /** Little-endian reads (MS-WDSC, MS-RPCE, MS-NLMP). */
+  u16le(field = 'u16'): number {
+    this.need(2, field);
+    const v = this.buf.readUInt16LE(this.pos);
+    this.pos += 2;
+    return v;
+  }
+  u32le(field = 'u32'): number {
+    this.need(4, field);
+    const v = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return v;
+  }
+  /** 64-bit little-endian as an exact bigint. */
+  u64leBig(field = 'u64'): bigint {
+    this.need(8, field);
+    const v = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return v;
+  }
   /** A view (no copy) of the next n bytes. */
   bytes(n: number, field = 'bytes'): Buffer {
     this.need(n, field);
@@ -155,6 +175,31 @@ export class Writer {
     this.pos += 8;
     return this;
   }
+  u16le(v: number): this {
+    this.ensure(2);
+    this.buf.writeUInt16LE(v & 0xffff, this.pos);
+    this.pos += 2;
+    return this;
+  }
+  u32le(v: number): this {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+    return this;
+  }
+  u64le(v: bigint): this {
+    this.ensure(8);
+    this.buf.writeBigUInt64LE(BigInt.asUintN(64, v), this.pos);
+    this.pos += 8;
+    return this;
+  }
+  /** n zero bytes (padding, reserved fields). */
+  zeros(n: number): this {
+    this.ensure(n);
+    this.buf.fill(0, this.pos, this.pos + n);
+    this.pos += n;
+    return this;
+  }
   bytes(b: Uint8Array): this {
     this.ensure(b.length);
     this.buf.set(b, this.pos);
@@ -167,6 +212,9 @@ export class Writer {
   }
   setU32(at: number, v: number): void {
     this.buf.writeUInt32BE(v >>> 0, at);
+  }
+  setU32le(at: number, v: number): void {
+    this.buf.writeUInt32LE(v >>> 0, at);
   }
   finish(): Buffer {
     return this.buf.subarray(0, this.pos);

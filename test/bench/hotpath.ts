@@ -1,6 +1,6 @@
 /**
  * 2. The receiver's hot path without sockets: core Receiver (with storeFor()) fed the datagrams a real
- * Coordinator (test/coordinator/server.ts) sent it, writes drained into memory.
+ * Coordinator (test/coordinator/coordinator.ts) sent it, writes drained into memory.
  *
  * Step 1 (record, untimed): a Coordinator and a Receiver run in-process on a virtual clock; every datagram the
  * coordinator addresses to the receiver (multicast and unicast) is copied and kept with its time, and so is every
@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { Receiver, SessionInfo, storeFor } from '../../core/receiver';
-import { Coordinator } from '../coordinator/server';
+import { Coordinator } from '../coordinator/coordinator';
 import { bufferContent } from '../coordinator/http';
 import { mulberry32 } from '../coordinator/sim';
 import { MiB, log, nowNs, summarize, LoopResult } from './util';

@@ -106,7 +106,7 @@ export function renderReport(i: ReportInput): string {
   // ---------------------------------------------------------------- 2
   p('## 2. Receiver hot path without sockets');
   p();
-  p('A real `Coordinator` (test/coordinator/server.ts) and a core `Receiver` (core/receiver.ts, ring from `storeFor()` with 64 MiB) ' +
+  p('A real `Coordinator` (test/coordinator/coordinator.ts) and a core `Receiver` (core/receiver.ts, ring from `storeFor()` with 64 MiB) ' +
     'run in-process on a virtual clock; every datagram the coordinator sends to the receiver is recorded (one buffer of its own each, as dgram delivers them). ' +
     'The timed part replays that sequence into a fresh `Receiver`: `handleDatagram` (checksum, MT, Missing ODATA List, ACK encoding — the receiver is the Master Client and ACKs every ODATA, MA DATA, one copy into the ring), ' +
     'transmits drained and dropped, `takeWrite()` jobs copied into an in-memory "disk" and acknowledged with `writeDone` + `handleWritten`. ' +
@@ -330,7 +330,7 @@ export function renderReport(i: ReportInput): string {
       'These are upper bounds: the CPU figures include start-up, and for the agent its threadpool writes, fdatasync and final SHA-256.' : ''));
   p('- **The ACK-clocked window.** The coordinator sends ODATA only as the Master Client\'s ACKs open its window (MS-WDSMT 3.1.5.9.5; ExpMaxWindowSize 64, MaxWindowSize 2048 here). The ACK acknowledges the highest *continuous* sequence number, so the window stops at the first hole until the RDATA fills it. ' +
     `Without loss the round trip on loopback is far below a millisecond and the window is not what limits the rate; with 2 % loss it is: the same 256 MiB took ${range(drop1.map((r) => r.agents[0]!.transferSeconds), 1)} s instead of ${range(one.map((r) => r.agents[0]!.transferSeconds), 1)} s ` +
-    `while the agent needed ${range(drop1.map(agentCore), 0)} % of a core and the coordinator ${range(drop1.map(coordCore), 0)} %. Each hole waits for a NACK (the Master Client NACKs at once, repeats after a back-off of 2×RTT or more) and for the coordinator, which resends a packet only when 4×RTT have passed since it last sent it (test/coordinator/server.ts \`onNack\`).`);
+    `while the agent needed ${range(drop1.map(agentCore), 0)} % of a core and the coordinator ${range(drop1.map(coordCore), 0)} %. Each hole waits for a NACK (the Master Client NACKs at once, repeats after a back-off of 2×RTT or more) and for the coordinator, which resends a packet only when 4×RTT have passed since it last sent it (test/coordinator/pacing.ts \`nacked\`).`);
   const acked1 = mc.filter((r) => r.receivers === 1 && !r.dropPercent && !r.fwLeadEvery);
   p(`- **ACKs lost at the coordinator.** ${range(acked1.map((r) => (100 * lostAcks(r)) / r.agents.reduce((t, a) => t + num(a.mt?.acksSent), 0)), 0)} % of the ACKs never reached the coordinator in the 1-receiver runs where every ODATA is ACKed (no drop, no fw-lead). ` +
     'Its session socket asks for an 8 MiB receive buffer (test/coordinator/udp.ts); with the default buffer, runs of this bench lost 22–41 % of them (the socket overflowed while the coordinator was busy sending). ' +

@@ -5,7 +5,7 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import type { ContentSource } from './server';
+import type { ContentSource } from './types';
 
 export interface ContentServer {
   url: string;

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MSI_PORT, win32Name } from '../../core/codec/msi';
-import { CoordinatorEvent } from './server';
+import { CoordinatorEvent } from './types';
 import { DEFAULT_GROUP, DEFAULT_IFACE, startCoordinator } from './udp';
 
 const IN_MEMORY_LIMIT = 256 * 1024 * 1024;

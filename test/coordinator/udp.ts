@@ -1,6 +1,7 @@
 /**
- * The coordinator's I/O shell: two UDP sockets, one timer, a content source. All protocol logic is in
- * server.ts; this file only moves datagrams and time in and out of it.
+ * The coordinator's I/O shell: two UDP sockets, one timer, a content source. All protocol logic is in the
+ * sans-I/O Coordinator (coordinator.ts and the parts it lists); this file only moves datagrams and time in and
+ * out of it.
  *
  *   MSI socket      iface:msiPort (default 5041): session initiation requests and replies.
  *   session socket  iface:port, reuseAddr, multicast interface = iface, loopback on, TTL 1. Receives the
@@ -11,7 +12,8 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { MSI_PORT } from '../../core/codec/msi';
-import { Coordinator, CoordinatorConfig, CoordinatorEvent, ContentSource } from './server';
+import { Coordinator } from './coordinator';
+import { ContentSource, CoordinatorConfig, CoordinatorEvent } from './types';
 
 export const DEFAULT_GROUP = '239.192.0.1';
 export const DEFAULT_IFACE = '127.0.0.1';

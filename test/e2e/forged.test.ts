@@ -30,7 +30,8 @@ describe('a forger with the server address (issue 7)', () => {
     const dir = tempDir();
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
 
-    // Sniff the group; after 200 real ODATA, send two different copies of each of 10 blocks well ahead.
+    // Sniff the group; after 200 real ODATA, send two different copies of each of 10 blocks well ahead (150
+    // packets, ~50 ms at this rate: the forged copies must come before the server's even on a loaded machine).
     const tx = dgram.createSocket('udp4');
     const sniff = dgram.createSocket({ type: 'udp4', reuseAddr: true });
     cleanups.push(() => new Promise<void>((r) => tx.close(() => r())), () => new Promise<void>((r) => sniff.close(() => r())));
@@ -47,7 +48,7 @@ describe('a forger with the server address (issue 7)', () => {
       const { body, sessionId, secType, senderTime } = d.value;
       const ma = decodeMa(body.data);
       if (!ma.ok || ma.value.op !== MaOp.DATA) return;
-      for (let k = 20; k < 30; k++)
+      for (let k = 150; k < 160; k++)
         for (const fill of [0x41, 0x42]) {
           const data = encodeMa({ op: MaOp.DATA, blockNumber: ma.value.blockNumber + k, data: Buffer.alloc(ma.value.data.length, fill) });
           tx.send(encodeMt({ op: Op.ODATA, clientId: body.clientId, seq: body.seq + k, trailSeq: body.trailSeq, data }, { secMode: secType as SecMode, sessionId, senderTime }), coord.port, coord.group);

@@ -6,7 +6,7 @@
 import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
-import { Coordinator } from '../coordinator/server';
+import { Coordinator } from '../coordinator/coordinator';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
 
 /** Where the simulated coordinator's session datagrams come from (its serverAddr). */

@@ -12,6 +12,7 @@ import { MaOp, MaPacket, decodeMa, encodeMa, peekData } from '../../../core/code
 import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
 import { MtBody, MtOption, MtPacket, Op, Sec, decodeMt, encodeMt } from '../../../core/codec/mt';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
+import { mutate, mutation } from './mutations';
 
 const RUNS = { numRuns: 400 };
 
@@ -253,35 +254,6 @@ describe('(b) valid packets round-trip encode -> decode', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // (c) mutations
 // ---------------------------------------------------------------------------------------------------------------
-type Mutation =
-  | { kind: 'flip'; pos: number; bit: number }
-  | { kind: 'truncate'; len: number }
-  | { kind: 'append'; extra: Buffer }
-  | { kind: 'overwrite'; pos: number; value: number };
-
-const mutation: fc.Arbitrary<Mutation> = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), pos: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant('truncate' as const), len: fc.nat() }),
-  fc.record({ kind: fc.constant('append' as const), extra: bytes(8, 1) }),
-  fc.record({ kind: fc.constant('overwrite' as const), pos: fc.nat(), value: u8 }),
-);
-
-function mutate(wire: Buffer, m: Mutation): Buffer {
-  const b = Buffer.from(wire);
-  switch (m.kind) {
-    case 'flip':
-      if (b.length) b[m.pos % b.length] = b[m.pos % b.length]! ^ (1 << m.bit);
-      return b;
-    case 'truncate':
-      return b.subarray(0, m.len % (b.length + 1));
-    case 'append':
-      return Buffer.concat([b, m.extra]);
-    case 'overwrite':
-      if (b.length) b[m.pos % b.length] = m.value;
-      return b;
-  }
-}
-
 describe('(c) mutated valid packets', () => {
   it('never throw, in any decoder, and give a well-formed result', () => {
     fc.assert(

@@ -5,8 +5,12 @@ import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
 import { MsiOp, decodeMsi, encodeMsiRaw, encodeMsiRequest, MsiOpt } from '../../core/codec/msi';
 import { wstring } from '../../core/codec/bytes';
 import { KickReason, LOSS_SCALE, MtBody, MtOpt, Op, Sec, decodeMt, encodeMt, findOption } from '../../core/codec/mt';
-import { Coordinator, lossFromWire, mergeRanges, throughput } from './server';
-import { Sim, SimClient, bufferSource, mulberry32 } from './sim';
+import { lossFromWire } from './context';
+import { Coordinator } from './coordinator';
+import { mergeRanges } from './ma-server';
+import { throughput } from './session';
+import { Sim, bufferSource, mulberry32 } from './sim';
+import { SimClient } from './sim-client';
 
 const T0 = 1_000_000;
 const FROM = { address: '10.0.0.9', port: 50000 };

@@ -1,0 +1,143 @@
+/**
+ * The coordinator: the distribution-point (server) side of WDS multicast, as a sans-I/O state machine.
+ * This file is its front: the public surface the shells (udp.ts, sim.ts, the bench) drive, the wiring of the
+ * parts, and the timer table's handlers. The protocol lives in the parts:
+ *
+ *   msi.ts        MS-WDSMSI 3.1.5.3  session initiation over UDP (request -> reply / error)
+ *   mt-server.ts  MS-WDSMT  3.1.5-6  packet validation and dispatch, JOIN/JOINACK/QCR/LEAVE/POLLACK, KICK,
+ *                                    client cleanup, inactivity (the Client List itself: clients.ts)
+ *   session.ts    MS-WDSMT  3.1.5.7, 3.1.5.9  PreStart -> QCC -> Data, Master Client, SPM, ACK/NACK
+ *   pacing.ts     MS-WDSMT  3.1.5.9.4-8, 3.1.6.7  Data Packet List, ACK-clocked window, rate cap, ODATA/RDATA
+ *   ma-server.ts  MS-WDSMA  3.1      QueryState (POLL/SRVCIR, collect CNTCIRs) -> DataState (DATA blocks)
+ *
+ * No sockets, timers, clocks or randomness in here: the caller passes `now` (ms) into every entry point and an
+ * `rng` in the config, drains `pollTransmit()` / `pollEvent()` after every call and wakes us at `pollTimeout()`.
+ * Readings chosen where the specs are silent or contradict themselves are listed in docs/coordinator.md.
+ */
+import { ClientList, ClientSummary } from './clients';
+import { Context, TimerName } from './context';
+import { MaServer } from './ma-server';
+import { MsiResponder } from './msi';
+import { MtServer } from './mt-server';
+import { Session } from './session';
+import { CoordinatorConfig, CoordinatorEvent, CoordinatorStats, MaState, SessionState, Transmit, resolveConfig } from './types';
+
+export class Coordinator {
+  readonly stats: CoordinatorStats;
+  readonly totalBlocks: number;
+
+  private readonly ctx: Context;
+  private readonly clientList: ClientList;
+  private readonly msi: MsiResponder;
+  private readonly ma: MaServer;
+  private readonly session: Session;
+  private readonly mt: MtServer;
+  /** One handler per timer of the table (context.ts TIMERS). */
+  private readonly onTimer: Record<TimerName, (now: number, id: number | undefined) => void>;
+
+  constructor(cfg: CoordinatorConfig, now: number) {
+    const c = resolveConfig(cfg);
+    const ctx = (this.ctx = new Context(c));
+    this.stats = ctx.stats;
+    this.totalBlocks = Math.ceil(c.source.size / c.blockSize);
+    this.clientList = new ClientList(ctx.stats, c.rng);
+    // Client Cleanup Timer is recurring from initialization (3.1.3).
+    ctx.timers.arm('clientCleanup', now + c.clientDeadTimeoutMs);
+    this.msi = new MsiResponder(ctx, this.totalBlocks);
+    this.ma = new MaServer(
+      ctx,
+      this.clientList,
+      {
+        poll: (appData, t) => this.session.pollTrigger(appData, t),
+        release: (t) => this.session.pacer.release(t),
+        dataListEmpty: () => this.session.pacer.length === 0,
+      },
+      c.blockBase,
+      c.blockBase + this.totalBlocks - 1,
+    );
+    this.session = new Session(ctx, this.clientList, this.ma, now);
+    this.mt = new MtServer(ctx, this.clientList, this.session, this.ma);
+    const { mt, session, ma } = this;
+    this.onTimer = {
+      inactivity: () => mt.onInactivityTimer(),
+      joinAck: (t, id) => mt.onJoinAckTimer(id!, t),
+      inStateQcc: (t) => session.onInStateQccTimer(t),
+      spm: (t) => session.onSpmTimer(t),
+      cleanup: (t) => session.onCleanupTimer(t),
+      rate: (t) => session.pacer.release(t),
+      query: (t) => ma.onQueryTimer(t),
+      outStateQcc: (t) => session.onOutStateQccTimer(t),
+      kick: (t) => mt.onKickTimer(t),
+      clientCleanup: (t) => mt.onClientCleanupTimer(t),
+    };
+  }
+
+  get sessionState(): SessionState {
+    return this.session.state;
+  }
+  get applicationState(): MaState {
+    return this.ma.state;
+  }
+  get masterClientId(): number {
+    return this.session.masterId;
+  }
+  get currentWindowSize(): number {
+    return this.session.pacer.window;
+  }
+  get dataListLength(): number {
+    return this.session.pacer.length;
+  }
+  get trailSeq(): number {
+    return this.session.pacer.trail;
+  }
+  get leadSeq(): number {
+    return this.session.pacer.lead;
+  }
+  get mcRttMs(): number {
+    return this.session.mcRtt;
+  }
+  get roundNumber(): number {
+    return this.ma.round;
+  }
+
+  clients(): ClientSummary[] {
+    return this.clientList.summary(this.session.masterId);
+  }
+
+  pollTransmit(): Transmit | undefined {
+    return this.ctx.out.poll();
+  }
+
+  pollEvent(): CoordinatorEvent | undefined {
+    return this.ctx.events.poll();
+  }
+
+  pollTimeout(): number | undefined {
+    return this.ctx.timers.next();
+  }
+
+  /** Runs every timer due at `now`, earliest first (a timer re-armed at or before `now` runs again). */
+  handleTimeout(now: number): void {
+    for (let guardCount = 0; guardCount < 10000; guardCount++) {
+      const f = this.ctx.timers.popExpired(now);
+      if (!f) return;
+      this.onTimer[f.name](now, f.id);
+    }
+  }
+
+  /** MS-WDSMSI 2.2.2 / 3.1.5.3: a request on the MSI socket. */
+  handleMsi(buf: Buffer, from: { address: string; port: number }, now: number): void {
+    void now;
+    this.msi.handle(buf, from);
+  }
+
+  /** MS-WDSMT 3.1.5.1: a datagram from a client on the session (unicast) socket. Never throws. */
+  handleDatagram(buf: Buffer, from: { address: string; port: number }, now: number): void {
+    this.mt.handleDatagram(buf, from, now);
+  }
+
+  /** KICK trigger (3.1.5.6). Returns false when the client is on neither the Active nor the Pending list. */
+  kick(clientId: number, reason: number, now: number): boolean {
+    return this.mt.kick(clientId, reason, now);
+  }
+}

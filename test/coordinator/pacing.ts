@@ -1,0 +1,229 @@
+/**
+ * Pacing: the Data Packet List and what leaves it, MS-WDSMT 3.1.5.9.4–3.1.5.9.8 and 3.1.6.7. New ODATA leaves
+ * only as the Master Client's ACKs open CurrentWindowSize (3.1.5.9.5) and, when a rate cap is set, as a token
+ * bucket on `now` allows; NACKed packets still in the list go out again as RDATA after an NCF (3.1.5.9.6); the
+ * Cleanup Data List timer retires acknowledged packets after the retention period (3.1.6.7). List entries hold
+ * no payload: ODATA and RDATA are rebuilt from the content source, so the list holds the window, not the image.
+ */
+import { DATA_HEADER_LEN, writeDataHeader } from '../../core/codec/ma';
+import { MtOption, MtOpt, Op, Range } from '../../core/codec/mt';
+import { Context, U16 } from './context';
+
+/** What the pacer needs from the session (MT 3.1.1.3) and from the MA server (the blocks of the round). */
+export interface PacerPeers {
+  /** ODATA may flow: DataState with a Master Client. */
+  sending(): boolean;
+  /** MasterClientId, carried in every ODATA and RDATA. */
+  masterId(): number;
+  hasBlock(): boolean;
+  nextBlock(): number;
+}
+
+/** One entry of the Data Packet List. */
+interface DataEntry {
+  seq: number;
+  block: number;
+  creationTime: number;
+  lastSendTime: number;
+}
+
+export class Pacer {
+  /** CurrentWindowSize */
+  window = 1;
+  /** MCTrailODATASeqNo: the Master Client acknowledged every packet up to here. */
+  trail = 0;
+  /** MCLeadODATASeqNo: the last ODATA sent. */
+  lead = 0;
+  private nextOdataSeqNo = 1;
+  private dataList: DataEntry[] = [];
+  private dataHead = 0;
+  // rate cap (token bucket)
+  private tokens = 0;
+  private tokensAt = 0;
+  private readonly bucket: number;
+  private readonly firstBlock: number;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly peers: PacerPeers,
+    now: number,
+  ) {
+    const c = ctx.cfg;
+    this.firstBlock = c.blockBase;
+    const wire = this.odataWireSize(c.blockSize);
+    this.bucket = c.rateBytesPerSec > 0 ? Math.max(4 * wire, Math.floor(c.rateBytesPerSec / 100)) : 0;
+    this.tokens = this.bucket;
+    this.tokensAt = now;
+  }
+
+  get length(): number {
+    return this.dataList.length - this.dataHead;
+  }
+
+  /** Session terminated: sequence numbers and the window start over. */
+  reset(): void {
+    this.nextOdataSeqNo = 1;
+    this.trail = 0;
+    this.lead = 0;
+    this.window = 1;
+    this.dataList = [];
+    this.dataHead = 0;
+  }
+
+  /** An ACK may name only a sequence number between MCTrail and MCLead (3.1.5.9.5). */
+  accepts(seq: number): boolean {
+    return seq >= this.trail && seq <= this.lead;
+  }
+
+  /** 3.1.5.9.5: the window grows by 2 per packet up to ExpMaxWindowSize, then by 1 up to MaxWindowSize. */
+  acked(seq: number, now: number): void {
+    const acked = seq - this.trail;
+    const { expMaxWindow, maxWindow } = this.ctx.cfg;
+    if (this.window < expMaxWindow) this.window = Math.min(this.window + acked * 2, expMaxWindow);
+    else this.window = Math.min(this.window + acked, maxWindow);
+    this.trail = seq;
+    this.release(now);
+  }
+
+  /**
+   * 3.1.5.9.6: the window shrinks; NCF echoes the ranges on multicast; each listed packet still in the list
+   * goes out again as RDATA unless it was sent less than `repeatAfterMs` ago. A Zero NACK only shrinks.
+   */
+  nacked(ranges: Range[], repeatAfterMs: number, now: number): void {
+    this.window = Math.max(this.window * 0.75, 2);
+    if (ranges.length === 0) return;
+    this.ctx.stats.ncfSent++;
+    this.ctx.send('multicast', { op: Op.NCF, ranges: ranges.slice(0, U16) }, now);
+    const head = this.headSeq();
+    if (head === undefined) return;
+    for (const [s0, e0] of ranges) {
+      const s = Math.max(s0, head);
+      const e = Math.min(e0, this.lead);
+      for (let seq = s; seq <= e; seq++) {
+        const entry = this.dataList[this.dataHead + (seq - head)];
+        if (!entry || entry.seq !== seq) continue;
+        if (now - entry.lastSendTime < repeatAfterMs) continue;
+        this.sendData(Op.RDATA, entry, now);
+        entry.lastSendTime = now;
+      }
+    }
+  }
+
+  /**
+   * Sends as many new ODATA packets as the window (and the rate cap) allow. The MA server supplies blocks lazily:
+   * a data trigger happens only when a packet can leave at once, so the Data Packet List holds only packets
+   * between TrailODATASeqNo and LeadODATASeqNo plus the retention period, never the image.
+   */
+  release(now: number): void {
+    if (!this.peers.sending()) return;
+    const { fwLeadEvery: fw, blockSize, dropPercent } = this.ctx.cfg;
+    for (;;) {
+      const inFlight = this.lead - this.trail;
+      const allowed = Math.floor(this.window) - inFlight;
+      if (allowed <= 0) return;
+      if (!this.peers.hasBlock()) return;
+      if (this.bucket > 0) {
+        this.refill(now);
+        const need = this.odataWireSize(blockSize);
+        if (this.tokens < need) {
+          const rate = this.ctx.cfg.rateBytesPerSec;
+          this.ctx.timers.arm('rate', now + Math.max(1, Math.ceil(((need - this.tokens) * 1000) / rate)));
+          return;
+        }
+      }
+      const block = this.peers.nextBlock();
+      // 3.1.5.9.4: data trigger -> ODATA at the tail of the Data Packet List.
+      const entry: DataEntry = { seq: this.nextOdataSeqNo++, block, creationTime: now, lastSendTime: now };
+      this.dataList.push(entry);
+      this.lead = entry.seq;
+      let options: MtOption[] | undefined;
+      if (fw > 0) {
+        // ODATA_FW_LEAD_SEQ_NO (2.2.16, Server 2012+): the Master Client ACKs only when the value >= ODATASeqNo.
+        // Ask for an ACK every fw packets, and always on the packet that fills the window or ends the round.
+        const ask = entry.seq % fw === 0 || allowed === 1 || !this.peers.hasBlock();
+        const v = Buffer.alloc(8);
+        v.writeBigUInt64BE(BigInt(ask ? entry.seq : entry.seq - 1));
+        options = [{ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: v }];
+      }
+      if (dropPercent > 0 && this.ctx.cfg.rng() * 100 < dropPercent) {
+        this.ctx.stats.droppedOdata++;
+        if (this.bucket > 0) this.tokens -= this.odataWireSize(blockSize);
+        continue;
+      }
+      this.sendData(Op.ODATA, entry, now, options);
+    }
+  }
+
+  /** 3.1.6.7: retires packets older than the retention period and acknowledged; returns how many. */
+  cleanup(now: number): number {
+    let removed = 0;
+    while (this.dataHead < this.dataList.length) {
+      const e = this.dataList[this.dataHead]!;
+      // "older than 1000 ms and lower than MCTrailODATASeqNo": <= rather than <, else the last packet of a round
+      // (which the Master Client acknowledges as exactly MCTrailODATASeqNo) could never leave and the list
+      // would never empty (docs/coordinator.md).
+      if (now - e.creationTime <= this.ctx.cfg.retentionMs || e.seq > this.trail) break;
+      this.dataList[this.dataHead++] = undefined as unknown as DataEntry;
+      removed++;
+    }
+    if (this.dataHead > 1024 && this.dataHead * 2 > this.dataList.length) {
+      this.dataList = this.dataList.slice(this.dataHead);
+      this.dataHead = 0;
+    }
+    return removed;
+  }
+
+  /**
+   * TrailODATASeqNo = ODATASeqNo at the head of the Data Packet List. The list is never empty when an ODATA or
+   * RDATA leaves (the packet is in it: 3.1.5.9.4's "same value as the ODATASeqNo" rule). For an SPM sent while
+   * the list is empty the spec gives no value; we send LeadODATASeqNo. Sending LeadODATASeqNo + 1 would make a
+   * literal client (3.2.1.3.1.1 sets EndODATASeqNo to the new start) ACK Lead + 1, which 3.1.5.9.5 rejects as
+   * beyond MCLeadODATASeqNo, and the session would fall back to QCCState after MaxNoResponseSPM.
+   */
+  trailForPacket(): number {
+    return this.headSeq() ?? this.lead;
+  }
+
+  private headSeq(): number | undefined {
+    return this.dataHead < this.dataList.length ? this.dataList[this.dataHead]!.seq : undefined;
+  }
+
+  private refill(now: number): void {
+    if (now > this.tokensAt) {
+      this.tokens = Math.min(this.bucket, this.tokens + ((now - this.tokensAt) * this.ctx.cfg.rateBytesPerSec) / 1000);
+      this.tokensAt = now;
+    }
+  }
+
+  private odataWireSize(dataLen: number): number {
+    // security(9) + session(13) + ODATA fixed(22) + MA DATA header(13) + data + options(2 or 2+4+8)
+    return 9 + 13 + 22 + DATA_HEADER_LEN + dataLen + (this.ctx.cfg.fwLeadEvery ? 14 : 2);
+  }
+
+  private blockPayload(block: number): Buffer {
+    const { blockSize, source } = this.ctx.cfg;
+    const offset = (block - this.firstBlock) * blockSize;
+    const len = Math.min(blockSize, source.size - offset);
+    const out = Buffer.allocUnsafe(DATA_HEADER_LEN + len);
+    writeDataHeader(out, 0, block, len);
+    const data = source.read(offset, len);
+    if (data.length !== len) throw new Error(`content source returned ${data.length} bytes at ${offset}, expected ${len}`);
+    data.copy(out, DATA_HEADER_LEN);
+    return out;
+  }
+
+  /** 3.1.5.9.7 / 3.1.5.9.8: ODATA and RDATA carry the current MasterClientId and head-of-list trail. */
+  private sendData(op: typeof Op.ODATA | typeof Op.RDATA, e: DataEntry, now: number, options?: MtOption[]): void {
+    const data = this.blockPayload(e.block);
+    const pkt = this.ctx.encode({ op, clientId: this.peers.masterId(), seq: e.seq, trailSeq: this.trailForPacket(), data }, now, options);
+    const stats = this.ctx.stats;
+    if (op === Op.ODATA) stats.odataSent++;
+    else stats.rdataSent++;
+    stats.dataBytesSent += pkt.length;
+    if (this.bucket > 0) {
+      this.refill(now);
+      this.tokens -= pkt.length; // RDATA may run the bucket into debt; ODATA then waits
+    }
+    this.ctx.out.push({ dest: 'multicast', data: pkt, via: 'session' });
+  }
+}

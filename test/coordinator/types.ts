@@ -1,0 +1,168 @@
+/**
+ * The coordinator's vocabulary, shared by its modules and by the programs that drive it: the configuration
+ * (with the protocol defaults of MS-WDSMT 3.1.1.4 and the values we chose where the spec gives none, see
+ * docs/coordinator.md), what it sends (`Transmit`), what it reports (`CoordinatorEvent`) and its counters.
+ */
+import { DATA_HEADER_LEN } from '../../core/codec/ma';
+
+export interface ContentSource {
+  size: number;
+  read(offset: number, length: number): Buffer;
+}
+
+export interface CoordinatorConfig {
+  namespace: string;
+  content: string;
+  source: ContentSource;
+  sessionId: number;
+  multicastAddr: string;
+  serverAddr: string;
+  port: number;
+  blockSize?: number; // default 1385 (KB2582106: one block per 1500-byte frame)
+  blockBase?: 0 | 1; // default 1 (docs/protocol-notes.md #1)
+  rateBytesPerSec?: number; // optional cap on ODATA+RDATA bytes (token bucket on `now`)
+  dropPercent?: number; // random ODATA drop on send (loss simulation)
+  expMaxWindow?: number; // ExpMaxWindowSize, default 64
+  maxWindow?: number; // MaxWindowSize, default 2048
+  fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets; 0 = off
+  spmIntervalMs?: number; // SPMInterval, default 220
+  pollBackoffMs?: number; // PollBackOff, default 200
+  rng: () => number;
+  // Protocol parameters with spec defaults (MS-WDSMT 3.1.1.4); overridable for tests.
+  qccIntervalMs?: number; // QCCInterval: no default in the spec; 5000
+  joinAckTimeoutMs?: number; // JoinAckToQCRTimeout, 500
+  maxJoinAckSends?: number; // MaxJoinAckSends, 3
+  noClientQccIntervalMs?: number; // NoClientQCCInterval, 500
+  kickIntervalMs?: number; // KickInterval, 15000
+  clientDeadTimeoutMs?: number; // ClientDeadTimeout, 60000
+  cleanupIntervalMs?: number; // CleanupDataListInterval, 200
+  retentionMs?: number; // Data Packet List retention (3.1.6.7), 1000
+  maxNoResponseSpm?: number; // MaxNoResponseSPM, 5
+  inactivityTimeoutMs?: number; // InactivityTimeout, 300000
+  queryMarginMs?: number; // MA Query timer = PollBackOff + this + highest client RTT; 100
+  lateJoinSec?: number; // MA 3.1.6.1: CNTCIRs from clients that joined this much later than the oldest are dropped; 30
+}
+
+export const DEFAULTS = {
+  blockSize: 1385,
+  blockBase: 1 as 0 | 1,
+  expMaxWindow: 64,
+  maxWindow: 2048,
+  fwLeadEvery: 0,
+  spmIntervalMs: 220,
+  pollBackoffMs: 200,
+  qccIntervalMs: 5000,
+  joinAckTimeoutMs: 500,
+  maxJoinAckSends: 3,
+  noClientQccIntervalMs: 500,
+  kickIntervalMs: 15000,
+  clientDeadTimeoutMs: 60000,
+  cleanupIntervalMs: 200,
+  retentionMs: 1000,
+  maxNoResponseSpm: 5,
+  inactivityTimeoutMs: 300000,
+  queryMarginMs: 100,
+  lateJoinSec: 30,
+  dropPercent: 0,
+} as const;
+
+/** The configuration with every default filled in (rateBytesPerSec 0 = no cap). */
+export type ResolvedConfig = Required<Omit<CoordinatorConfig, 'rateBytesPerSec'>> & { rateBytesPerSec: number };
+
+/** Fills in the defaults and rejects a configuration the server cannot run with. */
+export function resolveConfig(cfg: CoordinatorConfig): ResolvedConfig {
+  const c = { ...DEFAULTS, rateBytesPerSec: 0, ...stripUndefined(cfg) } as ResolvedConfig;
+  if (!(c.blockSize >= 1 && c.blockSize <= 0xffff - DATA_HEADER_LEN - 64)) throw new Error(`block size ${c.blockSize} out of range`);
+  if (c.blockBase !== 0 && c.blockBase !== 1) throw new Error(`block base must be 0 or 1`);
+  if (c.expMaxWindow < 1 || c.maxWindow < c.expMaxWindow) throw new Error('need 1 <= expMaxWindow <= maxWindow');
+  return c;
+}
+
+export type Dest = 'multicast' | { address: string; port: number };
+export interface Transmit {
+  dest: Dest;
+  data: Buffer;
+  via: 'msi' | 'session';
+}
+
+export type SessionState = 'PreStartState' | 'QCCState' | 'DataState';
+export type MaState = 'Idle' | 'QueryState' | 'DataState';
+export type ClientListName = 'pending' | 'active' | 'kick';
+
+export type CoordinatorEvent =
+  | { type: 'msi'; address: string; port: number; ok: boolean; win32?: number; namespace?: string; content?: string }
+  | { type: 'client-joined'; clientId: number; address: string; port: number; name: string }
+  | { type: 'client-join-failed'; clientId: number; address: string; port: number }
+  | { type: 'client-left'; clientId: number; reason: number }
+  | { type: 'client-timeout'; clientId: number }
+  | { type: 'client-kicked'; clientId: number; reason: number }
+  | { type: 'state'; from: SessionState; to: SessionState }
+  | { type: 'master'; clientId: number; rtt: number; why: 'qcc' | 'nack' }
+  | { type: 'round-started'; round: number; ranges: number; blocks: number; clients: number; dropped: number }
+  | { type: 'round-finished'; round: number }
+  | { type: 'terminated' };
+
+/** Stats counters (all monotonic except the `clients*` gauges). */
+export interface CoordinatorStats {
+  msiRequests: number;
+  msiReplies: number;
+  msiErrors: number;
+  odataSent: number;
+  rdataSent: number;
+  ncfSent: number;
+  spmSent: number;
+  qccSent: number;
+  pollSent: number;
+  kickSent: number;
+  joinAckSent: number;
+  dataBytesSent: number;
+  droppedOdata: number;
+  acksReceived: number;
+  acksRejected: number;
+  nacksReceived: number;
+  qcrReceived: number;
+  qcrStale: number;
+  pollAcksReceived: number;
+  pollAcksStale: number;
+  joinsReceived: number;
+  leavesReceived: number;
+  malformed: number;
+  checksumErrors: number;
+  securityMismatch: number;
+  sessionMismatch: number;
+  unexpected: number; // valid packet that no rule accepts (server opcode from a client, unknown client, wrong state)
+  clientsJoined: number;
+  clientsLeft: number;
+  clientsTimedOut: number;
+  clientsKicked: number;
+  joinFailures: number;
+  masterChanges: number;
+  spmTimeouts: number; // DataState -> QCCState after MaxNoResponseSPM
+  rounds: number;
+  roundsFinished: number;
+  blocksQueued: number;
+  terminated: number;
+  clientsActive: number;
+  clientsPending: number;
+  clientsKick: number;
+}
+
+export function newStats(): CoordinatorStats {
+  return {
+    msiRequests: 0, msiReplies: 0, msiErrors: 0,
+    odataSent: 0, rdataSent: 0, ncfSent: 0, spmSent: 0, qccSent: 0, pollSent: 0, kickSent: 0, joinAckSent: 0,
+    dataBytesSent: 0, droppedOdata: 0,
+    acksReceived: 0, acksRejected: 0, nacksReceived: 0, qcrReceived: 0, qcrStale: 0, pollAcksReceived: 0,
+    pollAcksStale: 0, joinsReceived: 0, leavesReceived: 0,
+    malformed: 0, checksumErrors: 0, securityMismatch: 0, sessionMismatch: 0, unexpected: 0,
+    clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, joinFailures: 0,
+    masterChanges: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
+    clientsActive: 0, clientsPending: 0, clientsKick: 0,
+  };
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}

@@ -1,0 +1,164 @@
+/**
+ * Property tests (fast-check) for the DCE/RPC decoders: arbitrary bytes and mutated captured PDUs never make a
+ * decoder throw (the result is ok or a known error code); arbitrary valid PDUs and call stubs round-trip; the
+ * client fed arbitrary bytes in arbitrary chunks never throws and only emits typed events.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { Pdu, PType, decodePdu, encodePdu } from '../../../core/rpc/pdu';
+import { SyntaxId } from '../../../core/rpc/ndr';
+import { decodeEptMapResponse, encodeTcpTower } from '../../../core/rpc/epm';
+import { decodeWdsRpcMessageRequest, decodeWdsRpcMessageResponse, encodeWdsRpcMessageRequest, encodeWdsRpcMessageResponse } from '../../../core/rpc/wds-rpc';
+import { RpcClient } from '../../../core/rpc/client';
+import { expectOk, isWellFormedResult } from '../codec/helpers';
+import { SRVSVC } from './srvsvc';
+import { V } from './vectors';
+
+const RUNS = { numRuns: 400 };
+const u8 = fc.integer({ min: 0, max: 0xff });
+const u16 = fc.integer({ min: 0, max: 0xffff });
+const u32 = fc.integer({ min: 0, max: 0xffffffff });
+const bytes = (maxLength: number, minLength = 0) => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
+const syntax: fc.Arbitrary<SyntaxId> = fc.record({ uuid: fc.uuid(), major: u16, minor: u16 });
+const auth = fc.record({ authType: u8, authLevel: u8, authPadLength: fc.constant(0), authContextId: u32, authValue: bytes(64, 1) });
+const flags = u8.map((f) => f & ~0x80);
+
+const pdu: fc.Arbitrary<Pdu> = fc.oneof(
+  fc.record({
+    type: fc.constantFrom(PType.BIND, PType.ALTER_CONTEXT),
+    flags,
+    callId: u32,
+    maxXmitFrag: u16,
+    maxRecvFrag: u16,
+    assocGroupId: u32,
+    contexts: fc.array(fc.record({ contextId: u16, abstractSyntax: syntax, transferSyntaxes: fc.array(syntax, { maxLength: 3 }) }), { maxLength: 3 }),
+    auth: fc.option(auth, { nil: undefined }),
+  }),
+  fc.record({
+    type: fc.constantFrom(PType.BIND_ACK, PType.ALTER_CONTEXT_RESP),
+    flags,
+    callId: u32,
+    maxXmitFrag: u16,
+    maxRecvFrag: u16,
+    assocGroupId: u32,
+    secondaryAddress: fc.stringMatching(/^[0-9]{0,6}$/),
+    results: fc.array(fc.record({ result: u16, reason: u16, transferSyntax: syntax }), { maxLength: 3 }),
+    auth: fc.option(auth, { nil: undefined }),
+  }),
+  fc.record({ type: fc.constant(PType.BIND_NAK), flags, callId: u32, rejectReason: u16, versions: fc.array(fc.record({ major: u8, minor: u8 }), { maxLength: 3 }) }),
+  fc.record({ type: fc.constant(PType.AUTH3), flags, callId: u32, auth }),
+  fc.record({
+    type: fc.constant(PType.REQUEST),
+    flags,
+    callId: u32,
+    allocHint: u32,
+    contextId: u16,
+    opnum: u16,
+    object: fc.option(fc.uuid(), { nil: undefined }),
+    stub: bytes(200),
+    auth: fc.option(auth, { nil: undefined }),
+  }),
+  fc.record({ type: fc.constant(PType.RESPONSE), flags, callId: u32, allocHint: u32, contextId: u16, cancelCount: u8, stub: bytes(200), auth: fc.option(auth, { nil: undefined }) }),
+  fc.record({ type: fc.constant(PType.FAULT), flags, callId: u32, allocHint: u32, contextId: u16, cancelCount: u8, status: u32, auth: fc.option(auth, { nil: undefined }) }),
+) as fc.Arbitrary<Pdu>; // absent optional fields come as undefined, which toEqual treats as missing
+
+/** What decode(encode(p)) must give: the computed auth padding, OBJECT_UUID set exactly when an object is present. */
+function expected(p: Pdu, back: Pdu): Pdu {
+  const e = { ...p } as Pdu;
+  if (e.auth) e.auth = { ...e.auth, authPadLength: back.auth?.authPadLength ?? -1 };
+  if (e.type === PType.REQUEST && e.object !== undefined) e.flags |= 0x80;
+  return e;
+}
+
+const mutated = (v: Buffer) =>
+  fc.array(fc.tuple(fc.nat(v.length - 1), u8), { minLength: 1, maxLength: 6 }).map((muts) => {
+    const b = Buffer.from(v);
+    for (const [i, x] of muts) b[i] = x;
+    return b;
+  });
+
+describe('rpc fuzz: decoders never throw', () => {
+  it('decodePdu on arbitrary bytes, and on arbitrary bytes behind a plausible header', () => {
+    fc.assert(fc.property(bytes(300), (b) => isWellFormedResult(decodePdu(b))), RUNS);
+    fc.assert(
+      fc.property(u8, u8, bytes(300), u16, (type, fl, rest, authLength) => {
+        const b = Buffer.concat([Buffer.from([5, 0, type % 20, fl, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]), rest]);
+        b.writeUInt16LE(b.length, 8);
+        b.writeUInt16LE(authLength % (b.length + 8), 10);
+        return isWellFormedResult(decodePdu(b));
+      }),
+      RUNS,
+    );
+  });
+
+  it('decodePdu on mutated captured PDUs', () => {
+    for (const v of Object.values(V)) fc.assert(fc.property(mutated(v), (b) => isWellFormedResult(decodePdu(b))), { numRuns: 60 });
+  });
+
+  it('the call stub decoders on arbitrary and mutated stubs', () => {
+    fc.assert(fc.property(bytes(200), (b) => [decodeEptMapResponse(b), decodeWdsRpcMessageResponse(b), decodeWdsRpcMessageRequest(b)].every(isWellFormedResult)), RUNS);
+    fc.assert(fc.property(mutated(V.eptMapResponse.subarray(24)), (b) => isWellFormedResult(decodeEptMapResponse(b))), RUNS);
+  });
+});
+
+describe('rpc fuzz: round trips', () => {
+  it('decode(encode(pdu)) gives the PDU back', () => {
+    fc.assert(
+      fc.property(pdu, (p) => {
+        const back = expectOk(decodePdu(encodePdu(p)));
+        expect(back).toEqual(expected(p, back));
+        if (back.auth) expect(back.auth.authPadLength).toBeLessThan(16);
+      }),
+      RUNS,
+    );
+  });
+
+  it('WdsRpcMessage request and response stubs', () => {
+    fc.assert(fc.property(bytes(300), (b) => expectOk(decodeWdsRpcMessageRequest(encodeWdsRpcMessageRequest(b))).equals(b)), RUNS);
+    fc.assert(
+      fc.property(fc.option(bytes(300), { nil: undefined }), u32, (reply, rv) => {
+        expect(expectOk(decodeWdsRpcMessageResponse(encodeWdsRpcMessageResponse(reply, rv)))).toEqual({ reply, returnValue: rv });
+      }),
+      RUNS,
+    );
+  });
+
+  it('ept_map towers with any port and address', () => {
+    fc.assert(
+      fc.property(syntax, u16, fc.ipV4(), (iface, port, address) => {
+        const tower = encodeTcpTower(iface, port, address);
+        const pad = Buffer.alloc((4 - (tower.length % 4)) % 4);
+        const head = Buffer.alloc(40);
+        head.writeUInt32LE(1, 20); // num_towers
+        head.writeUInt32LE(1, 24); // max_count
+        head.writeUInt32LE(1, 32); // actual_count
+        head.writeUInt32LE(3, 36); // referent
+        const len = Buffer.alloc(8);
+        len.writeUInt32LE(tower.length, 0);
+        len.writeUInt32LE(tower.length, 4);
+        const stub = Buffer.concat([head, len, tower, pad, Buffer.alloc(4)]);
+        expect(expectOk(decodeEptMapResponse(stub)).endpoints).toEqual([{ iface: { ...iface, uuid: iface.uuid.toLowerCase() }, port, address }]);
+      }),
+      RUNS,
+    );
+  });
+});
+
+describe('rpc fuzz: the client', () => {
+  it('arbitrary bytes in arbitrary chunks after a bind never throw and yield only typed events', () => {
+    const TYPES = ['bound', 'response', 'fault', 'bindNak', 'error', 'closed'];
+    fc.assert(
+      fc.property(fc.array(fc.oneof(bytes(40), fc.constantFrom(...Object.values(V))), { maxLength: 8 }), (chunks) => {
+        const c = new RpcClient({ abstractSyntax: SRVSVC });
+        c.handleConnected(0);
+        c.call(0, Buffer.alloc(4), 0);
+        for (const ch of chunks) c.handleBytes(ch, 1);
+        c.handleTimeout(1e9);
+        c.handleClosed(2);
+        for (let e = c.pollEvent(); e; e = c.pollEvent()) expect(TYPES).toContain(e.type);
+        while (c.pollSend());
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
