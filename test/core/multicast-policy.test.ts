@@ -26,6 +26,14 @@ function harness(cfg: Partial<MulticastPolicyConfig> = {}) {
       now = end;
       p.handleStats(now, s);
     },
+    /** `seconds` seconds of multicast at `bytesPerSec`, the bytes counted at the start of each second. */
+    flow(bytesPerSec: number, seconds: number, eachSecond: () => void = () => {}) {
+      for (let i = 0; i < seconds; i++) {
+        s.bytes += bytesPerSec;
+        this.advance(1000);
+        eachSecond();
+      }
+    },
   };
 }
 
@@ -82,23 +90,15 @@ describe('multicast policy: --min-rate', () => {
     const h = harness({ minRate });
     h.p.handleGroupJoined(h.now, h.s);
     // 0.5 MB/s from the first second on
-    for (let i = 0; i < 10; i++) {
-      h.s.bytes += 500_000;
-      h.advance(1000);
-      expect(h.p.pollDecision()).toBeUndefined();
-    }
-    h.s.bytes += 500_000;
-    h.advance(1000);
+    h.flow(500_000, 10, () => expect(h.p.pollDecision()).toBeUndefined());
+    h.flow(500_000, 1);
     expect(h.p.pollDecision()).toEqual({ action: 'fallback', cause: 'min-rate', message: 'multicast rate 0.50 MB/s stayed below --min-rate 1.00 MB/s for 10 s' });
   });
 
   it('keeps multicast at or above the minimum, before any multicast byte, and once every block is on disk', () => {
     const fast = harness({ minRate });
     fast.p.handleGroupJoined(fast.now, fast.s);
-    for (let i = 0; i < 60; i++) {
-      fast.s.bytes += 1_000_000;
-      fast.advance(1000);
-    }
+    fast.flow(1_000_000, 60);
     expect(fast.p.pollDecision()).toBeUndefined();
     const silent = harness({ minRate });
     silent.p.handleGroupJoined(silent.now, silent.s);
@@ -117,10 +117,7 @@ describe('multicast policy: --min-rate', () => {
     h.p.handleGroupJoined(h.now, h.s);
     h.s.bytes = 1;
     h.advance(9_000); // nine slow seconds, window not yet spanned
-    for (let i = 0; i < 30; i++) {
-      h.s.bytes += 10_000_000;
-      h.advance(1000);
-    }
+    h.flow(10_000_000, 30);
     expect(h.p.pollDecision()).toBeUndefined();
     // then it stalls: the window slides past the fast part
     h.advance(11_000);
