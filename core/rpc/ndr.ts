@@ -1,17 +1,11 @@
 /**
  * Little-endian reading and writing for DCE/RPC (packed_drep 0x10: little-endian integers, ASCII, IEEE floats) and
- * NDR 2.0 (C706 chapter 14): the shared bounds-checked Reader/Writer of core/codec/bytes.ts with little-endian
- * integers, NDR alignment (relative to the start of the stub) and UUIDs in their NDR form.
+ * NDR 2.0 (C706 chapter 14): the shared bounds-checked Reader/Writer of core/codec/bytes.ts (which has the
+ * little-endian integers) plus NDR alignment (relative to the start of the stub) and UUIDs in their NDR form.
  */
 import { Reader, ShortRead, Writer } from '../codec/bytes';
 
 export class LeReader extends Reader {
-  u16le(field = 'u16'): number {
-    return this.bytes(2, field).readUInt16LE(0);
-  }
-  u32le(field = 'u32'): number {
-    return this.bytes(4, field).readUInt32LE(0);
-  }
   /** Skips to the next multiple of `n` counted from `base` (the start of the stub or of the PDU). */
   align(n: number, base = 0): void {
     const pad = (n - ((this.pos - base) % n)) % n;
@@ -29,12 +23,6 @@ export class LeReader extends Reader {
 }
 
 export class LeWriter extends Writer {
-  u16le(v: number): this {
-    return this.u8(v).u8(v >>> 8);
-  }
-  u32le(v: number): this {
-    return this.u8(v).u8(v >>> 8).u8(v >>> 16).u8(v >>> 24);
-  }
   align(n: number, base = 0): this {
     while ((this.pos - base) % n) this.u8(0);
     return this;

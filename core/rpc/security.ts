@@ -30,6 +30,9 @@ export interface SecurityProvider {
   /**
    * The server's token from bind_ack (CHALLENGE, or a SPNEGO negTokenResp around it). Returns the token for auth3
    * (AUTHENTICATE), `established` once the context is complete, or a typed error.
+   * A token with `established: false` needs an answer: send it in alter_context and hand the alter_context_resp's
+   * token back here (SPNEGO does this when it sent a mechListMIC: the server's final negTokenResp carries its own,
+   * which the client checks). A token with `established: true` goes in auth3 and nothing comes back.
    */
   handleServerToken(token: Buffer): TokenStep;
   readonly established: boolean;
@@ -47,4 +50,19 @@ export interface SecurityProvider {
   /** PKT_INTEGRITY (GSS_GetMICEx / GSS_VerifyMICEx) over `pdu[0, signedEnd)`. */
   sign(pdu: Buffer, signedEnd: number): Buffer;
   verify(pdu: Buffer, signedEnd: number, signature: Buffer): SecurityError | undefined;
+}
+
+/**
+ * The server side of the same exchange (the coordinator's WDSC listener): the client's tokens come in, the
+ * answers go out; once established, the same PDU protection as SecurityProvider, with the server's keys.
+ */
+export interface ServerSecurityProvider extends Pick<SecurityProvider, 'authType' | 'established' | 'signatureLength' | 'seal' | 'unseal' | 'sign' | 'verify'> {
+  /**
+   * The client's token from bind, auth3 or alter_context. Returns the token to answer with (bind_ack /
+   * alter_context_resp; after auth3 it is not sent), `established` once the client is authenticated, or a typed
+   * error ('rejected': wrong password or refused account).
+   */
+  handleClientToken(token: Buffer): TokenStep;
+  /** Who authenticated, once established. */
+  readonly identity: { user: string; domain: string; anonymous: boolean } | undefined;
 }
