@@ -22,7 +22,10 @@ import type { Logger } from '../log/log';
 import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
 import type { AcpReport, Report } from '../report';
 import { statePath } from '../storage/state';
-import { DavError, enumeratePackage, joinInside, PackageFile, PackageListing, UnsafePathError } from './webdav';
+import { redactUrl } from '../util/url';
+import { expandTemplate, packageUrl, Templates } from './config';
+import { joinInside, UnsafePathError } from './package-paths';
+import { DavError, enumeratePackage, PackageFile, PackageListing } from './webdav';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Arguments
@@ -70,88 +73,21 @@ export function looksLikeAcpCall(args: readonly string[]): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Templates (osdcast.json: namespaceTemplate, contentTemplate, httpTemplate)
-
-export const DEFAULT_TEMPLATES = {
-  namespace: 'SMSPKG',
-  content: '{PackageID}/{path}',
-  http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}',
-} as const;
-
-/** Placeholders (case-insensitive): {PackageID}, {path} (alias {file}; "/" separators), {winpath} ("\"), {server} (alias {host}). */
-const PLACEHOLDER = /\{([^{}]*)\}/g;
-const KNOWN = new Map<string, 'id' | 'path' | 'winpath' | 'server'>([
-  ['packageid', 'id'],
-  ['path', 'path'],
-  ['file', 'path'],
-  ['winpath', 'winpath'],
-  ['server', 'server'],
-  ['host', 'server'],
-]);
-
-export class TemplateError extends Error {}
-
-export function checkTemplate(name: string, tpl: string): void {
-  for (const m of tpl.matchAll(PLACEHOLDER)) {
-    if (!KNOWN.has(m[1]!.toLowerCase())) throw new TemplateError(`${name} ${JSON.stringify(tpl)}: unknown placeholder {${m[1]}} (use {PackageID}, {path}, {winpath}, {server})`);
-  }
-}
-
-export interface TemplateVars {
-  packageId: string;
-  /** Path segments of the file inside the package ([] for the package itself). */
-  rel: readonly string[];
-  host: string;
-}
-
-export function expandTemplate(tpl: string, v: TemplateVars, url = false): string {
-  return tpl.replace(PLACEHOLDER, (m, name: string) => {
-    const kind = KNOWN.get(name.toLowerCase());
-    const seg = (s: string) => (url ? encodeURIComponent(s) : s);
-    switch (kind) {
-      case 'id':
-        return seg(v.packageId);
-      case 'path':
-        return v.rel.map(seg).join('/');
-      case 'winpath':
-        return v.rel.map(seg).join(url ? '/' : '\\');
-      case 'server':
-        return url && v.host.includes(':') ? `[${v.host}]` : v.host;
-      default:
-        return m;
-    }
-  });
-}
-
-/** The package folder URL: the HTTP template with an empty path, without a trailing "/". */
-export function packageUrl(tpl: string, packageId: string, host: string): string {
-  const u = expandTemplate(tpl, { packageId, rel: [], host }, true).replace(/\/+$/, '');
-  let p: URL;
-  try {
-    p = new URL(u);
-  } catch {
-    throw new TemplateError(`httpTemplate gives ${JSON.stringify(u)}, which is not a URL`);
-  }
-  if (p.protocol !== 'http:' && p.protocol !== 'https:') throw new TemplateError(`httpTemplate gives ${JSON.stringify(u)}, which is not an http:// or https:// URL`);
-  return u;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // The run
 
 export interface AcpOptions {
   packageId: string;
   destination: string;
   server: { host: string; port: number };
-  templates: { namespace: string; content: string; http: string };
+  templates: Templates;
   /** osdcast.json abortCode (= SMSTSDownloadAbortCode). */
   abortCode?: number;
   /** Skip multicast (HTTP for every file). */
   httpOnly?: boolean;
-  /** Overall limit for the whole package, seconds. */
-  timeout?: number;
+  /** Overall limit for the whole package, ms. */
+  timeoutMs?: number;
   /** Options passed through to every receive (interface, cache, retries, TLS, fallback watchdogs ...). */
-  receive: Pick<ReceiveOptions, 'iface' | 'cacheMiB' | 'blockBase' | 'retries' | 'retryDelay' | 'mcastTimeout' | 'minRate' | 'minRateWindow' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
+  receive: Pick<ReceiveOptions, 'iface' | 'cacheBytes' | 'blockBase' | 'retries' | 'retryDelayMs' | 'mcastTimeoutMs' | 'minRateBytesPerSec' | 'minRateWindowMs' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
 }
 
 export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
@@ -202,7 +138,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     }
     return finish(code, { kind, error });
   };
-  const deadline = o.timeout ? t0 + o.timeout * 1000 : undefined;
+  const deadline = o.timeoutMs ? t0 + o.timeoutMs : undefined;
 
   // ---- 1. the destination folder
   try {
@@ -218,14 +154,14 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   } catch (e) {
     return fallbackExit('usage', (e as Error).message);
   }
-  log.info(`package ${o.packageId}: listing ${pkgUrl} (WebDAV PROPFIND, Depth: 1)`);
+  log.info(`package ${o.packageId}: listing ${redactUrl(pkgUrl)} (WebDAV PROPFIND, Depth: 1)`);
   let listing: PackageListing;
   try {
     listing = await enumeratePackage(pkgUrl, {
       ca: o.receive.ca,
       insecure: o.receive.insecure,
       retries: o.receive.retries,
-      retryDelayMs: (o.receive.retryDelay ?? 15) * 1000,
+      retryDelayMs: o.receive.retryDelayMs,
       log,
       signal: deps.signal,
     });
@@ -235,7 +171,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       log.error(`package ${o.packageId}: ${e.message}; nothing was written`);
       return fallbackExit('unsafe-path', `unsafe path in the package listing: ${e.message}`);
     }
-    const msg = e instanceof DavError ? e.message : `PROPFIND ${pkgUrl}: ${(e as Error).message}`;
+    const msg = e instanceof DavError ? e.message : `PROPFIND ${redactUrl(pkgUrl)}: ${(e as Error).message}`;
     return fallbackExit('http', `cannot list package ${o.packageId}: ${msg}`);
   }
   rep.files = listing.files.length;
@@ -266,10 +202,10 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       log.info(`file ${i + 1}/${targets.length} ${shownPath}: empty file written`);
       continue;
     }
-    let timeout: number | undefined;
+    let timeoutMs: number | undefined;
     if (deadline !== undefined) {
-      timeout = (deadline - now()) / 1000;
-      if (timeout <= 0) return fallbackExit('timeout', `--timeout of ${o.timeout} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
+      timeoutMs = deadline - now();
+      if (timeoutMs <= 0) return fallbackExit('timeout', `--timeout of ${o.timeoutMs! / 1000} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
     }
     const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host };
     const ro: ReceiveOptions = {
@@ -281,10 +217,10 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       out,
       http: [file.url],
       httpOnly: !multicast,
-      timeout,
+      timeoutMs,
     };
     log.info(
-      `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${file.url}` : `HTTP ${file.url}`}`,
+      `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${redactUrl(file.url)}` : `HTTP ${redactUrl(file.url)}`}`,
     );
     const r = await deps.receive(ro, { log, signal: deps.signal, onProgress: deps.onProgress });
     rep.multicastBytes += r.multicastBytes;

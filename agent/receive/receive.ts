@@ -11,6 +11,7 @@ import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import type { FallbackCause } from '../../core/outcome';
 import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
+import { DEFAULTS } from '../defaults';
 import { DiskPump } from '../storage/disk';
 import { Exit, OsdcastError } from '../errors';
 import { HttpClient, HttpError, HttpInfo } from '../transport/http';
@@ -21,6 +22,7 @@ import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } fr
 import type { Report } from '../report';
 import { FileSink } from '../storage/sink';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
+import { redactUrl } from '../util/url';
 
 export interface ReceiveOptions {
   server: string;
@@ -29,9 +31,10 @@ export interface ReceiveOptions {
   content: string;
   out: string;
   iface?: string;
-  cacheMiB: number;
-  /** Overall wall-clock limit (s). */
-  timeout?: number;
+  /** Memory ring between network and disk (bytes); default DEFAULTS.cacheBytes. */
+  cacheBytes?: number;
+  /** Overall wall-clock limit (ms). */
+  timeoutMs?: number;
   blockBase?: 'auto' | 0 | 1;
   /** MSI requests per attempt (1 s apart, MS-WDSMSI 3.1.6). */
   msiTries?: number;
@@ -41,15 +44,15 @@ export interface ReceiveOptions {
   /** HTTP(S) URLs of the same content, tried in order. */
   http?: string[];
   httpOnly?: boolean;
-  /** Retries of each MSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount: 2). */
+  /** Retries of each MSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount). */
   retries?: number;
-  /** Seconds between retries (ConfigMgr SMSTSDownloadRetryDelay: 15). */
-  retryDelay?: number;
-  /** Seconds after JOIN without multicast data before falling back to HTTP (only with --http). */
-  mcastTimeout?: number;
-  /** MB/s below which, over minRateWindow seconds, the receiver leaves multicast for HTTP. */
-  minRate?: number;
-  minRateWindow?: number;
+  /** Between retries (ms; ConfigMgr SMSTSDownloadRetryDelay). */
+  retryDelayMs?: number;
+  /** After JOIN without multicast data this long (ms), fall back to HTTP (only with --http; 0: never). */
+  mcastTimeoutMs?: number;
+  /** Below this rate (bytes/s) over minRateWindowMs, the receiver leaves multicast for HTTP. */
+  minRateBytesPerSec?: number;
+  minRateWindowMs?: number;
   sha256?: string;
   sha256Url?: string;
   ca?: Buffer;
@@ -111,7 +114,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
   deps.signal?.addEventListener('abort', onOuterAbort);
   if (deps.signal?.aborted) onOuterAbort();
-  const overall = o.timeout ? setTimeout(() => abort(new OsdcastError('timeout', `--timeout of ${o.timeout} s reached before the image was complete`)), o.timeout * 1000) : undefined;
+  const overall = o.timeoutMs ? setTimeout(() => abort(new OsdcastError('timeout', `--timeout of ${o.timeoutMs! / 1000} s reached before the image was complete`)), o.timeoutMs) : undefined;
   const aborted = () => {
     if (ac.signal.aborted) throw ac.signal.reason;
   };
@@ -125,8 +128,8 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   try {
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
-    const retries = o.retries ?? 2;
-    const retryDelayMs = (o.retryDelay ?? 15) * 1000;
+    const retries = o.retries ?? DEFAULTS.retries;
+    const retryDelayMs = o.retryDelayMs ?? DEFAULTS.retryDelayMs;
     if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
     const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
 
@@ -194,7 +197,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // ---- 4. resume
     const loaded = loadState(stPath, identity, { log });
     let onDisk: Bitmap | undefined;
-    let blockBase = o.blockBase ?? 'auto';
+    let blockBase = o.blockBase ?? DEFAULTS.blockBase;
     if (loaded && 'onDisk' in loaded) {
       if (FileSink.canResume(o.out, size)) {
         onDisk = loaded.onDisk;
@@ -205,7 +208,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       }
       else log.warn(`resume state found but ${o.out}.partial is missing or has the wrong size: starting over`);
     } else if (loaded && 'mismatch' in loaded) log.warn(`resume state describes other content (${loaded.mismatch}): starting over`);
-    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheMiB * 1024 * 1024) / blockSize)) });
+    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheBytes ?? DEFAULTS.cacheBytes) / blockSize)) });
     if (onDisk) {
       store.restore(onDisk);
       report.resumedBytes = Math.min(size, store.disk.count * blockSize);
@@ -257,8 +260,8 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         },
         inactivityMs: o.inactivityMs,
         canFallBack: !!filler,
-        mcastTimeoutMs: http && o.mcastTimeout !== 0 ? (o.mcastTimeout ?? 60) * 1000 : undefined,
-        minRate: http && o.minRate ? { bytesPerSec: o.minRate * 1e6, windowMs: (o.minRateWindow ?? 60) * 1000 } : undefined,
+        mcastTimeoutMs: http && o.mcastTimeoutMs !== 0 ? (o.mcastTimeoutMs ?? DEFAULTS.mcastTimeoutMs) : undefined,
+        minRate: http && o.minRateBytesPerSec ? { bytesPerSec: o.minRateBytesPerSec, windowMs: o.minRateWindowMs ?? DEFAULTS.minRateWindowMs } : undefined,
         onFetch: hybrid
           ? ({ eligible }) => {
               if (filling || hybridAc.signal.aborted) return;
@@ -383,13 +386,13 @@ function peakRss(): number {
 
 /** --sha256-url: the first 64-hex-digit word of the document. */
 async function fetchDigest(url: string, o: ReceiveOptions, log: Logger, signal: AbortSignal): Promise<string> {
-  const c = new HttpClient({ urls: [url], retries: o.retries ?? 2, retryDelayMs: (o.retryDelay ?? 15) * 1000, ca: o.ca, insecure: o.insecure, log, signal });
+  const c = new HttpClient({ urls: [url], retries: o.retries ?? DEFAULTS.retries, retryDelayMs: o.retryDelayMs ?? DEFAULTS.retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal });
   try {
     const info = await c.probe();
     const parts: Buffer[] = [];
     if (info.size > 0) await c.fetchRange(0, Math.min(info.size, 65536) - 1, (_off, chunk) => void parts.push(Buffer.from(chunk)));
     const m = /\b[0-9a-fA-F]{64}\b/.exec(Buffer.concat(parts).toString('utf8'));
-    if (!m) throw new OsdcastError('usage', `--sha256-url ${url} holds no SHA-256 (64 hex digits)`);
+    if (!m) throw new OsdcastError('usage', `--sha256-url ${redactUrl(url)} holds no SHA-256 (64 hex digits)`);
     return m[0];
   } catch (e) {
     if (e instanceof OsdcastError) throw e;

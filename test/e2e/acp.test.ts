@@ -11,7 +11,6 @@ import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KickReason } from '../../core/codec/mt';
-import { checkTemplate, DEFAULT_TEMPLATES, expandTemplate, looksLikeAcpCall, packageUrl, parseAcpPositionals } from '../../agent/configmgr/acp';
 import { startCoordinator } from '../coordinator/udp';
 import { canRunNginx, NginxServer, startNginx } from '../support/nginx';
 import { randomImage, sha256, tempDir } from './harness';
@@ -259,37 +258,5 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.report.error).toMatch(/zz\.bin: .*not-found|zz\.bin: .*404/);
     expect(listTree(out)).toEqual(['big.wim']);
     expect(messages(r.stderr).some((m) => m.includes('equals abortCode'))).toBe(true);
-  });
-});
-
-describe('acp arguments and templates (no servers needed)', () => {
-  it('parses [<INI>] <PackageID> <DestinationDir>', () => {
-    expect(parseAcpPositionals(['PS100004', 'C:\\_SMSTaskSequence\\Packages\\PS100004'])).toEqual({ packageId: 'PS100004', destination: 'C:\\_SMSTaskSequence\\Packages\\PS100004' });
-    expect(parseAcpPositionals(['X:\\Windows\\TEMP\\SMSTSDownload.INI', 'ps1000aZ', 'D:\\p'])).toEqual({ iniPath: 'X:\\Windows\\TEMP\\SMSTSDownload.INI', packageId: 'ps1000aZ', destination: 'D:\\p' });
-    for (const bad of [['PS10000', 'd'], ['PS1000045', 'd'], ['PS1.0004', 'd'], ['PS1 0004', 'd'], ['..\\..\\x', 'd'], ['PS100004'], ['a', 'b', 'c', 'd'], ['PS100004', '']]) {
-      expect(() => parseAcpPositionals(bad), JSON.stringify(bad)).toThrow();
-    }
-  });
-
-  it('recognises the task sequence calling the program without a command word', () => {
-    expect(looksLikeAcpCall(['PS100004', 'C:\\x'])).toBe(true);
-    expect(looksLikeAcpCall(['X:\\SMSTSDownload.INI', 'PS100004', 'C:\\x'])).toBe(true);
-    expect(looksLikeAcpCall(['PS100004', 'C:\\x', '--json'])).toBe(true);
-    expect(looksLikeAcpCall(['frobnicate'])).toBe(false);
-    expect(looksLikeAcpCall(['frobnicate', 'x'])).toBe(false);
-    expect(looksLikeAcpCall(['--server', 'PS100004', 'x'])).toBe(false);
-  });
-
-  it('expands templates: the defaults, the recorded osdcast.json sample, URL encoding, IPv6', () => {
-    const v = { packageId: 'PS100004', rel: ['Sub Dir', 'a&b.wim'], host: 'dp01' };
-    expect(expandTemplate(DEFAULT_TEMPLATES.namespace, v)).toBe('SMSPKG');
-    expect(expandTemplate(DEFAULT_TEMPLATES.content, v)).toBe('PS100004/Sub Dir/a&b.wim');
-    expect(expandTemplate('SMSPKG\\{packageId}', v)).toBe('SMSPKG\\PS100004');
-    expect(expandTemplate('{packageId}\\{winpath}', v)).toBe('PS100004\\Sub Dir\\a&b.wim');
-    expect(expandTemplate('http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}', v, true)).toBe('http://dp01/SMS_DP_SMSPKG$/PS100004/Sub%20Dir/a%26b.wim');
-    expect(packageUrl(DEFAULT_TEMPLATES.http, 'PS100004', 'dp01')).toBe('http://dp01/SMS_DP_SMSPKG$/PS100004');
-    expect(packageUrl('http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}', 'PS100004', 'fd00::5')).toBe('http://[fd00::5]/SMS_DP_SMSPKG$/PS100004');
-    expect(() => packageUrl('ftp://{server}/{PackageID}', 'PS100004', 'dp01')).toThrow(/http/);
-    expect(() => checkTemplate('contentTemplate', '{PackageId}/{filename}')).toThrow(/unknown placeholder \{filename\}/);
   });
 });

@@ -124,7 +124,7 @@ describe('osdcast CLI', () => {
     const c2 = await startCoordinator({ data: image, namespace: 'n', content: 'c', msiPort: 0, port: 0, iface: '127.0.0.1' });
     const port = c2.msiPort;
     await c2.stop();
-    const rep = await runAgent({ server: '127.0.0.1', port, namespace: 'n', content: 'c', out: path.join(dir, 'never.wim'), msiTries: 3, msiRetryMs: 50, retries: 1, retryDelay: 0.05 });
+    const rep = await runAgent({ server: '127.0.0.1', port, namespace: 'n', content: 'c', out: path.join(dir, 'never.wim'), msiTries: 3, msiRetryMs: 50, retries: 1, retryDelayMs: 50 });
     expect(rep).toMatchObject({ status: 'error', exitCode: 3 });
     expect(rep.error).toContain('no reply');
     expect(rep.errorKind).toBe('no-session');

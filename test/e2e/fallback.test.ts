@@ -38,7 +38,7 @@ async function setup(coordOpts: Record<string, unknown> = {}) {
     out,
     http: [web.url],
     retries: 0,
-    retryDelay: 0.05,
+    retryDelayMs: 50,
     msiTries: 2,
     msiRetryMs: 50,
   };
@@ -92,7 +92,7 @@ describe('fallback to HTTP', () => {
 
   it('no multicast data within --mcast-timeout of JOIN → HTTP', async () => {
     const { base, out } = await setup();
-    const r = await runAgent({ ...base, mcastTimeout: 1 }, { dropFilter: () => true });
+    const r = await runAgent({ ...base, mcastTimeoutMs: 1000 }, { dropFilter: () => true });
     expectOk(r, out);
     expect(r.fallback).toMatch(/--mcast-timeout/);
     expect(r.fallbackCause).toBe('mcast-timeout');
@@ -142,7 +142,7 @@ describe('fallback to HTTP', () => {
   it('DEMOTE to a session that does not answer → HTTP', async () => {
     const { base, out, coord } = await setup({ rateBytesPerSec: 4e6 });
     const p = untilProgress(0.1);
-    const run = runAgent({ ...base, inactivityMs: 800, mcastTimeout: 2 }, p.deps);
+    const run = runAgent({ ...base, inactivityMs: 800, mcastTimeoutMs: 2000 }, p.deps);
     const id = await joinedClient(coord);
     await p.reached;
     const demote = encodeMt(
@@ -163,7 +163,7 @@ describe('fallback to HTTP', () => {
 
   it('a session rate below --min-rate for the window → the slow receiver leaves for HTTP', async () => {
     const { base, out } = await setup({ rateBytesPerSec: 300_000 });
-    const r = await runAgent({ ...base, minRate: 2, minRateWindow: 1 });
+    const r = await runAgent({ ...base, minRateBytesPerSec: 2e6, minRateWindowMs: 1000 });
     expectOk(r, out);
     expect(r.fallback).toMatch(/--min-rate/);
     expect(r.fallbackCause).toBe('min-rate');
@@ -199,7 +199,7 @@ describe('hybrid hole filling', () => {
       if (msg.length < ma + 11) return false;
       return msg.readUInt32BE(ma + 7) % 997 === 0;
     };
-    const r = await runAgent({ ...base, mcastTimeout: 0 }, { dropFilter: lost });
+    const r = await runAgent({ ...base, mcastTimeoutMs: 0 }, { dropFilter: lost });
     expectOk(r, out);
     expect(r.fallback).toBeUndefined();
     expect(r.httpBytes).toBeGreaterThan(0);

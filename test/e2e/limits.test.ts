@@ -33,7 +33,7 @@ describe('limits', () => {
   it('--timeout ends a receive with exit 4 and says why', async () => {
     const c = await coordinator(500_000);
     const out = path.join(dir(), 'i.wim');
-    const r = await runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out, timeout: 1 });
+    const r = await runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out, timeoutMs: 1000 });
     expect(r).toMatchObject({ status: 'error', exitCode: 4 });
     expect(r.error).toMatch(/--timeout of 1 s/);
     expect(r.errorKind).toBe('timeout');
