@@ -286,7 +286,7 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
   if (f.json) process.stdout.write(reportLine(rep) + '\n');
   else if (rep.status !== 'ok') process.stderr.write(`osdcast: ${rep.error}\n`);
   if (mappings.length) {
-    const vars = buildTsVariables(mappings, rep);
+    const vars = buildTsVariables(mappings, { ...rep });
     const r = setTsVariables(vars);
     if (r.ok) log.info(`task sequence variables set: ${Object.keys(vars).join(', ')}`);
     else if (r.reason === 'not-windows' || r.reason === 'not-in-task-sequence') log.warn(`--ts-var: not running in a task sequence, variables not set (${r.message})`);

@@ -62,7 +62,9 @@ export function classify(e: unknown, url: string): HttpError {
   const err = e as NodeJS.ErrnoException;
   const code = err?.code ?? '';
   const u = redact(url);
-  if (TLS_CODE.test(code) || (code === 'EPROTO' && /ssl|tls/i.test(err.message)))
+  // EPROTO on an https: URL is the TLS layer (e.g. a plain-HTTP port answering the handshake); decided by the
+  // URL, never by the text of the error.
+  if (TLS_CODE.test(code) || (code === 'EPROTO' && url.startsWith('https:')))
     return new HttpError(
       'tls',
       `${u}: TLS: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}; trust the DP's issuing CA with --ca <file>, or (only if you accept the risk) --insecure`,

@@ -7,6 +7,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KickReason } from '../../core/codec/mt';
@@ -182,6 +183,7 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.code).toBe(4);
     expect(r.report).toMatchObject({ status: 'error', exitCode: 4, filesDone: 0 });
     expect(r.report.error).toMatch(/unsafe path.*evil\.txt.*(backslash|path separator)/);
+    expect(r.report.errorKind).toBe('unsafe-path');
     expect(listTree(path.dirname(path.dirname(out)))).toEqual([]);
   });
 
@@ -208,6 +210,7 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.code, r.stderr).toBe(99);
     expect(r.report).toMatchObject({ status: 'error', exitCode: 99, aborted: true, filesDone: 0, httpBytes: 0 });
     expect(r.report.error).toMatch(/big\.wim: .*KICK FAIL/);
+    expect(r.report.errorKind).toBe('kick-fail');
     expect(listTree(out)).toEqual([]);
   });
 
@@ -220,6 +223,23 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     const r = await run;
     expect(r.code).toBe(4);
     expect(messages(r.stderr).some((m) => /KICK FAIL.*no "abortCode"/.test(m))).toBe(true);
+  });
+
+  it('a DP that never answers MS-WDSMSI: the first file falls back (no-reply), the remaining files go over HTTP only', async () => {
+    makePackage('PKG00007', { 'a.bin': randomImage(50_000, 51), 'b.bin': randomImage(60_000, 52) });
+    // An MSI port that swallows every request (bound, so no ICMP answer either).
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((res) => silent.bind(0, '127.0.0.1', res));
+    cleanups.push(() => new Promise<void>((res) => silent.close(() => res())));
+    writeConfig({ server: `127.0.0.1:${silent.address().port}`, httpTemplate: httpTemplate() });
+    const out = dest();
+    const r = await runCli(['acp', 'PKG00007', out, ...common]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report).toMatchObject({ status: 'ok', files: 2, filesDone: 2, multicastBytes: 0, httpBytes: 110_000 });
+    const msgs = messages(r.stderr);
+    // Decided on the first file's fallbackCause ('no-reply'), not on its message: only that file asked the DP.
+    expect(msgs.filter((m) => m.startsWith('requesting SMSPKG / PKG00007/'))).toHaveLength(1);
+    expect(msgs.some((m) => m.includes('the remaining files go over HTTP only')), msgs.join('\n')).toBe(true);
   });
 
   it('a file that fails exits non-zero (never abortCode), keeps completed files, removes the partial one', async () => {
