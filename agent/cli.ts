@@ -20,6 +20,13 @@ import { Report, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
+import { CredentialsError, resolveCredentials } from './configmgr/credentials';
+import { isWinPE } from './configmgr/discovery';
+import type { ReceiveOptions } from './receive/receive';
+import { takePassword, type Env } from './util/env';
+
+/** OSDCAST_PASSWORD, taken out of process.env by main() before anything runs a child process. */
+let passwordEnv: Env = {};
 
 type Server = ServerFlag;
 
@@ -85,7 +92,8 @@ timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 i
       const log = openLog(f);
       if (disc) logDiscovery(log, disc);
       if (server) log.info(`DP ${showServer(server)} from ${from}`);
-      exit(await runReceive(f, server, mappings, log));
+      const init = initiationFields(f, cmd, log);
+      exit(await runReceive(f, server, mappings, log, init));
     });
 
   const acp = program
@@ -138,9 +146,10 @@ interrupted; 1 if a failure's code equals abortCode) makes the task sequence dow
       const log = openLog(f);
       logDiscovery(log, disc);
       log.info(`acp: package ${pos.packageId} into ${pos.destination}${pos.iniPath ? ` (INI ${pos.iniPath})` : ''}; DP ${showServer(server)} from ${from}`);
+      const init = initiationFields(f, cmd, log);
       if (cfg.abortCode === undefined) log.info('osdcast.json has no "abortCode": every failure lets the task sequence download the package itself');
       else if ([1, 2, 3, 4, 5, 6, 130].includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
-      exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log));
+      exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log, init));
     });
 
   program.addHelpText(
@@ -228,12 +237,37 @@ function interrupts(): { signal: AbortSignal; done(): void } {
   };
 }
 
-async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger): Promise<number> {
+/**
+ * The RPC initiation's account and the pre-OS claim: --user/--password-file/OSDCAST_PASSWORD (a mismatch is a
+ * usage error), else in a task sequence its network access account, else none; BOOT_DEVICE with --pre-os or in
+ * WinPE. Nothing is read when no RPC initiation will run.
+ */
+function initiationFields(f: CommonFlags, cmd: Command, log: Logger): Pick<ReceiveOptions, 'credentials' | 'preOs'> {
+  const rpc = !f.httpOnly && f.initiation !== 'udp';
+  let resolved;
+  try {
+    resolved = resolveCredentials({ user: f.user, passwordFile: f.passwordFile, env: passwordEnv, taskSequence: rpc });
+  } catch (e) {
+    if (!(e instanceof CredentialsError)) throw e;
+    log.error(e.message);
+    cmd.error(e.message, { exitCode: Exit.USAGE, code: 'osdcast.credentials' });
+  }
+  if (!rpc) return {};
+  const c = resolved.credentials;
+  if (c) log.info(`RPC authentication as ${c.domain ? `${c.domain}\\` : ''}${c.user} (${resolved.source})`);
+  else log.info(`RPC authentication: anonymous NTLM, then none${'note' in resolved && resolved.note ? ` (${resolved.note})` : ''}`);
+  const preOs = f.preOs || isWinPE();
+  if (preOs) log.info(`pre-OS client (${f.preOs ? '--pre-os' : 'WinPE'}): the DP is asked for CHECKSUM security`);
+  return { ...(c ? { credentials: c } : {}), preOs };
+}
+
+async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger, init: Pick<ReceiveOptions, 'credentials' | 'preOs'>): Promise<number> {
   const sig = interrupts();
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
   const rep = await receive(
     {
       ...receiveFields(f, 'receive'),
+      ...init,
       server: server?.host ?? '',
       port: server?.port ?? MSI_PORT,
       namespace: f.namespace!,
@@ -258,6 +292,7 @@ async function runAcpCommand(
   abortCode: number | undefined,
   mappings: TsVarMapping[],
   log: Logger,
+  init: Pick<ReceiveOptions, 'credentials' | 'preOs'>,
 ): Promise<number> {
   const sig = interrupts();
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
@@ -270,7 +305,7 @@ async function runAcpCommand(
       abortCode,
       httpOnly: f.httpOnly,
       timeoutMs: f.timeout,
-      receive: receiveFields(f, 'acp'),
+      receive: { ...receiveFields(f, 'acp'), ...init },
     },
     { log, signal: sig.signal, onProgress, receive },
   );
@@ -312,6 +347,7 @@ export function withImplicitCommand(argv: string[]): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  passwordEnv = takePassword(process.env);
   let code: number | undefined;
   const program = buildProgram((c) => (code = c));
   try {
