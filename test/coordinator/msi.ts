@@ -6,7 +6,7 @@
  * The other way in, WDSMC_OP_INITIATE over the WDS Control Protocol, is wdsc.ts; it asks the same
  * SessionInitiation.
  */
-import { MsiOp, decodeMsi, encodeMsiError, encodeMsiReply } from '../../core/codec/msi';
+import { MsiOp, MsiReply, decodeMsi, encodeMsiError, encodeMsiReply } from '../../core/codec/msi';
 import { Context } from './context';
 
 type From = { address: string; port: number };
@@ -15,17 +15,8 @@ export const ERROR_FILE_NOT_FOUND = 2;
 export const ERROR_INVALID_PARAMETER = 87;
 export const ERROR_NOT_FOUND = 1168;
 
-/** What a successful request is told: the fields of both the UDP reply and the WDSC reply. */
-export interface SessionOffer {
-  multicastAddr: string;
-  serverAddr: string;
-  multicastPort: number;
-  serverPort: number;
-  contentSize: number;
-  blockSize: number;
-  totalBlocks: number;
-  sessionId: number;
-}
+/** What a successful request is told: the fields of the UDP reply, which the WDSC reply carries too. */
+export type SessionOffer = Omit<MsiReply, 'kind'>;
 
 export type Initiation = { ok: true; offer: SessionOffer } | { ok: false; win32: number };
 

@@ -3,7 +3,7 @@
  * request, in memory (the core/rpc client with the real NTLM providers ⇄ rpc.ts ⇄ the Coordinator, fake clock),
  * over loopback TCP (startCoordinator with rpc, our client through node:net), and through the CLI's new flags.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,6 +19,7 @@ import { WDSC_INTERFACE, WDS_RPC_MESSAGE_OPNUM, decodeWdsRpcMessageResponse, enc
 import { PacketType, encodeWdsc } from '../../core/wdsc/packet';
 import { InitiateResult, MSI_ENDPOINT, WDSMC_OP_INITIATE, buildInitiateRequest, decodeInitiateResult } from '../../core/wdsc/initiate';
 import { connect as tcpConnect } from '../core/rpc/drive';
+import { spawnCoordinator } from './cli-child';
 import { Coordinator } from './coordinator';
 import { RpcFront, RpcLink } from './rpc';
 import { bufferSource } from './sim';
@@ -247,23 +248,30 @@ describe('CLI flags (main.ts)', () => {
     expect(bad(['--rpc-port', '0', '--rpc-anonymous', 'maybe']).code).not.toBe(0);
   });
 
+  test('the password from OSDCAST_COORD_PASSWORD when no file is given; a bare name has an empty domain', async () => {
+    const proc = spawnCoordinator<{ rpcPort: number }>(out, ['--generate', '0.01', '--no-udp-msi', '--rpc-port', '0', '--rpc-user', 'svc-osd'], { ...env, OSDCAST_COORD_PASSWORD: PASSWORD });
+    try {
+      const ready = await proc.ready;
+      const o = { credentials: new Credentials({ domain: '', user: 'svc-osd', password: PASSWORD }), clientChallenge: randomBytes(8), exportedSessionKey: randomBytes(16), nowMs: Date.now() };
+      const s = await tcpConnect('127.0.0.1', ready.rpcPort, { abstractSyntax: WDSC_INTERFACE, security: { provider: new NtlmClientProvider(o), level: AuthLevel.PKT_PRIVACY } });
+      s.call(0, encodeWdsRpcMessageRequest(buildInitiateRequest({ namespace: 'SMSNamespace', content: 'PKG00001', clientName: 'PXE', bootDevice: false }).packet));
+      expect((await s.next((x) => x.type === 'response' || x.type === 'fault')).type).toBe('response');
+      s.close();
+    } finally {
+      proc.child.kill('SIGTERM');
+      expect(await proc.exited).toBe(0);
+    }
+    expect(proc.stderr()).toMatch(/user svc-osd\)/);
+    expect(proc.stderr()).not.toContain(PASSWORD);
+  }, 30_000);
+
   test('--no-udp-msi --rpc-port 0 --rpc-user with the password from a file: serves over RPC, never prints the password', async () => {
     const pw = path.join(dir, 'pw.txt');
     fs.writeFileSync(pw, `${PASSWORD}\r\nsecond line ignored\n`);
-    const child = spawn(process.execPath, [out, '--generate', '0.05', '--no-udp-msi', '--rpc-port', '0', '--rpc-user', 'svc-osd@LAB', '--rpc-password-file', pw, '--namespace', 'NS', '--content', 'IMG'], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const proc = spawnCoordinator<{ msiPort: number | null; rpcPort: number; iface: string }>(out, ['--generate', '0.05', '--no-udp-msi', '--rpc-port', '0', '--rpc-user', 'svc-osd@LAB', '--rpc-password-file', pw, '--namespace', 'NS', '--content', 'IMG'], env);
+    const { child, exited } = proc;
     try {
-      const ready = await new Promise<{ msiPort: number | null; rpcPort: number; iface: string }>((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', (d) => {
-          buf += d;
-          const nl = buf.indexOf('\n');
-          if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
-        });
-        child.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
-      });
+      const ready = await proc.ready;
       expect(ready.msiPort).toBeNull();
       expect(ready.rpcPort).toBeGreaterThan(0);
       for (const [creds, ok] of [
@@ -278,15 +286,15 @@ describe('CLI flags (main.ts)', () => {
         expect(e.type).toBe(ok ? 'response' : 'fault');
       }
       await new Promise((res) => setTimeout(res, 100));
-      expect(stderr).toMatch(/no UDP MSI, WDSC RPC tcp 127\.0\.0\.1:\d+ \(anonymous deny, user LAB\\svc-osd\)/);
-      expect(stderr).toMatch(/authenticated LAB\\svc-osd \(auth type 10, level 6\)/);
-      expect(stderr).toMatch(/over RPC \(LAB\\svc-osd\) for NS\/IMG: replied/);
-      expect(stderr).toMatch(/authentication refused \(auth type 10\): rejected/);
+      expect(proc.stderr()).toMatch(/no UDP MSI, WDSC RPC tcp 127\.0\.0\.1:\d+ \(anonymous deny, user LAB\\svc-osd\)/);
+      expect(proc.stderr()).toMatch(/authenticated LAB\\svc-osd \(auth type 10, level 6\)/);
+      expect(proc.stderr()).toMatch(/over RPC \(LAB\\svc-osd\) for NS\/IMG: replied/);
+      expect(proc.stderr()).toMatch(/authentication refused \(auth type 10\): rejected/);
     } finally {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
     }
-    expect(stderr).toMatch(/WdsRpcMessage calls 1 \(0 refused\)/);
-    expect(stderr).not.toContain(PASSWORD);
+    expect(proc.stderr()).toMatch(/WdsRpcMessage calls 1 \(0 refused\)/);
+    expect(proc.stderr()).not.toContain(PASSWORD);
   }, 60_000);
 });
