@@ -29,12 +29,12 @@ export function connect(host: string, port: number, opts: RpcClientOptions): Pro
           if (w.match(e)) {
             waiters.splice(waiters.indexOf(w), 1);
             w.resolve(e);
-          } else if (e.type === 'closed' || (e.type === 'error' && e.fatal) || e.type === 'bindNak') {
+          } else if (e.type === 'closed' || (e.type === 'error' && e.fatal) || e.type === 'bindNak' || e.type === 'bindFault') {
             waiters.splice(waiters.indexOf(w), 1);
             w.reject(new Error(`connection ended: ${JSON.stringify(e)}`));
           }
         }
-        if ((e.type === 'error' && e.fatal) || e.type === 'bindNak') sock.destroy();
+        if ((e.type === 'error' && e.fatal) || e.type === 'bindNak' || e.type === 'bindFault') sock.destroy();
       }
       if (timer) clearTimeout(timer);
       const t = client.pollTimeout();

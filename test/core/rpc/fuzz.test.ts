@@ -146,7 +146,7 @@ describe('rpc fuzz: round trips', () => {
 
 describe('rpc fuzz: the client', () => {
   it('arbitrary bytes in arbitrary chunks after a bind never throw and yield only typed events', () => {
-    const TYPES = ['bound', 'response', 'fault', 'bindNak', 'error', 'closed'];
+    const TYPES = ['bound', 'response', 'fault', 'bindNak', 'bindFault', 'error', 'closed'];
     fc.assert(
       fc.property(fc.array(fc.oneof(bytes(40), fc.constantFrom(...Object.values(V))), { maxLength: 8 }), (chunks) => {
         const c = new RpcClient({ abstractSyntax: SRVSVC });
