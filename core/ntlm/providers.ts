@@ -115,7 +115,7 @@ export class SpnegoClientProvider extends Protection implements SecurityProvider
       }
       // Not established yet, with or without a mechListMIC: the server answers this negTokenResp with its final
       // one, so it goes in alter_context, never auth3 (Samba refuses an auth3 whose SPNEGO leg produces a token:
-      // "GENSEC produced output token at AUTH3", then access_denied on the first call).
+      // "GENSEC produced output token at AUTH3", then access_denied on the first call; protocol note #36).
       return { ok: true, token: encodeNegTokenResp({ responseToken: r.value.token, ...(mechListMIC ? { mechListMIC } : {}) }), established: false };
     }
     // The server's final negTokenResp (alter_context_resp).

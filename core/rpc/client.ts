@@ -279,7 +279,7 @@ export class RpcClient {
         secondaryAddress: p.secondaryAddress,
         // Offered only with a provider. For NTLMv2 the answer changes nothing: GSS_WrapEx / GetMICEx sign every
         // buffer handed in whatever its sign flag (MS-NLMP 3.4.6), so the signature covers header, body and
-        // sec_trailer either way (protocol note).
+        // sec_trailer either way (protocol note #37).
         headerSigning: this.opts.security !== undefined && (p.flags & Pfc.SUPPORT_HEADER_SIGN) !== 0,
       };
     }

@@ -1,6 +1,6 @@
 /**
  * How osdcast gets one authenticated call through to an RPC server, sans-I/O: a plan of attempts, one TCP
- * connection each, and the reading of each attempt's RpcClient events (protocol notes #32-#36).
+ * connection each, and the reading of each attempt's RpcClient events (protocol notes #32-#35).
  *
  *   credentials:    SPNEGO (9) at PKT_PRIVACY → raw NTLMSSP (10) at PKT_PRIVACY when the server rejects 9
  *   no credentials: anonymous 9 → anonymous 10 when 9 is rejected → RPC_C_AUTHN_LEVEL_NONE when anonymous is
@@ -51,7 +51,7 @@ export function firstAttempt(hasCredentials: boolean): Attempt {
   return { n: 1, authType: AuthType.SPNEGO, level: AuthLevel.PKT_PRIVACY, anonymous: !hasCredentials };
 }
 
-/** The attempt after `prev` ended with `v`, or undefined when the plan is over (protocol notes #35). */
+/** The attempt after `prev` ended with `v`, or undefined when the plan is over (protocol notes #32, #34). */
 export function nextAttempt(prev: Attempt, v: Verdict): Attempt | undefined {
   if (prev.authType === AuthType.NONE) return undefined;
   const n = prev.n + 1;
@@ -63,14 +63,14 @@ export function nextAttempt(prev: Attempt, v: Verdict): Attempt | undefined {
   return undefined;
 }
 
-/** Fault statuses that, answering the first call of an authenticated association, mean "not you" (#34). */
+/** Fault statuses that, answering the first call of an authenticated association, mean "not you" (#33). */
 const NCA_S_PROTO_ERROR = 0x1c01000b;
 function isAuthRefusalFault(status: number): boolean {
   return isAccessFault(status) || status >>> 0 === NCA_S_PROTO_ERROR;
 }
 
 /**
- * Reads one event of an attempt whose probe call is `probeCallId`; undefined while undecided (#32-#34).
+ * Reads one event of an attempt whose probe call is `probeCallId`; undefined while undecided (#32, #33, #35).
  * `bound`: the bind (and auth3 or alter_context) completed before this event.
  */
 function judge(e: RpcEvent, a: Attempt, probeCallId: number, bound: boolean): Verdict | undefined {
@@ -247,7 +247,7 @@ export class RpcConnector {
 
 /**
  * The verdict the caller reports when every attempt failed: an authentication refusal wins over what followed it
- * (anonymous refused, then level NONE refused too: still "authentication failed or access denied"), #36.
+ * (anonymous refused, then level NONE refused too: still "authentication failed or access denied"), #34.
  */
 function finalVerdict(h: { verdict: Verdict }[]): Verdict {
   return h.find((x) => x.verdict.kind === 'auth-refused')?.verdict ?? h[h.length - 1]!.verdict;
