@@ -44,6 +44,10 @@ interface ClientScenario {
   user?: User;
   /** Number of NetrServerGetInfo calls on the connection (default 1; sequence numbers past 1). */
   calls?: number;
+  /** Pads the ServerName argument to this many characters, so the sealed request spans several fragments. */
+  serverNameLength?: number;
+  /** Offered max_xmit_frag / max_recv_frag (default the client's). */
+  frag?: number;
 }
 
 const isAnswer = (id: number) => (e: RpcEvent) => (e.type === 'response' || e.type === 'fault' || e.type === 'error') && 'callId' in e && e.callId === id;
@@ -85,7 +89,10 @@ async function runConnectorScenario(host: string, port: number, s: ConnectorScen
 async function runScenario(host: string, port: number, s: ClientScenario, password: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = { name: s.name };
   const level = s.level === 6 ? AuthLevel.PKT_PRIVACY : AuthLevel.PKT_INTEGRITY;
-  const srv = await connect(host, port, { abstractSyntax: SRVSVC, timeoutMs: 5000, security: { provider: provider(s.authType, s.user, password), level } });
+  const frag = s.frag ? { maxXmitFrag: s.frag, maxRecvFrag: s.frag } : {};
+  const srv = await connect(host, port, { abstractSyntax: SRVSVC, timeoutMs: 5000, ...frag, security: { provider: provider(s.authType, s.user, password), level } });
+  // Samba reads only the name's leading backslashes; the rest pads the request.
+  const serverName = `\\\\${host}`.padEnd(s.serverNameLength ?? 0, 'x');
   const closed = new Promise<void>((res) => {
     const t = setInterval(() => {
       if (srv.events.some((e) => e.type === 'closed')) (clearInterval(t), res());
@@ -95,7 +102,9 @@ async function runScenario(host: string, port: number, s: ClientScenario, passwo
     await srv.next((e) => e.type === 'bound');
     const infos: unknown[] = [];
     for (let i = 0; i < (s.calls ?? 1); i++) {
-      const a = await srv.next(isAnswer(srv.call(NETR_SERVER_GET_INFO, encodeNetrServerGetInfo(`\\\\${host}`, 101))));
+      const stub = encodeNetrServerGetInfo(serverName, 101);
+      out.requestStubBytes = stub.length;
+      const a = await srv.next(isAnswer(srv.call(NETR_SERVER_GET_INFO, stub)));
       if (a.type !== 'response') break;
       infos.push(decodeNetrServerGetInfo101(a.stub));
     }

@@ -130,6 +130,9 @@ describe.skipIf(!run)('DCE/RPC client against Samba (samba-dcerpcd in a namespac
     const scenarios: Scenario[] = [
       { name: 'spnego-privacy', host, authType: 9, level: 6, user, calls: 3 },
       { name: 'ntlm-privacy', host, authType: 10, level: 6, user, calls: 3 },
+      // A request of several sealed fragments (1432 bytes, the smallest the client offers), then two more calls.
+      { name: 'spnego-fragmented', host, authType: 9, level: 6, user, calls: 3, serverNameLength: 3001, frag: 1432 },
+      { name: 'ntlm-fragmented', host, authType: 10, level: 5, user, calls: 3, serverNameLength: 3001, frag: 1432 },
       { name: 'spnego-integrity', host, authType: 9, level: 5, user },
       { name: 'ntlm-integrity', host, authType: 10, level: 5, user },
       { name: 'spnego-anonymous', host, authType: 9, level: 6 },
@@ -163,6 +166,10 @@ describe.skipIf(!run)('DCE/RPC client against Samba (samba-dcerpcd in a namespac
     const types = (name: string) => r[name].events.map((e: { type: string }) => e.type);
     const names = (name: string) => (r[name].serverInfo ?? []).map((i: { name: string }) => i.name);
 
+    for (const name of ['spnego-fragmented', 'ntlm-fragmented']) {
+      expect(r[name].requestStubBytes).toBeGreaterThan(4 * 1432);
+      expect(names(name), JSON.stringify(r[name])).toEqual(['OSDCASTRPC', 'OSDCASTRPC', 'OSDCASTRPC']);
+    }
     for (const name of ['spnego-privacy', 'ntlm-privacy']) {
       // Three calls: sequence numbers past the first (SPNEGO's mechListMIC took number 0 of each direction).
       expect(names(name), JSON.stringify(r[name])).toEqual(['OSDCASTRPC', 'OSDCASTRPC', 'OSDCASTRPC']);
