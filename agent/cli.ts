@@ -4,143 +4,27 @@
  * Commands: `receive` (one content item; also a task-sequence Run Command Line step) and `acp` (ConfigMgr Alternate
  * Content Provider: cli.ts → configmgr/acp.ts → configmgr/webdav.ts + receive/receive.ts per file). Around them:
  * where logs go (log/), which DP (configmgr/discovery.ts), task-sequence variables after the run (configmgr/tsenv.ts).
+ * Every flag is declared once, in options.ts (the option table); this file adds the commands, their help texts and
+ * what each action does.
  */
-import fs from 'node:fs';
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
-import { checkTemplate, DEFAULT_TEMPLATES, looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
+import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
+import { templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
-import { createLogger, LogFormat, Logger, resolveLogTarget } from './log/log';
+import { createLogger, Logger, resolveLogTarget } from './log/log';
 import { receive, Progress } from './receive/receive';
+import { commanderOption, CommandName, Flags, flagsOf, receiveFields, ServerFlag, TS_FIELDS } from './options';
 import { Report, reportLine } from './report';
-import { buildTsVariables, parseTsVarFlags, setTsVariables, TS_VAR_FIELDS, TsVarMapping } from './configmgr/tsenv';
+import { VERSION_LINE } from './util/version';
+import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
+import { showHostPort } from './transport/address';
 
-declare const OSDCAST_VERSION: string;
-export const VERSION = typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev';
+type Server = ServerFlag;
 
-/** A numeric flag: finite, >= min (or > 0 when min is 0), whole when asked. */
-function numberArg(name: string, { integer = false, min = 0 } = {}) {
-  return (v: string): number => {
-    const n = Number(v);
-    const bad = v.trim() === '' || !Number.isFinite(n) || (integer && !Number.isInteger(n)) || (min === 0 ? n <= 0 : n < min);
-    if (bad) throw new InvalidArgumentError(`${name} must be a ${integer ? 'whole ' : ''}number ${min === 0 ? '> 0' : `>= ${min}`}, got "${v}"`);
-    return n;
-  };
-}
-
-export function parseServer(v: string): { host: string; port: number } {
-  const m = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(v.trim());
-  if (!m || !m[1]) throw new InvalidArgumentError(`--server must be <host>[:<port>], got "${v}"`);
-  const port = m[2] ? Number(m[2]) : MSI_PORT;
-  if (!(port > 0 && port < 65536)) throw new InvalidArgumentError(`port in --server must be 1..65535, got "${m[2]}"`);
-  return { host: m[1], port };
-}
-
-function wholeOrZero(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number >= 0, got "${v}"`);
-    return n;
-  };
-}
-
-function url(v: string, prev: string[] = []): string[] {
-  let u: URL;
-  try {
-    u = new URL(v);
-  } catch {
-    throw new InvalidArgumentError(`--http must be an http:// or https:// URL, got "${v}"`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`--http must be an http:// or https:// URL, got "${v}"`);
-  return [...prev, v];
-}
-
-function sha256Arg(v: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(v)) throw new InvalidArgumentError(`--sha256 must be 64 hex digits, got "${v}"`);
-  return v.toLowerCase();
-}
-
-function caFile(v: string): Buffer {
-  try {
-    return fs.readFileSync(v);
-  } catch (e) {
-    throw new InvalidArgumentError(`--ca ${v}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message}`);
-  }
-}
-
-function blockBase(v: string): 'auto' | 0 | 1 {
-  if (v === 'auto') return 'auto';
-  if (v === '0' || v === '1') return Number(v) as 0 | 1;
-  throw new InvalidArgumentError(`--block-base must be auto, 0 or 1, got "${v}"`);
-}
-
-function logMaxSize(v: string): number {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`--log-max-size must be a number of MiB >= 0 (0: never rotate), got "${v}"`);
-  return n;
-}
-
-const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-
-type Server = { host: string; port: number };
-
-/** Flags both commands share. */
-interface CommonFlags {
-  server?: Server;
-  interface?: string;
-  cache: number;
-  timeout?: number;
-  json?: boolean;
-  logFile?: string;
-  logFormat?: LogFormat;
-  logMaxSize: number;
-  logLevel: string;
-  blockBase: 'auto' | 0 | 1;
-  httpOnly?: boolean;
-  retries: number;
-  retryDelay: number;
-  mcastTimeout: number;
-  minRate?: number;
-  minRateWindow: number;
-  ca?: Buffer;
-  insecure?: boolean;
-  tsVar?: string[];
-}
-
-interface ReceiveFlags extends CommonFlags {
-  namespace: string;
-  content: string;
-  out: string;
-  http?: string[];
-  sha256?: string;
-  sha256Url?: string;
-}
-
-/** Report fields --ts-var may copy in ACP mode, besides the receive report's. */
-const ACP_TS_FIELDS = [...TS_VAR_FIELDS, 'files', 'filesDone', 'packageId', 'destination'] as const;
-
-// Option factories: commander options are objects owned by one command, so each command gets fresh ones.
-const opt = {
-  server: (what: string) => new Option('--server <host[:port]>', `distribution point answering MS-WDSMSI over UDP (default port ${MSI_PORT}); ${what}`).argParser(parseServer),
-  interface: () => new Option('--interface <address>', 'local IPv4 address for the multicast join and unicast replies (default: the route to the server)'),
-  cache: () => new Option('--cache <MiB>', 'memory ring between network and disk, in MiB (fixed; never grows with image size)').argParser(numberArg('--cache', { integer: true, min: 1 })).default(64),
-  json: () => new Option('--json', 'print one JSON report as the last line of stdout (for task sequences)'),
-  logFile: () => new Option('--log-file <path>', 'write logs to this file (default: %_SMSTSLogPath%\\osdcast.log in a task sequence, else stderr)'),
-  logFormat: () => new Option('--log-format <format>', 'cmtrace (ConfigMgr log format; the default when _SMSTSLogPath is set) or json (pino lines; the default otherwise)').choices(['cmtrace', 'json']),
-  logMaxSize: () => new Option('--log-max-size <MiB>', 'rename a log file to <name>.lo_ and start a new one at this size (one old file kept; 0: never)').argParser(logMaxSize).default(2),
-  logLevel: () => new Option('--log-level <level>', 'log detail').choices(['debug', 'info', 'warn', 'error']).default('info'),
-  blockBase: () => new Option('--block-base <auto|0|1>', 'block numbering of the server (MS-WDSMA is ambiguous; auto detects it)').argParser(blockBase).default('auto'),
-  retries: () => new Option('--retries <n>', 'retries of each MS-WDSMSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount)').argParser(wholeOrZero('--retries')).default(2),
-  retryDelay: () => new Option('--retry-delay <seconds>', 'wait between retries (ConfigMgr SMSTSDownloadRetryDelay)').argParser(numberArg('--retry-delay')).default(15),
-  mcastTimeout: () => new Option('--mcast-timeout <seconds>', 'fall back to HTTP when no multicast data arrived this long after JOIN (0 = never)').argParser(wholeOrZero('--mcast-timeout')).default(60),
-  minRate: () => new Option('--min-rate <MB/s>', 'leave multicast for HTTP when it stays slower than this (a slow receiver should not hold the group back)').argParser(numberArg('--min-rate')),
-  minRateWindow: () => new Option('--min-rate-window <seconds>', 'how long the rate must stay below --min-rate').argParser(numberArg('--min-rate-window')).default(60),
-  ca: () => new Option('--ca <file>', 'PEM file of an internal CA trusted for HTTPS in addition to the system roots').argParser(caFile),
-  insecure: () => new Option('--insecure', 'do not verify HTTPS certificates (only for tests; certificate errors are errors otherwise)'),
-  tsVar: (fields: readonly string[]) =>
-    new Option('--ts-var <NAME=field>', `after the run, set task-sequence variable NAME to a report field (repeatable; fields: ${fields.join(', ')})`).argParser(collect),
-};
+/** What an action gets: the table's converted values (those with a default are always set). */
+type CommonFlags = Flags & { logMaxSize: number; logLevel: string };
 
 const DISCOVERY_HELP = `Server: --server, else the ACP INI (acp only), OSDCAST_SERVER, "server" in osdcast.json beside the binary,
 and in WinPE the PXE boot server (PEBootServerAddr); the log names the source used.`;
@@ -153,39 +37,16 @@ export function buildProgram(exit: (code: number) => void): Command {
   program
     .name('osdcast')
     .description('Receive an OS image or a ConfigMgr package from a distribution point by IP multicast (MS-WDSMSI, MS-WDSMT, MS-WDSMA), with HTTP fallback.')
-    .version(`osdcast ${VERSION} (node ${process.version})`, '-V, --version', 'print the version and the embedded Node version')
+    .version(VERSION_LINE, '-V, --version', 'print the version and the embedded Node version')
     .exitOverride()
     // Usage errors: exactly one line on stderr, then exit 2.
     .configureOutput({ writeErr: (s) => process.stderr.write(s), outputError: (s, write) => write(`osdcast: ${s.replace(/^error: /, '').trimEnd()} (see --help)\n`) });
 
-  program
+  const receive_ = program
     .command('receive')
-    .description('Join a multicast session for one content item and write it to a file (also a task-sequence Run Command Line step).')
-    .addOption(opt.server('found by discovery when absent (see below); not needed with --http-only'))
-    .requiredOption('--namespace <ns>', 'multicast namespace, e.g. "WDS:Group/install.wim/1" or the ConfigMgr namespace of the package')
-    .requiredOption('--content <name>', 'content name inside the namespace, e.g. "install.wim"')
-    .requiredOption('--out <path>', 'output file; data is written to <path>.partial and renamed only when complete')
-    .addOption(opt.interface())
-    .addOption(opt.cache())
-    .option('--timeout <seconds>', "give up after this many seconds in total (default: no limit; the protocol's 30 s inactivity limit applies separately)", numberArg('--timeout'))
-    .addOption(opt.json())
-    .addOption(opt.logFile())
-    .addOption(opt.logFormat())
-    .addOption(opt.logMaxSize())
-    .addOption(opt.logLevel())
-    .addOption(opt.blockBase())
-    .option('--http <url>', 'HTTP(S) URL of the same content on the DP, e.g. http://dp01/SMS_DP_SMSPKG$/P0100023/install.wim; repeat for fail-over (tried in order)', url)
-    .option('--http-only', 'skip multicast and download over HTTP(S) only')
-    .addOption(opt.retries())
-    .addOption(opt.retryDelay())
-    .addOption(opt.mcastTimeout())
-    .addOption(opt.minRate())
-    .addOption(opt.minRateWindow())
-    .option('--sha256 <hex>', 'expected SHA-256 of the content: a mismatch exits 5 and renames nothing (recommended: multicast carries no checksum of the whole file)', sha256Arg)
-    .option('--sha256-url <url>', 'fetch the expected SHA-256 from this URL (first 64-hex-digit word)')
-    .addOption(opt.ca())
-    .addOption(opt.insecure())
-    .addOption(opt.tsVar(TS_VAR_FIELDS))
+    .description('Join a multicast session for one content item and write it to a file (also a task-sequence Run Command Line step).');
+  addFlags(receive_, 'receive');
+  receive_
     .addHelpText(
       'after',
       `
@@ -209,8 +70,8 @@ logged warning, not a failure.
 Exit codes: 0 complete, 2 usage, 3 no session (MSI error or no reply), 4 transfer failed (KICK, inactivity,
 timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 interrupted.`,
     )
-    .action(async (f: ReceiveFlags, cmd: Command) => {
-      const mappings = tsVarMappings(f, cmd, TS_VAR_FIELDS);
+    .action(async (f: CommonFlags, cmd: Command) => {
+      const mappings = tsVarMappings(f, cmd, 'receive');
       if (f.httpOnly && !f.http?.length) cmd.error(`--http-only needs at least one --http <url>`, { exitCode: Exit.USAGE, code: 'osdcast.httpOnly' });
       let server: Server | undefined = f.server;
       let from = '--server';
@@ -227,30 +88,13 @@ timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 i
       exit(await runReceive(f, server, mappings, log));
     });
 
-  program
+  const acp = program
     .command('acp')
     .description('ConfigMgr Alternate Content Provider (SMSTSDownloadProgram): download one package into a folder, multicast where the DP has a session, HTTP otherwise.')
     .usage('[options] [<INI>] <PackageID> <DestinationDir>')
-    .argument('<args...>', '[<INI>] <PackageID> <DestinationDir>, as the task sequence passes them')
-    .addOption(opt.server('overrides discovery (see below)'))
-    .addOption(opt.interface())
-    .addOption(opt.cache())
-    .option('--timeout <seconds>', 'give up after this many seconds for the whole package (default: no limit)', numberArg('--timeout'))
-    .addOption(opt.json())
-    .addOption(opt.logFile())
-    .addOption(opt.logFormat())
-    .addOption(opt.logMaxSize())
-    .addOption(opt.logLevel())
-    .addOption(opt.blockBase())
-    .option('--http-only', 'skip multicast: every file over HTTP(S) from the DP')
-    .addOption(opt.retries())
-    .addOption(opt.retryDelay())
-    .addOption(opt.mcastTimeout())
-    .addOption(opt.minRate())
-    .addOption(opt.minRateWindow())
-    .addOption(opt.ca())
-    .addOption(opt.insecure())
-    .addOption(opt.tsVar(ACP_TS_FIELDS))
+    .argument('<args...>', '[<INI>] <PackageID> <DestinationDir>, as the task sequence passes them');
+  addFlags(acp, 'acp');
+  acp
     .addHelpText(
       'after',
       `
@@ -280,19 +124,13 @@ interrupted; 1 if a failure's code equals abortCode) makes the task sequence dow
       } catch (e) {
         cmd.error((e as Error).message, { exitCode: Exit.USAGE, code: 'osdcast.acpArgs' });
       }
-      const mappings = tsVarMappings(f, cmd, ACP_TS_FIELDS);
+      const mappings = tsVarMappings(f, cmd, 'acp');
       const disc = discoverServer({ serverFlag: f.server ? showServer(f.server) : undefined, acpIniPath: pos.iniPath, env: process.env, exeDir: defaultExeDir() });
       if (disc.configError) cmd.error(`osdcast.json: ${disc.configError}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
       const cfg = disc.config ?? {};
-      const templates = {
-        namespace: cfg.namespaceTemplate ?? DEFAULT_TEMPLATES.namespace,
-        content: cfg.contentTemplate ?? DEFAULT_TEMPLATES.content,
-        http: cfg.httpTemplate ?? DEFAULT_TEMPLATES.http,
-      };
+      let templates;
       try {
-        checkTemplate('namespaceTemplate', templates.namespace);
-        checkTemplate('contentTemplate', templates.content);
-        checkTemplate('httpTemplate', templates.http);
+        templates = templatesOf(cfg);
       } catch (e) {
         cmd.error(`${disc.configPath ?? 'osdcast.json'}: ${(e as Error).message}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
       }
@@ -318,16 +156,21 @@ Run "osdcast receive --help" or "osdcast acp --help" for their options, examples
   return program;
 }
 
-function tsVarMappings(f: CommonFlags, cmd: Command, fields: readonly string[]): TsVarMapping[] {
+/** The table's flags of one command, in table order (grouped in --help under the table's headings). */
+function addFlags(cmd: Command, name: CommandName): void {
+  for (const flag of flagsOf(name)) cmd.addOption(commanderOption(flag, name));
+}
+
+function tsVarMappings(f: CommonFlags, cmd: Command, command: CommandName): TsVarMapping[] {
   try {
-    return parseTsVarFlags(f.tsVar ?? [], fields);
+    return parseTsVarFlags(f.tsVar ?? [], TS_FIELDS[command]);
   } catch (e) {
     cmd.error((e as Error).message, { exitCode: Exit.USAGE, code: 'osdcast.tsVar' });
   }
 }
 
 function showServer(s: Server): string {
-  return `${s.host.includes(':') ? `[${s.host}]` : s.host}:${s.port}`;
+  return showHostPort(s.host, s.port);
 }
 
 const SOURCE_LABEL: Record<DiscoveryAttempt['source'], string> = {
@@ -365,8 +208,8 @@ function logDiscovery(log: Logger, disc: DiscoveryResult): void {
 
 function openLog(f: CommonFlags): Logger {
   const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile });
-  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: Math.round(f.logMaxSize * 1024 * 1024) });
-  log.debug(`osdcast ${VERSION} (node ${process.version}); logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
+  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize });
+  log.debug(`${VERSION_LINE}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
   return log;
 }
 
@@ -385,31 +228,17 @@ function interrupts(): { signal: AbortSignal; done(): void } {
   };
 }
 
-async function runReceive(f: ReceiveFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger): Promise<number> {
+async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger): Promise<number> {
   const sig = interrupts();
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
   const rep = await receive(
     {
+      ...receiveFields(f, 'receive'),
       server: server?.host ?? '',
       port: server?.port ?? MSI_PORT,
-      namespace: f.namespace,
-      content: f.content,
-      out: f.out,
-      iface: f.interface,
-      cacheMiB: f.cache,
-      timeout: f.timeout,
-      blockBase: f.blockBase,
-      http: f.http,
-      httpOnly: f.httpOnly,
-      retries: f.retries,
-      retryDelay: f.retryDelay,
-      mcastTimeout: f.mcastTimeout,
-      minRate: f.minRate,
-      minRateWindow: f.minRateWindow,
-      sha256: f.sha256,
-      sha256Url: f.sha256Url,
-      ca: f.ca,
-      insecure: f.insecure,
+      namespace: f.namespace!,
+      content: f.content!,
+      out: f.out!,
     },
     { log, signal: sig.signal, onProgress },
   );
@@ -440,19 +269,8 @@ async function runAcpCommand(
       templates,
       abortCode,
       httpOnly: f.httpOnly,
-      timeout: f.timeout,
-      receive: {
-        iface: f.interface,
-        cacheMiB: f.cache,
-        blockBase: f.blockBase,
-        retries: f.retries,
-        retryDelay: f.retryDelay,
-        mcastTimeout: f.mcastTimeout,
-        minRate: f.minRate,
-        minRateWindow: f.minRateWindow,
-        ca: f.ca,
-        insecure: f.insecure,
-      },
+      timeoutMs: f.timeout,
+      receive: receiveFields(f, 'acp'),
     },
     { log, signal: sig.signal, onProgress, receive },
   );
@@ -468,7 +286,7 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
   if (f.json) process.stdout.write(reportLine(rep) + '\n');
   else if (rep.status !== 'ok') process.stderr.write(`osdcast: ${rep.error}\n`);
   if (mappings.length) {
-    const vars = buildTsVariables(mappings, rep);
+    const vars = buildTsVariables(mappings, { ...rep });
     const r = setTsVariables(vars);
     if (r.ok) log.info(`task sequence variables set: ${Object.keys(vars).join(', ')}`);
     else if (r.reason === 'not-windows' || r.reason === 'not-in-task-sequence') log.warn(`--ts-var: not running in a task sequence, variables not set (${r.message})`);

@@ -1,4 +1,8 @@
-/** Exit codes (README "Exit codes"; task sequences and ACP callers rely on them). */
+/** Exit codes (README "Exit codes"; task sequences and ACP callers rely on them), and the typed failure. */
+import type { FailureKind } from '../core/outcome';
+
+export type { FailureKind } from '../core/outcome';
+
 export const Exit = {
   OK: 0,
   USAGE: 2,
@@ -10,12 +14,32 @@ export const Exit = {
 } as const;
 export type ExitCode = (typeof Exit)[keyof typeof Exit];
 
+/** The exit code of each kind of failure: the one table, so a kind and its code never disagree. */
+export const EXIT_OF: Readonly<Record<FailureKind, ExitCode>> = {
+  usage: Exit.USAGE,
+  'no-session': Exit.NO_SESSION,
+  'kick-fail': Exit.TRANSFER_FAILED,
+  'kick-fallback': Exit.TRANSFER_FAILED,
+  inactivity: Exit.TRANSFER_FAILED,
+  timeout: Exit.TRANSFER_FAILED,
+  incomplete: Exit.TRANSFER_FAILED,
+  http: Exit.TRANSFER_FAILED,
+  'unsafe-path': Exit.TRANSFER_FAILED,
+  internal: Exit.TRANSFER_FAILED,
+  integrity: Exit.INTEGRITY,
+  io: Exit.LOCAL_IO,
+  interrupted: Exit.INTERRUPTED,
+};
+
+/** A failure: its `kind` is what callers decide on; the message is for people. */
 export class OsdcastError extends Error {
+  readonly exitCode: ExitCode;
   constructor(
-    readonly exitCode: ExitCode,
+    readonly kind: FailureKind,
     message: string,
   ) {
     super(message);
+    this.exitCode = EXIT_OF[kind];
   }
 }
 
@@ -25,5 +49,5 @@ export function ioError(e: unknown, what: string): OsdcastError {
   const code = err?.code ?? '';
   const cause =
     code === 'ENOSPC' ? 'disk full' : code === 'EDQUOT' ? 'disk quota exceeded' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'EROFS' ? 'read-only file system' : (err?.message ?? String(e));
-  return new OsdcastError(Exit.LOCAL_IO, `${what}: ${cause}${code && !cause.includes(code) ? ` (${code})` : ''}`);
+  return new OsdcastError('io', `${what}: ${cause}${code && !cause.includes(code) ? ` (${code})` : ''}`);
 }

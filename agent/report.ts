@@ -1,4 +1,11 @@
-/** The final report: one JSON object on the last line of stdout with --json (the CLI contract). */
+/**
+ * The final report: one JSON object on the last line of stdout with --json (the CLI contract). Fields may be
+ * added, never renamed or removed. README "The `--json` report" describes every field; test/agent/report.test.ts
+ * checks that description against the key lists below, and the `satisfies` clauses check the lists against the
+ * types.
+ */
+import type { FailureKind, FallbackCause } from '../core/outcome';
+
 export interface Report {
   status: 'ok' | 'error';
   exitCode: number;
@@ -10,12 +17,67 @@ export interface Report {
   /** Every packet dropped as malformed or foreign, `drops.wrongSource` included. */
   droppedPackets: number;
   /** Drops by kind (those counted in droppedPackets): MS-WDSMT packets not from the session's server address. */
-  drops?: { wrongSource: number };
+  drops?: ReportDrops;
   /** Blocks that arrived twice with different bytes while the first copy was in the ring (not in droppedPackets). */
   conflictingDuplicates?: number;
+  /** Why it failed, for people. */
   error?: string;
-  [extra: string]: unknown;
+  /** Why it failed, for programs. */
+  errorKind?: FailureKind;
+  /** Why HTTP took over from multicast (or was the only source), for people. */
+  fallback?: string;
+  /** The same, for programs. */
+  fallbackCause?: FallbackCause;
+  /** SHA-256 checked against --sha256 (or an HTTP validator pinned every byte): 'verified'. */
+  integrity?: 'verified' | 'unverified' | 'mismatch';
+  /** Bytes already on disk from an earlier run. */
+  resumedBytes?: number;
+  /** Peak resident memory of the process. */
+  maxRssBytes?: number;
 }
+
+export interface ReportDrops {
+  wrongSource: number;
+}
+
+/** The ACP report: the receive report's fields, summed over the files, plus the package's. */
+export interface AcpReport extends Report {
+  packageId: string;
+  destination: string;
+  files: number;
+  filesDone: number;
+  /** The DP ended the session with KICK FAIL (no other means allowed). */
+  aborted?: boolean;
+}
+
+const keys = <T>(o: { [K in keyof Required<T>]: true }) => Object.keys(o) as (keyof T)[];
+
+/** Every field a receive report can carry. */
+export const REPORT_FIELDS = keys<Report>({
+  status: true,
+  exitCode: true,
+  bytes: true,
+  sha256: true,
+  seconds: true,
+  multicastBytes: true,
+  httpBytes: true,
+  droppedPackets: true,
+  drops: true,
+  conflictingDuplicates: true,
+  error: true,
+  errorKind: true,
+  fallback: true,
+  fallbackCause: true,
+  integrity: true,
+  resumedBytes: true,
+  maxRssBytes: true,
+});
+
+/** The fields of `drops`. */
+export const REPORT_DROPS_FIELDS = keys<ReportDrops>({ wrongSource: true });
+
+/** What an ACP report adds. */
+export const ACP_REPORT_FIELDS = keys<Omit<AcpReport, keyof Report>>({ packageId: true, destination: true, files: true, filesDone: true, aborted: true });
 
 export function reportLine(r: Report): string {
   return JSON.stringify(r);

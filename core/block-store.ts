@@ -25,6 +25,7 @@ export class BlockStore {
   readonly ring: BlockRing;
   readonly lastLen: number;
   private epoch = 0;
+  private released = 0;
 
   constructor(readonly cfg: BlockStoreConfig) {
     this.have = new Bitmap(cfg.totalBlocks);
@@ -75,10 +76,21 @@ export class BlockStore {
     return j;
   }
 
-  /** Marks the job's blocks on disk (unless they were invalidated meanwhile); returns transport bytes to release. */
-  writeDone(job: TaggedWriteJob): number {
+  /**
+   * Marks the job's blocks on disk (unless they were invalidated meanwhile) and frees their slots. The transport
+   * bytes they held add up until `takeReleased()`: whoever accounts for them (the multicast Receiver's Cache Done)
+   * collects them there, so every writer completes jobs the same way.
+   */
+  writeDone(job: TaggedWriteJob): void {
     if (job.epoch === this.epoch) for (let i = 0; i < job.count; i++) this.disk.set(job.firstBlock + i);
-    return this.ring.complete(job);
+    this.released += this.ring.complete(job);
+  }
+
+  /** Transport bytes freed by `writeDone` since the last call. */
+  takeReleased(): number {
+    const r = this.released;
+    this.released = 0;
+    return r;
   }
 
   /** True when the job's blocks were invalidated after it started (renumbering): they must not be retried. */

@@ -1,24 +1,57 @@
 /**
- * Session initiation behind one small interface. `MsiUdpInitiator` is MS-WDSMSI over UDP (2.2.2, answered by
- * Windows Server 2008 R2 – 2012 R2); the RPC form (MS-WDSC) that Server 2016+ needs would be another
- * implementation of `SessionInitiator`.
+ * Session initiation behind one small interface, whatever carries it.
+ *
+ * - A datagram initiator (`DatagramInitiator`) exchanges whole packets: `handleDatagram` / `pollTransmit`.
+ *   `MsiUdpInitiator` is MS-WDSMSI over UDP (2.2.2, answered by Windows Server 2008 R2 – 2012 R2).
+ * - A byte-stream initiator (`StreamInitiator`, e.g. MS-WDSC over a TCP/RPC connection for Server 2016+) is told
+ *   that its stream is connected, fed the bytes that arrive in whatever pieces they come, and told when the stream
+ *   closed; it hands back bytes to send (`pollSend`) and says when it is done with the stream (`pollClose`).
+ *
+ * Both: sans-I/O, time in ms passed in; `handleTimeout(now)` when `pollTimeout()` is reached; `result` is set
+ * once, after which no more input is needed. A successful result carries the `SessionInfo` (with its security
+ * modes and keys per direction) so the caller never reads a transport's reply format.
  */
 import { MsiReply, decodeMsi, encodeMsiRequest, win32Name } from './codec/msi';
 import type { Endpoint, Transmit } from './mt-client';
+import { SessionInfo, sessionFromMsiReply } from './session';
 
 export type InitiationResult =
-  | { ok: true; reply: MsiReply }
+  | { ok: true; session: SessionInfo; reply?: MsiReply }
   | { ok: false; kind: 'error'; win32: number; message: string }
-  | { ok: false; kind: 'timeout'; tries: number; message: string };
+  | { ok: false; kind: 'timeout'; tries: number; message: string }
+  /** The stream closed (or failed) before an answer. */
+  | { ok: false; kind: 'closed'; message: string };
 
-export interface SessionInitiator {
-  handleDatagram(buf: Buffer, from: Endpoint, now: number): void;
+interface InitiatorCommon {
   handleTimeout(now: number): void;
-  pollTransmit(): Transmit | undefined;
   pollTimeout(): number | undefined;
   readonly result: InitiationResult | undefined;
+  /** Answers that could not be decoded (counted and ignored). */
   readonly malformed: number;
 }
+
+export interface DatagramInitiator extends InitiatorCommon {
+  readonly transport: 'datagram';
+  handleDatagram(buf: Buffer, from: Endpoint, now: number): void;
+  pollTransmit(): Transmit | undefined;
+}
+
+export interface StreamInitiator extends InitiatorCommon {
+  readonly transport: 'stream';
+  /** Where the caller opens the stream. */
+  readonly server: Endpoint;
+  handleConnected(now: number): void;
+  /** Bytes as they arrive: any split, in order. */
+  handleBytes(chunk: Buffer, now: number): void;
+  /** The stream ended (by the peer, or with an error). */
+  handleClosed(now: number, error?: string): void;
+  /** Next bytes to write to the stream. */
+  pollSend(): Buffer | undefined;
+  /** True when the initiator is done with the stream and the caller should close it. */
+  pollClose(): boolean;
+}
+
+export type SessionInitiator = DatagramInitiator | StreamInitiator;
 
 export interface MsiUdpConfig {
   server: Endpoint;
@@ -31,9 +64,10 @@ export interface MsiUdpConfig {
   maxTries?: number;
 }
 
-export class MsiUdpInitiator implements SessionInitiator {
-  result: InitiationResult | undefined;
-  malformed = 0;
+export class MsiUdpInitiator implements DatagramInitiator {
+  readonly transport = 'datagram' as const;
+  private res: InitiationResult | undefined;
+  private bad = 0;
   private tries = 0;
   private next: number;
   private out: Transmit[] = [];
@@ -48,25 +82,32 @@ export class MsiUdpInitiator implements SessionInitiator {
     this.handleTimeout(now);
   }
 
+  get result(): InitiationResult | undefined {
+    return this.res;
+  }
+  get malformed(): number {
+    return this.bad;
+  }
+
   handleDatagram(buf: Buffer, _from: Endpoint, _now: number): void {
-    if (this.result) return;
+    if (this.res) return;
     const d = decodeMsi(buf);
     if (!d.ok) {
-      this.malformed++;
+      this.bad++;
       return;
     }
     const p = d.value;
-    if (p.kind === 'reply') this.result = { ok: true, reply: p };
+    if (p.kind === 'reply') this.res = { ok: true, session: sessionFromMsiReply(p), reply: p };
     else if (p.kind === 'error')
-      this.result = { ok: false, kind: 'error', win32: p.win32, message: `server refused the session: ${win32Name(p.win32)}` };
-    else this.malformed++; // a request echoed back is not an answer
+      this.res = { ok: false, kind: 'error', win32: p.win32, message: `server refused the session: ${win32Name(p.win32)}` };
+    else this.bad++; // a request echoed back is not an answer
   }
 
   handleTimeout(now: number): void {
-    if (this.result || now < this.next) return;
+    if (this.res || now < this.next) return;
     const max = this.cfg.maxTries ?? 5;
     if (this.tries >= max) {
-      this.result = { ok: false, kind: 'timeout', tries: this.tries, message: `no reply from ${this.cfg.server.address}:${this.cfg.server.port} after ${this.tries} requests` };
+      this.res = { ok: false, kind: 'timeout', tries: this.tries, message: `no reply from ${this.cfg.server.address}:${this.cfg.server.port} after ${this.tries} requests` };
       return;
     }
     this.tries++;
@@ -78,6 +119,6 @@ export class MsiUdpInitiator implements SessionInitiator {
     return this.out.shift();
   }
   pollTimeout(): number | undefined {
-    return this.result ? undefined : this.next;
+    return this.res ? undefined : this.next;
   }
 }

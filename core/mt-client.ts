@@ -1,7 +1,19 @@
 /**
- * MS-WDSMT 3.2 client state machine, sans-I/O (quinn-proto style): packets and timer expiries go in through
- * handle…(), packets to send, the next wake-up and events come out through poll…(). Time (`now`, ms) and
- * randomness (`rng`, [0,1)) are passed in.
+ * MS-WDSMT 3.2 client state machine, sans-I/O (quinn-proto style).
+ *
+ * Contract:
+ * - `new MtClient(cfg, app, rng, now)` queues the first JOIN (3.2.3). `app` is the MS-WDSMA side (`MtApplication`).
+ * - Inputs: `handleDatagram(buf, now)` for every datagram from the session's server or group (foreign and
+ *   malformed ones are counted and dropped, never thrown); `handleTimeout(now)` once `now >= pollTimeout()`;
+ *   `cacheDone(bytes)` when the application released payload bytes (3.2.4 Cache Done); `leave(reason, now)` to
+ *   end the session (3.2.5.4.1).
+ * - Outputs, drained after every input: `pollTransmit()` (packets to send, each with its destination: after a
+ *   DEMOTE a LEAVE may still go to the old server), `pollEvent()` (joined, kicked, inactive, demoted, closed) and
+ *   `pollTimeout()` (the next absolute wake-up, undefined when nothing is armed).
+ * - Read-only views: `stats()` (a copy of the counters), `info()` (a copy of the 3.2.1 state), and the cheap
+ *   `serverAddress()` / `currentSessionId()` for per-datagram checks.
+ * Time (`now`) is milliseconds on one monotonic clock, the same for every call; `rng` returns [0,1) and is the
+ * only source of randomness. Nothing here reads a clock or does I/O.
  */
 import { DecodeErrorCode } from './codec/bytes';
 import {
@@ -68,7 +80,10 @@ export const DEFAULT_MT_PARAMS: MtParams = {
 
 export interface MtClientConfig {
   sessionId: number;
-  secMode: SecMode; // client and server security mode from MS-WDSMSI (CHECKSUM over UDP)
+  /** ClientSecurityMode (MS-WDSMSI 2.2.1.1): the security header of every packet we send. */
+  clientSecMode: SecMode;
+  /** ServerSecurityMode (MS-WDSMSI 2.2.1.2): the security header a server packet must carry. */
+  serverSecMode: SecMode;
   server: Endpoint;
   clientName: string;
   localAddress: Buffer; // 4 or 16 bytes
@@ -102,6 +117,29 @@ export interface MtStats {
   nackGiveUps: number;
 }
 
+/** `MtClient.info()`: the client's view of the session (MS-WDSMT 3.2.1), copied. */
+export interface MtInfo {
+  state: 'join' | 'regular' | 'closed';
+  sessionId: number;
+  server: Endpoint;
+  clientId: number;
+  masterClientId: number;
+  minNackBackoff: number;
+  maxNackBackoff: number;
+  lossRate: number;
+  firstSeq: number;
+  hiSeq: number;
+  trailSeq: number;
+  leadSeq: number;
+  mcRtt: number;
+  lastRdataTime: number;
+  maxAppCache: number;
+  curAppCache: number;
+  /** Missing ODATA sequence ranges [first, last]. */
+  missing: [number, number][];
+  params: MtParams;
+}
+
 export interface Transmit {
   to: Endpoint;
   data: Buffer;
@@ -118,34 +156,34 @@ type MtTimer = (typeof TIMERS)[number];
 const CLOSED_TIMERS: readonly MtTimer[] = ['leave'];
 
 export class MtClient {
-  readonly params: MtParams;
-  state: 'join' | 'regular' | 'closed' = 'join';
-  sessionId: number;
-  server: Endpoint;
-  clientId = 0;
+  private readonly params: MtParams;
+  private phase: 'join' | 'regular' | 'closed' = 'join';
+  private sessionId: number;
+  private server: Endpoint;
+  private clientId = 0;
 
   // 3.2.1.1
-  lastPollSeqNo = 0;
+  private lastPollSeqNo = 0;
   private lastPollData: Buffer = Buffer.alloc(0);
-  lastQccSeqNo = 0;
+  private lastQccSeqNo = 0;
   private lastQccSenderTime = 0;
   private qccRecvTime = 0;
   // 3.2.1.3
-  minNackBackoff = 0;
-  maxNackBackoff = 0;
-  lossRate = 0;
-  firstSeq = 0;
-  hiSeq = 0;
-  hiLossSeq = 0;
-  trailSeq = 0;
-  leadSeq = 0;
-  lastSpmSeqNo = 0;
-  masterClientId = 0;
-  mcRtt = 0;
-  lastRdataTime = 0;
-  maxAppCache = 0;
-  curAppCache = 0;
-  readonly missing = new MissingList();
+  private minNackBackoff = 0;
+  private maxNackBackoff = 0;
+  private lossRate = 0;
+  private firstSeq = 0;
+  private hiSeq = 0;
+  private hiLossSeq = 0;
+  private trailSeq = 0;
+  private leadSeq = 0;
+  private lastSpmSeqNo = 0;
+  private masterClientId = 0;
+  private mcRtt = 0;
+  private lastRdataTime = 0;
+  private maxAppCache = 0;
+  private curAppCache = 0;
+  private readonly missing = new MissingList();
 
   // timers (absolute ms), one handler each
   private readonly timers = new Timers<MtTimer>(TIMERS);
@@ -164,7 +202,7 @@ export class MtClient {
 
   private readonly out = new Outbox<Transmit>();
   private events: MtEvent[] = [];
-  readonly stats: MtStats = {
+  private readonly counters: MtStats = {
     received: 0,
     malformed: {},
     wrongSecurity: 0,
@@ -199,6 +237,46 @@ export class MtClient {
     this.sendJoin(now);
   }
 
+  // ---------------------------------------------------------------- read-only views
+  /** The session's server address (it changes with a DEMOTE); cheap, for a per-datagram source check. */
+  serverAddress(): string {
+    return this.server.address;
+  }
+
+  /** The SessionId packets must carry (it changes with a DEMOTE). */
+  currentSessionId(): number {
+    return this.sessionId;
+  }
+
+  /** A copy of the counters. */
+  stats(): MtStats {
+    return { ...this.counters, malformed: { ...this.counters.malformed } };
+  }
+
+  /** A copy of the protocol state (3.2.1) and the parameters in force. */
+  info(): MtInfo {
+    return {
+      state: this.phase,
+      sessionId: this.sessionId,
+      server: { ...this.server },
+      clientId: this.clientId,
+      masterClientId: this.masterClientId,
+      minNackBackoff: this.minNackBackoff,
+      maxNackBackoff: this.maxNackBackoff,
+      lossRate: this.lossRate,
+      firstSeq: this.firstSeq,
+      hiSeq: this.hiSeq,
+      trailSeq: this.trailSeq,
+      leadSeq: this.leadSeq,
+      mcRtt: this.mcRtt,
+      lastRdataTime: this.lastRdataTime,
+      maxAppCache: this.maxAppCache,
+      curAppCache: this.curAppCache,
+      missing: this.missing.ranges(),
+      params: { ...this.params },
+    };
+  }
+
   // ---------------------------------------------------------------- poll side
   pollTransmit(): Transmit | undefined {
     return this.out.poll();
@@ -207,7 +285,7 @@ export class MtClient {
     return this.events.shift();
   }
   pollTimeout(): number | undefined {
-    return this.state === 'closed' ? this.timers.at('leave') : this.timers.next();
+    return this.phase === 'closed' ? this.timers.at('leave') : this.timers.next();
   }
 
   // ---------------------------------------------------------------- higher layer
@@ -219,7 +297,7 @@ export class MtClient {
 
   /** 3.2.5.4.1 Terminate trigger: send LEAVE (after the random delay of 3.2.5.4.3), then close. */
   leave(reason: number, now: number): void {
-    if (this.state === 'closed') return;
+    if (this.phase === 'closed') return;
     if (this.timers.armed('leave')) {
       // A LEAVE to the old session (DEMOTE) is still waiting: send it now, then leave the new one too.
       if (this.leavePacket) this.out.push(this.leavePacket);
@@ -239,13 +317,13 @@ export class MtClient {
   // ---------------------------------------------------------------- timers
   /** Runs each timer due at `now` once, in the order of TIMERS; once closed only the LEAVE delay runs. */
   handleTimeout(now: number): void {
-    for (const { name } of this.timers.sweep(now, this.state === 'closed' ? CLOSED_TIMERS : undefined)) this.onTimer[name](now);
+    for (const { name } of this.timers.sweep(now, this.phase === 'closed' ? CLOSED_TIMERS : undefined)) this.onTimer[name](now);
   }
 
   private onLeaveTimer(): void {
     if (this.leavePacket) this.out.push(this.leavePacket);
     this.leavePacket = undefined;
-    if (this.state === 'closed') this.events.push({ type: 'closed', reason: this.leaveReason });
+    if (this.phase === 'closed') this.events.push({ type: 'closed', reason: this.leaveReason });
   }
 
   private onInactivityTimer(now: number): void {
@@ -258,7 +336,7 @@ export class MtClient {
   private sendPollAck(now: number): void {
     const appData = this.app.onPoll(this.lastPollData, now);
     this.emit(this.server, { op: Op.POLLACK, clientId: this.clientId, pollSeqNo: this.lastPollSeqNo, appData }, now);
-    this.stats.pollacksSent++;
+    this.counters.pollacksSent++;
   }
 
   /** 3.2.5.7.1 */
@@ -274,7 +352,7 @@ export class MtClient {
       lossRate: this.lossRate * LOSS_SCALE,
       appData,
     }, now);
-    this.stats.qcrsSent++;
+    this.counters.qcrsSent++;
     this.timers.arm('forceQcc', now + this.params.forceQccInterval);
   }
 
@@ -282,7 +360,7 @@ export class MtClient {
   private sendVoluntaryQcr(now: number): void {
     const appData = this.app.onQcc(now);
     this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: 0, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, appData }, now);
-    this.stats.qcrsSent++;
+    this.counters.qcrsSent++;
     this.timers.arm('forceQcc', now + this.params.forceQccInterval);
   }
 
@@ -297,7 +375,7 @@ export class MtClient {
       }
       if (this.nackHeadCount > this.params.masterNackGiveUp) {
         this.missing.received(head);
-        this.stats.nackGiveUps++;
+        this.counters.nackGiveUps++;
         this.nackHeadCount = 0;
       }
     }
@@ -309,39 +387,39 @@ export class MtClient {
         lossRate: this.lossRate * LOSS_SCALE,
         ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
       }, now);
-      this.stats.nacksSent++;
+      this.counters.nacksSent++;
       this.timers.arm('nack', now + this.randomBackoff());
     }
   }
 
   // ---------------------------------------------------------------- packets
   handleDatagram(buf: Buffer, now: number): void {
-    if (this.state === 'closed') return;
+    if (this.phase === 'closed') return;
     const d = decodeMt(buf, { from: 'server' });
     if (!d.ok) {
       const c = d.error.code;
-      this.stats.malformed[c] = (this.stats.malformed[c] ?? 0) + 1;
+      this.counters.malformed[c] = (this.counters.malformed[c] ?? 0) + 1;
       return;
     }
     this.handlePacket(d.value, now);
   }
 
-  handlePacket(p: MtPacket, now: number): void {
+  private handlePacket(p: MtPacket, now: number): void {
     // 3.2.5.2 validation
-    if (p.secType !== this.cfg.secMode) {
-      this.stats.wrongSecurity++;
+    if (p.secType !== this.cfg.serverSecMode) {
+      this.counters.wrongSecurity++;
       return;
     }
     if (p.sessionId !== this.sessionId) {
-      this.stats.wrongSession++;
+      this.counters.wrongSession++;
       return;
     }
-    this.stats.received++;
+    this.counters.received++;
     this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     const b = p.body;
-    if (this.state === 'join') {
+    if (this.phase === 'join') {
       if (b.op === Op.JOINACK) this.onJoinAck(p, b, now);
-      else this.stats.ignored++;
+      else this.counters.ignored++;
       return;
     }
     switch (b.op) {
@@ -354,7 +432,7 @@ export class MtClient {
         return this.onSpm(p, b, now);
       case Op.QCC:
         if (b.qccSeqNo <= this.lastQccSeqNo) {
-          this.stats.ignored++;
+          this.counters.ignored++;
           return;
         }
         this.lastQccSeqNo = b.qccSeqNo;
@@ -364,7 +442,7 @@ export class MtClient {
         return;
       case Op.POLL:
         if (b.pollSeqNo <= this.lastPollSeqNo) {
-          this.stats.ignored++;
+          this.counters.ignored++;
           return;
         }
         this.lastPollSeqNo = b.pollSeqNo;
@@ -375,7 +453,7 @@ export class MtClient {
         for (const c of b.clients) {
           if (c.clientId === this.clientId) {
             // 3.2.5.15: terminate the session (no LEAVE is specified)
-            this.state = 'closed';
+            this.phase = 'closed';
             this.disarmAll();
             this.events.push({ type: 'kicked', reason: c.reason });
             return;
@@ -387,20 +465,20 @@ export class MtClient {
         return;
       case Op.NCF: // 3.2.5.19
       default:
-        this.stats.ignored++;
+        this.counters.ignored++;
         return;
     }
   }
 
   private onJoinAck(p: MtPacket, b: Extract<MtBody, { op: typeof Op.JOINACK }>, now: number): void {
-    const first = this.state === 'join';
+    const first = this.phase === 'join';
     this.clientId = b.clientId;
     this.minNackBackoff = b.minNackBackoff;
     this.maxNackBackoff = b.maxNackBackoff;
     this.emit(this.server, { op: Op.QCR, clientId: this.clientId, qccSeqNo: 0, backoff: 0, serverTime: p.senderTime, hiSeq: 0, lossRate: 0, appData: Buffer.alloc(0) }, now);
-    this.stats.qcrsSent++;
+    this.counters.qcrsSent++;
     this.timers.disarm('join');
-    this.state = 'regular';
+    this.phase = 'regular';
     this.timers.arm('forceQcc', now + this.params.forceQccInterval);
     if (first) this.events.push({ type: 'joined', clientId: this.clientId });
   }
@@ -408,10 +486,10 @@ export class MtClient {
   private onSpm(p: MtPacket, b: Extract<MtBody, { op: typeof Op.SPM }>, now: number): void {
     // 3.2.5.9
     if (b.spmSeqNo <= this.lastSpmSeqNo) {
-      this.stats.ignored++;
+      this.counters.ignored++;
       return;
     }
-    this.stats.spm++;
+    this.counters.spm++;
     this.lastSpmSeqNo = b.spmSeqNo;
     this.masterClientId = b.masterClientId;
     this.trailSeq = b.trailSeq;
@@ -437,12 +515,12 @@ export class MtClient {
   private onData(p: MtPacket, b: Extract<MtBody, { op: typeof Op.ODATA | typeof Op.RDATA }>, now: number): void {
     const seq = b.seq;
     if (b.op === Op.RDATA) {
-      this.stats.rdata++;
+      this.counters.rdata++;
       this.lastRdataTime = now; // 3.2.5.14
-    } else this.stats.odata++;
+    } else this.counters.odata++;
     // 3.2.5.13
     if (this.firstSeq !== 0 && seq < this.firstSeq) {
-      this.stats.ignored++;
+      this.counters.ignored++;
       return;
     }
     if (this.firstSeq === 0) this.startAt(seq);
@@ -471,7 +549,7 @@ export class MtClient {
     if (this.maxAppCache - this.curAppCache < len) {
       // 3.2.5.12.2 Zero NACK: tells the server we are not keeping up (LossRate scaled: protocol-notes #6)
       this.emit(this.server, { op: Op.NACK, clientId: this.clientId, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, ranges: [] }, now);
-      this.stats.zeroNacks++;
+      this.counters.zeroNacks++;
       return;
     }
     this.curAppCache += len;
@@ -491,7 +569,7 @@ export class MtClient {
     this.resetSessionState();
     // Keep CurrentAppCacheSize: the application still holds those bytes (protocol-notes #17).
     this.maxAppCache = this.app.queryCache();
-    this.state = 'join';
+    this.phase = 'join';
     this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     this.events.push({ type: 'demoted', sessionId: b.lowerSessionId, multicast, server });
     this.sendJoin(now);
@@ -539,13 +617,13 @@ export class MtClient {
       hiSeq: this.hiSeq,
       lossRate: this.lossRate * LOSS_SCALE,
     }, now);
-    this.stats.acksSent++;
+    this.counters.acksSent++;
   }
 
   private sendJoin(now: number): void {
     const caps = this.cfg.multistream === false ? [] : [{ id: MtOpt.CAPABILITIES, value: Buffer.from([CAP_MULTISTREAM]) }];
     this.emit(this.server, { op: Op.JOIN, clientName: this.cfg.clientName, ipAddress: this.cfg.localAddress, macAddress: this.cfg.macAddress }, now, caps);
-    this.stats.joinsSent++;
+    this.counters.joinsSent++;
     this.timers.arm('join', now + this.params.joinInterval);
   }
 
@@ -554,12 +632,12 @@ export class MtClient {
     const max = this.maxNackBackoff > 0 ? this.maxNackBackoff : this.params.maxLeaveDelay;
     this.leaveReason = reason;
     this.timers.arm('leave', now + this.rng() * max);
-    const data = encodeMt({ op: Op.LEAVE, clientId: this.clientId, reason }, { secMode: this.cfg.secMode, sessionId: this.sessionId, senderTime: Math.floor(now) });
+    const data = encodeMt({ op: Op.LEAVE, clientId: this.clientId, reason }, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now) });
     this.leavePacket = { to: this.server, data };
   }
 
   private disarmAll(): void {
-    this.state = 'closed';
+    this.phase = 'closed';
     this.timers.disarmAll(['leave']);
   }
 
@@ -575,7 +653,7 @@ export class MtClient {
   }
 
   private emit(to: Endpoint, body: MtBody, now: number, options?: { id: number; value: Buffer }[]): void {
-    const data = encodeMt(body, { secMode: this.cfg.secMode, sessionId: this.sessionId, senderTime: Math.floor(now), options });
+    const data = encodeMt(body, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now), options });
     this.out.push({ to, data });
   }
 }

@@ -1,21 +1,31 @@
 /**
- * One receive, sans-I/O: the MT client and the MA client wired together, plus completion.
- * The agent feeds datagrams and timer expiries in, and drains transmits, disk writes and events out.
+ * One multicast receive, sans-I/O: the MS-WDSMT client and the MS-WDSMA client wired together, plus completion.
+ *
+ * Contract (quinn-proto's `Connection` style):
+ * - `new Receiver(cfg, rng, now)` queues the first JOIN. `cfg.store` is the `BlockStore` the receive shares with
+ *   any other source (HTTP); `cfg.session.security` must be CHECKSUM both ways (`unsupportedSecurity` says why
+ *   not, and the constructor throws for anything else).
+ * - Inputs: `handleDatagram(buf, from, now)` for every datagram from the group or the session's server, with its
+ *   source address (datagrams not from the server's address, malformed and foreign ones are counted in `stats()`
+ *   and dropped); `handleTimeout(now)` once `now >= pollTimeout()`;
+ *   `handleWritten(now)` after blocks of the store were written (`store.writeDone`, whoever wrote them);
+ *   `cancel(now)` to leave (LEAVE CANCELLED).
+ * - Disk writes have one path, the store's: `store.takeWrite()` → write → `store.writeDone(job)` (or
+ *   `store.writeFailed(job)` to retry it), then `handleWritten(now)` so the transport's cache is released
+ *   (3.2.4 Cache Done) and completion is noticed. The Receiver never writes and never hands out write jobs.
+ * - Outputs, drained after every input: `pollTransmit()`, `pollEvent()` (`ReceiverEvent`: the MT events,
+ *   `conflicting-duplicate` at most once per session, and `complete` once every block is on disk and the block
+ *   numbering is proven, after which the LEAVE COMPLETE is queued), `pollTimeout()`.
+ * - `stats()` returns a copy of the counters and state a caller may show or decide on.
+ * Time is milliseconds on one monotonic clock, the same for every call; `rng` returns [0,1).
  */
-import { LeaveReason, Sec, SecMode } from './codec/mt';
-import { BlockStore, TaggedWriteJob } from './block-store';
-import { MaClient } from './ma-client';
-import { Endpoint, MtClient, MtEvent, MtParams, Transmit } from './mt-client';
+import { LeaveReason } from './codec/mt';
+import { BlockStore } from './block-store';
+import { MaClient, MaStats } from './ma-client';
+import { DEFAULT_MT_PARAMS, MtClient, MtEvent, MtParams, MtStats, Transmit } from './mt-client';
+import { SessionInfo, sessionSecurity, unsupportedSecurity } from './session';
 
-export interface SessionInfo {
-  sessionId: number;
-  multicast: Endpoint;
-  server: Endpoint;
-  contentSize: number;
-  blockSize: number;
-  totalBlocks: number;
-  secMode?: SecMode; // CHECKSUM for MS-WDSMSI over UDP
-}
+export type { SessionInfo } from './session';
 
 export interface ReceiverConfig {
   session: SessionInfo;
@@ -45,11 +55,41 @@ export interface ReceiverDrops {
   wrongSource: number;
 }
 
+/** `Receiver.stats()`: a copy, safe to keep. */
+export interface ReceiverStats extends MaStats {
+  /** Payload bytes of new blocks accepted from multicast. */
+  bytes: number;
+  /** MS-WDSMA repair rounds: POLLs answered. */
+  rounds: number;
+  /** The server's block numbering, and whether a packet has proven it (protocol-notes #1). */
+  base: 0 | 1;
+  baseKnown: boolean;
+  /** Every block is on disk (from any source). */
+  allOnDisk: boolean;
+  /** The receive is complete (`complete` event emitted). */
+  complete: boolean;
+  /** MS-WDSMT state: 'closed' after a LEAVE, KICK or InactivityTimeout. */
+  state: 'join' | 'regular' | 'closed';
+  /** The session now (a DEMOTE changes it) and our ClientId in it (0 until JOINACK). */
+  sessionId: number;
+  clientId: number;
+  /**
+   * Datagrams dropped as not ours or not valid: not from the server's address, malformed MT, wrong security,
+   * wrong session, bad MA blocks.
+   */
+  dropped: number;
+  drops: ReceiverDrops;
+  /** MS-WDSMT InactivityTimeout in force (ms). */
+  inactivityMs: number;
+  mt: MtStats;
+}
+
 export class Receiver {
-  readonly mt: MtClient;
-  readonly ma: MaClient;
-  readonly store: BlockStore;
-  readonly drops: ReceiverDrops = { wrongSource: 0 };
+  private readonly mt: MtClient;
+  private readonly ma: MaClient;
+  private readonly store: BlockStore;
+  private readonly inactivityMs: number;
+  private readonly drops: ReceiverDrops = { wrongSource: 0 };
   private events: ReceiverEvent[] = [];
   private completed = false;
   private conflictsSeen = 0;
@@ -57,12 +97,17 @@ export class Receiver {
 
   constructor(cfg: ReceiverConfig, rng: () => number, now: number) {
     const s = cfg.session;
+    const sec = sessionSecurity(s);
+    const refused = unsupportedSecurity(sec);
+    if (refused) throw new Error(refused);
     this.store = cfg.store;
+    this.inactivityMs = cfg.params?.inactivityTimeout ?? DEFAULT_MT_PARAMS.inactivityTimeout;
     this.ma = new MaClient(cfg.store, { blockBase: cfg.blockBase }, (bytes) => this.mt.cacheDone(bytes), now);
     this.mt = new MtClient(
       {
         sessionId: s.sessionId,
-        secMode: s.secMode ?? Sec.CHECKSUM,
+        clientSecMode: sec.client.mode,
+        serverSecMode: sec.server.mode,
         server: s.server,
         clientName: cfg.clientName,
         localAddress: cfg.localAddress,
@@ -85,7 +130,8 @@ export class Receiver {
    * session's server address (from session initiation, or from the DEMOTE that moved us) reaches the MT client.
    */
   handleDatagram(buf: Buffer, from: { address: string; port?: number }, now: number): void {
-    if (from.address !== this.mt.server.address && !sameAddress(from.address, this.mt.server.address)) {
+    const server = this.mt.serverAddress();
+    if (from.address !== server && !sameAddress(from.address, server)) {
       this.drops.wrongSource++;
       return;
     }
@@ -95,39 +141,55 @@ export class Receiver {
   handleTimeout(now: number): void {
     this.mt.handleTimeout(now);
   }
+  /** Blocks of the store were written (`store.writeDone`), by this receive's writes or another source's. */
+  handleWritten(now: number): void {
+    const bytes = this.store.takeReleased();
+    if (bytes) this.mt.cacheDone(bytes);
+    this.checkComplete(now);
+  }
   pollTransmit(): Transmit | undefined {
     return this.mt.pollTransmit();
   }
   pollTimeout(): number | undefined {
     return this.mt.pollTimeout();
   }
-  pollWrite(maxBuffers?: number): TaggedWriteJob | undefined {
-    return this.store.takeWrite(maxBuffers);
-  }
-  handleWriteDone(job: TaggedWriteJob, now: number): void {
-    this.mt.cacheDone(this.store.writeDone(job));
-    this.checkComplete(now);
-  }
-  handleWriteFailed(job: TaggedWriteJob): void {
-    this.store.writeFailed(job);
-  }
-  /** Blocks written by another source (HTTP) may complete the image. */
-  recheck(now: number): void {
-    this.checkComplete(now);
-  }
   pollEvent(): ReceiverEvent | undefined {
     return this.events.shift() ?? this.mt.pollEvent();
   }
-  /** User cancel (Ctrl-C, --timeout): LEAVE with CANCELLED. */
+  /** User cancel (Ctrl-C, --timeout, a fallback): LEAVE with CANCELLED. Does nothing once the session is closed. */
   cancel(now: number): void {
     this.mt.leave(LeaveReason.CANCELLED, now);
   }
 
+  stats(): ReceiverStats {
+    const mt = this.mt.stats();
+    const info = this.mt.info();
+    const ma = this.ma.stats;
+    const malformed = Object.values(mt.malformed).reduce((a, b) => a + (b ?? 0), 0);
+    return {
+      ...ma,
+      bytes: this.ma.bytes,
+      rounds: this.ma.rounds,
+      base: this.ma.base,
+      baseKnown: this.ma.baseKnown,
+      allOnDisk: this.store.complete,
+      complete: this.completed,
+      state: info.state,
+      sessionId: info.sessionId,
+      clientId: info.clientId,
+      dropped: malformed + mt.wrongSecurity + mt.wrongSession + ma.badBlocks + this.drops.wrongSource,
+      drops: { ...this.drops },
+      inactivityMs: this.inactivityMs,
+      mt,
+    };
+  }
+
   private noteConflict(): void {
     this.conflictsSeen = this.ma.stats.conflicting;
-    if (this.conflictWarned === this.mt.sessionId) return;
-    this.conflictWarned = this.mt.sessionId;
-    this.events.push({ type: 'conflicting-duplicate', sessionId: this.mt.sessionId, block: this.ma.lastConflict });
+    const sid = this.mt.currentSessionId();
+    if (this.conflictWarned === sid) return;
+    this.conflictWarned = sid;
+    this.events.push({ type: 'conflicting-duplicate', sessionId: sid, block: this.ma.lastConflict });
   }
 
   private checkComplete(now: number): void {

@@ -17,12 +17,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Exit } from '../errors';
+import { EXIT_OF, Exit, FailureKind } from '../errors';
 import type { Logger } from '../log/log';
 import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
-import type { Report } from '../report';
+import type { AcpReport, Report } from '../report';
 import { statePath } from '../storage/state';
-import { DavError, enumeratePackage, joinInside, PackageFile, PackageListing, UnsafePathError } from './webdav';
+import { redactUrl } from '../util/url';
+import { expandTemplate, packageUrl, Templates } from './config';
+import { joinInside, UnsafePathError } from './package-paths';
+import { DavError, enumeratePackage, PackageFile, PackageListing } from './webdav';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Arguments
@@ -70,88 +73,21 @@ export function looksLikeAcpCall(args: readonly string[]): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Templates (osdcast.json: namespaceTemplate, contentTemplate, httpTemplate)
-
-export const DEFAULT_TEMPLATES = {
-  namespace: 'SMSPKG',
-  content: '{PackageID}/{path}',
-  http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}',
-} as const;
-
-/** Placeholders (case-insensitive): {PackageID}, {path} (alias {file}; "/" separators), {winpath} ("\"), {server} (alias {host}). */
-const PLACEHOLDER = /\{([^{}]*)\}/g;
-const KNOWN = new Map<string, 'id' | 'path' | 'winpath' | 'server'>([
-  ['packageid', 'id'],
-  ['path', 'path'],
-  ['file', 'path'],
-  ['winpath', 'winpath'],
-  ['server', 'server'],
-  ['host', 'server'],
-]);
-
-export class TemplateError extends Error {}
-
-export function checkTemplate(name: string, tpl: string): void {
-  for (const m of tpl.matchAll(PLACEHOLDER)) {
-    if (!KNOWN.has(m[1]!.toLowerCase())) throw new TemplateError(`${name} ${JSON.stringify(tpl)}: unknown placeholder {${m[1]}} (use {PackageID}, {path}, {winpath}, {server})`);
-  }
-}
-
-export interface TemplateVars {
-  packageId: string;
-  /** Path segments of the file inside the package ([] for the package itself). */
-  rel: readonly string[];
-  host: string;
-}
-
-export function expandTemplate(tpl: string, v: TemplateVars, url = false): string {
-  return tpl.replace(PLACEHOLDER, (m, name: string) => {
-    const kind = KNOWN.get(name.toLowerCase());
-    const seg = (s: string) => (url ? encodeURIComponent(s) : s);
-    switch (kind) {
-      case 'id':
-        return seg(v.packageId);
-      case 'path':
-        return v.rel.map(seg).join('/');
-      case 'winpath':
-        return v.rel.map(seg).join(url ? '/' : '\\');
-      case 'server':
-        return url && v.host.includes(':') ? `[${v.host}]` : v.host;
-      default:
-        return m;
-    }
-  });
-}
-
-/** The package folder URL: the HTTP template with an empty path, without a trailing "/". */
-export function packageUrl(tpl: string, packageId: string, host: string): string {
-  const u = expandTemplate(tpl, { packageId, rel: [], host }, true).replace(/\/+$/, '');
-  let p: URL;
-  try {
-    p = new URL(u);
-  } catch {
-    throw new TemplateError(`httpTemplate gives ${JSON.stringify(u)}, which is not a URL`);
-  }
-  if (p.protocol !== 'http:' && p.protocol !== 'https:') throw new TemplateError(`httpTemplate gives ${JSON.stringify(u)}, which is not an http:// or https:// URL`);
-  return u;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
 // The run
 
 export interface AcpOptions {
   packageId: string;
   destination: string;
   server: { host: string; port: number };
-  templates: { namespace: string; content: string; http: string };
+  templates: Templates;
   /** osdcast.json abortCode (= SMSTSDownloadAbortCode). */
   abortCode?: number;
   /** Skip multicast (HTTP for every file). */
   httpOnly?: boolean;
-  /** Overall limit for the whole package, seconds. */
-  timeout?: number;
+  /** Overall limit for the whole package, ms. */
+  timeoutMs?: number;
   /** Options passed through to every receive (interface, cache, retries, TLS, fallback watchdogs ...). */
-  receive: Pick<ReceiveOptions, 'iface' | 'cacheMiB' | 'blockBase' | 'retries' | 'retryDelay' | 'mcastTimeout' | 'minRate' | 'minRateWindow' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
+  receive: Pick<ReceiveOptions, 'iface' | 'cacheBytes' | 'blockBase' | 'retries' | 'retryDelayMs' | 'mcastTimeoutMs' | 'minRateBytesPerSec' | 'minRateWindowMs' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
 }
 
 export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
@@ -159,17 +95,6 @@ export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
   receive: (o: ReceiveOptions, deps: ReceiveDeps) => Promise<Report>;
   now?: () => number;
 }
-
-/** The ACP report (the receive report's fields, summed over the files, plus the package's). */
-export interface AcpReport extends Report {
-  packageId: string;
-  destination: string;
-  files: number;
-  filesDone: number;
-  aborted?: boolean;
-}
-
-const KICK_FAIL = /KICK FAIL/;
 
 export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   const now = deps.now ?? Date.now;
@@ -192,28 +117,34 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     files: 0,
     filesDone: 0,
   };
-  const finish = (exitCode: number, error?: string): AcpReport => {
+  const finish = (exitCode: number, failure?: { kind: FailureKind; error: string }): AcpReport => {
     rep.seconds = Math.round((now() - t0) / 10) / 100;
     rep.exitCode = exitCode;
     rep.status = exitCode === 0 ? 'ok' : 'error';
-    if (error !== undefined) rep.error = error;
+    if (failure) {
+      rep.error = failure.error;
+      rep.errorKind = failure.kind;
+    }
     return rep;
   };
-  /** A failure the task sequence should answer with its own download: never the abort code by accident. */
-  const fallbackExit = (code: number, error: string): AcpReport => {
+  /**
+   * A failure the task sequence should answer with its own download: the kind's exit code (or the receive's),
+   * never the abort code by accident.
+   */
+  const fallbackExit = (kind: FailureKind, error: string, code: number = EXIT_OF[kind]): AcpReport => {
     if (o.abortCode !== undefined && code === o.abortCode) {
       log.warn(`exit code ${code} equals abortCode; exiting 1 instead so that the task sequence still tries its own download`);
       code = 1;
     }
-    return finish(code, error);
+    return finish(code, { kind, error });
   };
-  const deadline = o.timeout ? t0 + o.timeout * 1000 : undefined;
+  const deadline = o.timeoutMs ? t0 + o.timeoutMs : undefined;
 
   // ---- 1. the destination folder
   try {
     fs.mkdirSync(dest, { recursive: true });
   } catch (e) {
-    return fallbackExit(Exit.LOCAL_IO, `cannot create ${dest}: ${(e as Error).message}`);
+    return fallbackExit('io', `cannot create ${dest}: ${(e as Error).message}`);
   }
 
   // ---- 2. the listing
@@ -221,27 +152,27 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   try {
     pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host);
   } catch (e) {
-    return fallbackExit(Exit.USAGE, (e as Error).message);
+    return fallbackExit('usage', (e as Error).message);
   }
-  log.info(`package ${o.packageId}: listing ${pkgUrl} (WebDAV PROPFIND, Depth: 1)`);
+  log.info(`package ${o.packageId}: listing ${redactUrl(pkgUrl)} (WebDAV PROPFIND, Depth: 1)`);
   let listing: PackageListing;
   try {
     listing = await enumeratePackage(pkgUrl, {
       ca: o.receive.ca,
       insecure: o.receive.insecure,
       retries: o.receive.retries,
-      retryDelayMs: (o.receive.retryDelay ?? 15) * 1000,
+      retryDelayMs: o.receive.retryDelayMs,
       log,
       signal: deps.signal,
     });
   } catch (e) {
-    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, 'interrupted');
+    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, { kind: 'interrupted', error: 'interrupted' });
     if (e instanceof UnsafePathError) {
       log.error(`package ${o.packageId}: ${e.message}; nothing was written`);
-      return fallbackExit(Exit.TRANSFER_FAILED, `unsafe path in the package listing: ${e.message}`);
+      return fallbackExit('unsafe-path', `unsafe path in the package listing: ${e.message}`);
     }
-    const msg = e instanceof DavError ? e.message : `PROPFIND ${pkgUrl}: ${(e as Error).message}`;
-    return fallbackExit(Exit.TRANSFER_FAILED, `cannot list package ${o.packageId}: ${msg}`);
+    const msg = e instanceof DavError ? e.message : `PROPFIND ${redactUrl(pkgUrl)}: ${(e as Error).message}`;
+    return fallbackExit('http', `cannot list package ${o.packageId}: ${msg}`);
   }
   rep.files = listing.files.length;
   const total = listing.files.reduce((a, f) => a + (f.size ?? 0), 0);
@@ -253,28 +184,28 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     for (const d of listing.dirs) fs.mkdirSync(joinInside(dest, d), { recursive: true });
     for (const f of listing.files) targets.push({ file: f, out: joinInside(dest, f.rel) });
   } catch (e) {
-    if (e instanceof UnsafePathError) return fallbackExit(Exit.TRANSFER_FAILED, e.message);
-    return fallbackExit(Exit.LOCAL_IO, `cannot create folders under ${dest}: ${(e as Error).message}`);
+    if (e instanceof UnsafePathError) return fallbackExit('unsafe-path', e.message);
+    return fallbackExit('io', `cannot create folders under ${dest}: ${(e as Error).message}`);
   }
 
   let multicast = !o.httpOnly;
   for (const [i, { file, out }] of targets.entries()) {
     const shownPath = file.rel.join('/');
-    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, 'interrupted');
+    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, { kind: 'interrupted', error: 'interrupted' });
     if (file.size === 0) {
       try {
         fs.writeFileSync(out, Buffer.alloc(0));
       } catch (e) {
-        return fallbackExit(Exit.LOCAL_IO, `${out}: ${(e as Error).message}`);
+        return fallbackExit('io', `${out}: ${(e as Error).message}`);
       }
       rep.filesDone++;
       log.info(`file ${i + 1}/${targets.length} ${shownPath}: empty file written`);
       continue;
     }
-    let timeout: number | undefined;
+    let timeoutMs: number | undefined;
     if (deadline !== undefined) {
-      timeout = (deadline - now()) / 1000;
-      if (timeout <= 0) return fallbackExit(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
+      timeoutMs = deadline - now();
+      if (timeoutMs <= 0) return fallbackExit('timeout', `--timeout of ${o.timeoutMs! / 1000} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
     }
     const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host };
     const ro: ReceiveOptions = {
@@ -286,10 +217,10 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       out,
       http: [file.url],
       httpOnly: !multicast,
-      timeout,
+      timeoutMs,
     };
     log.info(
-      `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${file.url}` : `HTTP ${file.url}`}`,
+      `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${redactUrl(file.url)}` : `HTTP ${redactUrl(file.url)}`}`,
     );
     const r = await deps.receive(ro, { log, signal: deps.signal, onProgress: deps.onProgress });
     rep.multicastBytes += r.multicastBytes;
@@ -300,24 +231,25 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     if (r.status !== 'ok') {
       removeLeftovers(out, log);
       const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;
-      if (r.exitCode === Exit.TRANSFER_FAILED && KICK_FAIL.test(r.error ?? '')) {
+      const kind = r.errorKind ?? 'internal';
+      if (kind === 'kick-fail') {
         rep.aborted = true;
         if (o.abortCode !== undefined) {
           log.error(`the DP ended the session with KICK FAIL (no other means allowed): exiting with abortCode ${o.abortCode}, the task sequence will not download ${o.packageId} itself`);
-          return finish(o.abortCode, err);
+          return finish(o.abortCode, { kind, error: err });
         }
         log.warn('the DP ended the session with KICK FAIL (no other means allowed), but osdcast.json has no "abortCode": exiting 4, so the task sequence will try its own download');
-        return finish(Exit.TRANSFER_FAILED, err);
+        return finish(Exit.TRANSFER_FAILED, { kind, error: err });
       }
-      return fallbackExit(r.exitCode, err);
+      return fallbackExit(kind, err, r.exitCode);
     }
     if (file.size !== undefined && r.bytes !== file.size) {
       removeLeftovers(out, log);
-      return fallbackExit(Exit.TRANSFER_FAILED, `${shownPath}: received ${r.bytes} bytes but the listing said ${file.size}`);
+      return fallbackExit('incomplete', `${shownPath}: received ${r.bytes} bytes but the listing said ${file.size}`);
     }
     rep.bytes += r.bytes;
     rep.filesDone++;
-    if (multicast && typeof r.fallback === 'string' && /no multicast session: (?:no reply|no route)/.test(r.fallback)) {
+    if (multicast && (r.fallbackCause === 'no-reply' || r.fallbackCause === 'no-route')) {
       multicast = false;
       log.warn(`the DP did not answer MS-WDSMSI (${r.fallback}): the remaining files go over HTTP only`);
     }

@@ -26,8 +26,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as path from 'node:path';
+import { normalizeServer, ServerAddress } from '../transport/address';
+import { envValue } from '../util/env';
+import { decodeWindowsText } from '../util/text';
+import { findServerInIni } from './acp-ini';
+import { CONFIG_FILE_NAME, OsdcastConfig, parseOsdcastConfig } from './config';
 
 export type DiscoverySource = 'flag' | 'acp-ini' | 'env' | 'config-file' | 'pxe-registry';
 
@@ -52,14 +56,6 @@ export interface DiscoveryAttempt {
   detail: string;
   outcome: AttemptOutcome;
   message?: string;
-}
-
-export interface OsdcastConfig {
-  server?: string;
-  abortCode?: number;
-  namespaceTemplate?: string;
-  contentTemplate?: string;
-  httpTemplate?: string;
 }
 
 export interface DiscoveryResult {
@@ -94,232 +90,8 @@ export interface DiscoveryInputs {
   readFile?: (file: string) => Buffer;
 }
 
-export const CONFIG_FILE_NAME = 'osdcast.json';
 export const SERVER_ENV = 'OSDCAST_SERVER';
 export const PE_CONTROL_KEY = 'HKLM\\SYSTEM\\CurrentControlSet\\Control';
-
-// ---------------------------------------------------------------------------------------------------------------
-// Server values
-
-export interface ServerAddress {
-  host: string;
-  port?: number;
-  server: string;
-}
-
-const HOST_LABEL = /^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;
-
-function validHostName(h: string): boolean {
-  const name = h.endsWith('.') ? h.slice(0, -1) : h;
-  if (name.length === 0 || name.length > 253) return false;
-  if (/^[0-9.]+$/.test(name)) return net.isIPv4(name); // all-numeric must be a real dotted quad
-  return name.split('.').every((l) => HOST_LABEL.test(l));
-}
-
-function hostAndPort(host: string, port?: number): ServerAddress {
-  const shown = host.includes(':') ? `[${host}]` : host;
-  return { host, port, server: port === undefined ? host : `${shown}:${port}` };
-}
-
-function validHost(host: string): boolean {
-  if (net.isIPv6(host)) return host !== '::';
-  if (net.isIPv4(host)) return host !== '0.0.0.0' && host !== '255.255.255.255';
-  return validHostName(host);
-}
-
-function parsePort(p: string): number | undefined {
-  if (!/^\d{1,5}$/.test(p)) return undefined;
-  const n = Number(p);
-  return n >= 1 && n <= 65535 ? n : undefined;
-}
-
-/** A URL (scheme://host...) or a UNC path (\\host\share): the host, or undefined when it is neither / invalid. */
-export function hostFromLocation(value: string): string | undefined {
-  const v = value.trim();
-  if (/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(v)) {
-    try {
-      const u = new URL(v);
-      let h = u.hostname;
-      if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-      return h && validHost(h) ? h : undefined;
-    } catch {
-      return undefined;
-    }
-  }
-  const unc = /^(?:\\\\|\/\/)([^\\/]+)[\\/]/.exec(v) ?? /^(?:\\\\|\/\/)([^\\/]+)$/.exec(v);
-  if (unc) {
-    const h = unc[1]!.replace(/@SSL(@\d+)?$/i, ''); // WebDAV form \\host@SSL\...
-    return validHost(h) ? h : undefined;
-  }
-  return undefined;
-}
-
-/**
- * Accepts a host name, IPv4, IPv6 (bare or [v6]), any of them with :port, a URL or a UNC path. Returns undefined
- * for anything else (empty, spaces, drive paths such as "C:\x", 0.0.0.0 ...).
- */
-export function normalizeServer(value: string): ServerAddress | undefined {
-  let v = value.trim();
-  if (v.length >= 2 && ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'")))) v = v.slice(1, -1).trim();
-  if (v === '' || /\s/.test(v)) return undefined;
-  const loc = hostFromLocation(v);
-  if (loc !== undefined) return hostAndPort(loc);
-  if (/^(?:\\\\|\/\/|[A-Za-z][A-Za-z0-9+.-]*:\/\/)/.test(v)) return undefined; // a URL/UNC that did not parse
-  const bracket = /^\[([^\]]+)\](?::(\d+))?$/.exec(v);
-  if (bracket) {
-    const port = bracket[2] === undefined ? undefined : parsePort(bracket[2]);
-    if (bracket[2] !== undefined && port === undefined) return undefined;
-    return net.isIPv6(bracket[1]!) && bracket[1] !== '::' ? hostAndPort(bracket[1]!, port) : undefined;
-  }
-  if (net.isIPv6(v)) return v === '::' ? undefined : hostAndPort(v);
-  const hp = /^([^:]+)(?::([^:]*))?$/.exec(v);
-  if (!hp) return undefined;
-  const port = hp[2] === undefined ? undefined : parsePort(hp[2]);
-  if (hp[2] !== undefined && port === undefined) return undefined;
-  return validHost(hp[1]!) ? hostAndPort(hp[1]!, port) : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Text files written by Windows tools
-
-/** UTF-16LE/BE (with BOM, or LE without BOM when it looks like it), UTF-8 with or without BOM, else Latin-1. */
-export function decodeTextFile(buf: Buffer): string {
-  if (buf.length >= 2 && buf[0] === 0xff && buf[1] === 0xfe) return buf.subarray(2).toString('utf16le');
-  if (buf.length >= 2 && buf[0] === 0xfe && buf[1] === 0xff) {
-    const b = Buffer.from(buf.subarray(2));
-    b.swap16();
-    return b.toString('utf16le');
-  }
-  if (buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf) return buf.subarray(3).toString('utf8');
-  if (buf.length >= 4 && buf.length % 2 === 0) {
-    let oddZeros = 0;
-    for (let i = 1; i < buf.length; i += 2) if (buf[i] === 0) oddZeros++;
-    if (oddZeros >= (buf.length / 2) * 0.9) return buf.toString('utf16le');
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(buf);
-  } catch {
-    return buf.toString('latin1');
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// ACP INI
-
-export interface IniEntry {
-  section: string;
-  key: string;
-  value: string;
-  line: number;
-}
-
-/** A forgiving INI reader: [Section], key=value (or key: value), ';'/'#' comments, surrounding quotes removed. */
-export function parseIni(text: string): IniEntry[] {
-  const out: IniEntry[] = [];
-  let section = '';
-  const lines = text.replace(/^\uFEFF/, '').split(/\r\n|\r|\n/);
-  lines.forEach((raw, i) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith(';') || line.startsWith('#')) return;
-    const sec = /^\[([^\]]*)\]$/.exec(line);
-    if (sec) {
-      section = sec[1]!.trim();
-      return;
-    }
-    const eq = line.indexOf('=');
-    if (eq <= 0) return;
-    const key = line.slice(0, eq).trim();
-    let value = line.slice(eq + 1).trim();
-    if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
-    out.push({ section, key, value, line: i + 1 });
-  });
-  return out;
-}
-
-const SERVER_KEY =
-  /^(?:server|servername|dp|dpname|dpserver|dphost|distributionpoint|distributionpointname|multicastserver|mcsserver|contentserver|siteserver|host|hostname|osdcastserver)$|server/i;
-const LOCATION_KEY = /url|location|source|path|^dps$|^dplist$/i;
-
-export interface IniServer {
-  address: ServerAddress;
-  section: string;
-  key: string;
-  raw: string;
-  candidates: string[];
-}
-
-function splitList(value: string): string[] {
-  return value
-    .split(/[;,|]/)
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-/** The server named by an ACP INI, following the key rules in the module comment; undefined if none. */
-export function findServerInIni(text: string): IniServer | undefined {
-  const entries = parseIni(text);
-  const pick = (kind: 'server' | 'location'): IniServer | undefined => {
-    for (const e of entries) {
-      const isServer = SERVER_KEY.test(e.key);
-      if (kind === 'server' ? !isServer : isServer || !LOCATION_KEY.test(e.key)) continue;
-      const addrs = splitList(e.value)
-        .map((v) => (kind === 'server' ? normalizeServer(v) : ((h) => (h ? hostAndPort(h) : undefined))(hostFromLocation(v))))
-        .filter((a): a is ServerAddress => a !== undefined);
-      if (addrs.length > 0) {
-        return { address: addrs[0]!, section: e.section, key: e.key, raw: e.value, candidates: addrs.map((a) => a.server) };
-      }
-    }
-    return undefined;
-  };
-  return pick('server') ?? pick('location');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// osdcast.json
-
-export class ConfigError extends Error {}
-
-const CONFIG_KEYS = ['server', 'abortCode', 'namespaceTemplate', 'contentTemplate', 'httpTemplate'] as const;
-
-/**
- * Validates osdcast.json. Throws ConfigError for JSON syntax errors and wrong types; unknown keys are warnings
- * (a newer file on an older binary should still work).
- */
-export function parseOsdcastConfig(text: string, source: string = CONFIG_FILE_NAME): { config: OsdcastConfig; warnings: string[] } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
-    throw new ConfigError(`${source}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`${source}: must be a JSON object`);
-  const obj = raw as Record<string, unknown>;
-  const config: OsdcastConfig = {};
-  const warnings: string[] = [];
-  for (const k of Object.keys(obj)) {
-    if (!(CONFIG_KEYS as readonly string[]).includes(k)) warnings.push(`${source}: unknown key "${k}" ignored`);
-  }
-  if (obj.server !== undefined) {
-    if (typeof obj.server !== 'string' || !normalizeServer(obj.server)) {
-      throw new ConfigError(`${source}: "server" must be a host name, IP address, host:port or URL, got ${JSON.stringify(obj.server)}`);
-    }
-    config.server = obj.server.trim();
-  }
-  if (obj.abortCode !== undefined) {
-    const c = obj.abortCode;
-    if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > 0x7fffffff) {
-      throw new ConfigError(`${source}: "abortCode" must be an integer from 1 to 2147483647, got ${JSON.stringify(c)}`);
-    }
-    config.abortCode = c;
-  }
-  for (const k of ['namespaceTemplate', 'contentTemplate', 'httpTemplate'] as const) {
-    const v = obj[k];
-    if (v === undefined) continue;
-    if (typeof v !== 'string' || v.trim() === '') throw new ConfigError(`${source}: "${k}" must be a non-empty string`);
-    config[k] = v;
-  }
-  return { config, warnings };
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // reg query
@@ -411,13 +183,6 @@ export function defaultExeDir(): string {
   return path.dirname(sea || !process.argv[1] ? process.execPath : path.resolve(process.argv[1]));
 }
 
-function envLookup(env: Record<string, string | undefined>, name: string): string | undefined {
-  if (env[name] !== undefined) return env[name];
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(env)) if (k.toLowerCase() === lower) return v;
-  return undefined;
-}
-
 export function discoverServer(inputs: DiscoveryInputs): DiscoveryResult {
   const env = inputs.env ?? process.env;
   const platform = inputs.platform ?? process.platform;
@@ -439,7 +204,7 @@ export function discoverServer(inputs: DiscoveryInputs): DiscoveryResult {
     const file = (/^[A-Za-z]:|\\/.test(inputs.exeDir) ? path.win32 : path).join(inputs.exeDir, CONFIG_FILE_NAME);
     result.configPath = file;
     try {
-      const text = decodeTextFile(readFile(file));
+      const text = decodeWindowsText(readFile(file));
       try {
         const { config, warnings } = parseOsdcastConfig(text, file);
         result.config = config;
@@ -470,7 +235,7 @@ export function discoverServer(inputs: DiscoveryInputs): DiscoveryResult {
   // 2. ACP INI
   if (inputs.acpIniPath !== undefined) {
     try {
-      const s = findServerInIni(decodeTextFile(readFile(inputs.acpIniPath)));
+      const s = findServerInIni(decodeWindowsText(readFile(inputs.acpIniPath)));
       if (s) return found(s.address, 'acp-ini', `${inputs.acpIniPath} [${s.section}] ${s.key}`, s.raw, s.candidates);
       note('acp-ini', inputs.acpIniPath, 'absent', 'no server, DP or URL key with a usable value');
     } catch (e) {
@@ -481,7 +246,7 @@ export function discoverServer(inputs: DiscoveryInputs): DiscoveryResult {
   }
 
   // 3. OSDCAST_SERVER
-  const ev = envLookup(env, SERVER_ENV);
+  const ev = envValue(env, SERVER_ENV);
   if (ev !== undefined && ev.trim() !== '') {
     const a = normalizeServer(ev);
     if (a) return found(a, 'env', SERVER_ENV, ev);

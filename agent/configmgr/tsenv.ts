@@ -20,6 +20,8 @@ import { spawnSync, type SpawnSyncOptions, type SpawnSyncReturns } from 'node:ch
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { envValue } from '../util/env';
+import { stripBom } from '../util/text';
 
 // ---------------------------------------------------------------------------------------------------------------
 // --ts-var NAME=field
@@ -152,7 +154,8 @@ export const TSENV_VBS = [
 /** Splits the helper's "<len>:<text>" records. Throws on malformed input. */
 export function parseHelperOutput(text: string): string[] {
   const out: string[] = [];
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  text = stripBom(text);
+  let i = 0;
   while (i < text.length) {
     const colon = text.indexOf(':', i);
     const len = colon > i ? Number(text.slice(i, colon)) : NaN;
@@ -219,7 +222,7 @@ function fail(reason: TsEnvFailure, message: string): { ok: false; reason: TsEnv
 }
 
 function defaultCscript(env: Readonly<Record<string, string | undefined>>): string {
-  const root = Object.entries(env).find(([k]) => k.toLowerCase() === 'systemroot')?.[1];
+  const root = envValue(env, 'SystemRoot');
   if (root) {
     const p = path.win32.join(root, 'System32', 'cscript.exe');
     if (fs.existsSync(p)) return p;

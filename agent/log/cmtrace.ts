@@ -26,10 +26,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { DEFAULTS } from '../defaults';
+import { envValue } from '../util/env';
+import { UTF8_BOM } from '../util/text';
 
 export type CmTraceType = 1 | 2 | 3;
 
-export const DEFAULT_MAX_SIZE = 2 * 1024 * 1024;
 export const DEFAULT_COMPONENT = 'osdcast';
 export const LOG_FILE_NAME = 'osdcast.log';
 
@@ -252,7 +254,7 @@ export class RotatingFile {
 export interface CmTraceDestinationOptions extends Omit<FormatOptions, 'thread'> {
   /** Log file path; the parent folder is created when missing. */
   path: string;
-  /** Rotate before a record would make the file larger than this many bytes; 0 disables rotation. Default 2 MiB. */
+  /** Rotate before a record would make the file larger than this many bytes; 0 disables rotation. Default DEFAULTS.logMaxSizeBytes. */
   maxSize?: number;
   /** Start a new (empty) file with a UTF-8 BOM. Default true. */
   bom?: boolean;
@@ -282,9 +284,9 @@ export class CmTraceDestination {
   constructor(private readonly opts: CmTraceDestinationOptions) {
     this.path = opts.path;
     this.rotatedPath = rotatedPath(opts.path);
-    this.maxSize = opts.maxSize ?? DEFAULT_MAX_SIZE;
+    this.maxSize = opts.maxSize ?? DEFAULTS.logMaxSizeBytes;
     if (!Number.isFinite(this.maxSize) || this.maxSize < 0) throw new RangeError(`maxSize must be >= 0, got ${opts.maxSize}`);
-    this.file = new RotatingFile(this.path, this.maxSize, opts.bom === false ? undefined : Buffer.from([0xef, 0xbb, 0xbf]), (e) => this.fail(e));
+    this.file = new RotatingFile(this.path, this.maxSize, opts.bom === false ? undefined : UTF8_BOM, (e) => this.fail(e));
   }
 
   /** Number of records that could not be written. */
@@ -345,14 +347,6 @@ export function cmtraceDestination(opts: CmTraceDestinationOptions): CmTraceDest
 }
 
 export type LogTarget = { format: 'cmtrace'; path: string } | { format: 'json' };
-
-/** Environment lookup that ignores case, as Windows does (a plain object passed in tests is case-sensitive). */
-export function envValue(env: Record<string, string | undefined>, name: string): string | undefined {
-  if (env[name] !== undefined) return env[name];
-  const lower = name.toLowerCase();
-  for (const [k, v] of Object.entries(env)) if (k.toLowerCase() === lower) return v;
-  return undefined;
-}
 
 /**
  * Where logs go by default: inside a task sequence (`_SMSTSLogPath` set, e.g. X:\Windows\Temp\SMSTSLog in WinPE

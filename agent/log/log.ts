@@ -8,7 +8,8 @@
  */
 import fs from 'node:fs';
 import pino, { Logger } from 'pino';
-import { cmtraceDestination, defaultLogTarget, DEFAULT_MAX_SIZE, pinoLineToCmTrace, RotatingFile } from './cmtrace';
+import { DEFAULTS } from '../defaults';
+import { cmtraceDestination, defaultLogTarget, pinoLineToCmTrace, RotatingFile } from './cmtrace';
 
 export type { Logger };
 export type LogFormat = 'json' | 'cmtrace';
@@ -30,7 +31,7 @@ export class RotatingFileDestination {
 
   constructor(
     readonly path: string,
-    readonly maxSize: number = DEFAULT_MAX_SIZE,
+    readonly maxSize: number = DEFAULTS.logMaxSizeBytes,
   ) {
     this.file = new RotatingFile(path, maxSize, undefined, (e) => {
       if (this.reported) return;
@@ -72,8 +73,8 @@ function cmtraceStderr(): { write(s: string): boolean } {
 
 export function createLogger(o: LogOptions = {}): Logger {
   const format = o.format ?? 'json';
-  const maxSize = o.maxSize ?? DEFAULT_MAX_SIZE;
-  const opts = { level: o.level ?? 'info', base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
+  const maxSize = o.maxSize ?? DEFAULTS.logMaxSizeBytes;
+  const opts = { level: o.level ?? DEFAULTS.logLevel, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime };
   if (format === 'cmtrace') return pino(opts, o.file ? cmtraceDestination({ path: o.file, maxSize }) : cmtraceStderr());
   if (o.file) return pino(opts, new RotatingFileDestination(o.file, maxSize));
   return pino(opts, pino.destination({ dest: 2, sync: true }));

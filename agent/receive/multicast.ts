@@ -1,20 +1,21 @@
 /**
- * One multicast session, driven: the sans-I/O Receiver on two UDP sockets, a timer, the disk pump, and the
- * watchdogs that decide when multicast cannot serve (no data after JOIN, too slow, KICK, inactivity).
+ * One multicast session, driven: the sans-I/O Receiver on two UDP sockets, one timer, the disk pump's write
+ * completions, and the core fallback policy (core/multicast-policy.ts). This file decides nothing itself: it feeds
+ * the Receiver and the policy, and carries out what the policy says (leave for HTTP, fail, fetch blocks by HTTP).
  */
 import os from 'node:os';
 import type dgram from 'node:dgram';
 import { ipToBytes } from '../../core/codec/msi';
-import { KickReason } from '../../core/codec/mt';
-import { Bitmap } from '../../core/bitmap';
-import { Receiver, SessionInfo } from '../../core/receiver';
+import { FetchDecision, MulticastPolicy, PolicyDecision } from '../../core/multicast-policy';
+import type { FallbackCause } from '../../core/outcome';
+import { Receiver, ReceiverEvent, ReceiverStats, SessionInfo } from '../../core/receiver';
 import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
-import { Exit, OsdcastError } from '../errors';
+import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
 import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast } from '../transport/net';
 
-export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; reason: string };
+export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; cause: FallbackCause; reason: string };
 
 export interface McContext {
   session: SessionInfo;
@@ -32,21 +33,20 @@ export interface McContext {
   /** Called once the server's block numbering is known (recorded in the resume state). */
   onBlockBase?: (base: 0 | 1) => void;
   inactivityMs?: number;
+  /** An HTTP source exists: multicast troubles end in a fallback outcome instead of a failure. */
+  canFallBack: boolean;
   /** Fall back when no multicast block arrived this long after JOIN (ms). */
   mcastTimeoutMs?: number;
   /** Fall back when the multicast rate stays below bytesPerSec over windowMs. */
   minRate?: { bytesPerSec: number; windowMs: number };
-  /** Hybrid hook, every second and after each MS-WDSMA round: fetch blocks multicast keeps missing. */
-  onRound?: (eligible: (idx: number) => boolean) => void;
-  onTick?: (rx: Receiver) => void;
+  /** Hybrid: the policy's "fetch these blocks by HTTP now" (blocks multicast keeps missing). */
+  onFetch?: (f: FetchDecision) => void;
   dropRate?: number;
   dropRng?: () => number;
   dropFilter?: (msg: Buffer) => boolean;
   /** Statistics out, also on failure. */
-  stats?: (rx: Receiver) => void;
+  stats?: (s: ReceiverStats) => void;
 }
-
-const KICK_NAMES: Record<number, string> = { [KickReason.POLICY_NOT_MET]: 'POLICY_NOT_MET', [KickReason.FALLBACK]: 'FALLBACK', [KickReason.FAIL]: 'FAIL' };
 
 export async function runMulticast(c: McContext): Promise<McOutcome> {
   const { session, log, now, store, pump } = c;
@@ -63,6 +63,10 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     c.rng,
     now(),
   );
+  const policy = new MulticastPolicy(
+    { canFallBack: c.canFallBack, mcastTimeoutMs: c.mcastTimeoutMs, minRate: c.minRate, inactivityMs: rx.stats().inactivityMs, hybridHave: c.onFetch ? store.have : undefined },
+    now(),
+  );
   let mc: MulticastSocket | undefined;
   // MT packets to the session's server go out on a connected socket; anything else (a LEAVE to the old server
   // after a DEMOTE) on the unconnected one.
@@ -74,18 +78,10 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   };
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
-  let tick: NodeJS.Timeout | undefined;
-  let noData: NodeJS.Timeout | undefined;
   let done = false;
   const dropRate = c.dropRate ?? 0;
   const dropRng = c.dropRng ?? c.rng;
   let injectedDrops = 0;
-  // MS-WDSMA rounds seen, and the `have` bitmap at the last two POLLs (hybrid: a block missing across two
-  // whole repair rounds is fetched over HTTP).
-  let round = 0;
-  const seen1 = new Bitmap(session.totalBlocks);
-  const seen2 = new Bitmap(session.totalBlocks);
-  const rateSamples: [number, number][] = [];
 
   let settle!: (o: McOutcome) => void;
   let fail!: (e: unknown) => void;
@@ -99,49 +95,54 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (o instanceof Error) fail(o);
     else settle(o);
   };
+  const carryOut = (d: PolicyDecision) => finish(d.action === 'fail' ? new OsdcastError(d.kind, d.message) : { kind: 'fallback', cause: d.cause, reason: d.message });
 
-  const service = () => {
+  /** What the agent shows of an event; the policy decides what it means. */
+  const logEvent = (ev: ReceiverEvent) => {
+    switch (ev.type) {
+      case 'joined':
+        return log.info({ clientId: ev.clientId >>> 0 }, `joined session ${session.sessionId >>> 0} as client ${ev.clientId >>> 0}`);
+      case 'complete':
+        return log.info('every block is on disk; leaving the session');
+      case 'conflicting-duplicate':
+        // One per session (core): tampering, or a broken server; the first copy was kept.
+        return log.warn({ sessionId: ev.sessionId >>> 0, block: ev.block }, `block ${ev.block} arrived twice with different bytes (first copy kept): a forged sender or a broken server; further conflicts in session ${ev.sessionId >>> 0} are only counted (verify with --sha256)`);
+      case 'demoted':
+        return log.warn(ev, `demoted to the slower session ${ev.sessionId >>> 0} at ${ev.multicast.address}:${ev.multicast.port}`);
+      default:
+        return;
+    }
+  };
+
+  /**
+   * After every input. `withStats`: also feed the policy the receiver's statistics (a copy, so not after every
+   * datagram: rounds only change in handleTimeout, and datagrams that matter to the policy come as events).
+   */
+  const service = (withStats: boolean) => {
     if (done) return;
     let tx;
     while ((tx = rx.pollTransmit())) send(tx);
     pump.kick();
     let ev;
     while ((ev = rx.pollEvent())) {
-      switch (ev.type) {
-        case 'joined':
-          log.info({ clientId: ev.clientId >>> 0 }, `joined session ${session.sessionId >>> 0} as client ${ev.clientId >>> 0}`);
-          break;
-        case 'complete':
-          log.info('every block is on disk; leaving the session');
-          return finish({ kind: 'complete' });
-        case 'closed':
-          break;
-        case 'conflicting-duplicate':
-          // One per session (core): tampering, or a broken server; the first copy was kept.
-          log.warn({ sessionId: ev.sessionId >>> 0, block: ev.block }, `block ${ev.block} arrived twice with different bytes (first copy kept): a forged sender or a broken server; further conflicts in session ${ev.sessionId >>> 0} are only counted (verify with --sha256)`);
-          break;
-        case 'kicked': {
-          const why = KICK_NAMES[ev.reason] ?? `reason ${ev.reason}`;
-          if (ev.reason === KickReason.FAIL) return finish(new OsdcastError(Exit.TRANSFER_FAILED, `removed from the session by the server (KICK ${why}); the server forbids other means`));
-          return finish({ kind: 'fallback', reason: `removed from the session by the server (KICK ${why})` });
-        }
-        case 'inactive':
-          return finish({ kind: 'fallback', reason: `no packet from the server for ${(rx.mt.params.inactivityTimeout / 1000).toFixed(0)} s (InactivityTimeout)` });
-        case 'demoted':
-          log.warn(ev, `demoted to the slower session ${ev.sessionId >>> 0} at ${ev.multicast.address}:${ev.multicast.port}`);
-          armNoData();
-          void switchGroup(ev.multicast.address, ev.multicast.port, ev.server).catch((e) => finish(e));
-          break;
-      }
+      logEvent(ev);
+      policy.handleEvent(now(), ev, rx.stats());
+      if (ev.type === 'complete') return finish({ kind: 'complete' });
+      if (ev.type === 'demoted') void switchGroup(ev.multicast.address, ev.multicast.port, ev.server).catch((e) => finish(e));
+      const d = policy.pollDecision();
+      if (d) return carryOut(d);
     }
-    if (rx.ma.rounds !== round) {
-      round = rx.ma.rounds;
-      if (c.onRound && round >= 3) c.onRound((i) => !seen1.has(i) && !seen2.has(i));
-      seen2.loadFrom(seen1.toBuffer());
-      seen1.loadFrom(store.have.toBuffer());
+    if (withStats) {
+      const st = rx.stats();
+      if (st.baseKnown) c.onBlockBase?.(st.base);
+      policy.handleStats(now(), st);
+      const d = policy.pollDecision();
+      if (d) return carryOut(d);
+      const f = policy.pollFetch();
+      if (f) c.onFetch?.(f);
     }
-    const next = rx.pollTimeout();
-    if (next !== undefined && next < timerAt) {
+    const next = Math.min(rx.pollTimeout() ?? Infinity, policy.pollTimeout() ?? Infinity);
+    if (next < timerAt) {
       if (timer) clearTimeout(timer);
       timerAt = next;
       timer = setTimeout(onTimer, Math.max(0, next - now()));
@@ -151,7 +152,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     timer = undefined;
     timerAt = Infinity;
     rx.handleTimeout(now());
-    service();
+    service(true);
   };
   const onMulticast: Handler = (msg, from) => {
     if (done) return;
@@ -160,12 +161,12 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       return;
     }
     rx.handleDatagram(msg, from, now());
-    service();
+    service(false);
   };
   const onUnicast: Handler = (msg, from) => {
     if (done) return;
     rx.handleDatagram(msg, from, now());
-    service();
+    service(false);
   };
   const connect = async (to: { address: string; port: number }) => {
     const old = sess;
@@ -180,63 +181,40 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     await closeSocket(old?.socket);
     await connect(server);
   };
-  const armNoData = () => {
-    if (!c.mcastTimeoutMs) return;
-    if (noData) clearTimeout(noData);
-    // Any DATA counts as multicast working, duplicates included (a resumed run may first see blocks it has).
-    const seen = () => rx.ma.stats.blocks + rx.ma.stats.duplicates;
-    const before = seen();
-    noData = setTimeout(() => {
-      if (seen() === before) finish({ kind: 'fallback', reason: `no multicast data within ${(c.mcastTimeoutMs! / 1000).toFixed(0)} s of JOIN (--mcast-timeout)` });
-    }, c.mcastTimeoutMs);
-  };
-  const onAbort = () => finish(c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
+  const onAbort = () => finish(c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError('interrupted', 'interrupted'));
 
-  pump.onWritten = (job) => {
-    rx.handleWriteDone(job, now());
-    service();
-  };
-  pump.onError = (e) => finish(e);
+  // Write completions (of multicast and hybrid HTTP blocks alike) release the transport's cache and may complete.
+  // A pump failure aborts the whole receive (receive.ts), which ends this session through the signal.
+  const stopListening = pump.onWritten(() => {
+    if (done) return;
+    rx.handleWritten(now());
+    service(true);
+  });
   c.setUniHandler(onUnicast);
   c.signal.addEventListener('abort', onAbort);
   if (c.signal.aborted) onAbort();
 
-  tick = setInterval(() => {
-    if (done) return;
-    const t = now();
-    c.onTick?.(rx);
-    if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
-    if (c.minRate && rx.ma.bytes > 0) {
-      rateSamples.push([t, rx.ma.bytes]);
-      while (rateSamples.length > 1 && t - rateSamples[1]![0] >= c.minRate.windowMs) rateSamples.shift();
-      const [t0, b0] = rateSamples[0]!;
-      if (t - t0 >= c.minRate.windowMs) {
-        const rate = (rx.ma.bytes - b0) / ((t - t0) / 1000);
-        if (rate < c.minRate.bytesPerSec && !store.complete)
-          finish({ kind: 'fallback', reason: `multicast rate ${(rate / 1e6).toFixed(2)} MB/s stayed below --min-rate ${(c.minRate.bytesPerSec / 1e6).toFixed(2)} MB/s for ${(c.minRate.windowMs / 1000).toFixed(0)} s` });
-      }
-    }
-    if (c.onRound && round >= 3) c.onRound((i) => !seen1.has(i) && !seen2.has(i));
-  }, 1000);
-
   try {
-    mc = await openMulticast(session.multicast.address, session.multicast.port, c.iface, onMulticast).catch((e) => {
-      throw new OsdcastError(Exit.NO_SESSION, `cannot join ${session.multicast.address}:${session.multicast.port} on ${c.iface}: ${(e as Error).message}`);
-    });
+    try {
+      mc = await openMulticast(session.multicast.address, session.multicast.port, c.iface, onMulticast);
+    } catch (e) {
+      policy.handleGroupJoinFailed(now(), `cannot join ${session.multicast.address}:${session.multicast.port} on ${c.iface}: ${(e as Error).message}`);
+      carryOut(policy.pollDecision()!);
+      return await outcome;
+    }
     if (mc.granted && mc.granted < 16 * 1024 * 1024) log.warn({ granted: mc.granted }, `socket receive buffer is only ${(mc.granted / 1048576).toFixed(1)} MiB (asked for 32 MiB; raise net.core.rmem_max): bursts may be lost`);
     else log.info({ granted: mc.granted }, `socket receive buffer ${(mc.granted / 1048576).toFixed(1)} MiB`);
     await connect(session.server);
-    armNoData();
-    service();
+    policy.handleGroupJoined(now(), rx.stats());
+    service(true);
     return await outcome;
   } finally {
     done = true;
     if (timer) clearTimeout(timer);
-    if (tick) clearInterval(tick);
-    if (noData) clearTimeout(noData);
+    stopListening();
     c.signal.removeEventListener('abort', onAbort);
     // Leave politely: LEAVE goes out after its random delay (at most MaxNACKBackOff / MaxLeaveDelay).
-    if (rx.mt.state !== 'closed') rx.cancel(now());
+    rx.cancel(now());
     const deadline = now() + 1000;
     for (;;) {
       rx.handleTimeout(now());
@@ -246,12 +224,13 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       if (t === undefined || now() >= deadline) break;
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, t - now()))));
     }
-    pump.onWritten = (job) => store.writeDone(job);
     c.setUniHandler(() => {});
     await closeSocket(mc?.socket);
     await closeSocket(sess);
-    log.info({ mt: rx.mt.stats, ma: rx.ma.stats, drops: rx.drops, injectedDrops }, 'multicast statistics');
-    if (rx.ma.baseKnown) c.onBlockBase?.(rx.ma.base);
-    c.stats?.(rx);
+    const st = rx.stats();
+    const { mt, blocks, duplicates, conflicting, badBlocks, ringFull, renumbered, drops } = st;
+    log.info({ mt, ma: { blocks, duplicates, conflicting, badBlocks, ringFull, renumbered }, drops, injectedDrops }, 'multicast statistics');
+    if (st.baseKnown) c.onBlockBase?.(st.base);
+    c.stats?.(st);
   }
 }

@@ -9,7 +9,9 @@ import type dgram from 'node:dgram';
 import { Bitmap } from '../../core/bitmap';
 import { BlockStore } from '../../core/block-store';
 import { MsiUdpInitiator } from '../../core/msi-client';
-import type { SessionInfo } from '../../core/receiver';
+import type { FallbackCause } from '../../core/outcome';
+import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
+import { DEFAULTS } from '../defaults';
 import { DiskPump } from '../storage/disk';
 import { Exit, OsdcastError } from '../errors';
 import { HttpClient, HttpError, HttpInfo } from '../transport/http';
@@ -20,6 +22,7 @@ import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } fr
 import type { Report } from '../report';
 import { FileSink } from '../storage/sink';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
+import { redactUrl } from '../util/url';
 
 export interface ReceiveOptions {
   server: string;
@@ -28,9 +31,10 @@ export interface ReceiveOptions {
   content: string;
   out: string;
   iface?: string;
-  cacheMiB: number;
-  /** Overall wall-clock limit (s). */
-  timeout?: number;
+  /** Memory ring between network and disk (bytes); default DEFAULTS.cacheBytes. */
+  cacheBytes?: number;
+  /** Overall wall-clock limit (ms). */
+  timeoutMs?: number;
   blockBase?: 'auto' | 0 | 1;
   /** MSI requests per attempt (1 s apart, MS-WDSMSI 3.1.6). */
   msiTries?: number;
@@ -40,15 +44,15 @@ export interface ReceiveOptions {
   /** HTTP(S) URLs of the same content, tried in order. */
   http?: string[];
   httpOnly?: boolean;
-  /** Retries of each MSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount: 2). */
+  /** Retries of each MSI session attempt and each HTTP request (ConfigMgr SMSTSDownloadRetryCount). */
   retries?: number;
-  /** Seconds between retries (ConfigMgr SMSTSDownloadRetryDelay: 15). */
-  retryDelay?: number;
-  /** Seconds after JOIN without multicast data before falling back to HTTP (only with --http). */
-  mcastTimeout?: number;
-  /** MB/s below which, over minRateWindow seconds, the receiver leaves multicast for HTTP. */
-  minRate?: number;
-  minRateWindow?: number;
+  /** Between retries (ms; ConfigMgr SMSTSDownloadRetryDelay). */
+  retryDelayMs?: number;
+  /** After JOIN without multicast data this long (ms), fall back to HTTP (only with --http; 0: never). */
+  mcastTimeoutMs?: number;
+  /** Below this rate (bytes/s) over minRateWindowMs, the receiver leaves multicast for HTTP. */
+  minRateBytesPerSec?: number;
+  minRateWindowMs?: number;
   sha256?: string;
   sha256Url?: string;
   ca?: Buffer;
@@ -95,8 +99,8 @@ function rngFromCrypto(): () => number {
 
 function httpFailure(e: unknown): OsdcastError {
   if (e instanceof OsdcastError) return e;
-  if (e instanceof HttpError) return new OsdcastError(Exit.TRANSFER_FAILED, `HTTP ${e.kind}: ${e.message}`);
-  return new OsdcastError(Exit.TRANSFER_FAILED, (e as Error).message);
+  if (e instanceof HttpError) return new OsdcastError('http', `HTTP ${e.kind}: ${e.message}`);
+  return new OsdcastError('internal', (e as Error).message);
 }
 
 export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Report> {
@@ -107,10 +111,10 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
-  const onOuterAbort = () => abort(new OsdcastError(Exit.INTERRUPTED, 'interrupted'));
+  const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
   deps.signal?.addEventListener('abort', onOuterAbort);
   if (deps.signal?.aborted) onOuterAbort();
-  const overall = o.timeout ? setTimeout(() => abort(new OsdcastError(Exit.TRANSFER_FAILED, `--timeout of ${o.timeout} s reached before the image was complete`)), o.timeout * 1000) : undefined;
+  const overall = o.timeoutMs ? setTimeout(() => abort(new OsdcastError('timeout', `--timeout of ${o.timeoutMs! / 1000} s reached before the image was complete`)), o.timeoutMs) : undefined;
   const aborted = () => {
     if (ac.signal.aborted) throw ac.signal.reason;
   };
@@ -123,31 +127,31 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let stopHybrid: () => void = () => {};
   try {
     const urls = o.http ?? [];
-    if (o.httpOnly && urls.length === 0) throw new OsdcastError(Exit.USAGE, '--http-only needs at least one --http <url>');
-    const retries = o.retries ?? 2;
-    const retryDelayMs = (o.retryDelay ?? 15) * 1000;
+    if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
+    const retries = o.retries ?? DEFAULTS.retries;
+    const retryDelayMs = o.retryDelayMs ?? DEFAULTS.retryDelayMs;
     if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
     const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
 
     // ---- 1. multicast session (unless --http-only)
-    let fallback: string | undefined = o.httpOnly ? 'HTTP only (--http-only)' : undefined;
+    let fallback: { cause: FallbackCause; reason: string } | undefined = o.httpOnly ? { cause: 'http-only', reason: 'HTTP only (--http-only)' } : undefined;
     let session: SessionInfo | undefined;
     let iface = '';
     let mac: Buffer = Buffer.alloc(6);
     let onUni: Handler = () => {};
     if (!o.httpOnly) {
       const route = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
-      if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError(Exit.USAGE, `--interface ${o.iface} is not an address of this machine`);
+      if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
       try {
-        if (!route) throw new OsdcastError(Exit.NO_SESSION, `no route to ${o.server}`);
+        if (!route) throw new NoSession('no-route', `no route to ${o.server}`);
         iface = route;
         mac = macFor(iface);
         uni = await openUnicast(iface, (msg, from) => onUni(msg, from));
         session = await initiateWithRetries(o, mac, uni, (h) => (onUni = h), now, log, ac.signal, retries, retryDelayMs);
       } catch (e) {
-        if (!(e instanceof OsdcastError) || e.exitCode !== Exit.NO_SESSION || !http) throw e;
-        fallback = `no multicast session: ${e.message}`;
-        log.warn(`falling back to HTTP: ${fallback}`);
+        if (!(e instanceof NoSession) || !http) throw e;
+        fallback = { cause: e.why, reason: `no multicast session: ${e.message}` };
+        log.warn(`falling back to HTTP: ${fallback.reason}`);
       }
     }
     aborted();
@@ -185,7 +189,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       sink = FileSink.open(o.out, 0);
       await sink.finish();
       const sha = await sink.hash();
-      if (expectedSha && sha !== expectedSha) throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha} (empty content); nothing was renamed`);
+      if (expectedSha && sha !== expectedSha) throw new OsdcastError('integrity', `SHA-256 mismatch: expected ${expectedSha}, received ${sha} (empty content); nothing was renamed`);
       sink.commit();
       return finishReport({ ...report, status: 'ok', exitCode: Exit.OK, bytes: 0, sha256: sha, integrity: expectedSha ? 'verified' : 'unverified' });
     }
@@ -193,7 +197,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // ---- 4. resume
     const loaded = loadState(stPath, identity, { log });
     let onDisk: Bitmap | undefined;
-    let blockBase = o.blockBase ?? 'auto';
+    let blockBase = o.blockBase ?? DEFAULTS.blockBase;
     if (loaded && 'onDisk' in loaded) {
       if (FileSink.canResume(o.out, size)) {
         onDisk = loaded.onDisk;
@@ -204,7 +208,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       }
       else log.warn(`resume state found but ${o.out}.partial is missing or has the wrong size: starting over`);
     } else if (loaded && 'mismatch' in loaded) log.warn(`resume state describes other content (${loaded.mismatch}): starting over`);
-    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheMiB * 1024 * 1024) / blockSize)) });
+    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheBytes ?? DEFAULTS.cacheBytes) / blockSize)) });
     if (onDisk) {
       store.restore(onDisk);
       report.resumedBytes = Math.min(size, store.disk.count * blockSize);
@@ -217,8 +221,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const durable = new Bitmap(totalBlocks);
     durable.loadFrom(store.disk.toBuffer());
     const state = new StateFile(stPath, identity, durable);
-    pump = new DiskPump(store, sink, durable, state, now);
-    pump.onError = (e) => abort(e);
+    pump = new DiskPump(store, sink, durable, state, now, (e) => abort(e));
     const disk = pump;
     const filler = http ? new HttpFiller(http, store, disk, log, info?.validator) : undefined;
     // Hybrid fetches run beside multicast on their own client, aborted as soon as multicast ends (its blocks would
@@ -256,10 +259,11 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
           state.identity = { ...state.identity, blockBase: base };
         },
         inactivityMs: o.inactivityMs,
-        mcastTimeoutMs: http && o.mcastTimeout !== 0 ? (o.mcastTimeout ?? 60) * 1000 : undefined,
-        minRate: http && o.minRate ? { bytesPerSec: o.minRate * 1e6, windowMs: (o.minRateWindow ?? 60) * 1000 } : undefined,
-        onRound: hybrid
-          ? (eligible) => {
+        canFallBack: !!filler,
+        mcastTimeoutMs: http && o.mcastTimeoutMs !== 0 ? (o.mcastTimeoutMs ?? DEFAULTS.mcastTimeoutMs) : undefined,
+        minRate: http && o.minRateBytesPerSec ? { bytesPerSec: o.minRateBytesPerSec, windowMs: o.minRateWindowMs ?? DEFAULTS.minRateWindowMs } : undefined,
+        onFetch: hybrid
+          ? ({ eligible }) => {
               if (filling || hybridAc.signal.aborted) return;
               const ranges = hybrid.candidates(eligible);
               if (ranges.length === 0) return;
@@ -275,24 +279,19 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         dropRate: deps.dropRate,
         dropRng: deps.dropRng,
         dropFilter: deps.dropFilter,
-        stats: (rx) => {
-          const st = rx.mt.stats;
-          report.multicastBytes = rx.ma.bytes;
-          report.drops = { wrongSource: rx.drops.wrongSource };
-          report.droppedPackets = Object.values(st.malformed).reduce((a, b) => a + (b ?? 0), 0) + st.wrongSecurity + st.wrongSession + rx.ma.stats.badBlocks + rx.drops.wrongSource;
-          report.conflictingDuplicates = rx.ma.stats.conflicting;
+        stats: (st) => {
+          report.multicastBytes = st.bytes;
+          report.drops = { wrongSource: st.drops.wrongSource };
+          report.droppedPackets = st.dropped;
+          report.conflictingDuplicates = st.conflicting;
         },
-      }).catch((e) => {
-        // Joining the group failed (no multicast route, port in use): with an HTTP source that is a fallback too.
-        if (e instanceof OsdcastError && e.exitCode === Exit.NO_SESSION && filler) return { kind: 'fallback' as const, reason: e.message };
-        throw e;
       }).finally(() => stopHybrid());
       if (filling) await filling.catch(() => undefined);
       report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
+      // Without an HTTP source the policy turned every reason to leave into a failure (thrown above).
       if (res.kind === 'fallback') {
-        if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, `${res.reason}; no --http fallback configured`);
-        fallback = res.reason;
-        log.warn(`falling back to HTTP: ${fallback}`);
+        fallback = { cause: res.cause, reason: res.reason };
+        log.warn(`falling back to HTTP: ${fallback.reason}`);
       }
     }
     await closeSocket(uni);
@@ -301,7 +300,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
 
     // ---- 6. HTTP for whatever is still missing
     if (!store.complete) {
-      if (!filler) throw new OsdcastError(Exit.TRANSFER_FAILED, 'multicast ended before the image was complete');
+      if (!filler) throw new OsdcastError('incomplete', 'multicast ended before the image was complete');
       try {
         await filler.fetch(filler.candidates());
       } catch (e) {
@@ -309,9 +308,12 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       }
     }
     await pump.drain();
-    if (!store.complete) throw new OsdcastError(Exit.TRANSFER_FAILED, `${totalBlocks - store.disk.count} blocks still missing`);
+    if (!store.complete) throw new OsdcastError('incomplete', `${totalBlocks - store.disk.count} blocks still missing`);
     report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
-    if (fallback) report.fallback = fallback;
+    if (fallback) {
+      report.fallback = fallback.reason;
+      report.fallbackCause = fallback.cause;
+    }
 
     // ---- 7. integrity, then the file appears
     // Record every block as durable (so a mismatch can be inspected and a rerun does not refetch), and make sure
@@ -326,7 +328,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       // Keep the partial file for inspection, but let a rerun fetch everything again instead of failing forever.
       durable.clearAll();
       state.write(now());
-      throw new OsdcastError(Exit.INTEGRITY, `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${sink.partial} and ${stPath} are kept, nothing was renamed`);
+      throw new OsdcastError('integrity', `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${sink.partial} and ${stPath} are kept, nothing was renamed`);
     }
     // An HTTP validator vouches only for bytes that all came over HTTP in this run (multicast carries none).
     const pinned = !!(info?.validator.etag || info?.validator.lastModified) && !report.multicastBytes && !report.resumedBytes;
@@ -339,7 +341,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // At exit the state file records what is safely on disk, so a rerun resumes from there.
     if (pump && err.exitCode !== Exit.LOCAL_IO) await pump.close(true).catch(() => undefined);
     await pump?.quiesce(); // no write may still be running when the file is closed below
-    return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message });
+    return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message, errorKind: err.kind });
   } finally {
     if (overall) clearTimeout(overall);
     if (progressTimer) clearInterval(progressTimer);
@@ -363,7 +365,7 @@ function removeStale(file: string): void {
     try {
       fs.unlinkSync(f);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OsdcastError(Exit.LOCAL_IO, `cannot remove the stale resume state ${f}: ${(e as Error).message}`);
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new OsdcastError('io', `cannot remove the stale resume state ${f}: ${(e as Error).message}`);
     }
   }
 }
@@ -384,24 +386,31 @@ function peakRss(): number {
 
 /** --sha256-url: the first 64-hex-digit word of the document. */
 async function fetchDigest(url: string, o: ReceiveOptions, log: Logger, signal: AbortSignal): Promise<string> {
-  const c = new HttpClient({ urls: [url], retries: o.retries ?? 2, retryDelayMs: (o.retryDelay ?? 15) * 1000, ca: o.ca, insecure: o.insecure, log, signal });
+  const c = new HttpClient({ urls: [url], retries: o.retries ?? DEFAULTS.retries, retryDelayMs: o.retryDelayMs ?? DEFAULTS.retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal });
   try {
     const info = await c.probe();
     const parts: Buffer[] = [];
     if (info.size > 0) await c.fetchRange(0, Math.min(info.size, 65536) - 1, (_off, chunk) => void parts.push(Buffer.from(chunk)));
     const m = /\b[0-9a-fA-F]{64}\b/.exec(Buffer.concat(parts).toString('utf8'));
-    if (!m) throw new OsdcastError(Exit.USAGE, `--sha256-url ${url} holds no SHA-256 (64 hex digits)`);
+    if (!m) throw new OsdcastError('usage', `--sha256-url ${redactUrl(url)} holds no SHA-256 (64 hex digits)`);
     return m[0];
   } catch (e) {
     if (e instanceof OsdcastError) throw e;
-    throw new OsdcastError(Exit.TRANSFER_FAILED, `cannot fetch --sha256-url: ${(e as Error).message}`);
+    throw new OsdcastError('http', `cannot fetch --sha256-url: ${(e as Error).message}`);
   } finally {
     c.close();
   }
 }
 
-/** The DP never answered MS-WDSMSI (worth another attempt, unlike an error reply). */
-class NoReply extends OsdcastError {}
+/** No multicast session, and why: no route, no reply (worth another attempt, unlike an error reply), or refused. */
+class NoSession extends OsdcastError {
+  constructor(
+    readonly why: Extract<FallbackCause, 'no-route' | 'no-reply' | 'no-session'>,
+    message: string,
+  ) {
+    super('no-session', message);
+  }
+}
 
 async function initiateWithRetries(
   o: ReceiveOptions,
@@ -419,7 +428,7 @@ async function initiateWithRetries(
       return await initiate(o, mac, uni, setHandler, now, log, signal);
     } catch (e) {
       // An MSI error reply is the server's answer: retrying will not change it. No reply is retried.
-      const retryable = e instanceof NoReply;
+      const retryable = e instanceof NoSession && e.why === 'no-reply';
       if (!retryable || attempt >= retries) throw e;
       log.warn(`${(e as Error).message}; retrying in ${retryDelayMs / 1000} s (${attempt + 1} of ${retries})`);
       await new Promise<void>((res, rej) => {
@@ -466,16 +475,11 @@ async function initiate(o: ReceiveOptions, mac: Buffer, uni: dgram.Socket, setHa
     pump();
   });
   const res = init.result!;
-  if (!res.ok) throw res.kind === 'timeout' ? new NoReply(Exit.NO_SESSION, res.message) : new OsdcastError(Exit.NO_SESSION, res.message);
-  const rep = res.reply;
-  if (rep.multicastAddr.includes(':')) throw new OsdcastError(Exit.NO_SESSION, 'server offered an IPv6 session; this build receives IPv4 only');
-  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicastAddr}:${rep.multicastPort}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
-  return {
-    sessionId: rep.sessionId,
-    multicast: { address: rep.multicastAddr, port: rep.multicastPort },
-    server: { address: rep.serverAddr, port: rep.serverPort },
-    contentSize: rep.contentSize,
-    blockSize: rep.blockSize,
-    totalBlocks: rep.totalBlocks,
-  };
+  if (!res.ok) throw new NoSession(res.kind === 'timeout' ? 'no-reply' : 'no-session', res.message);
+  const rep = res.session;
+  if (rep.multicast.address.includes(':')) throw new NoSession('no-session', 'server offered an IPv6 session; this build receives IPv4 only');
+  const refused = unsupportedSecurity(sessionSecurity(rep));
+  if (refused) throw new NoSession('no-session', refused);
+  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicast.address}:${rep.multicast.port}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
+  return rep;
 }

@@ -5,7 +5,7 @@
  */
 import type { BlockStore, TaggedWriteJob } from '../../core/block-store';
 import { Bitmap } from '../../core/bitmap';
-import { Exit, OsdcastError, ioError } from '../errors';
+import { OsdcastError, ioError } from '../errors';
 import type { FileSink } from './sink';
 import type { StateFile } from './state';
 
@@ -19,9 +19,8 @@ export class DiskPump {
   private closed = false;
   private waiters: (() => void)[] = [];
   private failed: OsdcastError | undefined;
-  /** Called for every finished job (the multicast receiver releases transport bytes there). */
-  onWritten: (job: TaggedWriteJob) => void;
-  onError: (e: OsdcastError) => void = () => {};
+  /** Told after blocks were written (`store.writeDone` done): the multicast Receiver releases transport bytes. */
+  private readonly writtenListeners = new Set<() => void>();
 
   constructor(
     readonly store: BlockStore,
@@ -30,8 +29,17 @@ export class DiskPump {
     readonly durable: Bitmap,
     readonly state: StateFile | undefined,
     private readonly now: () => number,
-  ) {
-    this.onWritten = (job) => this.store.writeDone(job);
+    /** The first failure (disk full, short writes, resume state), once. */
+    private readonly onError: (e: OsdcastError) => void = () => {},
+  ) {}
+
+  /**
+   * Calls `listener` after every finished write (the store already updated) until the returned function is
+   * called. Every listener sees every completion; none replaces another.
+   */
+  onWritten(listener: () => void): () => void {
+    this.writtenListeners.add(listener);
+    return () => this.writtenListeners.delete(listener);
   }
 
   get error(): OsdcastError | undefined {
@@ -102,13 +110,13 @@ export class DiskPump {
       (n) => {
         this.writes--;
         if (n !== job.bytes && this.store.stale(job)) {
-          this.onWritten(job); // invalidated meanwhile: free the slots, mark nothing (writeDone checks the epoch)
+          this.written(job); // invalidated meanwhile: free the slots, mark nothing (writeDone checks the epoch)
         } else if (n !== job.bytes) {
           this.store.writeFailed(job);
-          if (++this.shortWrites >= MAX_SHORT_WRITES) return this.fail(new OsdcastError(Exit.LOCAL_IO, `writing ${this.sink.partial}: short write (${n} of ${job.bytes} bytes); disk full?`));
+          if (++this.shortWrites >= MAX_SHORT_WRITES) return this.fail(new OsdcastError('io', `writing ${this.sink.partial}: short write (${n} of ${job.bytes} bytes); disk full?`));
         } else {
           this.shortWrites = 0;
-          this.onWritten(job);
+          this.written(job);
         }
         this.wake();
         this.kick();
@@ -120,6 +128,12 @@ export class DiskPump {
         this.wake();
       },
     );
+  }
+
+  /** The one way a job completes: the store, then whoever listens. */
+  private written(job: TaggedWriteJob): void {
+    this.store.writeDone(job);
+    for (const l of this.writtenListeners) l();
   }
 
   private fail(e: OsdcastError): void {

@@ -1,6 +1,9 @@
 /**
  * HTTP(S) fallback: ranged downloads from the distribution point's content URLs when multicast cannot serve.
  * node:http / node:https only. Hops: receive.ts → HttpClient (this file) → node:http(s) keep-alive agents.
+ * Beside it: validators.ts (ETag/If-Range/Content-Range parsing), http-errors.ts (error kinds), redirect.ts,
+ * tls.ts (--ca, agents). Over 450 lines on purpose: what is left is one class whose parts (version pins,
+ * sticky fail-over, per-range progress across retries) share its private state; split, they would pass it around.
  *
  * Guarantees to the caller of fetchRange / fetchRanges:
  *  - every byte of the requested range is handed to onData exactly once, in ascending order within a range
@@ -29,39 +32,35 @@
  * final SHA-256 check is what proves that two DPs held the same bytes.
  */
 import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
-import { X509Certificate } from 'node:crypto';
+import { DEFAULTS } from '../defaults';
 import type { Logger } from '../log/log';
+import { abortReason, sleep } from '../util/sleep';
+import { redactUrl as redact } from '../util/url';
+import { USER_AGENT } from '../util/version';
+import { classify, combine, HttpError, RETRY_KINDS, statusError } from './http-errors';
+import { redirectDecision } from './redirect';
+import { KeepAliveAgents, Trust } from './tls';
+import { conflict, confirms, contentLength, hasValidator, ifRangeValue, parseContentRange, Validator, validatorOf } from './validators';
 
-declare const OSDCAST_VERSION: string;
-const USER_AGENT = `osdcast/${typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev'}`;
+export type { Validator } from './validators';
+export { HttpError } from './http-errors';
 
-export interface HttpOptions {
+export interface HttpOptions extends Trust {
   /** The same content on one or more servers, tried in order; after a URL fails the next one is used (sticky). */
   urls: string[];
-  /** Retries per request and URL after the first attempt (ConfigMgr SMSTSDownloadRetryCount, default 2). */
+  /** Retries per request and URL after the first attempt (ConfigMgr SMSTSDownloadRetryCount; default DEFAULTS.retries). */
   retries?: number;
-  /** First back-off delay (ConfigMgr SMSTSDownloadRetryDelay, default 15 000 ms); doubles per retry, capped. */
+  /** First back-off delay (ConfigMgr SMSTSDownloadRetryDelay; default DEFAULTS.retryDelayMs); doubles per retry, capped. */
   retryDelayMs?: number;
   /** Upper bound of the back-off delay (default 60 000 ms, or retryDelayMs when that is larger). */
   maxRetryDelayMs?: number;
-  /** Internal CA (PEM, may hold several certificates, or one DER certificate), trusted in addition to the system roots. */
-  ca?: Buffer;
-  /** Do not verify the server certificate (only when the operator asked for it). */
-  insecure?: boolean;
-  /** No byte (headers or body) for this long = slow server: the request is aborted and retried. Default 60 000 ms. */
+  /** No byte (headers or body) for this long = slow server: the request is aborted and retried. Default DEFAULTS.httpIdleTimeoutMs. */
   requestTimeoutMs?: number;
   log: Logger;
   /** Parallel requests of fetchRanges (default 4). */
   concurrency?: number;
   /** Aborts everything (Ctrl-C, overall timeout); the promise rejects with signal.reason. */
   signal?: AbortSignal;
-}
-
-export interface Validator {
-  etag?: string;
-  lastModified?: string;
 }
 
 export interface HttpInfo {
@@ -71,117 +70,7 @@ export interface HttpInfo {
   acceptRanges: boolean;
 }
 
-export type HttpErrorKind = 'auth' | 'not-found' | 'range' | 'server' | 'network' | 'tls' | 'timeout' | 'changed' | 'protocol';
-
-export class HttpError extends Error {
-  override name = 'HttpError';
-  constructor(
-    readonly kind: HttpErrorKind,
-    message: string,
-    readonly url: string,
-    readonly status?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export type OnData = (offset: number, chunk: Buffer) => void | Promise<void>;
-
-/** Worth another attempt on the same URL. */
-const RETRY_KINDS = new Set<HttpErrorKind>(['server', 'network', 'timeout']);
-/** Which error to report when every URL failed: the one that tells the operator most about what to fix. */
-const REPORT_PRIORITY: HttpErrorKind[] = ['changed', 'auth', 'tls', 'range', 'protocol', 'not-found', 'timeout', 'server', 'network'];
-
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-const MAX_REDIRECTS = 5;
-
-// OpenSSL verification results (node sets err.code to these) and node's own TLS error codes.
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH|INVALID_PURPOSE|INVALID_CA|PATH_LENGTH_EXCEEDED)/;
-
-/** The URL without user:password (logs and messages). */
-export function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
-
-function statusText(status: number): string {
-  return `HTTP ${status}${http.STATUS_CODES[status] ? ` ${http.STATUS_CODES[status]}` : ''}`;
-}
-
-function validatorOf(res: http.IncomingMessage): Validator {
-  const v: Validator = {};
-  const etag = res.headers.etag;
-  const lm = res.headers['last-modified'];
-  if (etag) v.etag = etag;
-  if (lm) v.lastModified = lm;
-  return v;
-}
-
-function hasValidator(v: Validator | undefined): v is Validator {
-  return !!v && (v.etag !== undefined || v.lastModified !== undefined);
-}
-
-/** What to send as If-Range: a strong ETag (RFC 9110 13.1.5 forbids weak ones), else the Last-Modified date. */
-function ifRangeValue(v: Validator | undefined): string | undefined {
-  if (!v) return undefined;
-  if (v.etag && !v.etag.startsWith('W/')) return v.etag;
-  return v.lastModified;
-}
-
-/** A description of the difference when `got` proves the content is not the pinned version. */
-function conflict(pinned: Validator, got: Validator): string | undefined {
-  if (pinned.etag !== undefined && got.etag !== undefined && pinned.etag !== got.etag) return `ETag ${pinned.etag} is now ${got.etag}`;
-  if (pinned.lastModified !== undefined && got.lastModified !== undefined && pinned.lastModified !== got.lastModified)
-    return `Last-Modified ${pinned.lastModified} is now ${got.lastModified}`;
-  return undefined;
-}
-
-/** True when `got` carries a validator equal to the pinned one (and none that differs). */
-function confirms(pinned: Validator, got: Validator): boolean {
-  if (conflict(pinned, got)) return false;
-  return (pinned.etag !== undefined && pinned.etag === got.etag) || (pinned.lastModified !== undefined && pinned.lastModified === got.lastModified);
-}
-
-function parseContentRange(h: string | undefined): { start: number; end: number; total?: number } | { unsatisfied: number } | undefined {
-  if (!h) return undefined;
-  let m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(h);
-  if (m) return { start: Number(m[1]), end: Number(m[2]), total: m[3] === '*' ? undefined : Number(m[3]) };
-  m = /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(h);
-  if (m) return { unsatisfied: Number(m[1]) };
-  return undefined;
-}
-
-function contentLength(res: http.IncomingMessage): number | undefined {
-  const h = res.headers['content-length'];
-  if (h === undefined || !/^\d+$/.test(h)) return undefined;
-  return Number(h);
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new Error('aborted');
-}
-
-/** Back-off sleep that ends early (rejecting) when the signal fires. */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(abortReason(signal!));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Combines an optional outer signal with an inner one. */
 function anySignal(signals: (AbortSignal | undefined)[]): AbortSignal | undefined {
@@ -240,8 +129,7 @@ export class HttpClient {
   private readonly concurrency: number;
   private readonly log: Logger;
   private readonly signal: AbortSignal | undefined;
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
+  private readonly agents: KeepAliveAgents;
   /** Index of the URL that served last (fail-over is sticky). */
   private current = 0;
   /** Per-URL version pin: the validator every answer from that URL must match. */
@@ -263,20 +151,14 @@ export class HttpClient {
       if (p.protocol !== 'http:' && p.protocol !== 'https:') throw new Error(`not an http(s) URL: ${redact(u)}`);
     }
     this.urls = [...o.urls];
-    this.retries = Math.max(0, o.retries ?? 2);
-    this.retryDelayMs = Math.max(0, o.retryDelayMs ?? 15_000);
+    this.retries = Math.max(0, o.retries ?? DEFAULTS.retries);
+    this.retryDelayMs = Math.max(0, o.retryDelayMs ?? DEFAULTS.retryDelayMs);
     this.maxRetryDelayMs = Math.max(this.retryDelayMs, o.maxRetryDelayMs ?? 60_000);
-    this.timeoutMs = o.requestTimeoutMs ?? 60_000;
+    this.timeoutMs = o.requestTimeoutMs ?? DEFAULTS.httpIdleTimeoutMs;
     this.concurrency = Math.max(1, o.concurrency ?? 4);
     this.log = o.log;
     this.signal = o.signal;
-    this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: this.concurrency });
-    this.httpsAgent = new https.Agent({
-      keepAlive: true,
-      maxSockets: this.concurrency,
-      ca: o.ca ? [...tls.rootCertificates, ...caPems(o.ca)] : undefined,
-      rejectUnauthorized: !o.insecure,
-    });
+    this.agents = new KeepAliveAgents(o, this.concurrency);
     if (o.insecure) this.log.warn('TLS certificate verification is disabled (--insecure)');
   }
 
@@ -292,8 +174,7 @@ export class HttpClient {
 
   /** Closes idle keep-alive connections. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.agents.destroy();
   }
 
   // ------------------------------------------------------------------------------------------------ probe
@@ -304,7 +185,7 @@ export class HttpClient {
       try {
         return { value: await this.probeOnce(url, signal), progressed: false };
       } catch (e) {
-        throw new AttemptFailure(this.classify(e, url), false);
+        throw new AttemptFailure(classify(e, url), false);
       }
     });
     const prev = this.pinned.get(info.url);
@@ -327,13 +208,13 @@ export class HttpClient {
     try {
       const st = head.res.statusCode ?? 0;
       if (st >= 200 && st < 300) {
-        const len = contentLength(head.res);
+        const len = contentLength(head.res.headers);
         if (len !== undefined) {
-          return { url, size: len, validator: validatorOf(head.res), acceptRanges: /\bbytes\b/i.test(String(head.res.headers['accept-ranges'] ?? '')) };
+          return { url, size: len, validator: validatorOf(head.res.headers), acceptRanges: /\bbytes\b/i.test(String(head.res.headers['accept-ranges'] ?? '')) };
         }
         // no length on HEAD: ask with GET
       } else if (st !== 405 && st !== 501 && st !== 400) {
-        throw this.statusError(head.res, url);
+        throw statusError(head.res, url);
       }
     } finally {
       head.done();
@@ -341,7 +222,7 @@ export class HttpClient {
     const get = await this.open(url, 'GET', { Range: 'bytes=0-0' }, signal);
     try {
       const st = get.res.statusCode ?? 0;
-      const validator = validatorOf(get.res);
+      const validator = validatorOf(get.res.headers);
       if (st === 206) {
         const cr = parseContentRange(get.res.headers['content-range']);
         if (!cr || !('start' in cr) || cr.total === undefined)
@@ -349,7 +230,7 @@ export class HttpClient {
         return { url, size: cr.total, validator, acceptRanges: true };
       }
       if (st === 200) {
-        const len = contentLength(get.res);
+        const len = contentLength(get.res.headers);
         if (len === undefined) throw new HttpError('protocol', `${redact(url)}: neither HEAD nor GET report the content size`, url, st);
         return { url, size: len, validator, acceptRanges: false };
       }
@@ -357,7 +238,7 @@ export class HttpClient {
         const cr = parseContentRange(get.res.headers['content-range']);
         if (cr && 'unsatisfied' in cr && cr.unsatisfied === 0) return { url, size: 0, validator, acceptRanges: true };
       }
-      throw this.statusError(get.res, url);
+      throw statusError(get.res, url);
     } finally {
       get.done();
     }
@@ -433,7 +314,7 @@ export class HttpClient {
         return { value: undefined, progressed: pos.next > before };
       } catch (e) {
         if (e instanceof CallerError) throw e;
-        throw new AttemptFailure(this.classify(e, url), pos.next > before);
+        throw new AttemptFailure(classify(e, url), pos.next > before);
       }
     });
     return end - start + 1;
@@ -458,8 +339,8 @@ export class HttpClient {
   private async readRange(o: Opened, url: string, pin: Validator | undefined, ifRange: string | undefined, pos: { next: number }, end: number, onData: OnData): Promise<void> {
     const { res } = o;
     const st = res.statusCode ?? 0;
-    const got = validatorOf(res);
-    if (st !== 200 && st !== 206) throw this.statusError(res, url);
+    const got = validatorOf(res.headers);
+    if (st !== 200 && st !== 206) throw statusError(res, url);
     if (res.headers['content-encoding'] && res.headers['content-encoding'] !== 'identity')
       throw new HttpError('protocol', `${redact(url)}: unexpected Content-Encoding ${res.headers['content-encoding']}`, url, st);
     if (pin) {
@@ -477,14 +358,14 @@ export class HttpClient {
         throw new HttpError('changed', `content at ${redact(url)} changed: size ${this.size} is now ${cr.total}`, url, st);
       if (cr.start !== pos.next || cr.end !== end || (cr.total !== undefined && cr.end >= cr.total))
         throw new HttpError('protocol', `${redact(url)}: asked for bytes ${pos.next}-${end}, got Content-Range "${res.headers['content-range']}"`, url, st);
-      const len = contentLength(res);
+      const len = contentLength(res.headers);
       if (len !== undefined && len !== end - pos.next + 1)
         throw new HttpError('protocol', `${redact(url)}: Content-Length ${len} does not match Content-Range ${res.headers['content-range']}`, url, st);
       if (cr.total !== undefined) this.size ??= cr.total;
       skip = 0;
     } else {
       // 200: the server ignored Range (or If-Range without a validator pin): the body is the whole content.
-      const len = contentLength(res);
+      const len = contentLength(res.headers);
       if (len !== undefined && this.size !== undefined && len !== this.size)
         throw new HttpError('changed', `content at ${redact(url)} changed: size ${this.size} is now ${len}`, url, st);
       if (len !== undefined && len <= end)
@@ -590,12 +471,11 @@ export class HttpClient {
 
   private open(url: string, method: 'GET' | 'HEAD', extra: http.OutgoingHttpHeaders, signal: AbortSignal | undefined, hops = 0): Promise<Opened> {
     const u = new URL(url);
-    const isHttps = u.protocol === 'https:';
-    if (!isHttps && u.protocol !== 'http:') return Promise.reject(new HttpError('protocol', `redirected to an unsupported URL ${redact(url)}`, url));
+    const { mod, agent } = this.agents.for(u);
     const headers: http.OutgoingHttpHeaders = { 'User-Agent': USER_AGENT, 'Accept-Encoding': 'identity', ...extra };
     return new Promise<Opened>((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
-      const req = (isHttps ? https : http).request(u, { method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent });
+      const req = mod.request(u, { method, headers, agent });
       let timeout: HttpError | undefined;
       let response: http.IncomingMessage | undefined;
       const dog = new Watchdog(this.timeoutMs, () => {
@@ -621,13 +501,13 @@ export class HttpClient {
         response = res;
         dog.kick();
         const st = res.statusCode ?? 0;
-        const loc = res.headers.location;
-        if (REDIRECTS.has(st) && loc) {
-          done();
-          if (hops >= MAX_REDIRECTS) return reject(new HttpError('protocol', `${redact(url)}: more than ${MAX_REDIRECTS} redirects`, url, st));
-          const to = new URL(loc, u).toString();
-          this.log.debug({ from: redact(url), to: redact(to), status: st }, 'HTTP redirect');
-          return this.open(to, method, extra, signal, hops + 1).then(resolve, reject);
+        const r = redirectDecision(st, res.headers.location, u, hops);
+        if (r.kind !== 'none') done();
+        if (r.kind === 'too-many') return reject(new HttpError('protocol', `${redact(url)}: too many redirects`, url, st));
+        if (r.kind === 'bad-location') return reject(new HttpError('protocol', `${redact(url)}: redirected to an unsupported URL ${redact(r.location)}`, url, st));
+        if (r.kind === 'follow') {
+          this.log.debug({ from: redact(url), to: redact(r.to), status: st }, 'HTTP redirect');
+          return this.open(r.to, method, extra, signal, hops + 1).then(resolve, reject);
         }
         resolve({ req, res, dog, url, done, timedOut: () => timeout });
       });
@@ -635,57 +515,11 @@ export class HttpClient {
     });
   }
 
-  private statusError(res: http.IncomingMessage, url: string): HttpError {
-    const st = res.statusCode ?? 0;
-    const u = redact(url);
-    if (st === 401 || st === 403) {
-      const schemes = ([] as string[]).concat(res.headers['www-authenticate'] ?? []).map((s) => s.split(/\s/)[0]).filter(Boolean);
-      return new HttpError(
-        'auth',
-        `${u}: ${statusText(st)}: the distribution point wants credentials${schemes.length ? ` (WWW-Authenticate: ${schemes.join(', ')})` : ''}; ` +
-          'osdcast does not support Windows-integrated authentication (NTLM/Kerberos): allow anonymous access to this content on the DP or use another URL',
-        url,
-        st,
-      );
-    }
-    if (st === 404 || st === 410) return new HttpError('not-found', `${u}: ${statusText(st)}: the content is not on this server`, url, st);
-    if (st === 416) {
-      const cr = parseContentRange(res.headers['content-range']);
-      const size = cr && 'unsatisfied' in cr ? ` (the server has ${cr.unsatisfied} bytes)` : '';
-      return new HttpError('range', `${u}: ${statusText(st)}${size}`, url, st);
-    }
-    if (st >= 500) return new HttpError('server', `${u}: ${statusText(st)}`, url, st);
-    return new HttpError('protocol', `${u}: unexpected ${statusText(st)}`, url, st);
-  }
-
-  private classify(e: unknown, url: string): HttpError {
-    if (e instanceof HttpError) return e;
-    const err = e as NodeJS.ErrnoException;
-    const code = err?.code ?? '';
-    const u = redact(url);
-    if (TLS_CODE.test(code) || (code === 'EPROTO' && /ssl|tls/i.test(err.message)))
-      return new HttpError(
-        'tls',
-        `${u}: TLS: ${err.message}${code && !err.message.includes(code) ? ` (${code})` : ''}; trust the DP's issuing CA with --ca <file>, or (only if you accept the risk) --insecure`,
-        url,
-        undefined,
-        { cause: e },
-      );
-    if (code === 'ECONNRESET' && err.message === 'aborted') return new HttpError('network', `${u}: connection reset during the body`, url, undefined, { cause: e });
-    return new HttpError('network', `${u}: ${err?.message ?? String(e)}${code && !String(err?.message).includes(code) ? ` (${code})` : ''}`, url, undefined, { cause: e });
-  }
 }
 
 /** An exception from the caller's onData: passed through untouched. */
 class CallerError {
   constructor(readonly cause: unknown) {}
-}
-
-function combine(failures: HttpError[]): HttpError {
-  if (failures.length === 1) return failures[0]!;
-  const best = [...failures].sort((a, b) => REPORT_PRIORITY.indexOf(a.kind) - REPORT_PRIORITY.indexOf(b.kind))[0]!;
-  const all = failures.map((f) => f.message).join('; ');
-  return new HttpError(best.kind, `all ${failures.length} URLs failed: ${all}`, best.url, best.status, { cause: best });
 }
 
 function mergeOverlaps(ranges: [number, number][]): [number, number][] {
@@ -697,11 +531,4 @@ function mergeOverlaps(ranges: [number, number][]): [number, number][] {
     else out.push(r);
   }
   return out;
-}
-
-/** The CA option: PEM text as is (may hold a chain), a DER certificate converted to PEM. */
-function caPems(ca: Buffer): string[] {
-  const text = ca.toString('latin1');
-  if (text.includes('-----BEGIN')) return [text];
-  return [new X509Certificate(ca).toString()];
 }

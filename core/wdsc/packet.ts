@@ -244,6 +244,12 @@ function readBlock(buf: Buffer, pos: number, end: number, last: boolean): Parsed
       error ??= new DecodeError('bad-length', `${name}: value of ${len} bytes exceeds the packet (${end - start} left)`);
       continue;
     }
+    // A hostile Array-Size with a zero Value-Length would make us build billions of empty elements: no array may
+    // have more elements than the packet has bytes.
+    if (isArray && known && arraySize > buf.length) {
+      error ??= new DecodeError('bad-count', `${name}: Array-Size ${arraySize} exceeds the packet (${buf.length} bytes)`);
+      continue;
+    }
     const valueEnd = start + len;
     // protocol-notes #26: the last block may end without its Padding_end.
     const padded = valueEnd + pad16(VAR_HEAD + len);

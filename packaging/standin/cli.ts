@@ -8,9 +8,7 @@
 import { Command } from 'commander';
 import pino from 'pino';
 import { cmtraceDestination } from '../../agent/log/cmtrace';
-
-declare const OSDCAST_VERSION: string;
-const VERSION = typeof OSDCAST_VERSION === 'string' ? OSDCAST_VERSION : '0.0.0-dev';
+import { VERSION, VERSION_LINE } from '../../agent/util/version';
 
 function isSea(): boolean {
   try {
@@ -23,7 +21,7 @@ function isSea(): boolean {
 
 const program = new Command('osdcast')
   .description('osdcast packaging stand-in (not the real agent): checks that the single binary starts and runs its libraries')
-  .version(`osdcast ${VERSION} (node ${process.version})`, '-V, --version');
+  .version(VERSION_LINE, '-V, --version');
 
 program
   .command('sea-info')

@@ -254,7 +254,7 @@ export class Runner {
     const outs = Array.from({ length: o.receivers }, (_, i) => path.join(this.tmp, `out-${this.seq}-${i}.bin`));
     const agents = await Promise.all(
       outs.map((out, i) =>
-        this.runAgent(['--server', `127.0.0.1:${coord.ready.msiPort}`, '--interface', '127.0.0.1', '--cache', String(o.cacheMiB ?? 64)], out, o.image.sha256, i === 0 ? prof('agent') : []),
+        this.runAgent(['--server', `127.0.0.1:${coord.ready.msiPort}`, '--interface', '127.0.0.1', ...(o.cacheMiB !== undefined ? ['--cache', String(o.cacheMiB)] : [])], out, o.image.sha256, i === 0 ? prof('agent') : []),
       ),
     );
     const wallSeconds = Number(nowNs() - t0) / 1e9;

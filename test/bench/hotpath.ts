@@ -7,7 +7,7 @@
  * timer expiry of the receiver. The receiver is the Master Client, so it ACKs every ODATA as in a real
  * single-receiver session.
  * Step 2 (replay, timed): a fresh Receiver gets exactly that sequence; what it transmits is counted and dropped,
- * what pollWrite() hands out is copied into an in-memory "disk" and acknowledged with handleWriteDone().
+ * what the store's takeWrite() hands out is copied into an in-memory "disk" and acknowledged with writeDone() + the Receiver's handleWritten().
  */
 import crypto from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
@@ -63,13 +63,14 @@ export function record(sizeBytes: number, blockSize: number, seed = 1): Recordin
 
   const drainRx = () => {
     for (let t = rx.pollTransmit(); t; t = rx.pollTransmit()) toCoord.push(t.data);
-    for (let j = rx.pollWrite(); j; j = rx.pollWrite()) {
+    for (let j = store.takeWrite(); j; j = store.takeWrite()) {
       let off = j.offset;
       for (const b of j.buffers) {
         b.copy(disk, off);
         off += b.length;
       }
-      rx.handleWriteDone(j, now);
+      store.writeDone(j);
+      rx.handleWritten(now);
     }
     while (rx.pollEvent());
   };
@@ -130,7 +131,7 @@ export interface ReplayResult {
   transmits: number;
 }
 
-/** Replays a recording into a fresh Receiver; `writeEvery` = how many datagrams between pollWrite() drains. */
+/** Replays a recording into a fresh Receiver; `writeEvery` = how many datagrams between takeWrite() drains. */
 export async function replay(rec: Recording, disk: Buffer, writeEvery: number): Promise<ReplayResult> {
   const { session, bufs, times } = rec;
   let now = times[0]! - 1;
@@ -146,13 +147,14 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
   });
   obs.observe({ entryTypes: ['gc'] });
   const drainWrites = () => {
-    for (let j = rx.pollWrite(); j; j = rx.pollWrite()) {
+    for (let j = store.takeWrite(); j; j = store.takeWrite()) {
       let off = j.offset;
       for (const b of j.buffers) {
         b.copy(disk, off);
         off += b.length;
       }
-      rx.handleWriteDone(j, now);
+      store.writeDone(j);
+      rx.handleWritten(now);
       writeJobs++;
     }
   };
@@ -177,7 +179,7 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
   await new Promise((r) => setTimeout(r, 20));
   obs.disconnect();
   if (!rx.complete) throw new Error(`replay did not complete (${store.disk.count} of ${session.totalBlocks} blocks)`);
-  return { seconds, gcMs, writeJobs, acks: rx.mt.stats.acksSent, transmits };
+  return { seconds, gcMs, writeJobs, acks: rx.stats().mt.acksSent, transmits };
 }
 
 export interface HotPathRow {

@@ -81,7 +81,8 @@ export function runMicro(quick: boolean): MicroRow[] {
       }
       st2.put(b2++, src, 13, 1385, 1398);
       const j = st2.takeWrite()!;
-      return st2.writeDone(j);
+      st2.writeDone(j);
+      return st2.takeReleased();
     }, 20_000);
   }
 

@@ -109,7 +109,7 @@ export function renderReport(i: ReportInput): string {
   p('A real `Coordinator` (test/coordinator/coordinator.ts) and a core `Receiver` (core/receiver.ts, ring from `storeFor()` with 64 MiB) ' +
     'run in-process on a virtual clock; every datagram the coordinator sends to the receiver is recorded (one buffer of its own each, as dgram delivers them). ' +
     'The timed part replays that sequence into a fresh `Receiver`: `handleDatagram` (checksum, MT, Missing ODATA List, ACK encoding — the receiver is the Master Client and ACKs every ODATA, MA DATA, one copy into the ring), ' +
-    'transmits drained and dropped, `pollWrite()` jobs copied into an in-memory "disk" and acknowledged with `handleWriteDone`. ' +
+    'transmits drained and dropped, `takeWrite()` jobs copied into an in-memory "disk" and acknowledged with `writeDone` + `handleWritten`. ' +
     '"drain every 1" drains writes after each datagram (the agent\'s `DiskPump.kick()` does that whenever fewer than 2 writes are in flight); "every 64" shows the per-write-job share. ' +
     'µs/packet = replay time / data packets; MB/s = image bytes / replay time. No Node socket cost is included.');
   p();

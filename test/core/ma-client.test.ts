@@ -18,7 +18,8 @@ function flush(ma: MaClient, released: number[] = []) {
   let j;
   while ((j = ma.store.takeWrite())) {
     out.push({ offset: j.offset, bytes: Buffer.concat(j.buffers) });
-    released.push(ma.store.writeDone(j));
+    ma.store.writeDone(j);
+    released.push(ma.store.takeReleased());
   }
   return out;
 }

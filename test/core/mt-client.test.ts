@@ -6,7 +6,7 @@ import { FakeApp, SERVER, SID, decodeOut, fixedRng, srv } from './helpers';
 function make(opts: { rng?: () => number; params?: Partial<MtParams>; app?: FakeApp } = {}) {
   const app = opts.app ?? new FakeApp();
   const c = new MtClient(
-    { sessionId: SID, secMode: Sec.CHECKSUM, server: SERVER, clientName: 'PC-01', localAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.from([0, 0x15, 0x5d, 1, 2, 3]), params: opts.params },
+    { sessionId: SID, clientSecMode: Sec.CHECKSUM, serverSecMode: Sec.CHECKSUM, server: SERVER, clientName: 'PC-01', localAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.from([0, 0x15, 0x5d, 1, 2, 3]), params: opts.params },
     app,
     opts.rng ?? fixedRng(0.5),
     0,
@@ -40,8 +40,8 @@ describe('MT client: joining (3.2.5.3)', () => {
     c.handleTimeout(500);
     expect(drain(c).map((x) => x.p.body.op)).toEqual([Op.JOIN]);
     c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 1, minNackBackoff: 1, maxNackBackoff: 2, trailSeq: 1, leadSeq: 1, rtt: 1 }), 600);
-    expect(c.stats.ignored).toBe(1);
-    expect(c.state).toBe('join');
+    expect(c.stats().ignored).toBe(1);
+    expect(c.info().state).toBe('join');
   });
 
   it('answers JOINACK with a QCR of zeros carrying the JOINACK SenderTime, then runs the Force QCC timer', () => {
@@ -50,7 +50,7 @@ describe('MT client: joining (3.2.5.3)', () => {
     c.handleDatagram(srv({ op: Op.JOINACK, clientId: 42, minNackBackoff: 3, maxNackBackoff: 9, rtt: 0, clientTime: 0 }, 123456), 100);
     const [q] = drain(c);
     expect(q!.p.body).toEqual({ op: Op.QCR, clientId: 42, qccSeqNo: 0, backoff: 0, serverTime: 123456, hiSeq: 0, lossRate: 0, appData: Buffer.alloc(0) });
-    expect(c.state).toBe('regular');
+    expect(c.info().state).toBe('regular');
     expect(c.pollEvent()).toEqual({ type: 'joined', clientId: 42 });
     // a second JOINACK means our QCR was lost (3.2.5.5): answer again
     c.handleDatagram(srv({ op: Op.JOINACK, clientId: 42, minNackBackoff: 3, maxNackBackoff: 9, rtt: 0, clientTime: 0 }, 2), 200);
@@ -75,9 +75,9 @@ describe('MT client: validation (3.2.5.2)', () => {
     bad[bad.length - 1] ^= 0xff; // checksum no longer matches
     c.handleDatagram(bad, 10);
     c.handleDatagram(Buffer.from('garbage'), 10);
-    expect(c.stats.wrongSession).toBe(1);
-    expect(c.stats.wrongSecurity).toBe(1);
-    expect(c.stats.malformed).toEqual({ checksum: 1, 'bad-magic': 1 });
+    expect(c.stats().wrongSession).toBe(1);
+    expect(c.stats().wrongSecurity).toBe(1);
+    expect(c.stats().malformed).toEqual({ checksum: 1, 'bad-magic': 1 });
     expect(app.data).toHaveLength(0);
   });
 });
@@ -103,7 +103,7 @@ describe('MT client: data, NACK and ACK (3.2.5.11-13)', () => {
     c.handleDatagram(srv({ op: Op.RDATA, clientId: 99, seq: 3, trailSeq: 1, data: Buffer.from('z') }), 125);
     c.handleTimeout(131);
     expect(drain(c)).toHaveLength(0); // nothing missing: no NACK, timer not re-armed
-    expect(c.stats.rdata).toBe(2);
+    expect(c.stats().rdata).toBe(2);
   });
 
   it('the Master Client NACKs at once and ACKs every ODATA with the highest continuous sequence number', () => {
@@ -136,10 +136,10 @@ describe('MT client: data, NACK and ACK (3.2.5.11-13)', () => {
   it('ignores ODATA below FirstODATASeqNo and never NACKs what was sent before it joined', () => {
     const { c, app } = joined(7);
     c.handleDatagram(odata(1000, 99, Buffer.from('a'), 900), 100);
-    expect(c.firstSeq).toBe(1000);
-    expect(c.missing.ranges()).toEqual([]);
+    expect(c.info().firstSeq).toBe(1000);
+    expect(c.info().missing).toEqual([]);
     c.handleDatagram(odata(999, 99, Buffer.from('b'), 900), 101);
-    expect(c.stats.ignored).toBe(1);
+    expect(c.stats().ignored).toBe(1);
     expect(app.data).toHaveLength(1);
   });
 
@@ -152,7 +152,7 @@ describe('MT client: data, NACK and ACK (3.2.5.11-13)', () => {
     expect(app.data).toHaveLength(1);
     const z = drain(c).find((x) => x.p.body.op === Op.NACK)!;
     expect(z.p.body).toMatchObject({ ranges: [] });
-    expect(c.stats.zeroNacks).toBe(1);
+    expect(c.stats().zeroNacks).toBe(1);
     c.cacheDone(6);
     c.handleDatagram(odata(3, 99, Buffer.alloc(6)), 102);
     expect(app.data).toHaveLength(2);
@@ -168,16 +168,16 @@ describe('MT client: LossRate (3.2.5.10)', () => {
       ew.handleDatagram(odata(s, 99), s);
     }
     const a = 500 / 65536;
-    expect(lit.lossRate).toBeCloseTo(a * (1 - a) / (1 - a * a) , 6);
-    expect(lit.lossRate).toBeGreaterThan(0.0075);
-    expect(ew.lossRate).toBeLessThan(1e-6);
+    expect(lit.info().lossRate).toBeCloseTo(a * (1 - a) / (1 - a * a) , 6);
+    expect(lit.info().lossRate).toBeGreaterThan(0.0075);
+    expect(ew.info().lossRate).toBeLessThan(1e-6);
     // 10 % loss: the EWMA approaches 0.1, and it is sent scaled by 10^16
     const e2 = joined(7, { params: { lossModel: 'ewma' } }).c;
     for (let s = 1; s <= 20000; s++) if (s % 10 !== 0) e2.handleDatagram(odata(s, 7), s);
-    expect(e2.lossRate).toBeGreaterThan(0.05);
-    expect(e2.lossRate).toBeLessThan(0.2);
+    expect(e2.info().lossRate).toBeGreaterThan(0.05);
+    expect(e2.info().lossRate).toBeLessThan(0.2);
     const ack = drain(e2).filter((x) => x.p.body.op === Op.ACK).pop()!;
-    expect((ack.p.body as { lossRate: number }).lossRate / LOSS_SCALE).toBeCloseTo(e2.lossRate, 6);
+    expect((ack.p.body as { lossRate: number }).lossRate / LOSS_SCALE).toBeCloseTo(e2.info().lossRate, 6);
   });
 });
 
@@ -186,15 +186,15 @@ describe('MT client: SPM (3.2.5.9)', () => {
     const { c } = joined(7);
     const spm = (n: number, lead: number, time = 1) => srv({ op: Op.SPM, spmSeqNo: n, masterClientId: 7, minNackBackoff: 4, maxNackBackoff: 8, trailSeq: 1, leadSeq: lead, rtt: 3 }, time);
     c.handleDatagram(spm(1, 50, 777), 10);
-    expect(c.firstSeq).toBe(50);
-    expect(c.minNackBackoff).toBe(4);
-    expect(c.mcRtt).toBe(3);
+    expect(c.info().firstSeq).toBe(50);
+    expect(c.info().minNackBackoff).toBe(4);
+    expect(c.info().mcRtt).toBe(3);
     expect(drain(c).map((x) => x.p.body)).toEqual([expect.objectContaining({ op: Op.ACK, serverTime: 777, seq: 50 })]);
     c.handleDatagram(spm(1, 60), 11);
-    expect(c.stats.ignored).toBe(1);
+    expect(c.stats().ignored).toBe(1);
     c.handleDatagram(odata(53, 7), 12); // 51..52 missing
     c.handleDatagram(spm(2, 55), 13); // lead 55 → 54..55 missing too
-    expect(c.missing.ranges()).toEqual([[51, 52], [54, 55]]);
+    expect(c.info().missing).toEqual([[51, 52], [54, 55]]);
   });
 });
 
@@ -204,7 +204,7 @@ describe('MT client: QCC and POLL (3.2.5.6-7)', () => {
     c.handleDatagram(srv({ op: Op.QCC, qccSeqNo: 3, qcrBackoff: 400 }, 9999), 1000);
     expect(c.pollTimeout()).toBe(1100);
     c.handleDatagram(srv({ op: Op.QCC, qccSeqNo: 2, qcrBackoff: 400 }, 1), 1001);
-    expect(c.stats.ignored).toBe(1);
+    expect(c.stats().ignored).toBe(1);
     c.handleTimeout(1100);
     const [q] = drain(c);
     expect(q!.p.body).toEqual({ op: Op.QCR, clientId: 7, qccSeqNo: 3, backoff: 100, serverTime: 9999, hiSeq: 0, lossRate: 0, appData: Buffer.from([0xaa]) });
@@ -219,7 +219,7 @@ describe('MT client: QCC and POLL (3.2.5.6-7)', () => {
     expect(out.data[5 + 4 + 4]).toBe(0x0d);
     expect(decodeOut(out.data).body).toEqual({ op: Op.POLLACK, clientId: 7, pollSeqNo: 1, appData: Buffer.from([0xbb, 1, 2]) });
     c.handleDatagram(srv({ op: Op.POLL, pollSeqNo: 1, backoff: 200, appData: Buffer.alloc(0) }), 200);
-    expect(c.stats.ignored).toBe(1);
+    expect(c.stats().ignored).toBe(1);
   });
 });
 
@@ -245,7 +245,7 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
     expect(c.pollEvent()).toBeUndefined();
     c.handleDatagram(srv({ op: Op.KICK, clients: [{ clientId: 9, reason: 0 }, { clientId: 7, reason: KickReason.FALLBACK }] }), 11);
     expect(c.pollEvent()).toEqual({ type: 'kicked', reason: KickReason.FALLBACK });
-    expect(c.state).toBe('closed');
+    expect(c.info().state).toBe('closed');
   });
 
   it('on DEMOTE sends LEAVE(CANCELLED) to the old session, then JOINs the lower session', () => {
@@ -264,7 +264,7 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
     expect(leave.p.body).toEqual({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.CANCELLED });
     expect(join.p.sessionId).toBe(0x1234);
     expect(join.to).toEqual({ address: '10.0.0.1', port: 64002 });
-    expect(c.state).toBe('join');
+    expect(c.info().state).toBe('join');
   });
 
   it('after InactivityTimeout without a packet reports inactive and LEAVEs with INACTIVE', () => {
@@ -293,7 +293,7 @@ describe('MT client: Master Client liveness (protocol-notes #19)', () => {
       c.handleDatagram(odata(3 + i + 1, 7), t);
       for (const x of drain(c)) if (x.p.body.op === Op.ACK) acks.push(x.p.body.seq);
     }
-    expect(c.stats.nackGiveUps).toBe(1);
+    expect(c.stats().nackGiveUps).toBe(1);
     expect(acks[0]).toBe(1);
     expect(acks[acks.length - 1]).toBe(9); // continuous again once 2 was given up
   });
@@ -307,8 +307,8 @@ describe('MT client: protocol-notes choices', () => {
     c.handleDatagram(odata(1, 99, Buffer.alloc(6)), 100);
     c.handleDatagram(odata(5, 99, Buffer.alloc(6)), 101);
     const z = drain(c).filter((x) => x.p.body.op === Op.NACK && (x.p.body as { ranges: unknown[] }).ranges.length === 0).pop()!;
-    expect(c.lossRate).toBeGreaterThan(0);
-    expect((z.p.body as { lossRate: number }).lossRate).toBeCloseTo(c.lossRate * LOSS_SCALE, -2);
+    expect(c.info().lossRate).toBeGreaterThan(0);
+    expect((z.p.body as { lossRate: number }).lossRate).toBeCloseTo(c.info().lossRate * LOSS_SCALE, -2);
   });
 
   it('#16: a NACK names at most maxNackRanges ranges (fits one frame), lowest first', () => {
@@ -325,10 +325,10 @@ describe('MT client: protocol-notes choices', () => {
   it('#17: DEMOTE keeps CurrentAppCacheSize (the application still holds those bytes)', () => {
     const { c } = joined(7);
     c.handleDatagram(odata(1, 99, Buffer.alloc(100)), 1);
-    expect(c.curAppCache).toBe(100);
+    expect(c.info().curAppCache).toBe(100);
     c.handleDatagram(srv({ op: Op.DEMOTE, lowerSessionId: 9, mAddress: Buffer.from([239, 1, 1, 9]), mPort: 1, uAddress: Buffer.from([10, 0, 0, 9]), uPort: 1, clients: [7] }), 2);
-    expect(c.sessionId).toBe(9);
-    expect(c.curAppCache).toBe(100);
+    expect(c.info().sessionId).toBe(9);
+    expect(c.info().curAppCache).toBe(100);
   });
 });
 
@@ -341,7 +341,7 @@ describe('MT client: leaving right after a DEMOTE', () => {
     c.leave(LeaveReason.CANCELLED, 11);
     const out = drain(c);
     expect(out.map((x) => [x.p.sessionId, x.p.body.op])).toEqual([[SID, Op.LEAVE]]);
-    expect(c.state).toBe('closed');
+    expect(c.info().state).toBe('closed');
     expect(c.pollEvent()).toMatchObject({ type: 'demoted' });
     expect(c.pollEvent()).toEqual({ type: 'closed', reason: LeaveReason.CANCELLED });
   });

@@ -7,10 +7,10 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
 import fs from 'node:fs';
 import path from 'node:path';
 import { KickReason } from '../../core/codec/mt';
-import { checkTemplate, DEFAULT_TEMPLATES, expandTemplate, looksLikeAcpCall, packageUrl, parseAcpPositionals } from '../../agent/configmgr/acp';
 import { startCoordinator } from '../coordinator/udp';
 import { canRunNginx, NginxServer, startNginx } from '../support/nginx';
 import { randomImage, sha256, tempDir } from './harness';
@@ -183,6 +183,7 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.code).toBe(4);
     expect(r.report).toMatchObject({ status: 'error', exitCode: 4, filesDone: 0 });
     expect(r.report.error).toMatch(/unsafe path.*evil\.txt.*(backslash|path separator)/);
+    expect(r.report.errorKind).toBe('unsafe-path');
     expect(listTree(path.dirname(path.dirname(out)))).toEqual([]);
   });
 
@@ -209,6 +210,7 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.code, r.stderr).toBe(99);
     expect(r.report).toMatchObject({ status: 'error', exitCode: 99, aborted: true, filesDone: 0, httpBytes: 0 });
     expect(r.report.error).toMatch(/big\.wim: .*KICK FAIL/);
+    expect(r.report.errorKind).toBe('kick-fail');
     expect(listTree(out)).toEqual([]);
   });
 
@@ -221,6 +223,23 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     const r = await run;
     expect(r.code).toBe(4);
     expect(messages(r.stderr).some((m) => /KICK FAIL.*no "abortCode"/.test(m))).toBe(true);
+  });
+
+  it('a DP that never answers MS-WDSMSI: the first file falls back (no-reply), the remaining files go over HTTP only', async () => {
+    makePackage('PKG00007', { 'a.bin': randomImage(50_000, 51), 'b.bin': randomImage(60_000, 52) });
+    // An MSI port that swallows every request (bound, so no ICMP answer either).
+    const silent = dgram.createSocket('udp4');
+    await new Promise<void>((res) => silent.bind(0, '127.0.0.1', res));
+    cleanups.push(() => new Promise<void>((res) => silent.close(() => res())));
+    writeConfig({ server: `127.0.0.1:${silent.address().port}`, httpTemplate: httpTemplate() });
+    const out = dest();
+    const r = await runCli(['acp', 'PKG00007', out, ...common]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.report).toMatchObject({ status: 'ok', files: 2, filesDone: 2, multicastBytes: 0, httpBytes: 110_000 });
+    const msgs = messages(r.stderr);
+    // Decided on the first file's fallbackCause ('no-reply'), not on its message: only that file asked the DP.
+    expect(msgs.filter((m) => m.startsWith('requesting SMSPKG / PKG00007/'))).toHaveLength(1);
+    expect(msgs.some((m) => m.includes('the remaining files go over HTTP only')), msgs.join('\n')).toBe(true);
   });
 
   it('a file that fails exits non-zero (never abortCode), keeps completed files, removes the partial one', async () => {
@@ -239,37 +258,5 @@ describe.skipIf(!enabled)('osdcast acp (nginx WebDAV + coordinator)', () => {
     expect(r.report.error).toMatch(/zz\.bin: .*not-found|zz\.bin: .*404/);
     expect(listTree(out)).toEqual(['big.wim']);
     expect(messages(r.stderr).some((m) => m.includes('equals abortCode'))).toBe(true);
-  });
-});
-
-describe('acp arguments and templates (no servers needed)', () => {
-  it('parses [<INI>] <PackageID> <DestinationDir>', () => {
-    expect(parseAcpPositionals(['PS100004', 'C:\\_SMSTaskSequence\\Packages\\PS100004'])).toEqual({ packageId: 'PS100004', destination: 'C:\\_SMSTaskSequence\\Packages\\PS100004' });
-    expect(parseAcpPositionals(['X:\\Windows\\TEMP\\SMSTSDownload.INI', 'ps1000aZ', 'D:\\p'])).toEqual({ iniPath: 'X:\\Windows\\TEMP\\SMSTSDownload.INI', packageId: 'ps1000aZ', destination: 'D:\\p' });
-    for (const bad of [['PS10000', 'd'], ['PS1000045', 'd'], ['PS1.0004', 'd'], ['PS1 0004', 'd'], ['..\\..\\x', 'd'], ['PS100004'], ['a', 'b', 'c', 'd'], ['PS100004', '']]) {
-      expect(() => parseAcpPositionals(bad), JSON.stringify(bad)).toThrow();
-    }
-  });
-
-  it('recognises the task sequence calling the program without a command word', () => {
-    expect(looksLikeAcpCall(['PS100004', 'C:\\x'])).toBe(true);
-    expect(looksLikeAcpCall(['X:\\SMSTSDownload.INI', 'PS100004', 'C:\\x'])).toBe(true);
-    expect(looksLikeAcpCall(['PS100004', 'C:\\x', '--json'])).toBe(true);
-    expect(looksLikeAcpCall(['frobnicate'])).toBe(false);
-    expect(looksLikeAcpCall(['frobnicate', 'x'])).toBe(false);
-    expect(looksLikeAcpCall(['--server', 'PS100004', 'x'])).toBe(false);
-  });
-
-  it('expands templates: the defaults, the recorded osdcast.json sample, URL encoding, IPv6', () => {
-    const v = { packageId: 'PS100004', rel: ['Sub Dir', 'a&b.wim'], host: 'dp01' };
-    expect(expandTemplate(DEFAULT_TEMPLATES.namespace, v)).toBe('SMSPKG');
-    expect(expandTemplate(DEFAULT_TEMPLATES.content, v)).toBe('PS100004/Sub Dir/a&b.wim');
-    expect(expandTemplate('SMSPKG\\{packageId}', v)).toBe('SMSPKG\\PS100004');
-    expect(expandTemplate('{packageId}\\{winpath}', v)).toBe('PS100004\\Sub Dir\\a&b.wim');
-    expect(expandTemplate('http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}', v, true)).toBe('http://dp01/SMS_DP_SMSPKG$/PS100004/Sub%20Dir/a%26b.wim');
-    expect(packageUrl(DEFAULT_TEMPLATES.http, 'PS100004', 'dp01')).toBe('http://dp01/SMS_DP_SMSPKG$/PS100004');
-    expect(packageUrl('http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}', 'PS100004', 'fd00::5')).toBe('http://[fd00::5]/SMS_DP_SMSPKG$/PS100004');
-    expect(() => packageUrl('ftp://{server}/{PackageID}', 'PS100004', 'dp01')).toThrow(/http/);
-    expect(() => checkTemplate('contentTemplate', '{PackageId}/{filename}')).toThrow(/unknown placeholder \{filename\}/);
   });
 });

@@ -114,6 +114,7 @@ describe('osdcast CLI', () => {
     const rep = JSON.parse(r.stdout.trim().split('\n').pop()!);
     expect(rep).toMatchObject({ status: 'error', exitCode: 3 });
     expect(rep.error).toContain('ERROR_FILE_NOT_FOUND');
+    expect(rep.errorKind).toBe('no-session');
     expect(fs.readFileSync(out, 'utf8')).toBe('precious');
     expect(fs.existsSync(`${out}.partial`)).toBe(false);
   });
@@ -123,9 +124,10 @@ describe('osdcast CLI', () => {
     const c2 = await startCoordinator({ data: image, namespace: 'n', content: 'c', msiPort: 0, port: 0, iface: '127.0.0.1' });
     const port = c2.msiPort;
     await c2.stop();
-    const rep = await runAgent({ server: '127.0.0.1', port, namespace: 'n', content: 'c', out: path.join(dir, 'never.wim'), msiTries: 3, msiRetryMs: 50, retries: 1, retryDelay: 0.05 });
+    const rep = await runAgent({ server: '127.0.0.1', port, namespace: 'n', content: 'c', out: path.join(dir, 'never.wim'), msiTries: 3, msiRetryMs: 50, retries: 1, retryDelayMs: 50 });
     expect(rep).toMatchObject({ status: 'error', exitCode: 3 });
     expect(rep.error).toContain('no reply');
+    expect(rep.errorKind).toBe('no-session');
     expect(fs.existsSync(path.join(dir, 'never.wim.partial'))).toBe(false);
   });
 });

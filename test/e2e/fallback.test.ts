@@ -38,7 +38,7 @@ async function setup(coordOpts: Record<string, unknown> = {}) {
     out,
     http: [web.url],
     retries: 0,
-    retryDelay: 0.05,
+    retryDelayMs: 50,
     msiTries: 2,
     msiRetryMs: 50,
   };
@@ -74,6 +74,7 @@ describe('fallback to HTTP', () => {
     const r = await runAgent({ ...base, content: 'unknown.wim' });
     expectOk(r, out);
     expect(r.fallback).toMatch(/no multicast session: .*ERROR_FILE_NOT_FOUND/);
+    expect(r.fallbackCause).toBe('no-session');
     expect(r).toMatchObject({ multicastBytes: 0, httpBytes: image.length });
   });
 
@@ -85,14 +86,16 @@ describe('fallback to HTTP', () => {
     const r = await runAgent({ ...base, port, retries: 1 });
     expectOk(r, out);
     expect(r.fallback).toMatch(/no reply/);
+    expect(r.fallbackCause).toBe('no-reply');
     expect(coord.coordinator.stats).toBeDefined();
   });
 
   it('no multicast data within --mcast-timeout of JOIN → HTTP', async () => {
     const { base, out } = await setup();
-    const r = await runAgent({ ...base, mcastTimeout: 1 }, { dropFilter: () => true });
+    const r = await runAgent({ ...base, mcastTimeoutMs: 1000 }, { dropFilter: () => true });
     expectOk(r, out);
     expect(r.fallback).toMatch(/--mcast-timeout/);
+    expect(r.fallbackCause).toBe('mcast-timeout');
     expect(r.multicastBytes).toBe(0);
   });
 
@@ -106,6 +109,7 @@ describe('fallback to HTTP', () => {
     const r = await run;
     expectOk(r, out);
     expect(r.fallback).toMatch(/KICK FALLBACK/);
+    expect(r.fallbackCause).toBe('kick-fallback');
     expect(r.multicastBytes).toBeGreaterThan(0.25 * image.length);
     expect(r.httpBytes).toBeGreaterThan(0);
     expect((r.multicastBytes as number) + (r.httpBytes as number)).toBe(image.length);
@@ -118,6 +122,7 @@ describe('fallback to HTTP', () => {
     const r = await run;
     expect(r).toMatchObject({ status: 'error', exitCode: 4, httpBytes: 0 });
     expect(r.error).toMatch(/KICK FAIL/);
+    expect(r.errorKind).toBe('kick-fail');
     expect(fs.existsSync(out)).toBe(false);
     expect(web.bytesServed).toBe(0);
   });
@@ -131,12 +136,13 @@ describe('fallback to HTTP', () => {
     const r = await run;
     expectOk(r, out);
     expect(r.fallback).toMatch(/InactivityTimeout/);
+    expect(r.fallbackCause).toBe('inactivity');
   });
 
   it('DEMOTE to a session that does not answer → HTTP', async () => {
     const { base, out, coord } = await setup({ rateBytesPerSec: 4e6 });
     const p = untilProgress(0.1);
-    const run = runAgent({ ...base, inactivityMs: 800, mcastTimeout: 2 }, p.deps);
+    const run = runAgent({ ...base, inactivityMs: 800, mcastTimeoutMs: 2000 }, p.deps);
     const id = await joinedClient(coord);
     await p.reached;
     const demote = encodeMt(
@@ -152,13 +158,15 @@ describe('fallback to HTTP', () => {
     const r = await run;
     expectOk(r, out);
     expect(r.fallback).toMatch(/InactivityTimeout|--mcast-timeout/);
+    expect(['inactivity', 'mcast-timeout']).toContain(r.fallbackCause);
   });
 
   it('a session rate below --min-rate for the window → the slow receiver leaves for HTTP', async () => {
     const { base, out } = await setup({ rateBytesPerSec: 300_000 });
-    const r = await runAgent({ ...base, minRate: 2, minRateWindow: 1 });
+    const r = await runAgent({ ...base, minRateBytesPerSec: 2e6, minRateWindowMs: 1000 });
     expectOk(r, out);
     expect(r.fallback).toMatch(/--min-rate/);
+    expect(r.fallbackCause).toBe('min-rate');
   });
 
   it('--http-only never touches multicast', async () => {
@@ -176,6 +184,7 @@ describe('fallback to HTTP', () => {
     const r = await run;
     expect(r).toMatchObject({ status: 'error', exitCode: 4 });
     expect(r.error).toMatch(/no --http fallback/);
+    expect(r.errorKind).toBe('kick-fallback');
   });
 });
 
@@ -190,7 +199,7 @@ describe('hybrid hole filling', () => {
       if (msg.length < ma + 11) return false;
       return msg.readUInt32BE(ma + 7) % 997 === 0;
     };
-    const r = await runAgent({ ...base, mcastTimeout: 0 }, { dropFilter: lost });
+    const r = await runAgent({ ...base, mcastTimeoutMs: 0 }, { dropFilter: lost });
     expectOk(r, out);
     expect(r.fallback).toBeUndefined();
     expect(r.httpBytes).toBeGreaterThan(0);
@@ -222,6 +231,7 @@ describe('integrity', () => {
     const r = await runAgent({ ...base, sha256: 'ab'.repeat(32) });
     expect(r).toMatchObject({ status: 'error', exitCode: 5, integrity: 'mismatch', sha256: want });
     expect(r.error).toMatch(/SHA-256 mismatch/);
+    expect(r.errorKind).toBe('integrity');
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(`${out}.partial`)).toBe(true);
     expect(fs.existsSync(`${out}.osdcast`)).toBe(true);
@@ -234,6 +244,7 @@ describe('integrity', () => {
     const r = await runAgent({ ...base, httpOnly: true, http: [web.url] });
     expect(r).toMatchObject({ status: 'error', exitCode: 4 });
     expect(r.error).toMatch(/changed/);
+    expect(r.errorKind).toBe('http');
     expect(fs.existsSync(out)).toBe(false);
   });
 

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
 import { Op, SecMode, decodeMt, encodeMt } from '../../core/codec/mt';
+import { MiB } from '../../agent/defaults';
 import { createLogger } from '../../agent/log/log';
 import { receive } from '../../agent/receive/receive';
 import { startCoordinator } from '../coordinator/udp';
@@ -59,7 +60,7 @@ describe('a forger with the server address (issue 7)', () => {
     const logFile = path.join(dir, 'agent.log');
     const log = createLogger({ file: logFile, level: 'info' });
     const r = await receive(
-      { server: '127.0.0.1', port: coord.msiPort, namespace: NS, content: 'forged.wim', out: path.join(dir, 'x.wim'), iface: '127.0.0.1', cacheMiB: 16, sha256: sha256(image), timeout: 60 },
+      { server: '127.0.0.1', port: coord.msiPort, namespace: NS, content: 'forged.wim', out: path.join(dir, 'x.wim'), iface: '127.0.0.1', cacheBytes: 16 * MiB, sha256: sha256(image), timeoutMs: 60_000 },
       { log },
     );
     expect(forged).toBe(20);

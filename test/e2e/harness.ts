@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { MiB } from '../../agent/defaults';
 import { receive, ReceiveDeps, ReceiveOptions } from '../../agent/receive/receive';
 import { createLogger, silentLogger } from '../../agent/log/log';
 import type { Report } from '../../agent/report';
@@ -46,5 +47,5 @@ export function seeded(seed: number): () => number {
 export function runAgent(o: Partial<ReceiveOptions> & Pick<ReceiveOptions, 'server' | 'port' | 'namespace' | 'content' | 'out'>, deps: Partial<ReceiveDeps> = {}): Promise<Report> {
   // OSDCAST_TEST_LOG=debug shows the agents' logs on stderr when a test needs explaining.
   const log = process.env.OSDCAST_TEST_LOG ? createLogger({ level: process.env.OSDCAST_TEST_LOG }) : silentLogger();
-  return receive({ iface: '127.0.0.1', cacheMiB: 16, ...o }, { log, ...deps });
+  return receive({ iface: '127.0.0.1', cacheBytes: 16 * MiB, ...o }, { log, ...deps });
 }

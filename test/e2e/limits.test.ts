@@ -33,9 +33,10 @@ describe('limits', () => {
   it('--timeout ends a receive with exit 4 and says why', async () => {
     const c = await coordinator(500_000);
     const out = path.join(dir(), 'i.wim');
-    const r = await runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out, timeout: 1 });
+    const r = await runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out, timeoutMs: 1000 });
     expect(r).toMatchObject({ status: 'error', exitCode: 4 });
     expect(r.error).toMatch(/--timeout of 1 s/);
+    expect(r.errorKind).toBe('timeout');
     expect(fs.existsSync(out)).toBe(false);
   });
 
@@ -50,7 +51,7 @@ describe('limits', () => {
     p.kill('SIGINT');
     const code = await new Promise((r) => p.on('exit', r));
     expect(code).toBe(130);
-    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({ status: 'error', exitCode: 130, error: 'interrupted' });
+    expect(JSON.parse(stdout.trim().split('\n').pop()!)).toMatchObject({ status: 'error', exitCode: 130, error: 'interrupted', errorKind: 'interrupted' });
     await new Promise((r) => setTimeout(r, 100));
     expect(c.coordinator.stats.leavesReceived).toBe(1);
     expect(fs.existsSync(out)).toBe(false);
@@ -64,6 +65,7 @@ describe('limits', () => {
     const r = await runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out });
     expect(r).toMatchObject({ status: 'error', exitCode: 6 });
     expect(r.error).toMatch(/cannot create/);
+    expect(r.errorKind).toBe('io');
   });
 
   it('a full disk exits 6 and never reports success', async (ctx) => {
@@ -81,6 +83,7 @@ describe('limits', () => {
     const r = await runAgent({ server: '127.0.0.1', port: c.msiPort, namespace: 'WDS:L/i/1', content: 'i', out });
     expect(r).toMatchObject({ status: 'error', exitCode: 6 });
     expect(r.error).toMatch(/disk full|short write/);
+    expect(r.errorKind).toBe('io');
     expect(fs.existsSync(out)).toBe(false);
   });
 

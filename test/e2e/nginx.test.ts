@@ -29,7 +29,7 @@ afterAll(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const base = (out: string) => ({ server: '127.0.0.1', port: 9, namespace: 'n', content: 'c', out, retries: 0, retryDelay: 0.05 });
+const base = (out: string) => ({ server: '127.0.0.1', port: 9, namespace: 'n', content: 'c', out, retries: 0, retryDelayMs: 50 });
 
 describe('against nginx', () => {
   it('--http-only over plain HTTP with --sha256-url', async (ctx) => {

@@ -36,7 +36,7 @@ describe('simulated fleet (core Receiver × N against the sans-I/O coordinator)'
     f.run(600_000);
     expect(f.nodes.every((n) => n.done)).toBe(true);
     expect(f.nodes.reduce((a, n) => a + f.corrupt(n), 0)).toBe(0);
-    expect(f.nodes.every((n) => n.rx!.ma.base === 0)).toBe(true);
+    expect(f.nodes.every((n) => n.rx!.stats().base === 0)).toBe(true);
   });
 
   it.each([0, 1] as const)('content an exact multiple of the block size (no short last block) from a %i-based server arrives intact', (base) => {
@@ -45,6 +45,6 @@ describe('simulated fleet (core Receiver × N against the sans-I/O coordinator)'
     f.run(600_000);
     expect(f.nodes.filter((n) => !n.done).map((n) => n.id)).toEqual([]);
     expect(f.nodes.reduce((a, n) => a + f.corrupt(n), 0)).toBe(0);
-    expect(f.nodes.every((n) => n.rx!.ma.base === base && n.rx!.ma.baseKnown)).toBe(true);
+    expect(f.nodes.every((n) => n.rx!.stats().base === base && n.rx!.stats().baseKnown)).toBe(true);
   });
 });

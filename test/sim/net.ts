@@ -129,8 +129,7 @@ export class Fleet {
     }
     if (init.result) {
       if (!init.result.ok) throw new Error(`receiver ${n.id}: ${init.result.message}`);
-      const r = init.result.reply;
-      const session = { sessionId: r.sessionId, multicast: { address: r.multicastAddr, port: r.multicastPort }, server: { address: r.serverAddr, port: r.serverPort }, contentSize: r.contentSize, blockSize: r.blockSize, totalBlocks: r.totalBlocks };
+      const session = init.result.session;
       n.store = storeFor(session, this.o.cacheBytes ?? 256 * 1024);
       n.rx = new Receiver({ session, clientName: `SIM${n.id}`, localAddress: Buffer.from(n.address.split('.').map(Number)), macAddress: Buffer.alloc(6), store: n.store }, n.rng, this.now);
       n.init = undefined;
@@ -156,7 +155,7 @@ export class Fleet {
       });
     }
     let job;
-    while ((job = rx.pollWrite())) {
+    while ((job = n.store!.takeWrite())) {
       // verify every block against the source as it is "written", then complete it a little later
       let off = job.offset;
       const bs = n.store!.cfg.blockSize;
@@ -167,7 +166,8 @@ export class Fleet {
       }
       const j = job;
       this.at(this.now + 0.05, () => {
-        rx.handleWriteDone(j, this.now);
+        n.store!.writeDone(j);
+        rx.handleWritten(this.now);
         this.serviceRx(n);
       });
     }

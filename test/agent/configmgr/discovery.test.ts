@@ -1,23 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import {
-  type CommandRunner,
-  ConfigError,
-  decodeTextFile,
-  describeAttempts,
-  discoverServer,
-  findServerInIni,
-  normalizeServer,
-  parseIni,
-  parseOsdcastConfig,
-  parseRegQuery,
-  readPxeBootServer,
-} from '../../../agent/configmgr/discovery';
+import { type CommandRunner, describeAttempts, discoverServer, parseRegQuery, readPxeBootServer } from '../../../agent/configmgr/discovery';
+import { decodeWindowsText } from '../../../agent/util/text';
 
 const FIX = path.join(__dirname, 'fixtures');
 const fixture = (name: string): Buffer => fs.readFileSync(path.join(FIX, name));
-const text = (name: string): string => decodeTextFile(fixture(name));
+const text = (name: string): string => decodeWindowsText(fixture(name));
 
 /** A fake `reg` that answers from recorded outputs: value name -> stdout, or undefined for "not found" (exit 1). */
 function fakeReg(answers: Record<string, string | undefined>, calls: string[][] = []): CommandRunner {
@@ -30,114 +19,6 @@ function fakeReg(answers: Record<string, string | undefined>, calls: string[][] 
     return { status: 0, stdout: out, stderr: '' };
   };
 }
-
-describe('normalizeServer', () => {
-  it.each([
-    ['dp01', 'dp01'],
-    ['  dp01.corp.contoso.com  ', 'dp01.corp.contoso.com'],
-    ['"cm01"', 'cm01'],
-    ['10.20.30.40', '10.20.30.40'],
-    ['10.20.30.40:4011', '10.20.30.40:4011'],
-    ['dp01:8080', 'dp01:8080'],
-    ['fe80::1', 'fe80::1'],
-    ['[fd00::5]:4011', '[fd00::5]:4011'],
-    ['http://dp01.corp.contoso.com/SMS_DP_SMSPKG$/PS100004', 'dp01.corp.contoso.com'],
-    ['https://[fd00::7]:8443/x', 'fd00::7'],
-    ['\\\\dp03\\SMSPKGE$\\PS100004', 'dp03'],
-    ['\\\\dp04.corp@SSL\\DavWWWRoot\\x', 'dp04.corp'],
-    ['SRV_WDS-01', 'SRV_WDS-01'],
-  ])('accepts %j as %j', (input, server) => {
-    expect(normalizeServer(input)?.server).toBe(server);
-  });
-
-  it.each(['', '   ', 'two words', 'C:\\_SMSTaskSequence', 'X:\\Windows\\TEMP', '0.0.0.0', '::', '999.1.1.1', '10.1.2', 'dp01:0', 'dp01:70000', 'dp01:', '-bad-', 'http://', 'a..b', '\\\\'])(
-    'rejects %j',
-    (input) => {
-      expect(normalizeServer(input)).toBeUndefined();
-    },
-  );
-
-  it('keeps an explicit port apart from the host', () => {
-    expect(normalizeServer('dp01:4011')).toEqual({ host: 'dp01', port: 4011, server: 'dp01:4011' });
-    expect(normalizeServer('http://dp01:8080/x')).toEqual({ host: 'dp01', port: undefined, server: 'dp01' });
-  });
-});
-
-describe('decodeTextFile', () => {
-  it('reads UTF-16LE with BOM, UTF-8 with BOM, BOM-less UTF-16LE and Latin-1', () => {
-    expect(decodeTextFile(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('a=ü', 'utf16le')]))).toBe('a=ü');
-    expect(decodeTextFile(Buffer.from([0xef, 0xbb, 0xbf, 0x61]))).toBe('a');
-    expect(decodeTextFile(Buffer.from('[x]\r\nk=v\r\n', 'utf16le'))).toBe('[x]\r\nk=v\r\n');
-    const be = Buffer.from('k=v', 'utf16le');
-    be.swap16();
-    expect(decodeTextFile(Buffer.concat([Buffer.from([0xfe, 0xff]), be]))).toBe('k=v');
-    expect(decodeTextFile(Buffer.from([0x6b, 0x3d, 0xfc]))).toBe('k=ü');
-  });
-});
-
-describe('ACP INI', () => {
-  it('parses sections, comments and quotes', () => {
-    expect(parseIni('; c\r\n# c\r\ntop=1\r\n[ A ]\r\nk = "v w"\r\nnoequals\r\n=novalue\r\n[B]\r\nk2=x=y')).toEqual([
-      { section: '', key: 'top', value: '1', line: 3 },
-      { section: 'A', key: 'k', value: 'v w', line: 5 },
-      { section: 'B', key: 'k2', value: 'x=y', line: 9 },
-    ]);
-  });
-
-  it('finds a server key in a UTF-16 INI', () => {
-    const s = findServerInIni(text('acp-server-key.ini'));
-    expect(s).toMatchObject({ section: 'Download', key: 'DPServer', candidates: ['dp01.corp.contoso.com'] });
-    expect(s!.address.server).toBe('dp01.corp.contoso.com');
-  });
-
-  it('takes the host of the first URL in a location list and skips local paths', () => {
-    const s = findServerInIni(text('acp-url-list.ini'));
-    expect(s).toMatchObject({ section: 'Locations', key: 'ContentLocation' });
-    expect(s!.candidates).toEqual(['dp01.corp.contoso.com', 'dp02.corp.contoso.com']);
-  });
-
-  it('takes the host of a UNC source', () => {
-    expect(findServerInIni(text('acp-unc.ini'))).toMatchObject({ key: 'Source', address: { host: 'dp03' } });
-  });
-
-  it('finds nothing when only package data and local paths are present', () => {
-    expect(findServerInIni(text('acp-no-server.ini'))).toBeUndefined();
-  });
-
-  it('prefers a server key over an earlier URL key, and ignores bare words in location keys', () => {
-    const s = findServerInIni('[a]\nUrl=http://web01/x\nSourcePath=Packages\n[b]\nMulticastServer=mcs01\n');
-    expect(s).toMatchObject({ key: 'MulticastServer', address: { server: 'mcs01' } });
-    expect(findServerInIni('[a]\nSourcePath=Packages\n')).toBeUndefined();
-  });
-});
-
-describe('osdcast.json', () => {
-  it('reads every documented key', () => {
-    const { config, warnings } = parseOsdcastConfig(text('osdcast.json'));
-    expect(warnings).toEqual([]);
-    expect(config).toEqual({
-      server: 'cm01.corp.contoso.com',
-      abortCode: 99,
-      namespaceTemplate: 'SMSPKG\\{packageId}',
-      contentTemplate: '{packageId}/{file}',
-      httpTemplate: 'http://{server}/SMS_DP_SMSPKG$/{packageId}/{file}',
-    });
-  });
-
-  it('rejects wrong types with the key named', () => {
-    expect(() => parseOsdcastConfig(text('osdcast-bad-abort.json'))).toThrow(/"abortCode" must be an integer/);
-    expect(() => parseOsdcastConfig('{"server": "two words"}')).toThrow(ConfigError);
-    expect(() => parseOsdcastConfig('{"httpTemplate": 5}')).toThrow(/httpTemplate/);
-    expect(() => parseOsdcastConfig('[1]')).toThrow(/JSON object/);
-    expect(() => parseOsdcastConfig('{server: x}', 'C:\\osdcast.json')).toThrow(/C:\\osdcast.json: not valid JSON/);
-  });
-
-  it('warns about unknown keys (BOM tolerated)', () => {
-    const { config, warnings } = parseOsdcastConfig(text('osdcast-unknown-key.json'));
-    expect(config).toEqual({ abortCode: 7 });
-    expect(warnings).toEqual(['osdcast.json: unknown key "serverName" ignored']);
-  });
-});
 
 describe('reg query output', () => {
   it('parses a single value', () => {

@@ -288,3 +288,11 @@ describe('typed errors', () => {
     expectFail(decodeWdsc(hex(packet(2, 0, [block('b', T.ULONG | (T.ARRAY << 16), 4, 0x40000000, '01000000')]))), 'bad-length');
   });
 });
+
+describe('hostile counts', () => {
+  it('an array with Value-Length 0 and a huge Array-Size is a typed error, not billions of empty elements', () => {
+    // Found by the fuzz suite: the worker ran out of heap building 2^32 empty BLOB elements.
+    for (const type of [T.BLOB | T.ARRAY, T.BYTE | T.ARRAY, T.WSTRING | T.ARRAY])
+      expectFail(decodeWdsc(hex(packet(1, 6, [block('a', type, 0, 0xffffffff, '')]))), 'bad-count');
+  });
+});
