@@ -97,21 +97,29 @@ describe.skipIf(!run)('DCE/RPC client against Samba (samba-dcerpcd in a namespac
     }
   }
 
+  /**
+   * Runs a driver bundle on host `client` and returns its JSON line. The rpcd workers register with the endpoint
+   * mapper shortly after it listens: retried while srvsvc is unknown.
+   */
+  async function runDriver(args: string[]): Promise<Record<string, any>> {
+    let out: Record<string, any> = {};
+    for (let i = 0; i < 20; i++) {
+      const driver = lab!.start('client', [process.execPath, ...args]);
+      await driver.exited;
+      out = JSON.parse(driver.stdout().trim().split('\n').pop() || '{}');
+      if (!String(out.error ?? '').includes('named no TCP port')) break;
+      await new Promise((res) => setTimeout(res, 300));
+    }
+    return out;
+  }
+
   afterAll(async () => {
     await lab?.teardown();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('ept_map → port → bind (no auth) → NetrServerGetInfo 101 → the server name; an unknown opnum → nca_s_op_rng_error', async () => {
-    // The rpcd workers register with the endpoint mapper shortly after it listens: retry while srvsvc is unknown.
-    let out: Record<string, any> = {};
-    for (let i = 0; i < 20; i++) {
-      const driver = lab!.start('client', [process.execPath, bundle, addr]);
-      await driver.exited;
-      out = JSON.parse(driver.stdout().trim().split('\n').pop() || '{}');
-      if (!String(out.error ?? '').includes('named no TCP port')) break;
-      await new Promise((res) => setTimeout(res, 300));
-    }
+    const out = await runDriver([bundle, addr]);
     expect(out.error, JSON.stringify(out)).toBeUndefined();
     expect(out.epmBound).toMatchObject({ type: 'bound', secondaryAddress: '135' });
     expect(out.eptMap.status).toBe(0);
@@ -153,14 +161,7 @@ describe.skipIf(!run)('DCE/RPC client against Samba (samba-dcerpcd in a namespac
     const pcap = join(dir, 'auth.pcapng');
     const capture = TSHARK ? lab!.start('dp', [TSHARK, '-q', '-i', 'eth0', '-f', 'tcp', '-w', pcap]) : undefined;
     if (capture) await waitFor(() => existsSync(pcap) && statSync(pcap).size > 0, 10_000, 'tshark did not start capturing');
-    let out: Record<string, any> = {};
-    for (let i = 0; i < 20; i++) {
-      const driver = lab!.start('client', [process.execPath, authBundle, file]);
-      await driver.exited;
-      out = JSON.parse(driver.stdout().trim().split('\n').pop() || '{}');
-      if (!String(out.error ?? '').includes('named no TCP port')) break;
-      await new Promise((res) => setTimeout(res, 300));
-    }
+    const out = await runDriver([authBundle, file]);
     expect(out.error, JSON.stringify(out)).toBeUndefined();
     const r = Object.fromEntries((out.results as any[]).map((x) => [x.name, x]));
     const types = (name: string) => r[name].events.map((e: { type: string }) => e.type);
