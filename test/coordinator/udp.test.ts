@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
 import { canRun } from '../support/env';
-import { UdpHost } from './udp-clients';
+import { UdpHost } from '../support/udp-clients';
 import { RunningCoordinator, startCoordinator } from './udp';
 
 const running: RunningCoordinator[] = [];
