@@ -20,6 +20,7 @@ import { Report, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
+import { MiB } from './defaults';
 import { CredentialsError, resolveCredentials } from './configmgr/credentials';
 import { isWinPE } from './configmgr/discovery';
 import type { ReceiveOptions } from './receive/receive';
@@ -148,7 +149,7 @@ interrupted; 1 if a failure's code equals abortCode) makes the task sequence dow
       log.info(`acp: package ${pos.packageId} into ${pos.destination}${pos.iniPath ? ` (INI ${pos.iniPath})` : ''}; DP ${showServer(server)} from ${from}`);
       const init = initiationFields(f, cmd, log);
       if (cfg.abortCode === undefined) log.info('osdcast.json has no "abortCode": every failure lets the task sequence download the package itself');
-      else if ([1, 2, 3, 4, 5, 6, 130].includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
+      else if ((Object.values(Exit) as number[]).includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
       exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log, init));
     });
 
@@ -333,7 +334,7 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
 export function progressLine(p: Progress): string {
   const pct = (100 * p.blocks) / p.totalBlocks;
   const mbps = p.seconds > 0 ? p.bytes / 1e6 / p.seconds : 0;
-  return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / 1048576).toFixed(0)}/${(p.contentSize / 1048576).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
+  return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / MiB).toFixed(0)}/${(p.contentSize / MiB).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
 }
 
 /**

@@ -134,7 +134,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   const fallbackExit = (kind: FailureKind, error: string, code: number = EXIT_OF[kind]): AcpReport => {
     if (o.abortCode !== undefined && code === o.abortCode) {
       log.warn(`exit code ${code} equals abortCode; exiting 1 instead so that the task sequence still tries its own download`);
-      code = 1;
+      code = Exit.ABORT_CODE_TAKEN;
     }
     return finish(code, { kind, error });
   };

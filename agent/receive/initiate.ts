@@ -19,7 +19,8 @@ import type { Credentials } from '../../core/ntlm/auth';
 import { AuthLevel, AuthType } from '../../core/rpc/security';
 import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
 import { buildInitiateRequest } from '../../core/wdsc/initiate';
-import { EptMapLookup, firstRpcAttempt, nextRpcAttempt, RpcAttempt, WdscInitiator } from '../../core/wdsc/initiator';
+import { Attempt, firstAttempt, nextAttempt } from '../../core/rpc/connect';
+import { EptMapLookup, verdictOf, WdscInitiator } from '../../core/wdsc/initiator';
 import { DEFAULTS } from '../defaults';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
@@ -122,7 +123,7 @@ function accept(rep: SessionInfo, log: Logger): SessionInfo {
   return rep;
 }
 
-function describeAttempt(a: RpcAttempt): string {
+function describeAttempt(a: Attempt): string {
   if (a.authType === AuthType.NONE) return 'no authentication';
   return `${a.authType === AuthType.SPNEGO ? 'SPNEGO/NTLM' : 'NTLM'}${a.anonymous ? ' (anonymous)' : ''} at PKT_PRIVACY`;
 }
@@ -134,7 +135,7 @@ async function initiateRpc(o: InitiationInputs, ctx: InitiationContext): Promise
   const random = ctx.random ?? ((n: number) => crypto.randomBytes(n));
   let port = o.rpcPort ?? DEFAULTS.rpcPort;
   let askedEpm = false;
-  let a: RpcAttempt | undefined = firstRpcAttempt(!!o.credentials);
+  let a: Attempt | undefined = firstAttempt(!!o.credentials);
   let last: Failure | undefined;
   while (a) {
     const at = showHostPort(o.server, port);
@@ -166,7 +167,7 @@ async function initiateRpc(o: InitiationInputs, ctx: InitiationContext): Promise
       return { ...r, message: `${r.message}; endpoint mapper: ${epm.message}` };
     }
     last = r;
-    a = nextRpcAttempt(a, r);
+    a = nextAttempt(a, verdictOf(r));
     if (a) ctx.log.warn(`${r.message}; trying ${describeAttempt(a)}`);
   }
   return last!;

@@ -17,6 +17,7 @@
 import type { Endpoint } from '../mt-client';
 import type { InitiationResult, StreamInitiator, StreamMachine } from '../msi-client';
 import { RpcClient, RpcEvent, RpcSecurity } from '../rpc/client';
+import { judge, Verdict } from '../rpc/connect';
 import { EPM_INTERFACE, EPT_MAP_OPNUM, EPT_S_NOT_REGISTERED, decodeEptMapResponse, encodeEptMapRequest } from '../rpc/epm';
 import type { SyntaxId } from '../rpc/ndr';
 import { AuthType } from '../rpc/security';
@@ -25,11 +26,6 @@ import { sessionFromWdscReply } from '../session';
 import { decodeInitiateResult } from './initiate';
 
 type Failure = Extract<InitiationResult, { ok: false }>;
-
-/** nca_s_proto_error: Samba's answer to the first call after an AUTHENTICATE it refused (protocol-notes #39). */
-const NCA_S_PROTO_ERROR = 0x1c01000b;
-/** bind_nak reasons that mean "busy", not "not you": temporary_congestion, local_limit_exceeded. */
-const BUSY_NAK = new Set([1, 2]);
 
 interface ExchangeOptions {
   server: Endpoint;
@@ -138,38 +134,21 @@ abstract class RpcExchange<R> implements StreamMachine<R | Failure> {
 
   private judge(e: RpcEvent): R | Failure | undefined {
     const at = this.where();
-    const authenticated = this.x.security !== undefined;
-    const auth = (message: string, authTypeRejected: boolean, status?: number): Failure => ({
-      ok: false,
-      kind: 'auth',
-      message: `authentication failed or access denied at ${at} (${message})`,
-      authTypeRejected,
-      ...(status !== undefined ? { status } : {}),
-    });
-    switch (e.type) {
-      case 'bound':
-        return undefined;
-      case 'response':
-        return e.callId === this.callId ? this.answer(e.stub) : undefined;
-      case 'fault':
-        if (e.callId !== this.callId) return undefined;
-        if (e.accessDenied || (authenticated && e.status >>> 0 === NCA_S_PROTO_ERROR)) return auth(`fault ${e.name}`, false, e.status);
-        return { ok: false, kind: 'protocol', message: `${at} answered with fault ${e.name} (0x${(e.status >>> 0).toString(16)})` };
-      case 'bindNak':
-        if (BUSY_NAK.has(e.reason)) return { ok: false, kind: 'closed', message: `${at} is busy (bind_nak ${e.name})` };
-        return auth(`bind_nak ${e.name}`, authenticated);
-      case 'closed':
-        if (!this.bound) return { ok: false, kind: 'closed', message: `${at} closed the connection before the bind was answered` };
-        if (authenticated) return auth('the server closed the connection after the authentication', false);
-        return { ok: false, kind: 'closed', message: `${at} closed the connection before answering` };
-      case 'error':
-        if (!e.fatal && e.callId !== this.callId) return undefined; // a dropped PDU, counted by the client
-        if (e.code === 'timeout') return { ok: false, kind: 'timeout', tries: 1, message: `${at}: ${e.message}` };
-        // The provider refused the server's token (SPNEGO reject, a mechanism other than NTLM): before the bind
-        // completes this is the server not taking this authentication; after it, a response that fails
-        // verification, which never lowers protection.
-        if (e.code === 'security' && !this.bound) return auth(e.message, true);
-        return { ok: false, kind: 'protocol', message: `${at}: ${e.message}` };
+    const v = judge(e, { authType: this.x.security?.provider.authType ?? AuthType.NONE }, this.callId, this.bound);
+    if (!v) return undefined;
+    const status = v.status !== undefined ? { status: v.status } : {};
+    switch (v.kind) {
+      case 'answered':
+        if (e.type === 'response') return this.answer(e.stub);
+        return { ok: false, kind: 'protocol', message: `${at} answered with ${v.detail} (0x${((v.status ?? 0) >>> 0).toString(16)})` };
+      case 'auth-type-rejected':
+      case 'auth-refused':
+        return { ok: false, kind: 'auth', message: `authentication failed or access denied at ${at} (${v.detail})`, authTypeRejected: v.kind === 'auth-type-rejected', ...status };
+      case 'network':
+        if (e.type === 'error' && e.code === 'timeout') return { ok: false, kind: 'timeout', tries: 1, message: `${at}: ${v.detail}` };
+        return { ok: false, kind: 'closed', message: `${at}: ${v.detail}` };
+      case 'protocol':
+        return { ok: false, kind: 'protocol', message: `${at}: ${v.detail}` };
     }
   }
 }
@@ -231,22 +210,10 @@ export class EptMapLookup extends RpcExchange<EptMapResultOk> {
 }
 
 /**
- * Which authentication one attempt uses (MS-WDSC 2.1.1, 2.1.2; protocol-notes #39): SPNEGO (9) at PKT_PRIVACY
- * first, raw NTLMSSP (10) when the server will not take 9; without credentials anonymous NTLM, then
- * RPC_C_AUTHN_LEVEL_NONE when anonymous is refused. `authType` 0 is level NONE (no provider).
+ * The connect plan's reading of a failed attempt (core/rpc/connect.ts nextAttempt: 9, then 10 when 9 is
+ * rejected; anonymous, then level NONE when refused; protocol-notes #32, #34).
  */
-export interface RpcAttempt {
-  authType: typeof AuthType.SPNEGO | typeof AuthType.WINNT | typeof AuthType.NONE;
-  anonymous: boolean;
-}
-
-export function firstRpcAttempt(hasCredentials: boolean): RpcAttempt {
-  return { authType: AuthType.SPNEGO, anonymous: !hasCredentials };
-}
-
-/** The attempt after `prev` failed with `f`, or undefined: the RPC way is exhausted. */
-export function nextRpcAttempt(prev: RpcAttempt, f: Failure): RpcAttempt | undefined {
-  if (f.kind !== 'auth' || prev.authType === AuthType.NONE) return undefined;
-  if (f.authTypeRejected && prev.authType === AuthType.SPNEGO) return { ...prev, authType: AuthType.WINNT };
-  return prev.anonymous ? { authType: AuthType.NONE, anonymous: false } : undefined;
+export function verdictOf(f: Failure): Verdict {
+  if (f.kind === 'auth') return { kind: f.authTypeRejected ? 'auth-type-rejected' : 'auth-refused', detail: f.message, ...(f.status !== undefined ? { status: f.status } : {}) };
+  return { kind: f.kind === 'protocol' || f.kind === 'error' ? 'protocol' : 'network', detail: f.message };
 }

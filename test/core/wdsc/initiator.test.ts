@@ -14,7 +14,8 @@ import { AuthLevel, AuthType } from '../../../core/rpc/security';
 import { WDSC_INTERFACE } from '../../../core/rpc/wds-rpc';
 import { sessionFromWdscReply, unsupportedSecurity, wdscSecurityModes } from '../../../core/session';
 import { buildInitiateRequest, encodeInitiateError, encodeInitiateReply, InitiateReply } from '../../../core/wdsc/initiate';
-import { EptMapLookup, firstRpcAttempt, nextRpcAttempt, WdscInitiator } from '../../../core/wdsc/initiator';
+import { firstAttempt, nextAttempt } from '../../../core/rpc/connect';
+import { EptMapLookup, verdictOf, WdscInitiator } from '../../../core/wdsc/initiator';
 import { FakeServerOptions, FakeWdscServer, NCA_S_UNK_IF } from './fake-server';
 
 const ACCOUNT = { domain: 'CORP', user: 'svc-osd', password: 'Pa55w0rd!' };
@@ -97,7 +98,7 @@ describe('WdscInitiator against an in-memory WDSC server', () => {
     expect(JSON.stringify(init.result)).not.toContain('wrong');
     const closing = initiator({ creds: { ...ACCOUNT, password: 'wrong' }, kind: 10 });
     run(closing, serve({ closeOnRefusal: true }));
-    expect(closing.result).toMatchObject({ ok: false, kind: 'auth', message: expect.stringMatching(/^authentication failed or access denied at 10\.0\.0\.5:5040 \(the server closed/) });
+    expect(closing.result).toMatchObject({ ok: false, kind: 'auth', message: 'authentication failed or access denied at 10.0.0.5:5040 (connection closed by the server before the first call was answered)' });
   });
 
   it('bind_nak: the auth type is rejected (type 9 → 10 next); busy is a network failure', () => {
@@ -157,29 +158,39 @@ describe('WdscInitiator against an in-memory WDSC server', () => {
     const cut = initiator();
     cut.handleConnected(1);
     cut.handleClosed(2);
-    expect(cut.result).toEqual({ ok: false, kind: 'closed', message: '10.0.0.5:5040 closed the connection before the bind was answered' });
+    expect(cut.result).toEqual({ ok: false, kind: 'closed', message: '10.0.0.5:5040: connection closed before the bind was answered' });
   });
 });
 
-describe('the attempt plan (protocol-notes #39)', () => {
-  const auth = (authTypeRejected: boolean) => ({ ok: false as const, kind: 'auth' as const, message: 'x', authTypeRejected });
-  it('credentials: 9, then 10 when 9 is rejected, then nothing', () => {
-    const a = firstRpcAttempt(true);
-    expect(a).toEqual({ authType: AuthType.SPNEGO, anonymous: false });
-    const b = nextRpcAttempt(a, auth(true));
-    expect(b).toEqual({ authType: AuthType.WINNT, anonymous: false });
-    expect(nextRpcAttempt(b!, auth(true))).toBeUndefined();
-    expect(nextRpcAttempt(a, auth(false))).toBeUndefined();
+describe("failures read by the connect plan (core/rpc/connect.ts)", () => {
+  it('a wrong password with credentials ends the plan; 9 rejected moves to 10; anonymous refused moves to level NONE', () => {
+    const wrong = initiator({ creds: { ...ACCOUNT, password: 'wrong' } });
+    run(wrong, serve());
+    const r = wrong.result!;
+    if (r.ok) throw new Error('expected a failure');
+    expect(nextAttempt(firstAttempt(true), verdictOf(r))).toBeUndefined();
+
+    const nak = initiator({ creds: ACCOUNT });
+    run(nak, serve({ authTypes: [10] }));
+    const n = nak.result!;
+    if (n.ok) throw new Error('expected a failure');
+    expect(nextAttempt(firstAttempt(true), verdictOf(n))).toMatchObject({ authType: AuthType.WINNT, anonymous: false });
+
+    const anon = initiator({});
+    run(anon, serve({ allowAnonymous: false }));
+    const x = anon.result!;
+    if (x.ok) throw new Error('expected a failure');
+    expect(x.kind).toBe('auth');
+    expect(nextAttempt(firstAttempt(false), verdictOf(x))).toMatchObject({ authType: AuthType.NONE, level: AuthLevel.NONE });
   });
-  it('no credentials: anonymous 9 → (10 when 9 rejected) → level NONE when refused; network failures end it', () => {
-    const a = firstRpcAttempt(false);
-    expect(a).toEqual({ authType: AuthType.SPNEGO, anonymous: true });
-    expect(nextRpcAttempt(a, auth(false))).toEqual({ authType: AuthType.NONE, anonymous: false });
-    expect(nextRpcAttempt(a, auth(true))).toEqual({ authType: AuthType.WINNT, anonymous: true });
-    expect(nextRpcAttempt({ authType: AuthType.WINNT, anonymous: true }, auth(true))).toEqual({ authType: AuthType.NONE, anonymous: false });
-    expect(nextRpcAttempt({ authType: AuthType.NONE, anonymous: false }, auth(false))).toBeUndefined();
-    expect(nextRpcAttempt(a, { ok: false, kind: 'refused', message: 'x' })).toBeUndefined();
-    expect(nextRpcAttempt(a, { ok: false, kind: 'error', win32: 2, message: 'x' })).toBeUndefined();
+  it('network, protocol and final failures never lower the protection', () => {
+    for (const f of [
+      { ok: false as const, kind: 'refused' as const, message: 'x' },
+      { ok: false as const, kind: 'timeout' as const, tries: 1, message: 'x' },
+      { ok: false as const, kind: 'protocol' as const, message: 'x' },
+      { ok: false as const, kind: 'error' as const, win32: 2, message: 'x' },
+    ])
+      expect(nextAttempt(firstAttempt(false), verdictOf(f)), f.kind).toBeUndefined();
   });
 });
 
