@@ -7,7 +7,8 @@
  * `EptMapLookup` is the same shape for the step before it when the RPC port refuses: ept_map on the endpoint
  * mapper (TCP 135) for the WDSC interface, giving the port.
  *
- * Both drive core/rpc's RpcClient for one call and read its events into one typed outcome (protocol-notes #39):
+ * Both drive core/rpc's RpcClient for one call and read its events with the connect plan's judge
+ * (core/rpc/connect.ts) into one typed outcome (protocol-notes #39):
  *   refused / unreachable connect, timeout (connect, bind or call), closed before the bind was answered  network
  *   bind_nak (other than "busy"), an access or authentication fault, a security provider that refused the
  *   server's token, or the server ending an authenticated association before the first answer             auth
