@@ -10,7 +10,7 @@
 import { Command, CommanderError } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
 import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
-import { templatesOf } from './configmgr/config';
+import { Templates, templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
@@ -118,7 +118,7 @@ What it does: lists the package with WebDAV PROPFIND (Depth: 1, into sub-folders
 names that would leave the folder, then receives each file (multicast session if the DP has one, else HTTP).
 osdcast.json beside the binary: {"server": "...", "abortCode": 99, "namespaceTemplate": "SMSPKG",
   "contentTemplate": "{PackageID}/{path}", "httpTemplate": "http://{server}/SMS_DP_SMSPKG$/{PackageID}"}
-  (these templates are the defaults; placeholders {PackageID}, {path}, {winpath}, {server}).
+  (these templates are the defaults; placeholders {PackageID}, {path}, {winpath}, {server}, {drive}).
 ${DISCOVERY_HELP}
 ${LOG_HELP}
 
@@ -294,7 +294,7 @@ async function runAcpCommand(
   packageId: string,
   destination: string,
   server: Server,
-  templates: { namespace: string; content: string; http: string },
+  templates: Templates,
   abortCode: number | undefined,
   mappings: TsVarMapping[],
   log: Logger,

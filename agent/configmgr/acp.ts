@@ -150,7 +150,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   // ---- 2. the listing
   let pkgUrl: string;
   try {
-    pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host);
+    pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host, o.templates.drive);
   } catch (e) {
     return fallbackExit('usage', (e as Error).message);
   }
@@ -166,7 +166,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       signal: deps.signal,
     });
   } catch (e) {
-    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, { kind: 'interrupted', error: 'interrupted' });
+    if (deps.signal?.aborted) return fallbackExit('interrupted', 'interrupted');
     if (e instanceof UnsafePathError) {
       log.error(`package ${o.packageId}: ${e.message}; nothing was written`);
       return fallbackExit('unsafe-path', `unsafe path in the package listing: ${e.message}`);
@@ -191,7 +191,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   let multicast = !o.httpOnly;
   for (const [i, { file, out }] of targets.entries()) {
     const shownPath = file.rel.join('/');
-    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, { kind: 'interrupted', error: 'interrupted' });
+    if (deps.signal?.aborted) return fallbackExit('interrupted', 'interrupted');
     if (file.size === 0) {
       try {
         fs.writeFileSync(out, Buffer.alloc(0));
@@ -207,7 +207,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       timeoutMs = deadline - now();
       if (timeoutMs <= 0) return fallbackExit('timeout', `--timeout of ${o.timeoutMs! / 1000} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
     }
-    const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host };
+    const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host, drive: o.templates.drive };
     const ro: ReceiveOptions = {
       ...o.receive,
       server: o.server.host,

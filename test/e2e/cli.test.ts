@@ -95,6 +95,7 @@ describe('osdcast CLI', () => {
     [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--rpc-port', '70000'], '--rpc-port must be 1..65535, got "70000"'],
     [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--rpc-timeout', '0'], '--rpc-timeout must be a number > 0'],
     [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--initiation', 'tcp'], '--initiation'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--sha256-url', 'notaurl'], '--sha256-url must be an http:// or https:// URL'],
   ])('usage error %j exits 2 with one line', async (args, msg) => {
     const r = await run(args as string[]);
     expect(r.code).toBe(2);
