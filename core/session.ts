@@ -60,8 +60,10 @@ export function unsupportedSecurity(sec: SessionSecurity): string | undefined {
   return `the session uses client security ${name(sec.client.mode)} and server security ${name(sec.server.mode)}; this build supports only CHECKSUM in both directions`;
 }
 
-/** The session an MS-WDSMSI-over-UDP reply describes. */
-export function sessionFromMsiReply(r: MsiReply): SessionInfo {
+type ReplyFields = Pick<MsiReply, 'sessionId' | 'multicastAddr' | 'multicastPort' | 'serverAddr' | 'serverPort' | 'contentSize' | 'blockSize' | 'totalBlocks'>;
+
+/** What either reply (UDP or WDSC) says about the session, with the security it implies. */
+function sessionOf(r: ReplyFields, security: SessionSecurity): SessionInfo {
   return {
     sessionId: r.sessionId,
     multicast: { address: r.multicastAddr, port: r.multicastPort },
@@ -69,8 +71,13 @@ export function sessionFromMsiReply(r: MsiReply): SessionInfo {
     contentSize: r.contentSize,
     blockSize: r.blockSize,
     totalBlocks: r.totalBlocks,
-    security: UDP_SECURITY,
+    security,
   };
+}
+
+/** The session an MS-WDSMSI-over-UDP reply describes. */
+export function sessionFromMsiReply(r: MsiReply): SessionInfo {
+  return sessionOf(r, UDP_SECURITY);
 }
 
 /** MS-WDSMSI 3.1.5.1: the combinations a server supports, as (server, client). */
@@ -121,13 +128,5 @@ export function sessionFromWdscReply(r: InitiateReply): SessionInfo {
   };
   if (r.hashAlgId !== undefined) security.hashAlgId = r.hashAlgId;
   if (r.hmacAlgId !== undefined) security.hmacAlgId = r.hmacAlgId;
-  return {
-    sessionId: r.sessionId,
-    multicast: { address: r.multicastAddr, port: r.multicastPort },
-    server: { address: r.serverAddr, port: r.serverPort },
-    contentSize: r.contentSize,
-    blockSize: r.blockSize,
-    totalBlocks: r.totalBlocks,
-    security,
-  };
+  return sessionOf(r, security);
 }
