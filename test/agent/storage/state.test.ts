@@ -6,7 +6,8 @@ import { memfs } from 'memfs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Bitmap } from '../../../core/bitmap';
 import { Exit, OsdcastError } from '../../../agent/errors';
-import { StateFile, StateFs, StateIdentity, blockCount, loadState, statePath } from '../../../agent/storage/state';
+import { StateFile, StateFs, StateIdentity, loadState, statePath } from '../../../agent/storage/state';
+import { blockCount } from '../../../agent/storage/state-format';
 import { memLogger } from '../transport/helpers';
 
 const ID: StateIdentity = {
@@ -37,8 +38,6 @@ describe('resume state file (real fs)', () => {
 
   it('lives beside the output as <out>.osdcast', () => {
     expect(statePath('/data/install.wim')).toBe('/data/install.wim.osdcast');
-    expect(blockCount(ID)).toBe(11);
-    expect(blockCount({ size: 0, blockSize: 1385 })).toBe(0);
   });
 
   it('round trip: identity and bitmap survive write + load', () => {
