@@ -410,6 +410,11 @@ export class MtClient {
         this.counters.authFailed++;
         return;
       }
+      if (c === 'unsupported-security') {
+        // HASH or SIGN while ours is another mode (e.g. a pre-OS CHECKSUM client in a mixed session): not ours.
+        this.counters.wrongSecurity++;
+        return;
+      }
       this.counters.malformed[c] = (this.counters.malformed[c] ?? 0) + 1;
       return;
     }
