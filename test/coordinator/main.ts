@@ -6,6 +6,10 @@
  * stdout: one JSON line when ready ({"event":"ready", ports, group, sessionId, size, sha256}).
  * stderr: one line per notable event (client joined/left, Master Client chosen, round started...), never per packet.
  * Runs until SIGINT/SIGTERM, then prints the counters and exits 0.
+ *
+ * --sec-mode checksum|hash|sign|none: the MS-WDSMT security of the session (security.ts). hash and sign make a
+ * SymKey (and an RSA key pair) at start; clients that are pre-OS (every MS-WDSMSI request over UDP) still get
+ * CHECKSUM. A bad flag exits 2 with one line.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createHash, randomBytes } from 'node:crypto';
@@ -13,6 +17,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MSI_PORT, win32Name } from '../../core/codec/msi';
+import { SEC_MODE_NAMES, SecModeName, newSecurity } from './security';
 import { CoordinatorEvent } from './types';
 import { DEFAULT_GROUP, DEFAULT_IFACE, startCoordinator } from './udp';
 
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
     .option('--drop-percent <p>', 'drop this percentage of ODATA packets at random on send', num('--drop-percent', 0, 100), 0)
     .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets (0 = off)', int('--fw-lead-every', 0, 1 << 20), 0)
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
+    .option('--sec-mode <mode>', `MS-WDSMT security of the session for clients that are not pre-OS: ${SEC_MODE_NAMES.join(', ')} (pre-OS clients get checksum)`, 'checksum')
     .showHelpAfterError();
   program.parse();
   const o = program.opts<{
@@ -126,8 +132,14 @@ async function main(): Promise<void> {
     dropPercent: number;
     fwLeadEvery: number;
     sessionId?: number;
+    secMode: string;
   }>();
   if (o.file === undefined && o.generate === undefined) program.error('give --file <path> or --generate <MiB>');
+  if (!(SEC_MODE_NAMES as readonly string[]).includes(o.secMode)) {
+    process.stderr.write(`error: --sec-mode must be one of ${SEC_MODE_NAMES.join(', ')}, not ${JSON.stringify(o.secMode)}\n`);
+    process.exit(2);
+  }
+  const security = newSecurity(o.secMode as SecModeName, () => randomBytes(4).readUInt32BE(0) / 2 ** 32);
 
   let gen: Awaited<ReturnType<typeof generate>> | undefined;
   if (o.generate !== undefined) {
@@ -149,6 +161,7 @@ async function main(): Promise<void> {
     dropPercent: o.dropPercent,
     fwLeadEvery: o.fwLeadEvery,
     sessionId: o.sessionId,
+    security,
     onEvent: (e) => log(describe(e)),
   }).catch((e: Error) => {
     gen?.cleanup();
@@ -159,6 +172,7 @@ async function main(): Promise<void> {
   log(
     `serving ${o.namespace}/${o.content}: ${r.size} bytes, ${blocks} blocks of ${o.blockSize} (first block ${o.blockBase}); ` +
       `MSI ${r.iface}:${r.msiPort}, session ${r.iface}:${r.port}, multicast ${r.group}:${r.port}, session id ${r.sessionId}` +
+      `, security ${o.secMode}${o.secMode === 'checksum' ? '' : ' (pre-OS clients: checksum)'}` +
       (o.rate ? `, rate cap ${o.rate} MB/s` : '') +
       (o.dropPercent ? `, dropping ${o.dropPercent} % of ODATA` : ''),
   );
@@ -177,7 +191,7 @@ async function main(): Promise<void> {
     log(
       `stats: odata ${s.odataSent}, rdata ${s.rdataSent}, ncf ${s.ncfSent}, spm ${s.spmSent}, dropped ${s.droppedOdata}, ` +
         `acks ${s.acksReceived} (${s.acksRejected} rejected), nacks ${s.nacksReceived}, rounds ${s.rounds}, ` +
-        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, send errors ${r.sendErrors()}`,
+        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, bad HMAC ${s.authFailed}, send errors ${r.sendErrors()}`,
     );
     process.exit(0);
   };
