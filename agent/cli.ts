@@ -10,7 +10,7 @@
 import { Command, CommanderError } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
 import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
-import { templatesOf } from './configmgr/config';
+import { Templates, templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
@@ -20,6 +20,7 @@ import { Report, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
+import { MiB } from './defaults';
 
 type Server = ServerFlag;
 
@@ -108,7 +109,7 @@ What it does: lists the package with WebDAV PROPFIND (Depth: 1, into sub-folders
 names that would leave the folder, then receives each file (multicast session if the DP has one, else HTTP).
 osdcast.json beside the binary: {"server": "...", "abortCode": 99, "namespaceTemplate": "SMSPKG",
   "contentTemplate": "{PackageID}/{path}", "httpTemplate": "http://{server}/SMS_DP_SMSPKG$/{PackageID}"}
-  (these templates are the defaults; placeholders {PackageID}, {path}, {winpath}, {server}).
+  (these templates are the defaults; placeholders {PackageID}, {path}, {winpath}, {server}, {drive}).
 ${DISCOVERY_HELP}
 ${LOG_HELP}
 
@@ -139,7 +140,7 @@ interrupted; 1 if a failure's code equals abortCode) makes the task sequence dow
       logDiscovery(log, disc);
       log.info(`acp: package ${pos.packageId} into ${pos.destination}${pos.iniPath ? ` (INI ${pos.iniPath})` : ''}; DP ${showServer(server)} from ${from}`);
       if (cfg.abortCode === undefined) log.info('osdcast.json has no "abortCode": every failure lets the task sequence download the package itself');
-      else if ([1, 2, 3, 4, 5, 6, 130].includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
+      else if ((Object.values(Exit) as number[]).includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
       exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log));
     });
 
@@ -254,7 +255,7 @@ async function runAcpCommand(
   packageId: string,
   destination: string,
   server: Server,
-  templates: { namespace: string; content: string; http: string },
+  templates: Templates,
   abortCode: number | undefined,
   mappings: TsVarMapping[],
   log: Logger,
@@ -298,7 +299,7 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
 export function progressLine(p: Progress): string {
   const pct = (100 * p.blocks) / p.totalBlocks;
   const mbps = p.seconds > 0 ? p.bytes / 1e6 / p.seconds : 0;
-  return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / 1048576).toFixed(0)}/${(p.contentSize / 1048576).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
+  return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / MiB).toFixed(0)}/${(p.contentSize / MiB).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
 }
 
 /**

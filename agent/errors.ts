@@ -5,6 +5,8 @@ export type { FailureKind } from '../core/outcome';
 
 export const Exit = {
   OK: 0,
+  /** acp only: a failure whose own code equals osdcast.json's abortCode (so that the task sequence still falls back). */
+  ABORT_CODE_TAKEN: 1,
   USAGE: 2,
   NO_SESSION: 3,
   TRANSFER_FAILED: 4,

@@ -41,7 +41,7 @@ export interface Report {
 
 export interface ReportDrops {
   wrongSource: number;
-  /** HASH/SIGN packets whose HMAC or signature did not verify (protocol-notes #33-#36). */
+  /** HASH/SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42). */
   authFailed: number;
 }
 

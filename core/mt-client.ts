@@ -14,6 +14,10 @@
  *   `serverAddress()` / `currentSessionId()` for per-datagram checks.
  * Time (`now`) is milliseconds on one monotonic clock, the same for every call; `rng` returns [0,1) and is the
  * only source of randomness. Nothing here reads a clock or does I/O.
+ *
+ * Over ~450 lines on purpose: it is one state machine (3.2.5's handlers for each packet type, its timers and the
+ * Missing ODATA List bookkeeping), and every handler reads and writes the same 3.2.1 state. The parts that stand
+ * alone already live beside it: missing-list.ts (3.2.1.3.1), timers.ts, outbox.ts, codec/mt.ts.
  */
 import { DecodeErrorCode } from './codec/bytes';
 import {

@@ -53,7 +53,7 @@ export type ReceiverEvent =
 export interface ReceiverDrops {
   /** Not from the session's server address (protocol-notes #20). */
   wrongSource: number;
-  /** HASH / SIGN packets whose HMAC or signature did not verify (protocol-notes #33-#36); the MT client's `authFailed`. */
+  /** HASH / SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42); the MT client's `authFailed`. */
   authFailed: number;
 }
 

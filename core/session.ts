@@ -59,7 +59,7 @@ export interface SessionAuth {
 /**
  * Builds the HMAC and RSA keys of a session, or says by name why this build cannot take part in it. Accepted:
  * CHECKSUM, HASH (either direction, with SymKey and a known HashAlgId; HMACAlgId absent or CALG_HMAC) and SIGN
- * from the server (with a SignKey that parses, protocol-notes #35). Refused: a client SIGN (MS-WDSMSI 3.1.5.1 never
+ * from the server (with a SignKey that parses, protocol-notes #41). Refused: a client SIGN (MS-WDSMSI 3.1.5.1 never
  * gives one; the client has no private key), NONE (no Windows DP offers it to a pre-OS client), a missing key.
  */
 export function sessionAuth(sec: SessionSecurity): SessionAuth | string {
@@ -104,9 +104,9 @@ export interface ReplySecurity {
 }
 
 /**
- * The session security a reply describes. SecMode's halves are read per protocol-notes #32. A reply without
+ * The session security a reply describes. SecMode's halves are read per protocol-notes #38. A reply without
  * SecMode (Server 2016+, MS-WDSMSI note <4>) is read from its keys: a SignKey means server SIGN and client HASH, a
- * SymKey alone HASH both ways, neither CHECKSUM both ways (protocol-notes #32).
+ * SymKey alone HASH both ways, neither CHECKSUM both ways (protocol-notes #38).
  */
 export function securityFromReply(r: ReplySecurity): SessionSecurity {
   let client: number;

@@ -134,7 +134,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   const fallbackExit = (kind: FailureKind, error: string, code: number = EXIT_OF[kind]): AcpReport => {
     if (o.abortCode !== undefined && code === o.abortCode) {
       log.warn(`exit code ${code} equals abortCode; exiting 1 instead so that the task sequence still tries its own download`);
-      code = 1;
+      code = Exit.ABORT_CODE_TAKEN;
     }
     return finish(code, { kind, error });
   };
@@ -150,7 +150,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   // ---- 2. the listing
   let pkgUrl: string;
   try {
-    pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host);
+    pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host, o.templates.drive);
   } catch (e) {
     return fallbackExit('usage', (e as Error).message);
   }
@@ -207,7 +207,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       timeoutMs = deadline - now();
       if (timeoutMs <= 0) return fallbackExit('timeout', `--timeout of ${o.timeoutMs! / 1000} s reached before ${shownPath} (${i + 1} of ${targets.length})`);
     }
-    const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host };
+    const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host, drive: o.templates.drive };
     const ro: ReceiveOptions = {
       ...o.receive,
       server: o.server.host,

@@ -14,11 +14,13 @@ export interface OsdcastConfig {
   namespaceTemplate?: string;
   contentTemplate?: string;
   httpTemplate?: string;
+  /** The DP drive of the package share, for {drive} (SMSPKG<drive>$): one letter, default C. */
+  drive?: string;
 }
 
 export class ConfigError extends Error {}
 
-const CONFIG_KEYS = ['server', 'abortCode', 'namespaceTemplate', 'contentTemplate', 'httpTemplate'] as const;
+const CONFIG_KEYS = ['server', 'abortCode', 'namespaceTemplate', 'contentTemplate', 'httpTemplate', 'drive'] as const;
 
 /**
  * Validates osdcast.json. Throws ConfigError for JSON syntax errors and wrong types; unknown keys are warnings
@@ -51,6 +53,10 @@ export function parseOsdcastConfig(text: string, source: string = CONFIG_FILE_NA
     }
     config.abortCode = c;
   }
+  if (obj.drive !== undefined) {
+    if (typeof obj.drive !== 'string' || !/^[A-Za-z]$/.test(obj.drive)) throw new ConfigError(`${source}: "drive" must be one drive letter (e.g. "D"), got ${JSON.stringify(obj.drive)}`);
+    config.drive = obj.drive.toUpperCase();
+  }
   for (const k of ['namespaceTemplate', 'contentTemplate', 'httpTemplate'] as const) {
     const v = obj[k];
     if (v === undefined) continue;
@@ -68,22 +74,27 @@ export const DEFAULT_TEMPLATES = {
   http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}',
 } as const;
 
-/** Placeholders (case-insensitive): {PackageID}, {path} (alias {file}; "/" separators), {winpath} ("\"), {server} (alias {host}). */
+/**
+ * Placeholders (case-insensitive): {PackageID}, {path} (alias {file}; "/" separators), {winpath} ("\"), {server}
+ * (alias {host}), {drive} (osdcast.json "drive", default C: ConfigMgr's package share is SMSPKG<drive>$).
+ */
+export const DEFAULT_DRIVE = 'C';
 const PLACEHOLDER = /\{([^{}]*)\}/g;
-const KNOWN = new Map<string, 'id' | 'path' | 'winpath' | 'server'>([
+const KNOWN = new Map<string, 'id' | 'path' | 'winpath' | 'server' | 'drive'>([
   ['packageid', 'id'],
   ['path', 'path'],
   ['file', 'path'],
   ['winpath', 'winpath'],
   ['server', 'server'],
   ['host', 'server'],
+  ['drive', 'drive'],
 ]);
 
 export class TemplateError extends Error {}
 
 export function checkTemplate(name: string, tpl: string): void {
   for (const m of tpl.matchAll(PLACEHOLDER)) {
-    if (!KNOWN.has(m[1]!.toLowerCase())) throw new TemplateError(`${name} ${JSON.stringify(tpl)}: unknown placeholder {${m[1]}} (use {PackageID}, {path}, {winpath}, {server})`);
+    if (!KNOWN.has(m[1]!.toLowerCase())) throw new TemplateError(`${name} ${JSON.stringify(tpl)}: unknown placeholder {${m[1]}} (use {PackageID}, {path}, {winpath}, {server}, {drive})`);
   }
 }
 
@@ -92,6 +103,8 @@ export interface TemplateVars {
   /** Path segments of the file inside the package ([] for the package itself). */
   rel: readonly string[];
   host: string;
+  /** {drive}; DEFAULT_DRIVE when absent. */
+  drive?: string;
 }
 
 export function expandTemplate(tpl: string, v: TemplateVars, url = false): string {
@@ -107,6 +120,8 @@ export function expandTemplate(tpl: string, v: TemplateVars, url = false): strin
         return v.rel.map(seg).join(url ? '/' : '\\');
       case 'server':
         return url ? showHostPort(v.host) : v.host;
+      case 'drive':
+        return v.drive ?? DEFAULT_DRIVE;
       default:
         return m;
     }
@@ -114,8 +129,8 @@ export function expandTemplate(tpl: string, v: TemplateVars, url = false): strin
 }
 
 /** The package folder URL: the HTTP template with an empty path, without a trailing "/". */
-export function packageUrl(tpl: string, packageId: string, host: string): string {
-  const u = expandTemplate(tpl, { packageId, rel: [], host }, true).replace(/\/+$/, '');
+export function packageUrl(tpl: string, packageId: string, host: string, drive?: string): string {
+  const u = expandTemplate(tpl, { packageId, rel: [], host, drive }, true).replace(/\/+$/, '');
   let p: URL;
   try {
     p = new URL(u);
@@ -130,6 +145,8 @@ export interface Templates {
   namespace: string;
   content: string;
   http: string;
+  /** The {drive} value. */
+  drive: string;
 }
 
 /** The templates of a config (its own, else the defaults), each checked; throws TemplateError naming the key. */
@@ -138,6 +155,7 @@ export function templatesOf(cfg: OsdcastConfig): Templates {
     namespace: cfg.namespaceTemplate ?? DEFAULT_TEMPLATES.namespace,
     content: cfg.contentTemplate ?? DEFAULT_TEMPLATES.content,
     http: cfg.httpTemplate ?? DEFAULT_TEMPLATES.http,
+    drive: cfg.drive ?? DEFAULT_DRIVE,
   };
   checkTemplate('namespaceTemplate', t.namespace);
   checkTemplate('contentTemplate', t.content);

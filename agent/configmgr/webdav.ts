@@ -6,7 +6,7 @@
  * The 207 Multi-Status body is read by multistatus.ts (on xml.ts, a small XML reader); every name it lists is
  * checked by package-paths.ts before anything is written: one bad name refuses the whole package.
  */
-import { DEFAULTS } from '../defaults';
+import { DEFAULTS, MiB } from '../defaults';
 import type { Logger } from '../log/log';
 import { redirectDecision } from '../transport/redirect';
 import { KeepAliveAgents, Trust } from '../transport/tls';
@@ -80,7 +80,7 @@ export class PropfindClient {
   private once(url: string, redirects: number): Promise<{ url: string; entries: DavEntry[] }> {
     const u = new URL(url);
     const { mod, agent } = this.agents.for(u);
-    const maxBody = this.o.maxBody ?? 64 * 1024 * 1024;
+    const maxBody = this.o.maxBody ?? 64 * MiB;
     this.requests++;
     return new Promise((resolve, reject) => {
       const req = mod.request(

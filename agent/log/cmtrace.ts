@@ -351,7 +351,8 @@ export type LogTarget = { format: 'cmtrace'; path: string } | { format: 'json' }
 /**
  * Where logs go by default: inside a task sequence (`_SMSTSLogPath` set, e.g. X:\Windows\Temp\SMSTSLog in WinPE
  * or C:\Windows\CCM\Logs\SMSTSLog in the full OS) a CMTrace file `osdcast.log` beside smsts.log, so that it is
- * collected with the task-sequence logs; otherwise pino's JSON lines (stdout).
+ * collected with the task-sequence logs; otherwise pino's JSON lines on stderr (stdout carries only the --json
+ * report).
  */
 export function defaultLogTarget(env: Record<string, string | undefined> = process.env): LogTarget {
   const dir = envValue(env, '_SMSTSLogPath')?.trim();

@@ -8,9 +8,10 @@ import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
 import type { HttpClient, Validator } from '../transport/http';
 import type { Logger } from '../log/log';
+import { MiB } from '../defaults';
 
 /** Largest single HTTP request (bytes): keeps fail-over and progress fine-grained. */
-const MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+const MAX_REQUEST_BYTES = 16 * MiB;
 
 export class HttpFiller {
   readonly requested: Bitmap;

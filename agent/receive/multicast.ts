@@ -13,7 +13,8 @@ import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
-import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast } from '../transport/net';
+import { MiB } from '../defaults';
+import { Handler, MulticastSocket, RECV_BUFFER_BYTES, closeSocket, openConnected, openMulticast } from '../transport/net';
 
 export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; cause: FallbackCause; reason: string };
 
@@ -202,8 +203,9 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       carryOut(policy.pollDecision()!);
       return await outcome;
     }
-    if (mc.granted && mc.granted < 16 * 1024 * 1024) log.warn({ granted: mc.granted }, `socket receive buffer is only ${(mc.granted / 1048576).toFixed(1)} MiB (asked for 32 MiB; raise net.core.rmem_max): bursts may be lost`);
-    else log.info({ granted: mc.granted }, `socket receive buffer ${(mc.granted / 1048576).toFixed(1)} MiB`);
+    const mib = (n: number) => (n / MiB).toFixed(1);
+    if (mc.granted && mc.granted < RECV_BUFFER_BYTES / 2) log.warn({ granted: mc.granted }, `socket receive buffer is only ${mib(mc.granted)} MiB (asked for ${mib(RECV_BUFFER_BYTES)} MiB; raise net.core.rmem_max): bursts may be lost`);
+    else log.info({ granted: mc.granted }, `socket receive buffer ${mib(mc.granted)} MiB`);
     await connect(session.server);
     policy.handleGroupJoined(now(), rx.stats());
     service(true);

@@ -1,6 +1,7 @@
 /**
  * HTTP(S) fallback: ranged downloads from the distribution point's content URLs when multicast cannot serve.
- * node:http / node:https only. Hops: receive.ts → HttpClient (this file) → node:http(s) keep-alive agents.
+ * node:http / node:https only. Hops: receive/receive.ts and receive/http-fill.ts → HttpClient (this file) →
+ * node:http(s) keep-alive agents.
  * Beside it: validators.ts (ETag/If-Range/Content-Range parsing), http-errors.ts (error kinds), redirect.ts,
  * tls.ts (--ca, agents). Over 450 lines on purpose: what is left is one class whose parts (version pins,
  * sticky fail-over, per-range progress across retries) share its private state; split, they would pass it around.
@@ -16,13 +17,13 @@
  *  - onData's promise is awaited before the next chunk is read (back-pressure: disk slower than network is fine);
  *    an error thrown by onData is rethrown as is (no retry, no fail-over).
  *
- * Wiring sketch (receive.ts; see agent/storage/state.ts for the resume contract):
+ * How the receive uses it (agent/receive/receive.ts; agent/storage/state.ts holds the resume contract):
  *   const http = new HttpClient({ urls, retries, retryDelayMs, ca, insecure, log, signal });
- *   const info = await http.probe();                       // size must equal the session's contentSize
- *   const st = loadState(statePath(out), { ...identity, validator: info.validator }, { log });
- *   // missing blocks → byte ranges (Bitmap.missingRanges), then:
- *   await http.fetchRanges(ranges, (off, chunk) => sink.write([chunk], off));
- *   // fdatasync, then set the blocks' bits, then StateFile.write() when due(); report.httpBytes = http.bytes
+ *   const info = await http.probe();          // its size must equal the session's contentSize
+ *   // the validator goes into the resume state's identity; then HttpFiller (receive/http-fill.ts) turns the
+ *   // missing blocks into byte ranges and calls
+ *   await http.fetchRanges(ranges, onData, validator);   // onData cuts the bytes back into blocks → the ring
+ *   // the disk pump writes them like multicast blocks; report.httpBytes comes from the fillers
  *   http.close();
  * HttpError kinds for exit codes: 'changed' → discard the partial file and state, start over; the others → the
  * HTTP source failed (TRANSFER_FAILED); an error thrown by onData (disk full …) comes back unchanged.

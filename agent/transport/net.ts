@@ -8,10 +8,11 @@
  */
 import dgram from 'node:dgram';
 import os from 'node:os';
+import { MiB } from '../defaults';
 
 export type Handler = (msg: Buffer, rinfo: dgram.RemoteInfo) => void;
 
-export const RECV_BUFFER_BYTES = 32 * 1024 * 1024;
+export const RECV_BUFFER_BYTES = 32 * MiB;
 
 /**
  * Errors after set-up (an ICMP "port unreachable" answer to a send surfaces as ECONNREFUSED on the next receive of

@@ -2,7 +2,7 @@
  * MS-WDSMT 2.2.2.1 / 2.2.2.2: the keyed security headers, HASH (an HMAC) and SIGN (an RSA signature), and the
  * MS-WDSMSI 2.2.1 reply fields that configure them (SecMode, SymKey, SignKey, HashAlgId, HMACAlgId). Pure
  * computation: node:crypto's HMAC, hash and RSA, no I/O. The readings chosen where the specs leave a choice are
- * protocol notes #32-#36; every plausible one is accepted on receive, the literal one is sent.
+ * protocol notes #38-#42; every plausible one is accepted on receive, the literal one is sent.
  */
 import { KeyObject, createHash, createHmac, createPublicKey, sign as rsaSign, timingSafeEqual, verify as rsaVerify } from 'node:crypto';
 import { Sec, SecMode } from './mt';
@@ -34,7 +34,7 @@ export function hashName(algId: number): string | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// SecMode (protocol-notes #32)
+// SecMode (protocol-notes #38)
 // ---------------------------------------------------------------------------------------------------------------
 
 /**
@@ -55,7 +55,7 @@ export function joinSecMode(client: SecMode, server: SecMode): number {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Key blobs (protocol-notes #34, #35)
+// Key blobs (protocol-notes #40, #41)
 // ---------------------------------------------------------------------------------------------------------------
 
 const PLAINTEXTKEYBLOB = 0x08;
@@ -169,7 +169,7 @@ export interface PacketAuth {
   verify(securityData: Buffer, signed: Buffer): boolean;
 }
 
-/** How the HMAC covers the packet (protocol-notes #33). */
+/** How the HMAC covers the packet (protocol-notes #39). */
 export type HmacReading = 'over-hash' | 'direct';
 
 /**
@@ -210,7 +210,7 @@ export class HmacAuth implements PacketAuth {
   }
 }
 
-/** The signature's byte order (protocol-notes #36). */
+/** The signature's byte order (protocol-notes #42). */
 export type SigOrder = 'little-endian' | 'big-endian';
 
 /**

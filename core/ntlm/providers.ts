@@ -4,8 +4,9 @@
  *   SpnegoClientProvider / SpnegoServerProvider  SPNEGO around NTLMSSP, auth type 9
  * SPNEGO's mechListMIC is NTLM's GSS_GetMIC over the DER MechTypeList (sequence number 0 of its direction); after
  * it, that direction's RC4 state is restored and its sequence number kept (MS-SPNG 3.1.5.1), so the first sealed
- * PDU carries sequence number 1. The client sends a mechListMIC unless anonymous and then waits for the server's
- * final negTokenResp (alter_context); the server sends its own only when the client sent one.
+ * PDU carries sequence number 1. The client sends a mechListMIC unless anonymous and, either way, waits for the
+ * server's final negTokenResp (alter_context; never auth3, which Samba refuses for SPNEGO); the server sends its
+ * own mechListMIC only when the client sent one.
  */
 import { AuthType, SecurityError, SecurityErrorKind, SecurityProvider, ServerSecurityProvider, TokenStep } from '../rpc/security';
 import { NtlmClient, NtlmClientOptions, NtlmServer, NtlmServerOptions, ServerAuthentication } from './auth';
@@ -88,7 +89,6 @@ export class SpnegoClientProvider extends Protection implements SecurityProvider
   readonly authType = AuthType.SPNEGO;
   readonly #client: NtlmClient;
   readonly #mechTypes = encodeMechTypeList([OID_NTLMSSP]);
-  #sentMic = false;
   constructor(opts: NtlmClientOptions) {
     super();
     this.#client = new NtlmClient(opts);
@@ -112,11 +112,11 @@ export class SpnegoClientProvider extends Protection implements SecurityProvider
       if (!this.#client.anonymous) {
         mechListMIC = this.session.sign(this.#mechTypes);
         this.session.resetRc4('out');
-        this.#sentMic = true;
       }
-      const out = encodeNegTokenResp({ responseToken: r.value.token, ...(mechListMIC ? { mechListMIC } : {}) });
-      if (!this.#sentMic) this.finish();
-      return { ok: true, token: out, established: this.established };
+      // Not established yet, with or without a mechListMIC: the server answers this negTokenResp with its final
+      // one, so it goes in alter_context, never auth3 (Samba refuses an auth3 whose SPNEGO leg produces a token:
+      // "GENSEC produced output token at AUTH3", then access_denied on the first call; protocol note #36).
+      return { ok: true, token: encodeNegTokenResp({ responseToken: r.value.token, ...(mechListMIC ? { mechListMIC } : {}) }), established: false };
     }
     // The server's final negTokenResp (alter_context_resp).
     if (resp.negState !== undefined && resp.negState !== NegState.ACCEPT_COMPLETED) {

@@ -9,7 +9,8 @@
  *
  * Requests are fragmented to the negotiated max_recv_frag of the server, responses reassembled by call_id; with a
  * provider at PKT_INTEGRITY each fragment is signed, at PKT_PRIVACY sealed (MS-RPCE 3.3.1.5.2.2); at level NONE
- * no sec_trailer is sent. A fault becomes a `fault` event naming its status. A PDU that does not decode is counted
+ * no sec_trailer is sent. A fault becomes a `fault` event naming its status (`bindFault` when it answers the bind or
+ * its alter_context). A PDU that does not decode is counted
  * and dropped; one that breaks the framing or the security context ends the connection (an `error` event with
  * `fatal: true`: the shell then closes the socket).
  */
@@ -47,10 +48,23 @@ export type RpcErrorCode =
   | 'too-large';
 
 export type RpcEvent =
-  | { type: 'bound'; maxXmitFrag: number; maxRecvFrag: number; assocGroupId: number; secondaryAddress: string }
+  | {
+      type: 'bound';
+      maxXmitFrag: number;
+      maxRecvFrag: number;
+      assocGroupId: number;
+      secondaryAddress: string;
+      /** Both sides set PFC_SUPPORT_HEADER_SIGN (MS-RPCE 3.3.1.5.2.2); never true without a security provider. */
+      headerSigning: boolean;
+    }
   | { type: 'response'; callId: number; stub: Buffer }
   | { type: 'fault'; callId: number; status: number; name: string; accessDenied: boolean; didNotExecute: boolean }
   | { type: 'bindNak'; reason: number; name: string }
+  /**
+   * A fault answering the bind or the alter_context that carries the security context's next leg (Samba:
+   * rpc_s_sec_pkg_error for a wrong password under SPNEGO): the association is over, like after a bind_nak.
+   */
+  | { type: 'bindFault'; leg: 'bind' | 'alter_context'; status: number; name: string; accessDenied: boolean }
   | { type: 'error'; code: RpcErrorCode; message: string; callId?: number; fatal: boolean }
   | { type: 'closed'; duringBind: boolean; pendingCallIds: number[] };
 
@@ -218,9 +232,14 @@ export class RpcClient {
       case PType.RESPONSE:
         return this.onResponse(p, buf);
       case PType.FAULT: {
-        if (this.state === 'binding' || this.state === 'authenticating' || (p.callId === 0 && this.calls.size === 0)) {
-          // A fault to the bind leg (alter_context) or to no call at all: the association is unusable.
-          return this.fatal('protocol', `fault ${faultName(p.status)} (0x${p.status.toString(16)}) during the bind`);
+        if (this.state === 'binding' || this.state === 'authenticating') {
+          // A fault to the bind or to its alter_context leg: the association is unusable, and says why.
+          const leg = this.state === 'binding' ? 'bind' : 'alter_context';
+          this.events.push({ type: 'bindFault', leg, status: p.status, name: faultName(p.status), accessDenied: isAccessFault(p.status) });
+          return this.fail();
+        }
+        if (p.callId === 0 && this.calls.size === 0) {
+          return this.fatal('protocol', `fault ${faultName(p.status)} (0x${p.status.toString(16)}) for no call`);
         }
         // Samba answers call_id 0 to a request it cannot read; without a call id the oldest call is the one.
         const callId = this.calls.has(p.callId) ? p.callId : p.callId === 0 ? this.calls.keys().next().value! : undefined;
@@ -253,7 +272,16 @@ export class RpcClient {
     if (p.type === PType.BIND_ACK) {
       // bind_ack: max_xmit_frag is what the server sends, max_recv_frag what it accepts (C706 12.6.4.4).
       this.xmitFrag = Math.max(MIN_FRAG, Math.min(this.offerXmit, p.maxRecvFrag));
-      this.bound = { maxXmitFrag: this.xmitFrag, maxRecvFrag: Math.min(this.offerRecv, p.maxXmitFrag), assocGroupId: p.assocGroupId, secondaryAddress: p.secondaryAddress };
+      this.bound = {
+        maxXmitFrag: this.xmitFrag,
+        maxRecvFrag: Math.min(this.offerRecv, p.maxXmitFrag),
+        assocGroupId: p.assocGroupId,
+        secondaryAddress: p.secondaryAddress,
+        // Offered only with a provider. For NTLMv2 the answer changes nothing: GSS_WrapEx / GetMICEx sign every
+        // buffer handed in whatever its sign flag (MS-NLMP 3.4.6), so the signature covers header, body and
+        // sec_trailer either way (protocol note #37).
+        headerSigning: this.opts.security !== undefined && (p.flags & Pfc.SUPPORT_HEADER_SIGN) !== 0,
+      };
     }
     const sec = this.opts.security;
     if (!sec) return this.becomeBound();

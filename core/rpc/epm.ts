@@ -107,3 +107,47 @@ export function decodeEptMapResponse(stub: Buffer): Decoded<EptMapResult> {
     return ok({ status, endpoints });
   });
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Server side (the coordinator's endpoint mapper): the request read, the answer built.
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface EptMapRequest {
+  /** The interface the tower asks about; undefined when the tower is not an ncacn_ip_tcp one. */
+  iface: SyntaxId | undefined;
+  maxTowers: number;
+}
+
+/** ept_map request stub: [in, ptr] obj, [in, ptr] map_tower, [in, out] entry_handle, [in] max_towers. */
+export function decodeEptMapRequest(stub: Buffer): Decoded<EptMapRequest> {
+  return guard('ept_map request', () => {
+    const r = new LeReader(stub);
+    if (r.u32le('obj pointer') !== 0) r.bytes(16, 'obj');
+    let iface: SyntaxId | undefined;
+    if (r.u32le('map_tower pointer') !== 0) {
+      const max = r.count('twr_t max_count');
+      const len = r.u32le('tower_length');
+      if (len !== max) return fail('bad-count', `tower_length ${len} but max_count ${max}`);
+      iface = readTower(r.bytes(len, 'tower_octet_string'))?.iface;
+      r.align(4);
+    }
+    r.bytes(20, 'entry_handle');
+    const maxTowers = r.u32le('max_towers');
+    if (r.remaining) return fail('trailing', `${r.remaining} bytes after max_towers`);
+    return ok({ iface, maxTowers });
+  });
+}
+
+/**
+ * ept_map response stub: a null entry_handle (no further lookups), num_towers, the conformant-varying array of
+ * tower pointers (max_count = max_towers), each tower, then the status. `endpoints` beyond maxTowers are cut.
+ */
+export function encodeEptMapResponse(r: EptMapResult, maxTowers: number): Buffer {
+  const towers = r.endpoints.slice(0, maxTowers).map((e) => encodeTcpTower(e.iface, e.port, e.address));
+  const w = new LeWriter(64 + towers.length * 96);
+  w.bytes(Buffer.alloc(20));
+  w.u32le(towers.length).u32le(maxTowers).u32le(0).u32le(towers.length);
+  towers.forEach((_, i) => w.u32le(3 + i)); // referent ids
+  for (const t of towers) w.u32le(t.length).u32le(t.length).bytes(t).align(4);
+  return w.u32le(r.status).finish();
+}

@@ -3,7 +3,9 @@
  * This file is its front: the public surface the shells (udp.ts, sim.ts, the bench) drive, the wiring of the
  * parts, and the timer table's handlers. The protocol lives in the parts:
  *
- *   msi.ts        MS-WDSMSI 3.1.5.3  session initiation over UDP (request -> reply / error)
+ *   msi.ts        MS-WDSMSI 3.1.5.3  session initiation: the decision, and the request over UDP
+ *   wdsc.ts       MS-WDSC 3.1.4      WdsRpcMessage carrying WDSMC_OP_INITIATE (the same decision; the DCE/RPC
+ *                                    connection around it is rpc.ts, its TCP shell tcp.ts)
  *   security.ts   MS-WDSMSI 3.1.5.1  the session's MS-WDSMT security: modes, keys, the reply's security fields
  *   mt-server.ts  MS-WDSMT  3.1.5-6  packet validation and dispatch, JOIN/JOINACK/QCR/LEAVE/POLLACK, KICK,
  *                                    client cleanup, inactivity (the Client List itself: clients.ts)
@@ -19,7 +21,9 @@ import type { ReplySecurity } from '../../core/session';
 import { ClientList, ClientSummary } from './clients';
 import { Context, TimerName } from './context';
 import { MaServer } from './ma-server';
-import { MsiResponder } from './msi';
+import { MsiResponder, SessionInitiation } from './msi';
+import { WdscAnswer, WdscResponder } from './wdsc';
+import { CallAuth } from '../../core/rpc/server';
 import { MtServer } from './mt-server';
 import { Session } from './session';
 import { CoordinatorConfig, CoordinatorEvent, CoordinatorStats, MaState, SessionState, Transmit, resolveConfig } from './types';
@@ -31,6 +35,7 @@ export class Coordinator {
   private readonly ctx: Context;
   private readonly clientList: ClientList;
   private readonly msi: MsiResponder;
+  private readonly wdsc: WdscResponder;
   private readonly ma: MaServer;
   private readonly session: Session;
   private readonly mt: MtServer;
@@ -45,7 +50,9 @@ export class Coordinator {
     this.clientList = new ClientList(ctx.stats, c.rng, (m) => (ctx.serverModes = m), (m) => ctx.keys.serverModeFor(m));
     // Client Cleanup Timer is recurring from initialization (3.1.3).
     ctx.timers.arm('clientCleanup', now + c.clientDeadTimeoutMs);
-    this.msi = new MsiResponder(ctx, this.totalBlocks);
+    const initiation = new SessionInitiation(ctx, this.totalBlocks);
+    this.msi = new MsiResponder(ctx, initiation);
+    this.wdsc = new WdscResponder(ctx, initiation, c.rpcAnonymous);
     this.ma = new MaServer(
       ctx,
       this.clientList,
@@ -139,6 +146,12 @@ export class Coordinator {
   handleMsi(buf: Buffer, from: { address: string; port: number }, now: number): void {
     void now;
     this.msi.handle(buf, from);
+  }
+
+  /** MS-WDSC 3.1.4.1: one WdsRpcMessage call (its NDR request stub) on an RPC connection; returns its answer. */
+  handleWdsc(stub: Buffer, auth: CallAuth, from: { address: string; port: number }, now: number): WdscAnswer {
+    void now;
+    return this.wdsc.handle(stub, auth, from);
   }
 
   /** MS-WDSMT 3.1.5.1: a datagram from a client on the session (unicast) socket. Never throws. */

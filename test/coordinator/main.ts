@@ -7,9 +7,14 @@
  * stderr: one line per notable event (client joined/left, Master Client chosen, round started...), never per packet.
  * Runs until SIGINT/SIGTERM, then prints the counters and exits 0.
  *
+ * Session initiation over DCE/RPC (MS-WDSC, as Windows Server 2016+ offers it):
+ *   --rpc-port 0 --rpc-user 'LAB\svc-osd' --rpc-password-file pw.txt [--no-udp-msi] [--epm-port 135]
+ * The password comes from that file (first line) or OSDCAST_COORD_PASSWORD, never from the command line.
+ *
  * --sec-mode checksum|hash|sign|none: the MS-WDSMT security of the session (security.ts). hash and sign make a
- * SymKey (and an RSA key pair) at start; clients that are pre-OS (every MS-WDSMSI request over UDP) still get
- * CHECKSUM. A bad flag exits 2 with one line.
+ * SymKey (and an RSA key pair) at start; clients that are pre-OS (every MS-WDSMSI request over UDP, and a WDSC
+ * INITIATE whose Cap has BOOT_DEVICE) still get CHECKSUM.
+ * A bad flag exits 2 with one line.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,9 +22,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { MSI_PORT, win32Name } from '../../core/codec/msi';
+import { Credentials } from '../../core/ntlm/auth';
+import { RpcShellEvent } from './tcp';
 import { SEC_MODE_NAMES, SecModeName, newSecurity } from './security';
 import { CoordinatorEvent } from './types';
-import { DEFAULT_GROUP, DEFAULT_IFACE, startCoordinator } from './udp';
+import { DEFAULT_GROUP, DEFAULT_IFACE, RpcOptions, startCoordinator } from './udp';
 
 const IN_MEMORY_LIMIT = 256 * 1024 * 1024;
 
@@ -46,10 +53,12 @@ const LEAVE_REASONS: Record<number, string> = { 0: 'complete', 1: 'cancelled', 2
 
 function describe(e: CoordinatorEvent): string {
   switch (e.type) {
-    case 'msi':
+    case 'msi': {
+      const how = e.via === 'rpc' ? ` over RPC (${e.user ?? '?'})` : '';
       return e.ok
-        ? `session request from ${e.address}:${e.port} for ${e.namespace}/${e.content}: replied`
-        : `session request from ${e.address}:${e.port} for ${e.namespace ?? '?'}/${e.content ?? '?'}: ${win32Name(e.win32 ?? 0)}`;
+        ? `session request from ${e.address}:${e.port}${how} for ${e.namespace}/${e.content}: replied`
+        : `session request from ${e.address}:${e.port}${how} for ${e.namespace ?? '?'}/${e.content ?? '?'}: ${win32Name(e.win32 ?? 0)}`;
+    }
     case 'client-joined':
       return `client ${e.clientId} joined from ${e.address}:${e.port} (${e.name || 'no name'})`;
     case 'client-join-failed':
@@ -72,6 +81,45 @@ function describe(e: CoordinatorEvent): string {
       return 'no client packet for InactivityTimeout: session terminated, waiting for new clients';
   }
 }
+
+/** One line per RPC connection event worth a line (never per PDU, never a token or key). */
+function describeRpc(e: RpcShellEvent): string | undefined {
+  const at = `${e.listener} ${e.address}:${e.port}`;
+  if (e.type !== 'rpc') return e.type === 'connected' ? `rpc ${at}: connected` : undefined;
+  const r = e.event;
+  switch (r.type) {
+    case 'authenticated':
+      return `rpc ${at}: authenticated ${r.anonymous ? 'anonymously' : `${r.domain ? `${r.domain}\\` : ''}${r.user}`} (auth type ${r.authType}, level ${r.level})`;
+    case 'auth-failed':
+      return `rpc ${at}: authentication refused (auth type ${r.authType}): ${r.kind}: ${r.message}`;
+    case 'refused':
+      return `rpc ${at}: refused${r.callId !== undefined ? ` call ${r.callId}` : ''}: ${r.message}`;
+    case 'close':
+      return r.reason === 'idle' ? `rpc ${at}: idle, closed` : `rpc ${at}: closing (${r.reason})`;
+    case 'request':
+      return undefined;
+  }
+}
+
+/** "DOMAIN\\name", "name@domain" or "name" (empty domain). */
+function parseUser(v: string): { domain: string; user: string } {
+  const bs = v.indexOf('\\');
+  if (bs >= 0) return { domain: v.slice(0, bs), user: v.slice(bs + 1) };
+  const at = v.lastIndexOf('@');
+  if (at > 0) return { domain: v.slice(at + 1), user: v.slice(0, at) };
+  return { domain: '', user: v };
+}
+
+/** The first line of a password file (UTF-8, or UTF-16 with a BOM), CR/LF stripped. */
+function readPassword(file: string): string {
+  const b = fs.readFileSync(file);
+  let text: string;
+  if (b[0] === 0xff && b[1] === 0xfe) text = b.subarray(2).toString('utf16le');
+  else if (b[0] === 0xfe && b[1] === 0xff) text = Buffer.from(b.subarray(2)).swap16().toString('utf16le');
+  else text = b.toString('utf8').replace(/^\uFEFF/, '');
+  return text.split(/\r?\n/)[0]!.replace(/\r$/, '');
+}
+
 
 async function generate(mib: number): Promise<{ data?: Buffer; file?: string; sha256: string; cleanup(): void }> {
   const size = Math.round(mib * 1024 * 1024);
@@ -114,6 +162,12 @@ async function main(): Promise<void> {
     .option('--drop-percent <p>', 'drop this percentage of ODATA packets at random on send', num('--drop-percent', 0, 100), 0)
     .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets (0 = off)', int('--fw-lead-every', 0, 1 << 20), 0)
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
+    .option('--no-udp-msi', 'do not answer MS-WDSMSI on UDP (like Windows Server 2016+); needs --rpc-port')
+    .option('--rpc-port <port>', 'serve session initiation over DCE/RPC (MS-WDSC) on this TCP port; 0 = a free one', int('--rpc-port', 0, 65535))
+    .option('--epm-port <port>', 'also answer ept_map (endpoint mapper) for it on this TCP port', int('--epm-port', 0, 65535))
+    .option('--rpc-user <DOMAIN\\name>', 'account whose NTLMv2 authentication is accepted (name@domain and a bare name work too)')
+    .option('--rpc-password-file <path>', "that account's password: first line of the file (else env OSDCAST_COORD_PASSWORD)")
+    .addOption(new Option('--rpc-anonymous <allow|deny>', 'serve unauthenticated calls and anonymous NTLM').choices(['allow', 'deny']).default('deny'))
     .option('--sec-mode <mode>', `MS-WDSMT security of the session for clients that are not pre-OS: ${SEC_MODE_NAMES.join(', ')} (pre-OS clients get checksum)`, 'checksum')
     .showHelpAfterError();
   program.parse();
@@ -132,14 +186,49 @@ async function main(): Promise<void> {
     dropPercent: number;
     fwLeadEvery: number;
     sessionId?: number;
+    udpMsi: boolean;
+    rpcPort?: number;
+    epmPort?: number;
+    rpcUser?: string;
+    rpcPasswordFile?: string;
+    rpcAnonymous: 'allow' | 'deny';
     secMode: string;
   }>();
   if (o.file === undefined && o.generate === undefined) program.error('give --file <path> or --generate <MiB>');
-  if (!(SEC_MODE_NAMES as readonly string[]).includes(o.secMode)) {
-    process.stderr.write(`error: --sec-mode must be one of ${SEC_MODE_NAMES.join(', ')}, not ${JSON.stringify(o.secMode)}\n`);
+  const bad = (m: string): never => {
+    process.stderr.write(`error: ${m}\n`);
     process.exit(2);
-  }
+  };
+  if (!(SEC_MODE_NAMES as readonly string[]).includes(o.secMode)) bad(`--sec-mode must be one of ${SEC_MODE_NAMES.join(', ')}, not ${JSON.stringify(o.secMode)}`);
   const security = newSecurity(o.secMode as SecModeName, () => randomBytes(4).readUInt32BE(0) / 2 ** 32);
+  if (!o.udpMsi && o.rpcPort === undefined) bad('--no-udp-msi leaves no way to start a session: give --rpc-port');
+  if (o.rpcPort === undefined && (o.epmPort !== undefined || o.rpcUser !== undefined || o.rpcPasswordFile !== undefined)) bad('--epm-port, --rpc-user and --rpc-password-file need --rpc-port');
+  let rpc: RpcOptions | undefined;
+  if (o.rpcPort !== undefined) {
+    let password: string | undefined;
+    if (o.rpcPasswordFile !== undefined) {
+      try {
+        password = readPassword(o.rpcPasswordFile);
+      } catch (e) {
+        bad(`cannot read --rpc-password-file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    } else password = process.env.OSDCAST_COORD_PASSWORD;
+    if (o.rpcUser !== undefined && !password) bad('--rpc-user needs a password: --rpc-password-file <path> or OSDCAST_COORD_PASSWORD');
+    if (o.rpcUser === undefined && o.rpcPasswordFile !== undefined) bad('--rpc-password-file without --rpc-user');
+    const who = o.rpcUser !== undefined ? parseUser(o.rpcUser) : undefined;
+    if (who && !who.user) bad(`--rpc-user ${JSON.stringify(o.rpcUser)} names no user`);
+    rpc = {
+      port: o.rpcPort,
+      ...(o.epmPort !== undefined ? { epmPort: o.epmPort } : {}),
+      ...(who ? { account: new Credentials({ ...who, password: password! }) } : {}),
+      allowAnonymous: o.rpcAnonymous === 'allow',
+      onEvent: (e) => {
+        const line = describeRpc(e);
+        if (line) log(line);
+      },
+    };
+    if (!who && !rpc.allowAnonymous) log('warning: no --rpc-user and --rpc-anonymous deny: every RPC session request will be refused');
+  }
 
   let gen: Awaited<ReturnType<typeof generate>> | undefined;
   if (o.generate !== undefined) {
@@ -162,6 +251,8 @@ async function main(): Promise<void> {
     fwLeadEvery: o.fwLeadEvery,
     sessionId: o.sessionId,
     security,
+    udpMsi: o.udpMsi,
+    ...(rpc ? { rpc } : {}),
     onEvent: (e) => log(describe(e)),
   }).catch((e: Error) => {
     gen?.cleanup();
@@ -171,13 +262,16 @@ async function main(): Promise<void> {
   const blocks = r.coordinator.totalBlocks;
   log(
     `serving ${o.namespace}/${o.content}: ${r.size} bytes, ${blocks} blocks of ${o.blockSize} (first block ${o.blockBase}); ` +
-      `MSI ${r.iface}:${r.msiPort}, session ${r.iface}:${r.port}, multicast ${r.group}:${r.port}, session id ${r.sessionId}` +
+      `${o.udpMsi ? `MSI ${r.iface}:${r.msiPort}` : 'no UDP MSI'}, ` +
+      (r.rpcPort !== undefined ? `WDSC RPC tcp ${r.iface}:${r.rpcPort} (anonymous ${o.rpcAnonymous}${rpc?.account ? `, user ${rpc.account.toString()}` : ''}), ` : '') +
+      (r.epmPort !== undefined ? `endpoint mapper tcp ${r.iface}:${r.epmPort}, ` : '') +
+      `session ${r.iface}:${r.port}, multicast ${r.group}:${r.port}, session id ${r.sessionId}` +
       `, security ${o.secMode}${o.secMode === 'checksum' ? '' : ' (pre-OS clients: checksum)'}` +
       (o.rate ? `, rate cap ${o.rate} MB/s` : '') +
       (o.dropPercent ? `, dropping ${o.dropPercent} % of ODATA` : ''),
   );
   process.stdout.write(
-    JSON.stringify({ event: 'ready', msiPort: r.msiPort, port: r.port, group: r.group, iface: r.iface, sessionId: r.sessionId, size: r.size, blocks, sha256: gen?.sha256 }) + '\n',
+    JSON.stringify({ event: 'ready', msiPort: o.udpMsi ? r.msiPort : null, ...(r.rpcPort !== undefined ? { rpcPort: r.rpcPort } : {}), ...(r.epmPort !== undefined ? { epmPort: r.epmPort } : {}), port: r.port, group: r.group, iface: r.iface, sessionId: r.sessionId, size: r.size, blocks, sha256: gen?.sha256 }) + '\n',
   );
 
   let stopping = false;
@@ -191,7 +285,8 @@ async function main(): Promise<void> {
     log(
       `stats: odata ${s.odataSent}, rdata ${s.rdataSent}, ncf ${s.ncfSent}, spm ${s.spmSent}, dropped ${s.droppedOdata}, ` +
         `acks ${s.acksReceived} (${s.acksRejected} rejected), nacks ${s.nacksReceived}, rounds ${s.rounds}, ` +
-        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, bad HMAC ${s.authFailed}, send errors ${r.sendErrors()}`,
+        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, bad HMAC ${s.authFailed}, send errors ${r.sendErrors()}` +
+        (r.rpcPort !== undefined ? `, session requests ${s.msiRequests} (${s.msiReplies} replied, ${s.msiErrors} errors), WdsRpcMessage calls ${s.wdscCalls} (${s.wdscRefused} refused)` : ''),
     );
     process.exit(0);
   };

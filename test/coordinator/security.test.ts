@@ -26,9 +26,10 @@ const drain = (c: Coordinator) => {
 };
 
 describe('coordinator security fields (MS-WDSMSI 3.1.5.2)', () => {
-  it('checksum, and any pre-OS client: CHECKSUM both ways, no key', () => {
-    for (const m of ['checksum', 'hash', 'sign'] as const) expect(coordinator(m).replySecurity(m !== 'checksum')).toEqual({ secMode: 0x00030003 });
-    expect(coordinator('checksum').replySecurity(false)).toEqual({ secMode: 0x00030003 });
+  it('checksum, and any pre-OS client: no security field (read as CHECKSUM both ways), no key', () => {
+    for (const m of ['checksum', 'hash', 'sign'] as const) expect(coordinator(m).replySecurity(m !== 'checksum')).toEqual({});
+    expect(coordinator('checksum').replySecurity(false)).toEqual({});
+    expect(securityFromReply(coordinator('hash').replySecurity(true))).toEqual({ client: { mode: Sec.CHECKSUM }, server: { mode: Sec.CHECKSUM } });
     expect(coordinator('none').replySecurity(false)).toEqual({ secMode: 0 });
     expect(isPreOs(0x5)).toBe(true);
     expect(isPreOs(0x1)).toBe(false);

@@ -96,12 +96,13 @@ export class SessionKeys {
 
   /**
    * The security fields of a WDSC INITIATE reply (MS-WDSMSI 3.1.5.2; core/wdsc/initiate.ts InitiateReply): SecMode
-   * always (client mode in the high half, protocol-notes #32); SignKey (PUBLICKEYBLOB) and SymKey
-   * (PLAINTEXTKEYBLOB) for server SIGN; SymKey, HashAlgId and HMACAlgId for HASH. A pre-OS client gets CHECKSUM
-   * both ways and no key.
+   * (client mode in the high half, protocol-notes #38); SignKey (PUBLICKEYBLOB) and SymKey (PLAINTEXTKEYBLOB) for
+   * server SIGN; SymKey, HashAlgId and HMACAlgId for HASH. CHECKSUM both ways (a pre-OS client, or a checksum
+   * session) is no field at all, as a Server 2016+ reply (MS-WDSMSI note <4>: no SecMode), which a client reads
+   * as CHECKSUM.
    */
   replySecurity(preOs: boolean): ReplySecurity {
-    if (preOs || this.serverMode === Sec.CHECKSUM) return { secMode: joinSecMode(Sec.CHECKSUM, Sec.CHECKSUM) };
+    if (preOs || this.serverMode === Sec.CHECKSUM) return {};
     const out: ReplySecurity = { secMode: joinSecMode(this.clientMode, this.serverMode) };
     if (this.serverMode === Sec.NONE) return out;
     out.symKey = encodeSymKeyBlob(this.symKey!);

@@ -2,7 +2,7 @@
  * Fake clients for the coordinator, built from the core codecs: they follow the client rules of MS-WDSMT 3.2 and
  * MS-WDSMA 3.2 closely enough to drive the server (JOIN, QCR, POLLACK/CNTCIR, ACK as Master Client, NACK,
  * LEAVE on completion, KICK). They live in a `ClientHost`: the simulator (sim.ts) or real sockets
- * (udp-clients.ts).
+ * (test/support/udp-clients.ts).
  */
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
 import { LOSS_SCALE, MtBody, MtPacket, MtOpt, Op, Range, Sec, decodeMt, encodeMt, findOption } from '../../core/codec/mt';

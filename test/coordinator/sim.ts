@@ -54,6 +54,7 @@ export interface SimOptions extends Partial<Omit<CoordinatorConfig, 'source' | '
   record?: boolean; // decode and keep every packet the coordinator sends
 }
 
+/** @internal The coordinator in a simulated network with simulated clients: tests only. */
 export class Sim implements ClientHost {
   now: number;
   readonly coord: Coordinator;

@@ -43,6 +43,7 @@ export interface CoordinatorConfig {
   queryMarginMs?: number; // MA Query timer = PollBackOff + this + highest client RTT; 100
   lateJoinSec?: number; // MA 3.1.6.1: CNTCIRs from clients that joined this much later than the oldest are dropped; 30
   security?: CoordinatorSecurity; // MS-WDSMT security of the session (security.ts); CHECKSUM
+  rpcAnonymous?: boolean; // WDSC: serve unauthenticated and anonymous-NTLM session initiation; false
 }
 
 export const DEFAULTS = {
@@ -66,6 +67,7 @@ export const DEFAULTS = {
   queryMarginMs: 100,
   lateJoinSec: 30,
   dropPercent: 0,
+  rpcAnonymous: false,
 } as const;
 
 /** The configuration with every default filled in (rateBytesPerSec 0 = no cap). */
@@ -92,7 +94,7 @@ export type MaState = 'Idle' | 'QueryState' | 'DataState';
 export type ClientListName = 'pending' | 'active' | 'kick';
 
 export type CoordinatorEvent =
-  | { type: 'msi'; address: string; port: number; ok: boolean; win32?: number; namespace?: string; content?: string }
+  | { type: 'msi'; address: string; port: number; ok: boolean; win32?: number; namespace?: string; content?: string; via: 'udp' | 'rpc'; user?: string }
   | { type: 'client-joined'; clientId: number; address: string; port: number; name: string }
   | { type: 'client-join-failed'; clientId: number; address: string; port: number }
   | { type: 'client-left'; clientId: number; reason: number }
@@ -109,6 +111,9 @@ export interface CoordinatorStats {
   msiRequests: number;
   msiReplies: number;
   msiErrors: number;
+  /** WdsRpcMessage calls (MS-WDSC), whatever they asked for; those refused before MS-WDSMSI saw them. */
+  wdscCalls: number;
+  wdscRefused: number;
   odataSent: number;
   rdataSent: number;
   ncfSent: number;
@@ -152,7 +157,7 @@ export interface CoordinatorStats {
 
 export function newStats(): CoordinatorStats {
   return {
-    msiRequests: 0, msiReplies: 0, msiErrors: 0,
+    msiRequests: 0, msiReplies: 0, msiErrors: 0, wdscCalls: 0, wdscRefused: 0,
     odataSent: 0, rdataSent: 0, ncfSent: 0, spmSent: 0, qccSent: 0, pollSent: 0, kickSent: 0, joinAckSent: 0,
     dataBytesSent: 0, droppedOdata: 0,
     acksReceived: 0, acksRejected: 0, nacksReceived: 0, qcrReceived: 0, qcrStale: 0, pollAcksReceived: 0,

@@ -6,7 +6,8 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
 import { canRun } from '../support/env';
-import { UdpHost } from './udp-clients';
+import { spawnCoordinator } from './cli-child';
+import { UdpHost } from '../support/udp-clients';
 import { RunningCoordinator, startCoordinator } from './udp';
 
 const running: RunningCoordinator[] = [];
@@ -159,25 +160,14 @@ async function multicastWorks(group: string): Promise<boolean> {
 describe('CLI (main.ts)', () => {
   test('--generate serves random content, logs events to stderr, exits 0 with stats on SIGTERM', async () => {
     const { build } = await import('esbuild');
-    const { spawn } = await import('node:child_process');
     const { createHash } = await import('node:crypto');
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-cli-'));
     const out = path.join(dir, 'coordinator.cjs');
     try {
       await build({ entryPoints: [path.join(__dirname, 'main.ts')], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'error' });
-      const child = spawn(process.execPath, [out, '--generate', '1', '--msi-port', '0', '--drop-percent', '2', '--namespace', 'NS', '--content', 'IMG'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
-      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-      const ready = await new Promise<{ msiPort: number; port: number; group: string; iface: string; sessionId: number; size: number; sha256: string }>((resolve, reject) => {
-        let buf = '';
-        child.stdout.on('data', (d) => {
-          buf += d;
-          const nl = buf.indexOf('\n');
-          if (nl >= 0) resolve(JSON.parse(buf.slice(0, nl)));
-        });
-        child.on('exit', () => reject(new Error(`exited early: ${stderr}`)));
-      });
+      const proc = spawnCoordinator<{ msiPort: number; port: number; group: string; iface: string; sessionId: number; size: number; sha256: string }>(out, ['--generate', '1', '--msi-port', '0', '--drop-percent', '2', '--namespace', 'NS', '--content', 'IMG']);
+      const { child, exited } = proc;
+      const ready = await proc.ready;
       expect(ready).toMatchObject({ group: '239.192.0.1', iface: '127.0.0.1', size: 1 << 20 });
       const d = decodeMsi(await msiRequest(ready.msiPort, 'NS', 'IMG'));
       expect(d.ok && d.value.kind === 'reply' && d.value.multicastPort).toBe(ready.port);
@@ -187,21 +177,21 @@ describe('CLI (main.ts)', () => {
           const c = await host.addClient();
           await host.until(() => c.complete, 20_000);
           expect(createHash('sha256').update(c.image).digest('hex')).toBe(ready.sha256);
-          await host.until(() => /left \(complete\)/.test(stderr), 5000);
+          await host.until(() => /left \(complete\)/.test(proc.stderr()), 5000);
         } finally {
           await host.close();
         }
-        expect(stderr).toMatch(/client \d+ joined from 127\.0\.0\.1:\d+/);
-        expect(stderr).toMatch(/master client \d+ \(RTT \d+ ms, chosen by QCC/);
-        expect(stderr).toMatch(/round 1 started: 1 range\(s\), 758 block\(s\) for 1 client/);
+        expect(proc.stderr()).toMatch(/client \d+ joined from 127\.0\.0\.1:\d+/);
+        expect(proc.stderr()).toMatch(/master client \d+ \(RTT \d+ ms, chosen by QCC/);
+        expect(proc.stderr()).toMatch(/round 1 started: 1 range\(s\), 758 block\(s\) for 1 client/);
       } else canRun(false, 'multicast on loopback does not deliver here');
       child.kill("SIGTERM");
       expect(await exited).toBe(0);
-      expect(stderr).toMatch(/SIGTERM: stopping/);
-      expect(stderr).toMatch(/stats: odata \d+/);
-      if (process.env.SHOW_CLI) console.log(stderr);
+      expect(proc.stderr()).toMatch(/SIGTERM: stopping/);
+      expect(proc.stderr()).toMatch(/stats: odata \d+/);
+      if (process.env.SHOW_CLI) console.log(proc.stderr());
       // One line per event, never per packet.
-      expect(stderr.split('\n').length).toBeLessThan(40);
+      expect(proc.stderr().split('\n').length).toBeLessThan(40);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

@@ -3,16 +3,23 @@
  * sans-I/O Coordinator (coordinator.ts and the parts it lists); this file only moves datagrams and time in and
  * out of it.
  *
- *   MSI socket      iface:msiPort (default 5041): session initiation requests and replies.
+ *   MSI socket      iface:msiPort (default 5041): session initiation requests and replies; absent with
+ *                   udpMsi: false (a Server 2016+ DP does not answer there).
+ *   RPC listeners   with `rpc`: TCP iface:rpc.port for the WDS Control Protocol and, if asked, iface:rpc.epmPort
+ *                   for the endpoint mapper (tcp.ts, rpc.ts).
  *   session socket  iface:port, reuseAddr, multicast interface = iface, loopback on, TTL 1. Receives the
  *                   clients' unicast packets; sends multicast to group:port and unicast (JOINACK) to clients.
  *                   Bound to iface, not 0.0.0.0: agents on the same host bind 0.0.0.0:port (reuseAddr) to
  *                   receive the multicast, and the more specific binding keeps unicast to iface:port ours.
  */
+import { randomBytes } from 'node:crypto';
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { MSI_PORT } from '../../core/codec/msi';
+import { Credentials } from '../../core/ntlm/auth';
 import { Coordinator } from './coordinator';
+import { RpcFront } from './rpc';
+import { RpcService, RpcShellEvent, TcpListener, bindTcp, serveRpc } from './tcp';
 import { ContentSource, CoordinatorConfig, CoordinatorEvent } from './types';
 
 export const DEFAULT_GROUP = '239.192.0.1';
@@ -33,10 +40,29 @@ export interface StartOptions
   onEvent?: (e: CoordinatorEvent) => void;
   /** Monotonic ms clock; default performance.timeOrigin + performance.now(). */
   clock?: () => number;
+  /** Answer MS-WDSMSI over UDP (default true); false behaves like Windows Server 2016+. */
+  udpMsi?: boolean;
+  /** Serve WDSMC_OP_INITIATE over DCE/RPC (MS-WDSC). */
+  rpc?: RpcOptions;
+}
+
+export interface RpcOptions {
+  /** TCP port of the WDSC interface; 0 = ephemeral. */
+  port: number;
+  /** TCP port of an endpoint mapper answering ept_map for it (135 only inside a lab namespace). */
+  epmPort?: number;
+  /** The account NTLMv2 is verified against. */
+  account?: Credentials;
+  /** Serve unauthenticated calls and anonymous NTLM. */
+  allowAnonymous: boolean;
+  onEvent?: (e: RpcShellEvent) => void;
 }
 
 export interface RunningCoordinator {
+  /** 0 when UDP session initiation is off. */
   msiPort: number;
+  rpcPort?: number;
+  epmPort?: number;
   port: number;
   group: string;
   iface: string;
@@ -104,13 +130,18 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   const rng = opts.rng ?? Math.random;
   const src = opts.file ? fileSource(opts.file) : { source: bufferSource(opts.data!), close() {} };
 
-  const msi = dgram.createSocket({ type: 'udp4' });
+  const udpMsi = opts.udpMsi ?? true;
+  const msi = udpMsi ? dgram.createSocket({ type: 'udp4' }) : undefined;
   const session = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+  const tcp: TcpListener[] = [];
+  const closeAll = () => Promise.all([msi && close(msi), close(session), ...tcp.map((l) => new Promise<void>((r) => l.server.close(() => r())))]);
   try {
-    await bind(msi, opts.msiPort ?? MSI_PORT, iface);
+    if (msi) await bind(msi, opts.msiPort ?? MSI_PORT, iface);
     await bind(session, opts.port ?? 0, iface);
+    if (opts.rpc) tcp.push(await bindTcp(iface, opts.rpc.port));
+    if (opts.rpc?.epmPort !== undefined) tcp.push(await bindTcp(iface, opts.rpc.epmPort));
   } catch (e) {
-    await Promise.all([close(msi), close(session)]);
+    await closeAll();
     src.close();
     throw e;
   }
@@ -129,15 +160,25 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   } catch {
     // not fatal
   }
-  const msiPort = msi.address().port;
+  const msiPort = msi ? msi.address().port : 0;
   const port = session.address().port;
   const sessionId = (opts.sessionId ?? Math.floor(rng() * 0xffff_fffe) + 1) >>> 0;
 
-  const { file: _f, data: _d, msiPort: _m, port: _p, group: _g, iface: _i, onEvent, clock: _c, rng: _r, sessionId: _s, ...cfg } = opts;
+  const { file: _f, data: _d, msiPort: _m, port: _p, group: _g, iface: _i, onEvent, clock: _c, rng: _r, sessionId: _s, udpMsi: _u, rpc, ...cfg } = opts;
   const coordinator = new Coordinator(
-    { ...cfg, source: src.source, rng, sessionId, multicastAddr: group, serverAddr: iface, port },
+    { ...cfg, source: src.source, rng, sessionId, multicastAddr: group, serverAddr: iface, port, rpcAnonymous: rpc?.allowAnonymous ?? false },
     clock(),
   );
+  const services: RpcService[] = [];
+  if (rpc) {
+    const front = new RpcFront((stub, auth, from) => {
+      const answer = coordinator.handleWdsc(stub, auth, from, clock());
+      setImmediate(pump); // events of the decision (logged like the UDP ones)
+      return answer;
+    }, { wdscPort: tcp[0]!.port, address: iface, ...(rpc.account ? { account: rpc.account } : {}), allowAnonymous: rpc.allowAnonymous, randomBytes });
+    services.push(serveRpc(tcp[0]!, 'wdsc', front, clock, rpc.onEvent));
+    if (tcp[1]) services.push(serveRpc(tcp[1], 'epm', front, clock, rpc.onEvent));
+  }
 
   let timer: NodeJS.Timeout | undefined;
   let armedAt: number | undefined;
@@ -151,6 +192,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     if (stopped) return;
     for (let t = coordinator.pollTransmit(); t; t = coordinator.pollTransmit()) {
       const sock = t.via === 'msi' ? msi : session;
+      if (!sock) continue;
       const dest = t.dest === 'multicast' ? { address: group, port } : t.dest;
       sock.send(t.data, dest.port, dest.address, onSendError);
     }
@@ -170,7 +212,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     pump();
   };
 
-  msi.on('message', (buf, rinfo) => {
+  msi?.on('message', (buf, rinfo) => {
     coordinator.handleMsi(buf, { address: rinfo.address, port: rinfo.port }, clock());
     pump();
   });
@@ -179,12 +221,14 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     pump();
   });
   // Errors after bind (ICMP-driven errors on some platforms): count and carry on.
-  msi.on('error', () => sendErrors++);
+  msi?.on('error', () => sendErrors++);
   session.on('error', () => sendErrors++);
   pump();
 
   return {
     msiPort,
+    ...(tcp[0] ? { rpcPort: tcp[0].port } : {}),
+    ...(tcp[1] ? { epmPort: tcp[1].port } : {}),
     port,
     group,
     iface,
@@ -201,7 +245,8 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = undefined;
-      await Promise.all([close(msi), close(session)]);
+      await Promise.all(services.map((x) => x.stop()));
+      await Promise.all([msi && close(msi), close(session)]);
       src.close();
     },
   };

@@ -50,8 +50,20 @@ describe('templates', () => {
     expect(() => checkTemplate('contentTemplate', '{PackageId}/{filename}')).toThrow(/unknown placeholder \{filename\}/);
   });
 
+  it('{drive}: the KB2000470 smsts.log shape, default C, set by osdcast.json "drive"', () => {
+    const v = { packageId: 'PS100004', rel: ['Sub Dir', 'install.wim'], host: 'dp01.corp.contoso.com' };
+    // Download: Server=<DP FQDN> Namespace=//<DP FQDN>/SMSPKG<drive>$/<PackageID> RemoteObject=\\<DP FQDN>/SMSPKG<drive>$/<PackageID>\…
+    expect(expandTemplate('//{server}/SMSPKG{drive}$/{PackageID}', v)).toBe('//dp01.corp.contoso.com/SMSPKGC$/PS100004');
+    expect(expandTemplate('\\\\{server}/SMSPKG{drive}$/{PackageID}\\{winpath}', { ...v, drive: 'D' })).toBe('\\\\dp01.corp.contoso.com/SMSPKGD$/PS100004\\Sub Dir\\install.wim');
+    expect(templatesOf({}).drive).toBe('C');
+    expect(templatesOf(parseOsdcastConfig('{"drive": "e"}').config).drive).toBe('E');
+    expect(() => parseOsdcastConfig('{"drive": "DE"}')).toThrow(/"drive" must be one drive letter/);
+    expect(() => parseOsdcastConfig('{"drive": 4}')).toThrow(ConfigError);
+    expect(packageUrl('http://{server}/SMS_DP_SMSPKG{drive}$/{PackageID}', 'PS100004', 'dp01', 'D')).toBe('http://dp01/SMS_DP_SMSPKGD$/PS100004');
+  });
+
   it('fills in the defaults and checks every template, naming the key', () => {
-    expect(templatesOf({})).toEqual({ namespace: 'SMSPKG', content: '{PackageID}/{path}', http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}' });
+    expect(templatesOf({})).toEqual({ namespace: 'SMSPKG', content: '{PackageID}/{path}', http: 'http://{server}/SMS_DP_SMSPKG$/{PackageID}', drive: 'C' });
     expect(templatesOf({ contentTemplate: '{winpath}' }).content).toBe('{winpath}');
     expect(() => templatesOf({ contentTemplate: '{PackageID}/{nope}' })).toThrow(TemplateError);
     expect(() => templatesOf({ httpTemplate: 'http://{host}/{colour}' })).toThrow(/httpTemplate .*unknown placeholder \{colour\}/);

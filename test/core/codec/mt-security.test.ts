@@ -1,6 +1,6 @@
 /**
  * MS-WDSMT HASH and SIGN security headers (2.2.2.1, 2.2.2.2) and the MS-WDSMSI fields that configure them, both
- * ways: what osdcast sends (the literal readings) and every reading it accepts (protocol-notes #32-#36).
+ * ways: what osdcast sends (the literal readings) and every reading it accepts (protocol-notes #38-#42).
  * The HMAC vectors were computed with Python's hmac/hashlib from the packet layout of MS-WDSMT 2.2.3 and 2.2.5,
  * independently of this code; the RSA checks recompute EMSA-PKCS1-v1_5 with BigInt arithmetic.
  */
@@ -37,7 +37,7 @@ const HMAC_SHA1_OVER_HASH = '9e4fd6718d23941392e78697cc14dd9aea4ac6fc';
 
 const hashPacket = (securityData: string) => Buffer.from('5744' + '01' + (securityData.length / 2).toString(16).padStart(4, '0') + securityData + SIGNED, 'hex');
 
-describe('HASH (MS-WDSMT 2.2.2.1, protocol-notes #33)', () => {
+describe('HASH (MS-WDSMT 2.2.2.1, protocol-notes #39)', () => {
   const auth = () => new HmacAuth(symKeyBytes(SYMKEY_41), 'sha256');
 
   it('sends HMAC(SymKey, Hash(packet)) over the Session Header onward: the exact bytes', () => {
@@ -93,7 +93,7 @@ function modPow(b: bigint, e: bigint, m: bigint): bigint {
   return r;
 }
 
-describe('SIGN (MS-WDSMT 2.2.2.2, protocol-notes #35, #36)', () => {
+describe('SIGN (MS-WDSMT 2.2.2.2, protocol-notes #41, #42)', () => {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
   const jwk = publicKey.export({ format: 'jwk' });
   const n = BigInt('0x' + Buffer.from(jwk.n!, 'base64url').toString('hex'));
@@ -156,7 +156,7 @@ describe('SIGN (MS-WDSMT 2.2.2.2, protocol-notes #35, #36)', () => {
   });
 });
 
-describe('SymKey (protocol-notes #34)', () => {
+describe('SymKey (protocol-notes #40)', () => {
   it("MS-WDSMSI 4.1's PLAINTEXTKEYBLOB gives its 24 key bytes, and the coordinator's blob has that shape", () => {
     expect(symKeyBytes(SYMKEY_41)).toEqual(KEY_41);
     expect(encodeSymKeyBlob(KEY_41)).toEqual(SYMKEY_41);
@@ -175,7 +175,7 @@ describe('SymKey (protocol-notes #34)', () => {
   });
 });
 
-describe('SecMode and the reply fields (protocol-notes #32)', () => {
+describe('SecMode and the reply fields (protocol-notes #38)', () => {
   it('client mode in the high half, server in the low (the diagram), with a SIGN half always the server', () => {
     expect(splitSecMode(0x00010001)).toEqual({ client: Sec.HASH, server: Sec.HASH }); // MS-WDSMSI 4.1
     expect(splitSecMode(0x00010002)).toEqual({ client: Sec.HASH, server: Sec.SIGN });

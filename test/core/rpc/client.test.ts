@@ -22,10 +22,10 @@ function drain(c: RpcClient): { sent: Buffer[]; events: RpcEvent[] } {
   return { sent, events };
 }
 
-function bindAck(opts: { callId?: number; maxRecvFrag?: number; maxXmitFrag?: number; token?: string; type?: 12 | 15 } = {}): Buffer {
+function bindAck(opts: { callId?: number; maxRecvFrag?: number; maxXmitFrag?: number; token?: string; type?: 12 | 15; flags?: number } = {}): Buffer {
   return encodePdu({
     type: opts.type ?? PType.BIND_ACK,
-    flags: 3,
+    flags: opts.flags ?? 3,
     callId: opts.callId ?? 1,
     maxXmitFrag: opts.maxXmitFrag ?? 4280,
     maxRecvFrag: opts.maxRecvFrag ?? 4280,
@@ -89,7 +89,7 @@ describe('RpcClient without authentication', () => {
     expect(drain(s).sent, 'a call waits for the bind_ack').toEqual([]);
     s.handleBytes(V.bindAckSrvsvc, 1);
     const afterAck = drain(s);
-    expect(afterAck.events).toEqual([{ type: 'bound', maxXmitFrag: 4280, maxRecvFrag: 4280, assocGroupId: 0xa537, secondaryAddress: '' }]);
+    expect(afterAck.events).toEqual([{ type: 'bound', maxXmitFrag: 4280, maxRecvFrag: 4280, assocGroupId: 0xa537, secondaryAddress: '', headerSigning: false }]);
     expect(afterAck.sent).toEqual([V.getInfoRequest]);
     s.handleBytes(V.getInfoResponse, 2);
     const r = drain(s).events;
@@ -350,6 +350,46 @@ describe('RpcClient with a security provider', () => {
     expect(expectOk(decodePdu(second.sent[0]!)).type).toBe(PType.AUTH3);
     expect(second.events.map((e) => e.type)).toEqual(['bound']);
     expect(provider.seen).toEqual(['LEG1', 'LEG2']);
+  });
+
+  it('header signing: `bound` says whether the bind_ack answered PFC_SUPPORT_HEADER_SIGN; the signature covers the header either way', () => {
+    for (const [flags, headerSigning] of [
+      [0x07, true],
+      [0x03, false],
+    ] as const) {
+      const { c } = authBound(AuthLevel.PKT_PRIVACY);
+      c.handleBytes(bindAck({ token: 'CHALLENGE', flags }), 1);
+      expect(drain(c).events).toMatchObject([{ type: 'bound', headerSigning }]);
+      c.call(21, Buffer.from('q'), 2);
+      const [req] = drain(c).sent;
+      // NTLMv2 signs every buffer handed to GSS_WrapEx (MS-NLMP 3.4.6): a flipped header byte must not verify.
+      const changed = Buffer.from(req!);
+      changed[9] ^= 0x01; // auth_length's high byte: part of the header, ignored by nobody
+      expect(() => serverOpen(changed, AuthLevel.PKT_PRIVACY, 0)).toThrow();
+      expect(serverOpen(req!, AuthLevel.PKT_PRIVACY, 0).stub).toEqual(Buffer.from('q'));
+    }
+    const plain = new RpcClient({ abstractSyntax: SRVSVC });
+    plain.handleConnected(0);
+    expect(expectOk(decodePdu(drain(plain).sent[0]!)).flags, 'no provider: header signing not offered').toBe(0x03);
+    plain.handleBytes(bindAck({ flags: 0x07 }), 1);
+    expect(drain(plain).events).toMatchObject([{ type: 'bound', headerSigning: false }]);
+  });
+
+  it('a fault answering the bind or its alter_context leg is a `bindFault` naming the status (Samba: a wrong password under SPNEGO)', () => {
+    const fault = (status: number) => encodePdu({ type: PType.FAULT, flags: 0x23, callId: 1, allocHint: 32, contextId: 0, cancelCount: 0, status });
+    const atBind = authBound(AuthLevel.PKT_PRIVACY);
+    const queued = atBind.c.call(21, Buffer.from('q'), 0);
+    atBind.c.handleBytes(fault(0x1c010002), 1);
+    expect(drain(atBind.c).events).toEqual([
+      { type: 'bindFault', leg: 'bind', status: 0x1c010002, name: 'nca_s_op_rng_error', accessDenied: false },
+      { type: 'error', code: 'protocol', message: `call ${queued} abandoned: the association failed`, callId: queued, fatal: true },
+    ]);
+    const atAlter = authBound(AuthLevel.PKT_PRIVACY, ['LEG1', 'LEG2']);
+    atAlter.c.handleBytes(bindAck({ token: 'LEG1' }), 1);
+    expect(expectOk(decodePdu(drain(atAlter.c).sent[0]!)).type).toBe(PType.ALTER_CONTEXT);
+    atAlter.c.handleBytes(fault(0x721), 2);
+    expect(drain(atAlter.c)).toEqual({ sent: [], events: [{ type: 'bindFault', leg: 'alter_context', status: 0x721, name: 'rpc_s_sec_pkg_error', accessDenied: true }] });
+    expect(atAlter.c.pollTimeout()).toBeUndefined();
   });
 
   it('a WdsRpcMessage call at PKT_PRIVACY, as osdcast makes it: opnum 0, the packet sealed, the reply unsealed', () => {

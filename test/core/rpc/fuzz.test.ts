@@ -1,7 +1,8 @@
 /**
  * Property tests (fast-check) for the DCE/RPC decoders: arbitrary bytes and mutated captured PDUs never make a
  * decoder throw (the result is ok or a known error code); arbitrary valid PDUs and call stubs round-trip; the
- * client fed arbitrary bytes in arbitrary chunks never throws and only emits typed events.
+ * client fed arbitrary bytes in arbitrary chunks never throws and only emits typed events; neither does the connect
+ * plan, which ends at most once.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +11,8 @@ import { SyntaxId } from '../../../core/rpc/ndr';
 import { decodeEptMapResponse, encodeTcpTower } from '../../../core/rpc/epm';
 import { decodeWdsRpcMessageRequest, decodeWdsRpcMessageResponse, encodeWdsRpcMessageRequest, encodeWdsRpcMessageResponse } from '../../../core/rpc/wds-rpc';
 import { RpcClient } from '../../../core/rpc/client';
+import { RpcConnector } from '../../../core/rpc/connect';
+import { FakeProvider } from './fake-provider';
 import { expectOk, isWellFormedResult } from '../codec/helpers';
 import { SRVSVC } from './srvsvc';
 import { V } from './vectors';
@@ -146,7 +149,7 @@ describe('rpc fuzz: round trips', () => {
 
 describe('rpc fuzz: the client', () => {
   it('arbitrary bytes in arbitrary chunks after a bind never throw and yield only typed events', () => {
-    const TYPES = ['bound', 'response', 'fault', 'bindNak', 'error', 'closed'];
+    const TYPES = ['bound', 'response', 'fault', 'bindNak', 'bindFault', 'error', 'closed'];
     fc.assert(
       fc.property(fc.array(fc.oneof(bytes(40), fc.constantFrom(...Object.values(V))), { maxLength: 8 }), (chunks) => {
         const c = new RpcClient({ abstractSyntax: SRVSVC });
@@ -159,6 +162,47 @@ describe('rpc fuzz: the client', () => {
         while (c.pollSend());
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('rpc fuzz: the connect plan', () => {
+  it('arbitrary server bytes, closes and timeouts over several attempts never throw; at most one done or failed, last', () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('bytes' as const), b: fc.oneof(bytes(40), fc.constantFrom(...Object.values(V))) }),
+      fc.record({ kind: fc.constantFrom('close' as const, 'timeout' as const, 'connect' as const, 'refused' as const) }),
+    );
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(step, { maxLength: 14 }), (hasCredentials, steps) => {
+        const c = new RpcConnector({
+          abstractSyntax: SRVSVC,
+          hasCredentials,
+          opnum: 0,
+          stub: Buffer.alloc(4),
+          timeoutMs: 100,
+          provider: (a) => new FakeProvider({ authType: a.authType }),
+        });
+        let now = 0;
+        let n = 0;
+        const events: string[] = [];
+        for (const s of steps) {
+          const action = c.pollAction(now);
+          if (action) n = action.attempt.n;
+          if (s.kind === 'bytes') c.handleBytes(n, s.b, now);
+          if (s.kind === 'close') c.handleClosed(n, now);
+          if (s.kind === 'connect') c.handleConnected(n, now);
+          if (s.kind === 'refused') c.handleConnectFailed(n, now, 'ECONNREFUSED');
+          if (s.kind === 'timeout') c.handleTimeout((now += 100));
+          while (c.pollSend());
+          for (let e = c.pollEvent(); e; e = c.pollEvent()) events.push(e.type);
+        }
+        for (const t of events) expect(['attemptFailed', 'done', 'failed']).toContain(t);
+        const ends = events.filter((t) => t !== 'attemptFailed');
+        expect(ends.length).toBeLessThanOrEqual(1);
+        if (ends.length) expect(events[events.length - 1]).toBe(ends[0]);
+        expect(events.filter((t) => t === 'attemptFailed').length, 'at most 9, 10, NONE').toBeLessThanOrEqual(3);
+      }),
+      RUNS,
     );
   });
 });

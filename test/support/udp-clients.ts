@@ -2,7 +2,7 @@
  * Fake clients (sim.ts SimClient) on real sockets, for tests and demos against a running coordinator.
  */
 import dgram from 'node:dgram';
-import { ClientHost, SimClient, SimClientOpts } from './sim-client';
+import { ClientHost, SimClient, SimClientOpts } from '../coordinator/sim-client';
 
 export interface CoordinatorAddress {
   port: number;
