@@ -169,6 +169,27 @@ export interface PacketAuth {
   verify(securityData: Buffer, signed: Buffer): boolean;
 }
 
+/** A keyed mode with two accepted readings `R`: SecurityData of the right length, the reading that verified last tried first. */
+abstract class TwoReadings<R> {
+  abstract readonly mode: typeof Sec.HASH | typeof Sec.SIGN;
+  abstract readonly length: number;
+
+  constructor(
+    private first: R,
+    private second: R,
+  ) {}
+
+  protected abstract check(reading: R, securityData: Buffer, signed: Buffer): boolean;
+
+  verify(securityData: Buffer, signed: Buffer): boolean {
+    if (securityData.length !== this.length) return false;
+    if (this.check(this.first, securityData, signed)) return true;
+    if (!this.check(this.second, securityData, signed)) return false;
+    [this.first, this.second] = [this.second, this.first];
+    return true;
+  }
+}
+
 /** How the HMAC covers the packet (protocol-notes #39). */
 export type HmacReading = 'over-hash' | 'direct';
 
@@ -178,16 +199,16 @@ export type HmacReading = 'over-hash' | 'direct';
  * hash is HashAlgId (what CryptoAPI's CALG_HMAC with HMAC_INFO.HashAlgid computes). The reading that verified
  * last is tried first.
  */
-export class HmacAuth implements PacketAuth {
+export class HmacAuth extends TwoReadings<HmacReading> implements PacketAuth {
   readonly mode = Sec.HASH;
   readonly length: number;
-  private first: HmacReading = 'over-hash';
 
   constructor(
     private readonly key: Buffer,
     private readonly hash: string,
     private readonly sends: HmacReading = 'over-hash',
   ) {
+    super('over-hash', 'direct');
     this.length = createHash(hash).digest().length;
   }
 
@@ -200,13 +221,8 @@ export class HmacAuth implements PacketAuth {
     return this.mac(this.sends, signed);
   }
 
-  verify(securityData: Buffer, signed: Buffer): boolean {
-    if (securityData.length !== this.length) return false;
-    const other: HmacReading = this.first === 'over-hash' ? 'direct' : 'over-hash';
-    if (timingSafeEqual(this.mac(this.first, signed), securityData)) return true;
-    if (!timingSafeEqual(this.mac(other, signed), securityData)) return false;
-    this.first = other;
-    return true;
+  protected check(reading: HmacReading, securityData: Buffer, signed: Buffer): boolean {
+    return timingSafeEqual(this.mac(reading, signed), securityData);
   }
 }
 
@@ -219,16 +235,16 @@ export type SigOrder = 'little-endian' | 'big-endian';
  * big-endian octet string); both orders are accepted, the one that verified last first. A verify-only key (the
  * client's) cannot seal.
  */
-export class RsaAuth implements PacketAuth {
+export class RsaAuth extends TwoReadings<SigOrder> implements PacketAuth {
   readonly mode = Sec.SIGN;
   readonly length: number;
-  private first: SigOrder = 'little-endian';
 
   constructor(
     private readonly key: KeyObject,
     private readonly hash: string,
     private readonly sends: SigOrder = 'little-endian',
   ) {
+    super('little-endian', 'big-endian');
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 2048;
     this.length = Math.ceil(bits / 8);
   }
@@ -239,7 +255,7 @@ export class RsaAuth implements PacketAuth {
     return this.sends === 'little-endian' ? sig.reverse() : sig;
   }
 
-  private check(order: SigOrder, securityData: Buffer, signed: Buffer): boolean {
+  protected check(order: SigOrder, securityData: Buffer, signed: Buffer): boolean {
     try {
       return rsaVerify(this.hash, signed, this.key, order === 'little-endian' ? reversed(securityData) : securityData);
     } catch {
@@ -247,12 +263,4 @@ export class RsaAuth implements PacketAuth {
     }
   }
 
-  verify(securityData: Buffer, signed: Buffer): boolean {
-    if (securityData.length !== this.length) return false;
-    const other: SigOrder = this.first === 'little-endian' ? 'big-endian' : 'little-endian';
-    if (this.check(this.first, securityData, signed)) return true;
-    if (!this.check(other, securityData, signed)) return false;
-    this.first = other;
-    return true;
-  }
 }
