@@ -111,7 +111,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
   const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
@@ -284,7 +284,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         dropFilter: deps.dropFilter,
         stats: (st) => {
           report.multicastBytes = st.bytes;
-          report.drops = { wrongSource: st.drops.wrongSource };
+          report.drops = { wrongSource: st.drops.wrongSource, authFailed: st.drops.authFailed };
           report.droppedPackets = st.dropped;
           report.conflictingDuplicates = st.conflicting;
         },
