@@ -8,7 +8,7 @@
  */
 import { InvalidArgumentError, Option } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
-import { DEFAULTS } from './defaults';
+import { DEFAULTS, MiB } from './defaults';
 import { TS_VAR_FIELDS } from './configmgr/tsenv';
 import type { LogFormat } from './log/log';
 import type { ReceiveOptions } from './receive/receive';
@@ -26,7 +26,7 @@ const BOTH = COMMANDS;
  */
 export const CONVERSIONS = {
   seconds: { held: 'ms', factor: 1000, suffix: 'Ms' },
-  MiB: { held: 'bytes', factor: 1024 * 1024, suffix: 'Bytes' },
+  MiB: { held: 'bytes', factor: MiB, suffix: 'Bytes' },
   'MB/s': { held: 'bytes/s', factor: 1e6, suffix: 'BytesPerSec' },
 } as const;
 export type Unit = keyof typeof CONVERSIONS | 'count' | 'switch' | 'text' | 'choice' | 'path' | 'url' | 'address' | 'hex' | 'mapping';
@@ -83,15 +83,20 @@ export function parseServer(v: string): ServerFlag {
   throw bad(`--server must be <host>[:<port>] (a host name, IP address or URL), got "${v}"`);
 }
 
-function httpUrl(v: string, prev: string[] = []): string[] {
+/** An http(s) URL for `flag`, or a usage error naming it. */
+function checkedHttpUrl(flag: string, v: string): string {
   let u: URL | undefined;
   try {
     u = new URL(v);
   } catch {
     u = undefined;
   }
-  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw bad(`--http must be an http:// or https:// URL, got "${redactUrl(v)}"`);
-  return [...prev, v];
+  if (!u || (u.protocol !== 'http:' && u.protocol !== 'https:')) throw bad(`${flag} must be an http:// or https:// URL, got "${redactUrl(v)}"`);
+  return v;
+}
+
+function httpUrl(v: string, prev: string[] = []): string[] {
+  return [...prev, checkedHttpUrl('--http', v)];
 }
 
 function sha256Arg(v: string): string {
@@ -299,6 +304,7 @@ export const FLAGS = {
     group: G.tls,
     unit: 'url',
     help: 'fetch the expected SHA-256 from this URL (first 64-hex-digit word)',
+    parse: (v: string) => checkedHttpUrl('--sha256-url', v),
     default: { shown: 'none' },
     feeds: 'sha256Url',
   }),

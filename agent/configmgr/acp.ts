@@ -110,7 +110,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     multicastBytes: 0,
     httpBytes: 0,
     droppedPackets: 0,
-    drops: { wrongSource: 0 },
+    drops: { wrongSource: 0, authFailed: 0 },
     conflictingDuplicates: 0,
     packageId: o.packageId,
     destination: dest,
@@ -166,7 +166,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       signal: deps.signal,
     });
   } catch (e) {
-    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, { kind: 'interrupted', error: 'interrupted' });
+    if (deps.signal?.aborted) return fallbackExit('interrupted', 'interrupted');
     if (e instanceof UnsafePathError) {
       log.error(`package ${o.packageId}: ${e.message}; nothing was written`);
       return fallbackExit('unsafe-path', `unsafe path in the package listing: ${e.message}`);
@@ -191,7 +191,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   let multicast = !o.httpOnly;
   for (const [i, { file, out }] of targets.entries()) {
     const shownPath = file.rel.join('/');
-    if (deps.signal?.aborted) return finish(Exit.INTERRUPTED, { kind: 'interrupted', error: 'interrupted' });
+    if (deps.signal?.aborted) return fallbackExit('interrupted', 'interrupted');
     if (file.size === 0) {
       try {
         fs.writeFileSync(out, Buffer.alloc(0));
@@ -227,6 +227,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.httpBytes += r.httpBytes;
     rep.droppedPackets += r.droppedPackets;
     rep.drops!.wrongSource += r.drops?.wrongSource ?? 0;
+    rep.drops!.authFailed += r.drops?.authFailed ?? 0;
     rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
       removeLeftovers(out, log);

@@ -80,7 +80,7 @@ export class PropfindClient {
   private once(url: string, redirects: number): Promise<{ url: string; entries: DavEntry[] }> {
     const u = new URL(url);
     const { mod, agent } = this.agents.for(u);
-    const maxBody = this.o.maxBody ?? 64 * MiB;
+    const maxBody = this.o.maxBody ?? MAX_LISTING_BYTES;
     this.requests++;
     return new Promise((resolve, reject) => {
       const req = mod.request(
@@ -164,6 +164,11 @@ export interface EnumerateOptions extends PropfindOptions {
   maxEntries?: number;
 }
 
+/** Limits of a package listing: folder depth, entries, bytes of one Multi-Status answer (a hostile DP cannot exhaust memory). */
+const MAX_FOLDER_DEPTH = 64;
+const MAX_ENTRIES = 100_000;
+const MAX_LISTING_BYTES = 64 * MiB;
+
 /**
  * Lists every file and folder under the package URL (PROPFIND Depth: 1, recursively into collections). All names
  * are checked before the listing is returned; one unsafe name throws UnsafePathError. Files come sorted by path,
@@ -171,8 +176,8 @@ export interface EnumerateOptions extends PropfindOptions {
  */
 export async function enumeratePackage(packageUrl: string, o: EnumerateOptions): Promise<PackageListing> {
   const client = new PropfindClient(o);
-  const maxDepth = o.maxDepth ?? 64;
-  const maxEntries = o.maxEntries ?? 100_000;
+  const maxDepth = o.maxDepth ?? MAX_FOLDER_DEPTH;
+  const maxEntries = o.maxEntries ?? MAX_ENTRIES;
   const files = new Map<string, PackageFile>();
   const dirs = new Map<string, string[]>();
   const seenFolded = new Map<string, string>();

@@ -16,6 +16,10 @@ import type { Logger } from '../log/log';
 import { MiB } from '../defaults';
 import { Handler, MulticastSocket, RECV_BUFFER_BYTES, closeSocket, openConnected, openMulticast } from '../transport/net';
 
+/** At the end of a session: how long to keep sending (the LEAVE waits its random delay, at most MaxLeaveDelay), and how often to look. */
+const LEAVE_GRACE_MS = 1000;
+const LEAVE_POLL_MS = 50;
+
 export type McOutcome = { kind: 'complete' } | { kind: 'fallback'; cause: FallbackCause; reason: string };
 
 export interface McContext {
@@ -217,14 +221,14 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     c.signal.removeEventListener('abort', onAbort);
     // Leave politely: LEAVE goes out after its random delay (at most MaxNACKBackOff / MaxLeaveDelay).
     rx.cancel(now());
-    const deadline = now() + 1000;
+    const deadline = now() + LEAVE_GRACE_MS;
     for (;;) {
       rx.handleTimeout(now());
       let tx;
       while ((tx = rx.pollTransmit())) send(tx);
       const t = rx.pollTimeout();
       if (t === undefined || now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(50, t - now()))));
+      await new Promise((r) => setTimeout(r, Math.max(1, Math.min(LEAVE_POLL_MS, t - now()))));
     }
     c.setUniHandler(() => {});
     await closeSocket(mc?.socket);

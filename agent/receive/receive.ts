@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import type dgram from 'node:dgram';
 import { Bitmap } from '../../core/bitmap';
-import { BlockStore } from '../../core/block-store';
+import { storeFor } from '../../core/receiver';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import type { FallbackCause } from '../../core/outcome';
 import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
@@ -82,7 +82,10 @@ export interface Progress {
   seconds: number;
 }
 
-export const DEFAULT_HTTP_BLOCK = 64 * 1024;
+/** Block size of a receive with no session (HTTP only, or a fallback with no earlier state): 64 KiB. */
+const HTTP_BLOCK_BYTES = 64 * 1024;
+/** How often the progress callback (the terminal's progress line) is called. */
+const PROGRESS_INTERVAL_MS = 250;
 
 function rngFromCrypto(): () => number {
   // Randomness for back-off timers; passed into core (which never calls Math.random itself).
@@ -108,7 +111,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
   const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
@@ -178,7 +181,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // resume state still applies (a multicast run used the session's block size).
     const earlier = session ? undefined : readStateIdentity(statePath(o.out));
     const sameContent = earlier && earlier.namespace === o.namespace && earlier.content === o.content && earlier.size === size;
-    const blockSize = session?.blockSize ?? (sameContent ? earlier.blockSize : undefined) ?? o.httpBlockSize ?? DEFAULT_HTTP_BLOCK;
+    const blockSize = session?.blockSize ?? (sameContent ? earlier.blockSize : undefined) ?? o.httpBlockSize ?? HTTP_BLOCK_BYTES;
     const totalBlocks = Math.max(1, Math.ceil(size / blockSize));
     const identity: StateIdentity = { ...identityBase, blockSize, blockBase: o.blockBase === 0 || o.blockBase === 1 ? o.blockBase : undefined };
     log.info({ size, blockSize, totalBlocks, source: session ? 'multicast' : 'http' }, `content ${o.content}: ${size} bytes, ${totalBlocks} blocks of ${blockSize}`);
@@ -208,7 +211,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       }
       else log.warn(`resume state found but ${o.out}.partial is missing or has the wrong size: starting over`);
     } else if (loaded && 'mismatch' in loaded) log.warn(`resume state describes other content (${loaded.mismatch}): starting over`);
-    const store = new BlockStore({ totalBlocks, blockSize, contentSize: size, ringSlots: Math.max(2, Math.floor((o.cacheBytes ?? DEFAULTS.cacheBytes) / blockSize)) });
+    const store = storeFor({ totalBlocks, blockSize, contentSize: size }, o.cacheBytes ?? DEFAULTS.cacheBytes);
     if (onDisk) {
       store.restore(onDisk);
       report.resumedBytes = Math.min(size, store.disk.count * blockSize);
@@ -235,7 +238,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     };
     if (deps.onProgress) {
       const cb = deps.onProgress;
-      progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), 250);
+      progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), PROGRESS_INTERVAL_MS);
     }
 
     // ---- 5. multicast (with hybrid hole filling)
@@ -281,7 +284,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         dropFilter: deps.dropFilter,
         stats: (st) => {
           report.multicastBytes = st.bytes;
-          report.drops = { wrongSource: st.drops.wrongSource };
+          report.drops = { wrongSource: st.drops.wrongSource, authFailed: st.drops.authFailed };
           report.droppedPackets = st.dropped;
           report.conflictingDuplicates = st.conflicting;
         },

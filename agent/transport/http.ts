@@ -41,6 +41,11 @@ import { USER_AGENT } from '../util/version';
 import { classify, combine, HttpError, RETRY_KINDS, statusError } from './http-errors';
 import { redirectDecision } from './redirect';
 import { KeepAliveAgents, Trust } from './tls';
+
+/** Retry back-off grows up to this (each wait doubles from --retry-delay). */
+const MAX_RETRY_DELAY_MS = 60_000;
+/** Ranged GETs at a time (the README's "at most 4 requests at a time"). */
+const RANGE_REQUESTS_IN_FLIGHT = 4;
 import { conflict, confirms, contentLength, hasValidator, ifRangeValue, parseContentRange, Validator, validatorOf } from './validators';
 
 export type { Validator } from './validators';
@@ -154,9 +159,9 @@ export class HttpClient {
     this.urls = [...o.urls];
     this.retries = Math.max(0, o.retries ?? DEFAULTS.retries);
     this.retryDelayMs = Math.max(0, o.retryDelayMs ?? DEFAULTS.retryDelayMs);
-    this.maxRetryDelayMs = Math.max(this.retryDelayMs, o.maxRetryDelayMs ?? 60_000);
+    this.maxRetryDelayMs = Math.max(this.retryDelayMs, o.maxRetryDelayMs ?? MAX_RETRY_DELAY_MS);
     this.timeoutMs = o.requestTimeoutMs ?? DEFAULTS.httpIdleTimeoutMs;
-    this.concurrency = Math.max(1, o.concurrency ?? 4);
+    this.concurrency = Math.max(1, o.concurrency ?? RANGE_REQUESTS_IN_FLIGHT);
     this.log = o.log;
     this.signal = o.signal;
     this.agents = new KeepAliveAgents(o, this.concurrency);

@@ -3,6 +3,9 @@
  * shell calls handleBytes / handleTimeout with the time, and drains pollSend (bytes to write), pollEvent (typed
  * values: requests to answer, authentication outcomes, what was dropped, when to close) and pollTimeout.
  * Requests are answered with respond(callId, stub) or fault(callId, status).
+ * Over ~450 lines on purpose: one connection's state machine (bind, authentication legs, reassembly, per-PDU
+ * protection, faults) whose steps share the association's state; the codec (pdu.ts), NDR (ndr.ts) and the
+ * security providers (core/ntlm) already live beside it.
  *
  *   bind → bind_ack: presentation contexts accepted for the configured interfaces in NDR 2.0 only (others:
  *     provider_rejection naming the reason; bind-time feature negotiation: negotiate_ack with no features).

@@ -88,6 +88,7 @@ describe('osdcast CLI', () => {
     [['receive', '--namespace', 'n', '--content', 'c', '--out', 'o'], 'no distribution point found (tried: --server: absent; OSDCAST_SERVER: absent; osdcast.json beside the binary'],
     [['acp', 'PS100004'], 'acp takes [<INI>] <PackageID> <DestinationDir>, got 1 argument'],
     [['acp', 'PS1/0004', '/tmp/x'], 'not a ConfigMgr package ID'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--sha256-url', 'notaurl'], '--sha256-url must be an http:// or https:// URL'],
   ])('usage error %j exits 2 with one line', async (args, msg) => {
     const r = await run(args as string[]);
     expect(r.code).toBe(2);
