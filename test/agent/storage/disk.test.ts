@@ -7,6 +7,7 @@ import { Exit, OsdcastError } from '../../../agent/errors';
 import { DiskPump, PumpSink } from '../../../agent/storage/disk';
 import { StateFile, StateFs, loadState } from '../../../agent/storage/state';
 import type { StateIdentity } from '../../../agent/storage/state-format';
+import { setBits } from './helpers';
 
 const BS = 16;
 const BLOCKS = 8;
@@ -70,7 +71,6 @@ function setup(o: { withState?: boolean; stateFs?: StateFs; ringSlots?: number }
   return { store, sink, durable, state, pump, put, errors, stored, advance: (ms: number) => (t += ms) };
 }
 
-const bits = (b: Bitmap) => Array.from({ length: b.size }, (_, i) => i).filter((i) => b.has(i));
 
 describe('DiskPump', () => {
   it('coalesces consecutive blocks into one positional write, one write per run', async () => {
@@ -85,7 +85,7 @@ describe('DiskPump', () => {
     expect(sink.writes[1]!.data.equals(Buffer.concat([block(5), block(6)]))).toBe(true);
     await sink.finish();
     await sink.finish();
-    expect(bits(store.disk)).toEqual([0, 1, 2, 5, 6]);
+    expect(setBits(store.disk)).toEqual([0, 1, 2, 5, 6]);
     await pump.drain();
   });
 
@@ -103,7 +103,7 @@ describe('DiskPump', () => {
     await sink.finish();
     await sink.finish();
     expect(sink.open).toBe(0);
-    expect(bits(store.disk)).toEqual([0, 2, 4, 6]);
+    expect(setBits(store.disk)).toEqual([0, 2, 4, 6]);
     expect(store.ring.pendingCount).toBe(0);
   });
 
@@ -162,12 +162,12 @@ describe('DiskPump', () => {
     await sink.finish(); // block 2 lands during the sync: not covered by it
     sink.syncs[0]!.resolve();
     await tick();
-    expect(bits(durable)).toEqual([0]);
-    expect(bits((stored() as { onDisk: Bitmap }).onDisk)).toEqual([0]);
+    expect(setBits(durable)).toEqual([0]);
+    expect(setBits((stored() as { onDisk: Bitmap }).onDisk)).toEqual([0]);
     // the next checkpoint covers block 2
     sink.autoSync = true;
     await pump.checkpoint(true);
-    expect(bits((stored() as { onDisk: Bitmap }).onDisk)).toEqual([0, 2]);
+    expect(setBits((stored() as { onDisk: Bitmap }).onDisk)).toEqual([0, 2]);
   });
 
   it('checkpoint is skipped while not due, and without a state file', async () => {
@@ -206,7 +206,7 @@ describe('DiskPump', () => {
     b.pump.kick();
     await b.sink.finish();
     await b.pump.close(true);
-    expect(bits((b.stored() as { onDisk: Bitmap }).onDisk)).toEqual([0, 1]);
+    expect(setBits((b.stored() as { onDisk: Bitmap }).onDisk)).toEqual([0, 1]);
   });
 
   it('a failed write: one io error (exit 6, disk full, naming the partial file), told once; drain rejects; nothing more is written', async () => {

@@ -1,22 +1,9 @@
 import crypto from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { Bitmap } from '../../../core/bitmap';
-import { StateIdentity, blockCount, decodeState, encodeState, identityDifferences } from '../../../agent/storage/state-format';
+import { blockCount, decodeState, encodeState, identityDifferences } from '../../../agent/storage/state-format';
+import { ID, bitmapWith } from './helpers';
 
-const ID: StateIdentity = {
-  namespace: 'SMSPKG',
-  content: 'P0100023',
-  size: 10 * 1385 + 7,
-  blockSize: 1385,
-  validator: { etag: '"6b06e334-2a0f"', lastModified: 'Mon, 01 Jan 2024 00:00:00 GMT' },
-  sha256: 'ab'.repeat(32),
-};
-
-function bitmapBytes(n: number, bits: number[]): Buffer {
-  const b = new Bitmap(n);
-  for (const i of bits) b.set(i);
-  return Buffer.from(b.toBuffer());
-}
+const bitmapBytes = (n: number, bits: number[]): Buffer => Buffer.from(bitmapWith(n, bits).toBuffer());
 
 /** Recomputes the trailing checksum, so that only the structure checks can catch a change. */
 const reseal = (body: Buffer) => Buffer.concat([body, crypto.createHash('sha256').update(body).digest()]);
