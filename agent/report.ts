@@ -16,7 +16,10 @@ export interface Report {
   httpBytes: number;
   /** Every packet dropped as malformed or foreign, `drops.wrongSource` included. */
   droppedPackets: number;
-  /** Drops by kind (those counted in droppedPackets): MS-WDSMT packets not from the session's server address. */
+  /**
+   * Drops by kind (those counted in droppedPackets): MS-WDSMT packets not from the session's server address, and
+   * HASH/SIGN packets that did not verify.
+   */
   drops?: ReportDrops;
   /** Blocks that arrived twice with different bytes while the first copy was in the ring (not in droppedPackets). */
   conflictingDuplicates?: number;
@@ -40,6 +43,8 @@ export interface Report {
 
 export interface ReportDrops {
   wrongSource: number;
+  /** HASH/SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42). */
+  authFailed: number;
 }
 
 /** The ACP report: the receive report's fields, summed over the files, plus the package's. */
@@ -77,7 +82,7 @@ export const REPORT_FIELDS = keys<Report>({
 });
 
 /** The fields of `drops`. */
-export const REPORT_DROPS_FIELDS = keys<ReportDrops>({ wrongSource: true });
+export const REPORT_DROPS_FIELDS = keys<ReportDrops>({ wrongSource: true, authFailed: true });
 
 /** What an ACP report adds. */
 export const ACP_REPORT_FIELDS = keys<Omit<AcpReport, keyof Report>>({ packageId: true, destination: true, files: true, filesDone: true, aborted: true });

@@ -35,6 +35,7 @@ import {
   findOption,
 } from './codec/mt';
 import { bytesToIp } from './codec/msi';
+import type { PacketAuth } from './codec/mt-security';
 import { MissingList } from './missing-list';
 import { Outbox } from './outbox';
 import { Timers } from './timers';
@@ -88,6 +89,10 @@ export interface MtClientConfig {
   clientSecMode: SecMode;
   /** ServerSecurityMode (MS-WDSMSI 2.2.1.2): the security header a server packet must carry. */
   serverSecMode: SecMode;
+  /** HASH: the SymKey's HMAC that seals what we send (required when clientSecMode is HASH). */
+  clientAuth?: PacketAuth;
+  /** HASH or SIGN: the key that checks what the server sends (required when serverSecMode is HASH or SIGN). */
+  serverAuth?: PacketAuth;
   server: Endpoint;
   clientName: string;
   localAddress: Buffer; // 4 or 16 bytes
@@ -107,6 +112,8 @@ export interface MtStats {
   received: number;
   malformed: Partial<Record<DecodeErrorCode, number>>;
   wrongSecurity: number;
+  /** HASH / SIGN packets whose HMAC or signature did not verify (MS-WDSMT 3.2.5.2): dropped, never used. */
+  authFailed: number;
   wrongSession: number;
   ignored: number; // valid packets not for this state (e.g. stale SPM/QCC/POLL, ODATA below FirstODATASeqNo)
   odata: number;
@@ -210,6 +217,7 @@ export class MtClient {
     received: 0,
     malformed: {},
     wrongSecurity: 0,
+    authFailed: 0,
     wrongSession: 0,
     ignored: 0,
     odata: 0,
@@ -399,9 +407,18 @@ export class MtClient {
   // ---------------------------------------------------------------- packets
   handleDatagram(buf: Buffer, now: number): void {
     if (this.phase === 'closed') return;
-    const d = decodeMt(buf, { from: 'server' });
+    const d = decodeMt(buf, { from: 'server', auth: this.cfg.serverAuth });
     if (!d.ok) {
       const c = d.error.code;
+      if (c === 'unauthenticated') {
+        this.counters.authFailed++;
+        return;
+      }
+      if (c === 'unsupported-security') {
+        // HASH or SIGN while ours is another mode (e.g. a pre-OS CHECKSUM client in a mixed session): not ours.
+        this.counters.wrongSecurity++;
+        return;
+      }
       this.counters.malformed[c] = (this.counters.malformed[c] ?? 0) + 1;
       return;
     }
@@ -636,7 +653,7 @@ export class MtClient {
     const max = this.maxNackBackoff > 0 ? this.maxNackBackoff : this.params.maxLeaveDelay;
     this.leaveReason = reason;
     this.timers.arm('leave', now + this.rng() * max);
-    const data = encodeMt({ op: Op.LEAVE, clientId: this.clientId, reason }, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now) });
+    const data = encodeMt({ op: Op.LEAVE, clientId: this.clientId, reason }, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now), auth: this.cfg.clientAuth });
     this.leavePacket = { to: this.server, data };
   }
 
@@ -657,7 +674,7 @@ export class MtClient {
   }
 
   private emit(to: Endpoint, body: MtBody, now: number, options?: { id: number; value: Buffer }[]): void {
-    const data = encodeMt(body, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now), options });
+    const data = encodeMt(body, { secMode: this.cfg.clientSecMode, sessionId: this.sessionId, senderTime: Math.floor(now), options, auth: this.cfg.clientAuth });
     this.out.push({ to, data });
   }
 }

@@ -3,8 +3,8 @@
  *
  * Contract (quinn-proto's `Connection` style):
  * - `new Receiver(cfg, rng, now)` queues the first JOIN. `cfg.store` is the `BlockStore` the receive shares with
- *   any other source (HTTP); `cfg.session.security` must be CHECKSUM both ways (`unsupportedSecurity` says why
- *   not, and the constructor throws for anything else).
+ *   any other source (HTTP); `cfg.session.security` is CHECKSUM, HASH (with its SymKey) or, from the server, SIGN
+ *   (with its SignKey): `unsupportedSecurity` says why not, and the constructor throws for anything else.
  * - Inputs: `handleDatagram(buf, from, now)` for every datagram from the group or the session's server, with its
  *   source address (datagrams not from the server's address, malformed and foreign ones are counted in `stats()`
  *   and dropped); `handleTimeout(now)` once `now >= pollTimeout()`;
@@ -23,7 +23,7 @@ import { LeaveReason } from './codec/mt';
 import { BlockStore } from './block-store';
 import { MaClient, MaStats } from './ma-client';
 import { DEFAULT_MT_PARAMS, MtClient, MtEvent, MtParams, MtStats, Transmit } from './mt-client';
-import { SessionInfo, sessionSecurity, unsupportedSecurity } from './session';
+import { SessionInfo, sessionAuth, sessionSecurity } from './session';
 
 export type { SessionInfo } from './session';
 
@@ -53,6 +53,8 @@ export type ReceiverEvent =
 export interface ReceiverDrops {
   /** Not from the session's server address (protocol-notes #20). */
   wrongSource: number;
+  /** HASH / SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42); the MT client's `authFailed`. */
+  authFailed: number;
 }
 
 /** `Receiver.stats()`: a copy, safe to keep. */
@@ -74,8 +76,8 @@ export interface ReceiverStats extends MaStats {
   sessionId: number;
   clientId: number;
   /**
-   * Datagrams dropped as not ours or not valid: not from the server's address, malformed MT, wrong security,
-   * wrong session, bad MA blocks.
+   * Datagrams dropped as not ours or not valid: not from the server's address, malformed MT, wrong security, a
+   * HASH/SIGN that does not verify, wrong session, bad MA blocks.
    */
   dropped: number;
   drops: ReceiverDrops;
@@ -89,7 +91,7 @@ export class Receiver {
   private readonly ma: MaClient;
   private readonly store: BlockStore;
   private readonly inactivityMs: number;
-  private readonly drops: ReceiverDrops = { wrongSource: 0 };
+  private readonly drops = { wrongSource: 0 };
   private events: ReceiverEvent[] = [];
   private completed = false;
   private conflictsSeen = 0;
@@ -98,8 +100,8 @@ export class Receiver {
   constructor(cfg: ReceiverConfig, rng: () => number, now: number) {
     const s = cfg.session;
     const sec = sessionSecurity(s);
-    const refused = unsupportedSecurity(sec);
-    if (refused) throw new Error(refused);
+    const auth = sessionAuth(sec);
+    if (typeof auth === 'string') throw new Error(auth);
     this.store = cfg.store;
     this.inactivityMs = cfg.params?.inactivityTimeout ?? DEFAULT_MT_PARAMS.inactivityTimeout;
     this.ma = new MaClient(cfg.store, { blockBase: cfg.blockBase }, (bytes) => this.mt.cacheDone(bytes), now);
@@ -108,6 +110,8 @@ export class Receiver {
         sessionId: s.sessionId,
         clientSecMode: sec.client.mode,
         serverSecMode: sec.server.mode,
+        ...(auth.client ? { clientAuth: auth.client } : {}),
+        ...(auth.server ? { serverAuth: auth.server } : {}),
         server: s.server,
         clientName: cfg.clientName,
         localAddress: cfg.localAddress,
@@ -177,8 +181,8 @@ export class Receiver {
       state: info.state,
       sessionId: info.sessionId,
       clientId: info.clientId,
-      dropped: malformed + mt.wrongSecurity + mt.wrongSession + ma.badBlocks + this.drops.wrongSource,
-      drops: { ...this.drops },
+      dropped: malformed + mt.wrongSecurity + mt.authFailed + mt.wrongSession + ma.badBlocks + this.drops.wrongSource,
+      drops: { wrongSource: this.drops.wrongSource, authFailed: mt.authFailed },
       inactivityMs: this.inactivityMs,
       mt,
     };

@@ -5,6 +5,7 @@
  * form (MS-WDSC, Windows Server 2016+) may carry a SymKey (HASH) and the server's SignKey (SIGN).
  */
 import { Sec, SecMode } from './codec/mt';
+import { Calg, HmacAuth, PacketAuth, RsaAuth, hashName, parseSignKey, splitSecMode, symKeyBytes } from './codec/mt-security';
 import type { MsiReply } from './codec/msi';
 import type { InitiateReply } from './wdsc/initiate';
 import type { Endpoint } from './mt-client';
@@ -48,16 +49,82 @@ export function sessionSecurity(s: Pick<SessionInfo, 'security'>): SessionSecuri
 }
 
 const SEC_NAMES: Record<number, string> = { [Sec.NONE]: 'NONE', [Sec.HASH]: 'HASH', [Sec.SIGN]: 'SIGN', [Sec.CHECKSUM]: 'CHECKSUM' };
+const secName = (m: number) => SEC_NAMES[m] ?? `0x${m.toString(16)}`;
+
+/** The keys that seal what the client sends and check what the server sends (undefined: no keyed mode there). */
+export interface SessionAuth {
+  client?: PacketAuth;
+  server?: PacketAuth;
+}
 
 /**
- * Why this build cannot take part in a session with these security modes, or undefined when it can. Only
- * CHECKSUM in both directions is implemented: HASH and SIGN need the keys' algorithms, and NONE is refused because
- * no Windows DP offers it to a pre-OS client (MS-WDSMSI 3.1.5.1).
+ * Builds the HMAC and RSA keys of a session, or says by name why this build cannot take part in it. Accepted:
+ * CHECKSUM, HASH (either direction, with SymKey and a known HashAlgId; HMACAlgId absent or CALG_HMAC) and SIGN
+ * from the server (with a SignKey that parses, protocol-notes #41). Refused: a client SIGN (MS-WDSMSI 3.1.5.1 never
+ * gives one; the client has no private key), NONE (no Windows DP offers it to a pre-OS client), a missing key.
  */
+export function sessionAuth(sec: SessionSecurity): SessionAuth | string {
+  const why = (reason: string) => `the session uses client security ${secName(sec.client.mode)} and server security ${secName(sec.server.mode)}; ${reason}`;
+  const out: SessionAuth = {};
+  for (const side of ['client', 'server'] as const) {
+    const { mode, key } = sec[side];
+    if (mode === Sec.CHECKSUM) continue;
+    if (mode === Sec.NONE) return why('NONE is not accepted: no Windows DP offers it to a pre-OS client and it validates nothing');
+    if (mode === Sec.SIGN && side === 'client') return why('a client never signs (MS-WDSMSI 3.1.5.1): SIGN is a server security mode');
+    if (mode !== Sec.HASH && mode !== Sec.SIGN) return why(`${side} security mode ${secName(mode)} is not one MS-WDSMSI defines`);
+    const keyName = mode === Sec.HASH ? 'SymKey' : 'SignKey';
+    if (!key || key.length === 0) return why(`${secName(mode)} needs the ${keyName}, which the session reply did not carry`);
+    if (sec.hashAlgId === undefined) return why(`${secName(mode)} needs HashAlgId, which the session reply did not carry`);
+    const hash = hashName(sec.hashAlgId);
+    if (!hash) return why(`HashAlgId 0x${sec.hashAlgId.toString(16)} is not a hash this build knows (MD5, SHA-1, SHA-256, SHA-384, SHA-512)`);
+    if (mode === Sec.HASH) {
+      if (sec.hmacAlgId !== undefined && sec.hmacAlgId !== Calg.HMAC) return why(`HMACAlgId 0x${sec.hmacAlgId.toString(16)} is not CALG_HMAC (0x8009)`);
+      out[side] = new HmacAuth(symKeyBytes(key), hash);
+    } else {
+      const k = parseSignKey(key);
+      if (typeof k === 'string') return why(k);
+      out[side] = new RsaAuth(k, hash);
+    }
+  }
+  return out;
+}
+
+/** Why this build cannot take part in a session with these security modes, or undefined when it can (`sessionAuth`). */
 export function unsupportedSecurity(sec: SessionSecurity): string | undefined {
-  if (sec.client.mode === Sec.CHECKSUM && sec.server.mode === Sec.CHECKSUM) return undefined;
-  const name = (m: number) => SEC_NAMES[m] ?? `0x${m.toString(16)}`;
-  return `the session uses client security ${name(sec.client.mode)} and server security ${name(sec.server.mode)}; this build supports only CHECKSUM in both directions`;
+  const a = sessionAuth(sec);
+  return typeof a === 'string' ? a : undefined;
+}
+
+/** The security fields of a session reply (MS-WDSMSI 2.2.1; over RPC, core/wdsc/initiate.ts InitiateReply). */
+export interface ReplySecurity {
+  secMode?: number;
+  symKey?: Buffer;
+  signKey?: Buffer;
+  hashAlgId?: number;
+  hmacAlgId?: number;
+}
+
+/**
+ * The session security a reply describes. SecMode's halves are read per protocol-notes #38. A reply without
+ * SecMode (Server 2016+, MS-WDSMSI note <4>) is read from its keys: a SignKey means server SIGN and client HASH, a
+ * SymKey alone HASH both ways, neither CHECKSUM both ways (protocol-notes #38).
+ */
+export function securityFromReply(r: ReplySecurity): SessionSecurity {
+  let client: number;
+  let server: number;
+  if (r.secMode !== undefined) ({ client, server } = splitSecMode(r.secMode));
+  else if (r.signKey?.length) [client, server] = [Sec.HASH, Sec.SIGN];
+  else if (r.symKey?.length) [client, server] = [Sec.HASH, Sec.HASH];
+  else [client, server] = [Sec.CHECKSUM, Sec.CHECKSUM];
+  const keyFor = (m: number) => (m === Sec.HASH ? r.symKey : m === Sec.SIGN ? r.signKey : undefined);
+  const side = (m: number): SecuritySide => {
+    const key = keyFor(m);
+    return key ? { mode: m as SecMode, key } : { mode: m as SecMode };
+  };
+  const sec: SessionSecurity = { client: side(client), server: side(server) };
+  if (r.hashAlgId !== undefined) sec.hashAlgId = r.hashAlgId;
+  if (r.hmacAlgId !== undefined) sec.hmacAlgId = r.hmacAlgId;
+  return sec;
 }
 
 type ReplyFields = Pick<MsiReply, 'sessionId' | 'multicastAddr' | 'multicastPort' | 'serverAddr' | 'serverPort' | 'contentSize' | 'blockSize' | 'totalBlocks'>;
@@ -80,53 +147,7 @@ export function sessionFromMsiReply(r: MsiReply): SessionInfo {
   return sessionOf(r, UDP_SECURITY);
 }
 
-/** MS-WDSMSI 3.1.5.1: the combinations a server supports, as (server, client). */
-const SUPPORTED: readonly (readonly [number, number])[] = [
-  [Sec.CHECKSUM, Sec.CHECKSUM],
-  [Sec.SIGN, Sec.HASH],
-  [Sec.HASH, Sec.HASH],
-  [Sec.NONE, Sec.NONE],
-];
-
-/**
- * The two security modes of an MS-WDSC reply (protocol-notes #38). SecMode present: its two 16-bit halves are
- * the client mode and the server mode, in an order the spec's figure does not settle; a client mode is never SIGN
- * (3.1.5.1), so a SIGN half is the server's, and every other supported combination has equal halves. Halves
- * that form no supported combination either way are read literally (high half client, as the figure lists it
- * first). SecMode absent (Server 2016+, note <4>): the keys say it: SignKey → SIGN/HASH, SymKey → HASH/HASH,
- * neither → CHECKSUM/CHECKSUM (what a client that sent Cap CHECKSUM is given).
- */
-export function wdscSecurityModes(r: Pick<InitiateReply, 'secMode' | 'symKey' | 'signKey'>): { client: number; server: number } {
-  if (r.secMode === undefined) {
-    if (r.signKey?.length) return { client: Sec.HASH, server: Sec.SIGN };
-    if (r.symKey?.length) return { client: Sec.HASH, server: Sec.HASH };
-    return { client: Sec.CHECKSUM, server: Sec.CHECKSUM };
-  }
-  const hi = (r.secMode >>> 16) & 0xffff;
-  const lo = r.secMode & 0xffff;
-  const ok = (server: number, client: number) => SUPPORTED.some(([s, c]) => s === server && c === client);
-  if (!ok(lo, hi) && ok(hi, lo)) return { client: lo, server: hi };
-  return { client: hi, server: lo };
-}
-
-/**
- * The session an MS-WDSC WDSMC_OP_INITIATE reply describes. Keys per direction (MS-WDSMSI 3.1.1.3, 3.1.5.2):
- * the client's HASH uses SymKey (the HashKey); the server's HASH uses SymKey too, its SIGN the SignKey (RSA
- * public key). HashAlgId / HMACAlgId are carried as sent. A mode outside the four named ones is kept as a number,
- * and unsupportedSecurity() names it.
- */
+/** The session an MS-WDSC WDSMC_OP_INITIATE reply describes: its security per protocol-notes #38. */
 export function sessionFromWdscReply(r: InitiateReply): SessionInfo {
-  const m = wdscSecurityModes(r);
-  const side = (mode: number, key: Buffer | undefined): SecuritySide => {
-    const s: SecuritySide = { mode: mode as SecMode };
-    if (key && (mode === Sec.HASH || mode === Sec.SIGN)) s.key = key;
-    return s;
-  };
-  const security: SessionSecurity = {
-    client: side(m.client, r.symKey),
-    server: side(m.server, m.server === Sec.SIGN ? r.signKey : r.symKey),
-  };
-  if (r.hashAlgId !== undefined) security.hashAlgId = r.hashAlgId;
-  if (r.hmacAlgId !== undefined) security.hmacAlgId = r.hmacAlgId;
-  return sessionOf(r, security);
+  return sessionOf(r, securityFromReply(r));
 }

@@ -110,7 +110,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     multicastBytes: 0,
     httpBytes: 0,
     droppedPackets: 0,
-    drops: { wrongSource: 0 },
+    drops: { wrongSource: 0, authFailed: 0 },
     conflictingDuplicates: 0,
     packageId: o.packageId,
     destination: dest,
@@ -227,6 +227,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.httpBytes += r.httpBytes;
     rep.droppedPackets += r.droppedPackets;
     rep.drops!.wrongSource += r.drops?.wrongSource ?? 0;
+    rep.drops!.authFailed += r.drops?.authFailed ?? 0;
     rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
       removeLeftovers(out, log);

@@ -20,7 +20,7 @@ export const NAA_PASSWORD_VAR = '_SMSTSReserved2-000';
 
 export class CredentialsError extends Error {}
 
-/** DOMAIN\name → (DOMAIN, name); name@domain → (the whole UPN, empty domain), as Windows sends a UPN (protocol-notes #40); name → (name, ''). */
+/** DOMAIN\name → (DOMAIN, name); name@domain → (the whole UPN, empty domain), as Windows sends a UPN (protocol-notes #44); name → (name, ''). */
 export function splitUser(user: string): { domain: string; user: string } {
   const i = user.indexOf('\\');
   if (i >= 0) return { domain: user.slice(0, i), user: user.slice(i + 1) };

@@ -9,6 +9,9 @@ import { OsdcastError, ioError } from '../errors';
 import type { FileSink } from './sink';
 import type { StateFile } from './state';
 
+/** What the pump needs of the file sink (a fake one fits, for unit tests). */
+export type PumpSink = Pick<FileSink, 'partial' | 'write' | 'sync'>;
+
 const MAX_WRITES_IN_FLIGHT = 2;
 const MAX_SHORT_WRITES = 3;
 
@@ -24,7 +27,7 @@ export class DiskPump {
 
   constructor(
     readonly store: BlockStore,
-    readonly sink: FileSink,
+    readonly sink: PumpSink,
     /** The durable bitmap the state file serialises. */
     readonly durable: Bitmap,
     readonly state: StateFile | undefined,

@@ -12,37 +12,16 @@
  * (temporary file, fsync, rename), so after a crash the file is either the previous or the new version.
  * Delete it with remove() after `<out>` has been verified and renamed into place.
  *
- * File layout (little endian):
- *   8 bytes  magic "OSDCST\0\x01"
- *   4 bytes  length H of the header
- *   H bytes  header, JSON: { version: 1, identity, blocks }
- *   B bytes  bitmap words (Bitmap.toBuffer(), B = 4 * ceil(blocks / 32))
- *  32 bytes  SHA-256 of everything before it (a torn or damaged file reads as corrupt, never as wrong bits)
+ * The bytes of the file (layout, checksum, decoding) are state-format.ts.
  */
 import nodeFs from 'node:fs';
 import path from 'node:path';
-import crypto from 'node:crypto';
 import { Bitmap } from '../../core/bitmap';
 import { ioError } from '../errors';
 import type { Logger } from '../log/log';
-import type { Validator } from '../transport/http';
+import { blockCount, decodeState, encodeState, identityDifferences, StateIdentity } from './state-format';
 
-export interface StateIdentity {
-  namespace: string;
-  content: string;
-  /** Content size in bytes. */
-  size: number;
-  blockSize: number;
-  /** The HTTP validator of the content (absent while only multicast has been used). */
-  validator?: Validator;
-  /** Expected SHA-256 (hex), when the caller was given one. */
-  sha256?: string;
-  /**
-   * The multicast server's block numbering once learned (protocol-notes #1), so that a resumed run does not
-   * have to learn it again (learning 0-based numbering discards what was placed under the 1-based guess).
-   */
-  blockBase?: 0 | 1;
-}
+export type { StateIdentity } from './state-format';
 
 /** The subset of node:fs used here (a memfs volume fits too, for unit tests). */
 export type StateFs = Pick<typeof nodeFs, 'openSync' | 'writeSync' | 'fsyncSync' | 'closeSync' | 'renameSync' | 'readFileSync' | 'unlinkSync'>;
@@ -53,9 +32,6 @@ export interface StateOptions {
   log?: Logger;
 }
 
-const MAGIC = Buffer.from('OSDCST\0\x01', 'latin1');
-const VERSION = 1;
-const HASH_LEN = 32;
 /** Write at least every this fraction of the blocks … */
 const DUE_FRACTION = 0.01;
 /** … or this often (ms), whichever comes first. */
@@ -63,10 +39,6 @@ const DUE_MS = 2000;
 
 export function statePath(out: string): string {
   return `${out}.osdcast`;
-}
-
-export function blockCount(identity: Pick<StateIdentity, 'size' | 'blockSize'>): number {
-  return identity.size === 0 ? 0 : Math.ceil(identity.size / identity.blockSize);
 }
 
 export type LoadResult = { onDisk: Bitmap; stored: StateIdentity } | { mismatch: string } | undefined;
@@ -87,12 +59,12 @@ export function loadState(file: string, identity: StateIdentity, opts: StateOpti
     opts.log?.warn({ file, err: (e as Error).message }, `resume state ${file} cannot be read, starting from scratch`);
     return undefined;
   }
-  const parsed = parse(buf);
+  const parsed = decodeState(buf);
   if ('corrupt' in parsed) {
     opts.log?.warn({ file, reason: parsed.corrupt }, `resume state ${file} is unusable (${parsed.corrupt}), starting from scratch`);
     return undefined;
   }
-  const diff = differences(parsed.identity, identity);
+  const diff = identityDifferences(parsed.identity, identity);
   if (diff.length) return { mismatch: diff.join('; ') };
   const bm = new Bitmap(parsed.blocks);
   bm.loadFrom(parsed.bitmap);
@@ -102,63 +74,11 @@ export function loadState(file: string, identity: StateIdentity, opts: StateOpti
 /** The identity a state file records, or undefined when there is none or it is unusable (never throws). */
 export function readStateIdentity(file: string, opts: Pick<StateOptions, 'fs'> = {}): StateIdentity | undefined {
   try {
-    const parsed = parse((opts.fs ?? nodeFs).readFileSync(file) as Buffer);
+    const parsed = decodeState((opts.fs ?? nodeFs).readFileSync(file) as Buffer);
     return 'corrupt' in parsed ? undefined : parsed.identity;
   } catch {
     return undefined;
   }
-}
-
-function parse(buf: Buffer): { identity: StateIdentity; blocks: number; bitmap: Buffer } | { corrupt: string } {
-  if (buf.length < MAGIC.length + 4 + HASH_LEN) return { corrupt: `too short (${buf.length} bytes)` };
-  if (!buf.subarray(0, MAGIC.length).equals(MAGIC)) {
-    if (buf.subarray(0, 6).equals(MAGIC.subarray(0, 6))) return { corrupt: `format version ${buf[7]} (this osdcast reads ${MAGIC[7]})` };
-    return { corrupt: 'not an osdcast state file' };
-  }
-  const body = buf.subarray(0, buf.length - HASH_LEN);
-  const sum = crypto.createHash('sha256').update(body).digest();
-  if (!sum.equals(buf.subarray(buf.length - HASH_LEN))) return { corrupt: 'checksum mismatch (torn or damaged)' };
-  const hlen = buf.readUInt32LE(MAGIC.length);
-  const hstart = MAGIC.length + 4;
-  if (hstart + hlen > body.length) return { corrupt: 'header length beyond the end' };
-  let header: { version?: unknown; identity?: unknown; blocks?: unknown };
-  try {
-    header = JSON.parse(body.subarray(hstart, hstart + hlen).toString('utf8'));
-  } catch {
-    return { corrupt: 'header is not JSON' };
-  }
-  if (header.version !== VERSION) return { corrupt: `format version ${String(header.version)}` };
-  const id = header.identity as StateIdentity | undefined;
-  if (!id || typeof id.namespace !== 'string' || typeof id.content !== 'string' || !Number.isSafeInteger(id.size) || !Number.isSafeInteger(id.blockSize) || id.blockSize <= 0)
-    return { corrupt: 'header lacks the content identity' };
-  const blocks = header.blocks;
-  if (typeof blocks !== 'number' || blocks !== blockCount(id)) return { corrupt: `block count ${String(blocks)} does not fit size/blockSize` };
-  const bitmap = body.subarray(hstart + hlen);
-  if (bitmap.length !== 4 * Math.ceil(blocks / 32)) return { corrupt: `bitmap is ${bitmap.length} bytes, expected ${4 * Math.ceil(blocks / 32)}` };
-  return { identity: id, blocks, bitmap };
-}
-
-/** Human-readable differences between the stored identity and the current one (empty = same content). */
-function differences(stored: StateIdentity, now: StateIdentity): string[] {
-  const d: string[] = [];
-  const cmp = (name: string, a: unknown, b: unknown) => {
-    if (a !== b) d.push(`${name} ${JSON.stringify(a)} is now ${JSON.stringify(b)}`);
-  };
-  cmp('namespace', stored.namespace, now.namespace);
-  cmp('content', stored.content, now.content);
-  cmp('size', stored.size, now.size);
-  cmp('blockSize', stored.blockSize, now.blockSize);
-  // A validator or hash only one side knows proves nothing (e.g. the first run used multicast only); two known,
-  // different values prove another version.
-  const both = (a?: string, b?: string) => a !== undefined && b !== undefined;
-  if (stored.blockBase !== undefined && now.blockBase !== undefined) cmp('block numbering', stored.blockBase, now.blockBase);
-  // A state without proven numbering may hold multicast blocks placed under the 1-based guess: never resume it as
-  // 0-based (its HTTP-only blocks would be fine, but the file cannot tell them apart).
-  else if (stored.blockBase === undefined && now.blockBase === 0) d.push('block numbering was unproven (placed as 1-based) and is now 0');
-  if (both(stored.validator?.etag, now.validator?.etag)) cmp('ETag', stored.validator!.etag, now.validator!.etag);
-  if (both(stored.validator?.lastModified, now.validator?.lastModified)) cmp('Last-Modified', stored.validator!.lastModified, now.validator!.lastModified);
-  if (both(stored.sha256, now.sha256)) cmp('sha256', stored.sha256!.toLowerCase(), now.sha256!.toLowerCase());
-  return d;
 }
 
 export class StateFile {
@@ -196,18 +116,13 @@ export class StateFile {
 
   /** Atomic replace: `<path>.tmp` is written and fsynced, then renamed over `<path>` (and the directory fsynced). */
   write(now: number = Date.now()): void {
-    const header = Buffer.from(JSON.stringify({ version: VERSION, identity: this.identity, blocks: this.blocks }), 'utf8');
-    const len = Buffer.alloc(4);
-    len.writeUInt32LE(header.length);
-    const body = Buffer.concat([MAGIC, len, header, this.bitmap.toBuffer()]);
-    const sum = crypto.createHash('sha256').update(body).digest();
+    const bytes = encodeState(this.identity, this.bitmap.toBuffer());
     const tmp = `${this.path}.tmp`;
     const count = this.bitmap.count;
     let fd = -1;
     try {
       fd = this.fs.openSync(tmp, 'w', 0o644);
-      writeAll(this.fs, fd, body);
-      writeAll(this.fs, fd, sum);
+      writeAll(this.fs, fd, bytes);
       this.fs.fsyncSync(fd);
       this.fs.closeSync(fd);
       fd = -1;

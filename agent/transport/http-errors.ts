@@ -57,7 +57,13 @@ export function statusError(res: http.IncomingMessage, url: string): HttpError {
   return new HttpError('protocol', `${u}: unexpected ${statusText(st)}`, url, st);
 }
 
-export function classify(e: unknown, url: string): HttpError {
+/**
+ * Where a request was when it failed: `'body'` once the response headers were in and the body was being read (the
+ * caller knows; the error's text is never consulted).
+ */
+export type RequestPhase = 'request' | 'body';
+
+export function classify(e: unknown, url: string, phase: RequestPhase = 'request'): HttpError {
   if (e instanceof HttpError) return e;
   const err = e as NodeJS.ErrnoException;
   const code = err?.code ?? '';
@@ -72,7 +78,7 @@ export function classify(e: unknown, url: string): HttpError {
       undefined,
       { cause: e },
     );
-  if (code === 'ECONNRESET' && err.message === 'aborted') return new HttpError('network', `${u}: connection reset during the body`, url, undefined, { cause: e });
+  if (code === 'ECONNRESET' && phase === 'body') return new HttpError('network', `${u}: connection reset during the body`, url, undefined, { cause: e });
   return new HttpError('network', `${u}: ${err?.message ?? String(e)}${code && !String(err?.message).includes(code) ? ` (${code})` : ''}`, url, undefined, { cause: e });
 }
 

@@ -336,7 +336,8 @@ export class HttpClient {
     try {
       await this.readRange(o, url, pin, ifRange, pos, end, onData);
     } catch (e) {
-      throw e instanceof CallerError ? e : (o.timedOut() ?? e);
+      // The headers were in: a socket error now is one during the body.
+      throw e instanceof CallerError ? e : (o.timedOut() ?? classify(e, url, 'body'));
     } finally {
       o.done();
     }

@@ -12,7 +12,8 @@ export type DecodeErrorCode =
   | 'bad-length' // a length field is impossible (too big, wrong size for its type)
   | 'unknown-opcode'
   | 'checksum' // MT checksum does not match (MS-WDSMT 2.2.2.3)
-  | 'unsupported-security' // HASH / SIGN: no key can reach a UDP client
+  | 'unsupported-security' // HASH / SIGN without the key for it (none reaches a UDP client)
+  | 'unauthenticated' // HASH / SIGN: the HMAC or signature does not verify (MS-WDSMT 2.2.2.1, 2.2.2.2)
   | 'security-mismatch' // security header type differs from the negotiated mode
   | 'session-mismatch' // SessionId differs from ours
   | 'missing-option' // a MUST option is absent

@@ -7,6 +7,7 @@
  * All network byte order. See docs/protocol-notes.md for the readings chosen where the spec is ambiguous.
  */
 import { Decoded, Reader, ShortRead, Writer, fail, guard, ok, readWstring } from './bytes';
+import type { PacketAuth } from './mt-security';
 
 export const Sec = { NONE: 0x00, HASH: 0x01, SIGN: 0x02, CHECKSUM: 0x03 } as const;
 export type SecMode = (typeof Sec)[keyof typeof Sec];
@@ -93,6 +94,8 @@ export interface EncodeOptions {
    * every packet, so the literal form is `true` (our default); `false` produces the other plausible form.
    */
   emptyOptions?: boolean;
+  /** HASH and SIGN: the key that seals the packet (its `mode` must be `secMode`). */
+  auth?: PacketAuth;
 }
 
 /** MS-WDSMT 2.2.2.3: sum of every byte from the Session Header on, as uint32, then all bits inverted. */
@@ -167,13 +170,17 @@ function writeBody(w: Writer, b: MtBody): void {
   }
 }
 
-/** Encodes one packet. HASH and SIGN cannot be produced (no key reaches a UDP client); they throw. */
+/** Encodes one packet. HASH and SIGN need `o.auth` (the key); without it they throw. */
 export function encodeMt(body: MtBody, o: EncodeOptions): Buffer {
-  const size = 64 + ('data' in body ? body.data.length : 0) + ('appData' in body ? body.appData.length : 0);
+  const keyed = o.secMode === Sec.HASH || o.secMode === Sec.SIGN;
+  if (keyed && o.auth?.mode !== o.secMode) throw new Error(`security mode ${o.secMode} needs its key`);
+  const secLen = keyed ? o.auth!.length : o.secMode === Sec.CHECKSUM ? 4 : 0;
+  const size = 64 + secLen + ('data' in body ? body.data.length : 0) + ('appData' in body ? body.appData.length : 0);
   const w = new Writer(size);
   w.u8(0x57).u8(0x44); // "WD"
   if (o.secMode === Sec.NONE) w.u8(Sec.NONE).u16(0);
   else if (o.secMode === Sec.CHECKSUM) w.u8(Sec.CHECKSUM).u16(4).u32(0);
+  else if (keyed) w.u8(o.secMode).u16(secLen).bytes(Buffer.alloc(secLen));
   else throw new Error(`security mode ${o.secMode} is not supported by this implementation`);
   const sessionStart = w.pos;
   w.u32(o.sessionId).u8(body.op).u64(o.senderTime);
@@ -185,6 +192,12 @@ export function encodeMt(body: MtBody, o: EncodeOptions): Buffer {
   }
   const out = w.finish();
   if (o.secMode === Sec.CHECKSUM) out.writeUInt32BE(checksum(out, sessionStart), 5);
+  else if (keyed) {
+    // 2.2.2.1 / 2.2.2.2: computed over the Session Header to the end, then written into SecurityData.
+    const sd = o.auth!.seal(out.subarray(sessionStart));
+    if (sd.length !== secLen) throw new Error(`security data of ${sd.length} bytes, expected ${secLen}`);
+    sd.copy(out, 5);
+  }
   return out;
 }
 
@@ -296,6 +309,12 @@ export interface DecodeMtOptions {
    * 3.1.5.1 table. Servers send POLL, clients send POLLACK, so a packet from a client with 0x0C is a POLLACK.
    */
   from?: 'server' | 'client';
+  /**
+   * The key that checks HASH or SIGN packets (`auth.mode` says which). A packet of that type whose HMAC or
+   * signature does not verify is `unauthenticated`; a HASH or SIGN packet with no key for it is
+   * `unsupported-security`.
+   */
+  auth?: PacketAuth;
 }
 
 /** Decodes one datagram. Never throws: malformed input is a typed DecodeError. */
@@ -318,7 +337,10 @@ export function decodeMt(buf: Buffer, o: DecodeMtOptions = {}): Decoded<MtPacket
     } else if (secType === Sec.NONE) {
       if (secLen !== 0) return fail('bad-length', `NONE with SecurityDataLen ${secLen}`);
     } else if (secType === Sec.HASH || secType === Sec.SIGN) {
-      return fail('unsupported-security', `security header type ${secType === Sec.HASH ? 'HASH' : 'SIGN'} needs keys that MS-WDSMSI over UDP never provides`);
+      const name = secType === Sec.HASH ? 'HASH' : 'SIGN';
+      if (o.auth?.mode !== secType) return fail('unsupported-security', `security header type ${name} without its key (none reaches a client over MS-WDSMSI's UDP form)`);
+      if (r.remaining < SESSION_HEADER_LEN) return fail('truncated', 'no session header');
+      if (!o.auth.verify(secData, buf.subarray(sessionStart))) return fail('unauthenticated', `${name}: the ${secType === Sec.HASH ? 'HMAC' : 'signature'} does not verify`);
     } else {
       return fail('bad-value', `security header type ${secType}`);
     }

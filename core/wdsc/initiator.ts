@@ -8,7 +8,7 @@
  * mapper (TCP 135) for the WDSC interface, giving the port.
  *
  * Both drive core/rpc's RpcClient for one call and read its events with the connect plan's judge
- * (core/rpc/connect.ts) into one typed outcome (protocol-notes #39):
+ * (core/rpc/connect.ts) into one typed outcome (protocol-notes #43):
  *   refused / unreachable connect, timeout (connect, bind or call), closed before the bind was answered  network
  *   bind_nak (other than "busy"), an access or authentication fault, a security provider that refused the
  *   server's token, or the server ending an authenticated association before the first answer             auth
@@ -212,7 +212,7 @@ export class EptMapLookup extends RpcExchange<EptMapResultOk> {
 
 /**
  * The connect plan's reading of a failed attempt (core/rpc/connect.ts nextAttempt: 9, then 10 when 9 is
- * rejected; anonymous, then level NONE when refused; protocol-notes #32, #34).
+ * rejected; anonymous, then level NONE when refused; protocol-notes #32, #34, #43).
  */
 export function verdictOf(f: Failure): Verdict {
   if (f.kind === 'auth') return { kind: f.authTypeRejected ? 'auth-type-rejected' : 'auth-refused', detail: f.message, ...(f.status !== undefined ? { status: f.status } : {}) };

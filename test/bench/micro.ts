@@ -3,7 +3,8 @@
  */
 import crypto from 'node:crypto';
 import { MaOp, encodeMa, peekData } from '../../core/codec/ma';
-import { LOSS_SCALE, Op, Sec, checksum, decodeMt, encodeMt } from '../../core/codec/mt';
+import { LOSS_SCALE, MtBody, Op, Sec, checksum, decodeMt, encodeMt } from '../../core/codec/mt';
+import { HmacAuth, PacketAuth, RsaAuth } from '../../core/codec/mt-security';
 import { BlockStore } from '../../core/block-store';
 import { MissingList } from '../../core/missing-list';
 import { LoopResult, log, nowNs, summarize, timeLoop } from './util';
@@ -56,6 +57,33 @@ export function runMicro(quick: boolean): MicroRow[] {
   add('peekData (MA DATA header)', 'block number and payload bounds, no allocation', (i) => peekData(payloads[i & 63]!, out) + out.dataLen, 200_000);
   add('encodeMt ACK', 'what the Master Client sends per ODATA (CHECKSUM, 55 B)', (i) =>
     encodeMt({ op: Op.ACK, clientId: 7, seq: 1000 + i, serverTime: 1_700_000_000_000 + i, hiSeq: 1000 + i, lossRate: 0.0076 * LOSS_SCALE }, { secMode: Sec.CHECKSUM, sessionId: 0x1234abcd, senderTime: 1_700_000_000_000 }).length, 50_000);
+
+  // ---- HASH and SIGN (issue 9): cost per packet, not held to line rate (docs/performance.md)
+  const hmac = new HmacAuth(crypto.randomBytes(24), 'sha256');
+  const { privateKey, publicKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const signer = new RsaAuth(privateKey, 'sha256');
+  const rsa = new RsaAuth(publicKey, 'sha256');
+  const sealed = (auth: PacketAuth, n: number) =>
+    pkts.slice(0, n).map((p) => {
+      const d = decodeMt(p);
+      if (!d.ok) throw new Error('bad packet');
+      return encodeMt(d.value.body as MtBody, { secMode: auth.mode, sessionId: d.value.sessionId, senderTime: d.value.senderTime, auth });
+    });
+  const hashed = sealed(hmac, 64);
+  const signed = sealed(signer, 16);
+  for (const [p, auth] of [[hashed[0]!, hmac], [signed[0]!, rsa]] as const) if (!decodeMt(p, { auth }).ok) throw new Error('sealed packet does not verify');
+  add('decodeMt ODATA HASH 1472 B', 'HMAC-SHA256 over the SHA-256 of the packet verified (the reading sent), header parsed', (i) => {
+    const d = decodeMt(hashed[i & 63]!, { from: 'server', auth: hmac });
+    return d.ok ? d.value.senderTime : 0;
+  }, 5_000);
+  add('decodeMt ODATA SIGN 1696 B', 'RSA-2048 PKCS#1 v1.5 / SHA-256 signature verified (little-endian, the order sent)', (i) => {
+    const d = decodeMt(signed[i & 15]!, { from: 'server', auth: rsa });
+    return d.ok ? d.value.senderTime : 0;
+  }, 500);
+  add('encodeMt ACK HASH', 'what a HASH client seals per ACK (83 B)', (i) =>
+    encodeMt({ op: Op.ACK, clientId: 7, seq: 1000 + i, serverTime: 1_700_000_000_000 + i, hiSeq: 1000 + i, lossRate: 0.0076 * LOSS_SCALE }, { secMode: Sec.HASH, sessionId: 0x1234abcd, senderTime: 1_700_000_000_000, auth: hmac }).length, 5_000);
+  add('encodeMt ODATA SIGN (server)', 'what a SIGN server pays per packet: RSA-2048 signature', (i) =>
+    encodeMt({ op: Op.ODATA, clientId: 7, seq: i, trailSeq: 1, data: payloads[i & 63]! }, { secMode: Sec.SIGN, sessionId: 1, senderTime: 1, auth: signer }).length, 100);
 
   // ---- block store: one block in, one single-block write job out (what DiskPump does per block when the disk keeps up)
   {

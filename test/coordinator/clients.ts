@@ -3,6 +3,7 @@
  * record's `list` says which), ClientId allocation, and the queries the other parts ask (active clients, their
  * highest RTT, the list gauges in the stats). Which packet moves a client between lists is mt-server.ts.
  */
+import type { SecMode } from '../../core/codec/mt';
 import { ClientListName, CoordinatorStats } from './types';
 
 /** The Client List record of MS-WDSMT 3.1.1.2 (plus a few fields kept for stats). */
@@ -20,6 +21,8 @@ export interface Client {
   qcrReceived: boolean;
   list: ClientListName;
   joinedAt: number;
+  /** The client security mode its JOIN carried: CHECKSUM for a pre-OS client, else the session's (security.ts). */
+  secMode: SecMode;
   progress?: number; // last Status trigger (PROGRESS in QCR AppData)
   timeInSession?: number;
   lossRate: number;
@@ -43,6 +46,9 @@ export class ClientList {
   constructor(
     private readonly stats: CoordinatorStats,
     rng: () => number,
+    /** Told the server modes the listed clients use, whenever a client is added or removed. */
+    private readonly onModes: (serverModes: SecMode[]) => void = () => undefined,
+    private readonly serverModeFor: (clientMode: SecMode) => SecMode = (m) => m,
   ) {
     this.nextClientId = Math.floor(rng() * 0x1_0000_0000) >>> 0 || 1;
   }
@@ -120,6 +126,9 @@ export class ClientList {
       else if (c.list === 'pending') p++;
       else k++;
     }
+    const modes = new Set<SecMode>();
+    for (const c of this.map.values()) modes.add(this.serverModeFor(c.secMode));
+    this.onModes([...modes]);
     this.stats.clientsActive = a;
     this.stats.clientsPending = p;
     this.stats.clientsKick = k;

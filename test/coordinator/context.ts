@@ -1,11 +1,13 @@
 /**
  * What every part of the coordinator shares: the resolved configuration, the counters, the timer table
  * (core/timers.ts), the outboxes for transmits and events (core/outbox.ts), and MT encoding with the session's
- * security header (CHECKSUM, MS-WDSMT 3.1.5.1.1) and SessionId. No I/O: the owner (coordinator.ts) drains them.
+ * security header (security.ts: CHECKSUM, HASH, SIGN or NONE, MS-WDSMT 2.2.2) and SessionId. No I/O: the owner
+ * (coordinator.ts) drains them.
  */
-import { LOSS_SCALE, MtBody, MtOption, Sec, encodeMt } from '../../core/codec/mt';
+import { LOSS_SCALE, MtBody, MtOption, SecMode, encodeMt } from '../../core/codec/mt';
 import { Outbox } from '../../core/outbox';
 import { Timers } from '../../core/timers';
+import { SessionKeys } from './security';
 import { CoordinatorEvent, CoordinatorStats, Dest, ResolvedConfig, Transmit, newStats } from './types';
 
 /**
@@ -24,20 +26,42 @@ export class Context {
   readonly out = new Outbox<Transmit>();
   readonly events = new Outbox<CoordinatorEvent>();
 
-  constructor(readonly cfg: ResolvedConfig) {}
+  readonly keys: SessionKeys;
+  /**
+   * The server modes the clients on the lists use (clients.ts keeps it current); multicast packets go out once
+   * in each. Empty: the configured server mode.
+   */
+  serverModes: SecMode[] = [];
+
+  constructor(readonly cfg: ResolvedConfig) {
+    this.keys = new SessionKeys(cfg.security);
+  }
 
   emit(e: CoordinatorEvent): void {
     this.events.push(e);
   }
 
-  /** An MT packet of this session, as it goes on the wire. */
-  encode(body: MtBody, now: number, options?: MtOption[]): Buffer {
-    return encodeMt(body, { secMode: Sec.CHECKSUM, sessionId: this.cfg.sessionId >>> 0, senderTime: Math.floor(now), options });
+  /** An MT packet of this session in server security `mode`, as it goes on the wire. */
+  encode(body: MtBody, now: number, options?: MtOption[], mode: SecMode = this.keys.serverMode): Buffer {
+    return encodeMt(body, { secMode: mode, sessionId: this.cfg.sessionId >>> 0, senderTime: Math.floor(now), options, auth: this.keys.sealer(mode) });
   }
 
-  /** Queues an MT packet on the session socket, to the group or to one client. */
-  send(dest: Dest, body: MtBody, now: number): void {
-    this.out.push({ dest, data: this.encode(body, now), via: 'session' });
+  /** Queues an MT packet to the group, once per server mode in use; returns the bytes queued. */
+  multicast(body: MtBody, now: number, options?: MtOption[]): number {
+    const modes = this.serverModes.length ? this.serverModes : [this.keys.serverMode];
+    let bytes = 0;
+    for (const m of modes) {
+      const data = this.encode(body, now, options, m);
+      bytes += data.length;
+      this.out.push({ dest: 'multicast', data, via: 'session' });
+    }
+    return bytes;
+  }
+
+  /** Queues an MT packet on the session socket, to the group or to one client (in that client's server `mode`). */
+  send(dest: Dest, body: MtBody, now: number, mode?: SecMode): void {
+    if (dest === 'multicast') this.multicast(body, now);
+    else this.out.push({ dest, data: this.encode(body, now, undefined, mode), via: 'session' });
   }
 }
 

@@ -6,6 +6,7 @@
  *   msi.ts        MS-WDSMSI 3.1.5.3  session initiation: the decision, and the request over UDP
  *   wdsc.ts       MS-WDSC 3.1.4      WdsRpcMessage carrying WDSMC_OP_INITIATE (the same decision; the DCE/RPC
  *                                    connection around it is rpc.ts, its TCP shell tcp.ts)
+ *   security.ts   MS-WDSMSI 3.1.5.1  the session's MS-WDSMT security: modes, keys, the reply's security fields
  *   mt-server.ts  MS-WDSMT  3.1.5-6  packet validation and dispatch, JOIN/JOINACK/QCR/LEAVE/POLLACK, KICK,
  *                                    client cleanup, inactivity (the Client List itself: clients.ts)
  *   session.ts    MS-WDSMT  3.1.5.7, 3.1.5.9  PreStart -> QCC -> Data, Master Client, SPM, ACK/NACK
@@ -16,6 +17,7 @@
  * `rng` in the config, drains `pollTransmit()` / `pollEvent()` after every call and wakes us at `pollTimeout()`.
  * Readings chosen where the specs are silent or contradict themselves are listed in docs/coordinator.md.
  */
+import type { ReplySecurity } from '../../core/session';
 import { ClientList, ClientSummary } from './clients';
 import { Context, TimerName } from './context';
 import { MaServer } from './ma-server';
@@ -45,7 +47,7 @@ export class Coordinator {
     const ctx = (this.ctx = new Context(c));
     this.stats = ctx.stats;
     this.totalBlocks = Math.ceil(c.source.size / c.blockSize);
-    this.clientList = new ClientList(ctx.stats, c.rng);
+    this.clientList = new ClientList(ctx.stats, c.rng, (m) => (ctx.serverModes = m), (m) => ctx.keys.serverModeFor(m));
     // Client Cleanup Timer is recurring from initialization (3.1.3).
     ctx.timers.arm('clientCleanup', now + c.clientDeadTimeoutMs);
     const initiation = new SessionInitiation(ctx, this.totalBlocks);
@@ -105,6 +107,14 @@ export class Coordinator {
   }
   get roundNumber(): number {
     return this.ma.round;
+  }
+
+  /**
+   * The security fields of a session reply (MS-WDSMSI 3.1.5.2) for a client that is pre-OS (`security.ts`
+   * isPreOs of the INITIATE's Cap; CHECKSUM, no key) or not (the configured mode and its keys).
+   */
+  replySecurity(preOs: boolean): ReplySecurity {
+    return this.ctx.keys.replySecurity(preOs);
   }
 
   clients(): ClientSummary[] {

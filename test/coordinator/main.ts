@@ -10,6 +10,10 @@
  * Session initiation over DCE/RPC (MS-WDSC, as Windows Server 2016+ offers it):
  *   --rpc-port 0 --rpc-user 'LAB\svc-osd' --rpc-password-file pw.txt [--no-udp-msi] [--epm-port 135]
  * The password comes from that file (first line) or OSDCAST_COORD_PASSWORD, never from the command line.
+ *
+ * --sec-mode checksum|hash|sign|none: the MS-WDSMT security of the session (security.ts). hash and sign make a
+ * SymKey (and an RSA key pair) at start; clients that are pre-OS (every MS-WDSMSI request over UDP, and a WDSC
+ * INITIATE whose Cap has BOOT_DEVICE) still get CHECKSUM.
  * A bad flag exits 2 with one line.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -20,6 +24,7 @@ import path from 'node:path';
 import { MSI_PORT, win32Name } from '../../core/codec/msi';
 import { Credentials } from '../../core/ntlm/auth';
 import { RpcShellEvent } from './tcp';
+import { SEC_MODE_NAMES, SecModeName, newSecurity } from './security';
 import { CoordinatorEvent } from './types';
 import { DEFAULT_GROUP, DEFAULT_IFACE, RpcOptions, startCoordinator } from './udp';
 
@@ -115,7 +120,6 @@ function readPassword(file: string): string {
   return text.split(/\r?\n/)[0]!.replace(/\r$/, '');
 }
 
-const SEC_MODES_LATER = ['hash', 'sign', 'none'];
 
 async function generate(mib: number): Promise<{ data?: Buffer; file?: string; sha256: string; cleanup(): void }> {
   const size = Math.round(mib * 1024 * 1024);
@@ -164,7 +168,7 @@ async function main(): Promise<void> {
     .option('--rpc-user <DOMAIN\\name>', 'account whose NTLMv2 authentication is accepted (name@domain and a bare name work too)')
     .option('--rpc-password-file <path>', "that account's password: first line of the file (else env OSDCAST_COORD_PASSWORD)")
     .addOption(new Option('--rpc-anonymous <allow|deny>', 'serve unauthenticated calls and anonymous NTLM').choices(['allow', 'deny']).default('deny'))
-    .option('--sec-mode <mode>', 'MS-WDSMT security mode of the session (only checksum is built)', 'checksum')
+    .option('--sec-mode <mode>', `MS-WDSMT security of the session for clients that are not pre-OS: ${SEC_MODE_NAMES.join(', ')} (pre-OS clients get checksum)`, 'checksum')
     .showHelpAfterError();
   program.parse();
   const o = program.opts<{
@@ -195,9 +199,8 @@ async function main(): Promise<void> {
     process.stderr.write(`error: ${m}\n`);
     process.exit(2);
   };
-  if (o.secMode !== 'checksum') {
-    bad(SEC_MODES_LATER.includes(o.secMode) ? `--sec-mode ${o.secMode} is not built yet: only checksum is` : `--sec-mode must be checksum (hash, sign and none come later), not ${JSON.stringify(o.secMode)}`);
-  }
+  if (!(SEC_MODE_NAMES as readonly string[]).includes(o.secMode)) bad(`--sec-mode must be one of ${SEC_MODE_NAMES.join(', ')}, not ${JSON.stringify(o.secMode)}`);
+  const security = newSecurity(o.secMode as SecModeName, () => randomBytes(4).readUInt32BE(0) / 2 ** 32);
   if (!o.udpMsi && o.rpcPort === undefined) bad('--no-udp-msi leaves no way to start a session: give --rpc-port');
   if (o.rpcPort === undefined && (o.epmPort !== undefined || o.rpcUser !== undefined || o.rpcPasswordFile !== undefined)) bad('--epm-port, --rpc-user and --rpc-password-file need --rpc-port');
   let rpc: RpcOptions | undefined;
@@ -247,6 +250,7 @@ async function main(): Promise<void> {
     dropPercent: o.dropPercent,
     fwLeadEvery: o.fwLeadEvery,
     sessionId: o.sessionId,
+    security,
     udpMsi: o.udpMsi,
     ...(rpc ? { rpc } : {}),
     onEvent: (e) => log(describe(e)),
@@ -262,6 +266,7 @@ async function main(): Promise<void> {
       (r.rpcPort !== undefined ? `WDSC RPC tcp ${r.iface}:${r.rpcPort} (anonymous ${o.rpcAnonymous}${rpc?.account ? `, user ${rpc.account.toString()}` : ''}), ` : '') +
       (r.epmPort !== undefined ? `endpoint mapper tcp ${r.iface}:${r.epmPort}, ` : '') +
       `session ${r.iface}:${r.port}, multicast ${r.group}:${r.port}, session id ${r.sessionId}` +
+      `, security ${o.secMode}${o.secMode === 'checksum' ? '' : ' (pre-OS clients: checksum)'}` +
       (o.rate ? `, rate cap ${o.rate} MB/s` : '') +
       (o.dropPercent ? `, dropping ${o.dropPercent} % of ODATA` : ''),
   );
@@ -280,7 +285,7 @@ async function main(): Promise<void> {
     log(
       `stats: odata ${s.odataSent}, rdata ${s.rdataSent}, ncf ${s.ncfSent}, spm ${s.spmSent}, dropped ${s.droppedOdata}, ` +
         `acks ${s.acksReceived} (${s.acksRejected} rejected), nacks ${s.nacksReceived}, rounds ${s.rounds}, ` +
-        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, send errors ${r.sendErrors()}` +
+        `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, bad HMAC ${s.authFailed}, send errors ${r.sendErrors()}` +
         (r.rpcPort !== undefined ? `, session requests ${s.msiRequests} (${s.msiReplies} replied, ${s.msiErrors} errors), WdsRpcMessage calls ${s.wdscCalls} (${s.wdscRefused} refused)` : ''),
     );
     process.exit(0);

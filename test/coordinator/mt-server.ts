@@ -1,13 +1,14 @@
 /**
  * The MT server's packet side and client lifecycle, MS-WDSMT 3.1.5–3.1.6: every datagram from a client is
- * validated (3.1.5.1.1: CHECKSUM security, our SessionId) and dispatched; JOIN puts a client on the Pending
+ * validated (3.1.5.1.1: the client security mode, CHECKSUM or the session's HASH with its HMAC checked
+ * (security.ts), the same mode the client joined with; our SessionId) and dispatched; JOIN puts a client on the Pending
  * list and sends JOINACK (3.1.5.2, JoinAck timer 3.1.6.1), its QCR(0) moves it to the Active list (3.1.5.2.3);
  * QCR (3.1.5.8, with the MA Status trigger), LEAVE (3.1.5.3), POLLACK (3.1.5.5); KICK and the Kick timer
  * (3.1.5.6, 3.1.6.3), the Client Cleanup timer (3.1.6.2) and the Inactivity timer that terminates the session
  * (3.1.6.9). ACK and NACK go to the session (session.ts), POLLACK payloads to the MA server (ma-server.ts).
  */
 import { MaOp, decodeMa } from '../../core/codec/ma';
-import { CAP_MULTISTREAM, MtBody, MtOption, MtOpt, Op, Sec, decodeMt } from '../../core/codec/mt';
+import { CAP_MULTISTREAM, MtBody, MtOption, MtOpt, Op, SecMode, decodeMt } from '../../core/codec/mt';
 import { Client, ClientList, noteProgress } from './clients';
 import { Context, clamp16, lossFromWire } from './context';
 import { MaServer } from './ma-server';
@@ -55,16 +56,23 @@ export class MtServer {
 
   private onDatagram(buf: Buffer, from: From, now: number): void {
     const stats = this.ctx.stats;
-    const d = decodeMt(buf, { from: 'client' });
+    const d = decodeMt(buf, { from: 'client', auth: this.ctx.keys.clientAuth });
     if (!d.ok) {
       if (d.error.code === 'checksum') stats.checksumErrors++;
+      else if (d.error.code === 'unauthenticated') stats.authFailed++;
       else if (d.error.code === 'unsupported-security') stats.securityMismatch++;
       else stats.malformed++;
       return;
     }
     const p = d.value;
-    // 3.1.5.1.1: the security header MUST match the client security mode (CHECKSUM over UDP MSI); SessionId MUST match.
-    if (p.secType !== Sec.CHECKSUM) {
+    // 3.1.5.1.1: the security header MUST match the client security mode (CHECKSUM for pre-OS clients, else the
+    // session's; a known client keeps the mode it joined with); SessionId MUST match.
+    if (!this.ctx.keys.accepts(p.secType)) {
+      stats.securityMismatch++;
+      return;
+    }
+    const known = 'clientId' in p.body ? this.clients.get(p.body.clientId) : undefined;
+    if (known && known.secMode !== p.secType && p.body.op !== Op.JOIN) {
       stats.securityMismatch++;
       return;
     }
@@ -76,7 +84,7 @@ export class MtServer {
     const b = p.body;
     switch (b.op) {
       case Op.JOIN:
-        return this.onJoin(b, p.senderTime, p.options, from, now);
+        return this.onJoin(b, p.senderTime, p.options, from, p.secType as SecMode, now);
       case Op.QCR:
         return this.onQcr(b, now);
       case Op.LEAVE:
@@ -93,7 +101,7 @@ export class MtServer {
   }
 
   // ---- 3.1.5.2 JOIN
-  private onJoin(b: Extract<MtBody, { op: typeof Op.JOIN }>, senderTime: number, options: MtOption[], from: From, now: number): void {
+  private onJoin(b: Extract<MtBody, { op: typeof Op.JOIN }>, senderTime: number, options: MtOption[], from: From, secMode: SecMode, now: number): void {
     this.ctx.stats.joinsReceived++;
     const caps = options.find((o) => o.id === MtOpt.CAPABILITIES)?.value;
     const supportsDemote = !!caps && caps.includes(CAP_MULTISTREAM);
@@ -101,14 +109,14 @@ export class MtServer {
     // same address:port while the first is pending reuses the pending record instead of minting a new ClientId.
     for (const c of this.clients.all()) {
       if (c.address !== from.address || c.port !== from.port) continue;
-      if (c.list === 'pending') {
+      if (c.list === 'pending' && c.secMode === secMode) {
         c.clientTime = senderTime;
         c.lastUpdate = now;
         c.supportsDemote = supportsDemote;
         this.sendJoinAck(c, now);
         return;
       }
-      if (c.list === 'active') {
+      if (c.list === 'active' || c.list === 'pending') {
         // The same socket joining again is a new incarnation of that client: the old record is gone.
         this.removeClient(c);
         this.ctx.stats.clientsLeft++;
@@ -131,6 +139,7 @@ export class MtServer {
       list: 'pending',
       joinedAt: now,
       lossRate: 0,
+      secMode,
     };
     this.clients.add(c);
     this.sendJoinAck(c, now);
@@ -153,6 +162,7 @@ export class MtServer {
         clientTime: c.clientTime,
       },
       now,
+      this.ctx.keys.serverModeFor(c.secMode),
     );
     this.ctx.timers.arm('joinAck', now + this.ctx.cfg.joinAckTimeoutMs, c.clientId);
   }

@@ -215,15 +215,14 @@ export class Pacer {
   /** 3.1.5.9.7 / 3.1.5.9.8: ODATA and RDATA carry the current MasterClientId and head-of-list trail. */
   private sendData(op: typeof Op.ODATA | typeof Op.RDATA, e: DataEntry, now: number, options?: MtOption[]): void {
     const data = this.blockPayload(e.block);
-    const pkt = this.ctx.encode({ op, clientId: this.peers.masterId(), seq: e.seq, trailSeq: this.trailForPacket(), data }, now, options);
+    const bytes = this.ctx.multicast({ op, clientId: this.peers.masterId(), seq: e.seq, trailSeq: this.trailForPacket(), data }, now, options);
     const stats = this.ctx.stats;
     if (op === Op.ODATA) stats.odataSent++;
     else stats.rdataSent++;
-    stats.dataBytesSent += pkt.length;
+    stats.dataBytesSent += bytes;
     if (this.bucket > 0) {
       this.refill(now);
-      this.tokens -= pkt.length; // RDATA may run the bucket into debt; ODATA then waits
+      this.tokens -= bytes; // RDATA may run the bucket into debt; ODATA then waits
     }
-    this.ctx.out.push({ dest: 'multicast', data: pkt, via: 'session' });
   }
 }

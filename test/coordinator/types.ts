@@ -4,6 +4,7 @@
  * docs/coordinator.md), what it sends (`Transmit`), what it reports (`CoordinatorEvent`) and its counters.
  */
 import { DATA_HEADER_LEN } from '../../core/codec/ma';
+import type { CoordinatorSecurity } from './security';
 
 export interface ContentSource {
   size: number;
@@ -41,6 +42,7 @@ export interface CoordinatorConfig {
   inactivityTimeoutMs?: number; // InactivityTimeout, 300000
   queryMarginMs?: number; // MA Query timer = PollBackOff + this + highest client RTT; 100
   lateJoinSec?: number; // MA 3.1.6.1: CNTCIRs from clients that joined this much later than the oldest are dropped; 30
+  security?: CoordinatorSecurity; // MS-WDSMT security of the session (security.ts); CHECKSUM
   rpcAnonymous?: boolean; // WDSC: serve unauthenticated and anonymous-NTLM session initiation; false
 }
 
@@ -69,7 +71,7 @@ export const DEFAULTS = {
 } as const;
 
 /** The configuration with every default filled in (rateBytesPerSec 0 = no cap). */
-export type ResolvedConfig = Required<Omit<CoordinatorConfig, 'rateBytesPerSec'>> & { rateBytesPerSec: number };
+export type ResolvedConfig = Required<Omit<CoordinatorConfig, 'rateBytesPerSec' | 'security'>> & { rateBytesPerSec: number; security?: CoordinatorSecurity };
 
 /** Fills in the defaults and rejects a configuration the server cannot run with. */
 export function resolveConfig(cfg: CoordinatorConfig): ResolvedConfig {
@@ -134,6 +136,7 @@ export interface CoordinatorStats {
   malformed: number;
   checksumErrors: number;
   securityMismatch: number;
+  authFailed: number; // HASH packets from clients whose HMAC did not verify
   sessionMismatch: number;
   unexpected: number; // valid packet that no rule accepts (server opcode from a client, unknown client, wrong state)
   clientsJoined: number;
@@ -159,7 +162,7 @@ export function newStats(): CoordinatorStats {
     dataBytesSent: 0, droppedOdata: 0,
     acksReceived: 0, acksRejected: 0, nacksReceived: 0, qcrReceived: 0, qcrStale: 0, pollAcksReceived: 0,
     pollAcksStale: 0, joinsReceived: 0, leavesReceived: 0,
-    malformed: 0, checksumErrors: 0, securityMismatch: 0, sessionMismatch: 0, unexpected: 0,
+    malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
     clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, joinFailures: 0,
     masterChanges: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
     clientsActive: 0, clientsPending: 0, clientsKick: 0,

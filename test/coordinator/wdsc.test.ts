@@ -22,6 +22,8 @@ import { connect as tcpConnect } from '../core/rpc/drive';
 import { spawnCoordinator } from './cli-child';
 import { Coordinator } from './coordinator';
 import { RpcFront, RpcLink } from './rpc';
+import { securityFromReply, unsupportedSecurity } from '../../core/session';
+import { CoordinatorSecurity, newSecurity } from './security';
 import { bufferSource } from './sim';
 import { RunningCoordinator, startCoordinator } from './udp';
 
@@ -31,8 +33,8 @@ const account = new Credentials({ domain: 'LAB', user: 'svc-osd', password: PASS
 const FROM = { address: '10.0.0.9', port: 50123 };
 const data = randomBytes(1385 * 40 + 11);
 
-function coordinator(rpcAnonymous = false): Coordinator {
-  return new Coordinator({ namespace: 'SMSNamespace', content: 'PKG00001', source: bufferSource(data), sessionId: 0x4242, multicastAddr: '239.192.0.7', serverAddr: '10.0.0.1', port: 63001, rng: () => 0.5, rpcAnonymous }, NOW);
+function coordinator(rpcAnonymous = false, security?: CoordinatorSecurity): Coordinator {
+  return new Coordinator({ namespace: 'SMSNamespace', content: 'PKG00001', source: bufferSource(data), sessionId: 0x4242, multicastAddr: '239.192.0.7', serverAddr: '10.0.0.1', port: 63001, rng: () => 0.5, rpcAnonymous, security }, NOW);
 }
 
 function front(coord: Coordinator, allowAnonymous = false, withAccount = true): RpcFront {
@@ -70,8 +72,8 @@ function call(link: RpcLink, c: RpcClient, opnum: number, stub: Buffer): RpcEven
   return events;
 }
 
-function initiate(link: RpcLink, sec: Sec, content = 'PKG00001'): { result?: InitiateResult; events: RpcEvent[] } {
-  const req = buildInitiateRequest({ namespace: 'SMSNamespace', content, clientName: 'PXE-CLIENT-01', bootDevice: true });
+function initiate(link: RpcLink, sec: Sec, content = 'PKG00001', bootDevice = true): { result?: InitiateResult; events: RpcEvent[] } {
+  const req = buildInitiateRequest({ namespace: 'SMSNamespace', content, clientName: 'PXE-CLIENT-01', bootDevice });
   const events = call(link, rpcClient(sec), WDS_RPC_MESSAGE_OPNUM, encodeWdsRpcMessageRequest(req.packet));
   const resp = events.find((e) => e.type === 'response') as { stub: Buffer } | undefined;
   if (!resp) return { events };
@@ -96,6 +98,22 @@ const expectedReply = {
 };
 
 describe('WDSC responder in memory', () => {
+  test.each(['hash', 'sign'] as const)('a %s session: the reply carries SecMode and the keys a client takes part with; a BOOT_DEVICE client gets none (CHECKSUM)', (mode) => {
+    const coord = coordinator(false, newSecurity(mode, () => 0.25, 1024));
+    const os = initiate(front(coord).open('wdsc', FROM, NOW), { kind: 'ntlm', creds: account }, 'PKG00001', false).result;
+    if (os?.kind !== 'reply') throw new Error('reply expected');
+    expect(os.secMode).toBe(mode === 'hash' ? 0x00010001 : 0x00010002);
+    expect(os.hashAlgId).toBe(0x800c);
+    expect(os.hmacAlgId).toBe(0x8009);
+    expect(os.symKey!.subarray(0, 12).toString('hex')).toBe('080200000366000018000000');
+    expect(os.signKey !== undefined).toBe(mode === 'sign');
+    const sec = securityFromReply(os);
+    expect(sec.server.mode).toBe(mode === 'hash' ? 0x01 : 0x02);
+    expect(unsupportedSecurity(sec)).toBeUndefined();
+    const pe = initiate(front(coord).open('wdsc', FROM, NOW), { kind: 'ntlm', creds: account }).result;
+    expect(pe).toEqual(expectedReply);
+  });
+
   for (const kind of ['ntlm', 'spnego'] as const) {
     test(`${kind}, PKT_PRIVACY, the configured account: the same session the UDP responder hands out`, () => {
       const coord = coordinator();
@@ -239,8 +257,8 @@ describe('CLI flags (main.ts)', () => {
   };
 
   test('bad combinations exit 2 with one line', () => {
-    expect(bad(['--sec-mode', 'hash', '--rpc-port', '0'])).toEqual({ code: 2, lines: ['error: --sec-mode hash is not built yet: only checksum is'] });
-    expect(bad(['--sec-mode', 'foo']).code).toBe(2);
+    expect(bad(['--sec-mode', 'foo', '--rpc-port', '0'])).toEqual({ code: 2, lines: ['error: --sec-mode must be one of checksum, hash, sign, none, not "foo"'] });
+    expect(bad(['--sec-mode', 'HASH']).code).toBe(2);
     expect(bad(['--no-udp-msi'])).toEqual({ code: 2, lines: ['error: --no-udp-msi leaves no way to start a session: give --rpc-port'] });
     expect(bad(['--rpc-port', '0', '--rpc-user', 'LAB\\svc-osd'])).toEqual({ code: 2, lines: ['error: --rpc-user needs a password: --rpc-password-file <path> or OSDCAST_COORD_PASSWORD'] });
     expect(bad(['--epm-port', '0']).code).toBe(2);

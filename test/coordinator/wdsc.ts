@@ -11,6 +11,7 @@
  *   OpCode other than INITIATE           reply with OpCode-ErrorCode ERROR_NOT_SUPPORTED (50)
  *   MUST variable missing or mistyped    reply with ERROR_INVALID_PARAMETER (87)
  *   unknown namespace / content          reply with ERROR_NOT_FOUND (1168) / ERROR_FILE_NOT_FOUND (2)
+ *   success                              the session, with the security fields of security.ts for this client
  * Sans-I/O: no sockets, no clock; rpc.ts calls it for each request on the WDSC interface.
  */
 import { decodeWdsc, isEndpoint } from '../../core/wdsc/packet';
@@ -20,6 +21,7 @@ import { AuthLevel } from '../../core/rpc/security';
 import { CallAuth } from '../../core/rpc/server';
 import { Context } from './context';
 import { ERROR_INVALID_PARAMETER, SessionInitiation } from './msi';
+import { isPreOs } from './security';
 
 export const ERROR_ACCESS_DENIED = 5;
 export const ERROR_INVALID_DATA = 13;
@@ -72,7 +74,9 @@ export class WdscResponder {
     }
     const r = this.initiation.answer({ namespace: req.value.namespace, content: req.value.content, via: 'rpc', user }, from);
     if (!r.ok) return reply(r.win32);
-    // CHECKSUM is the only security mode built: no SecMode, keys or UserSid (as a Server 2016+ reply, MS-WDSMSI <4>, <5>).
-    return { stub: encodeWdsRpcMessageResponse(encodeInitiateReply({ ...r.offer, contentMetadata: Buffer.alloc(0) }), 0) };
+    // The session's security for this client (security.ts): CHECKSUM for a pre-OS one (Cap has BOOT_DEVICE,
+    // MS-WDSMSI 3.1.5.1.1) and then no security field; else SecMode and the keys. No UserSid (MS-WDSMSI <5>).
+    const security = this.ctx.keys.replySecurity(isPreOs(req.value.cap));
+    return { stub: encodeWdsRpcMessageResponse(encodeInitiateReply({ ...r.offer, contentMetadata: Buffer.alloc(0), ...security }), 0) };
   }
 }

@@ -3,7 +3,9 @@
  * protocol-notes #20) and blocks that arrive twice with different bytes (protocol-notes #21); then its API:
  * `stats()`, the one write path, session security and the session-initiation seam.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { Calg, encodePublicKeyBlob, encodeSymKeyBlob } from '../../core/codec/mt-security';
 import { MaOp, encodeMa } from '../../core/codec/ma';
 import { Op, Sec } from '../../core/codec/mt';
 import { encodeMsiReply, decodeMsi } from '../../core/codec/msi';
@@ -247,13 +249,28 @@ describe('session security', () => {
     expect(unsupportedSecurity(UDP_SECURITY)).toBeUndefined();
   });
 
-  it('refuses HASH, SIGN and NONE clearly, naming both modes; the Receiver will not start on them', () => {
+  it('refuses a client SIGN, NONE, an unknown mode and a HASH/SIGN without its keys, naming both modes; the Receiver will not start on them', () => {
     const key = Buffer.alloc(16, 1);
     const hashSign = { client: { mode: Sec.HASH, key }, server: { mode: Sec.SIGN, key: Buffer.alloc(64, 2) } };
-    expect(unsupportedSecurity(hashSign)).toBe('the session uses client security HASH and server security SIGN; this build supports only CHECKSUM in both directions');
+    const prefix = 'the session uses client security HASH and server security SIGN; ';
+    expect(unsupportedSecurity(hashSign)).toBe(prefix + 'HASH needs HashAlgId, which the session reply did not carry');
+    expect(unsupportedSecurity({ ...hashSign, hashAlgId: Calg.SHA_256 })).toBe(prefix + 'SignKey is neither a CryptoAPI PUBLICKEYBLOB nor a DER RSA public key');
+    expect(unsupportedSecurity({ ...hashSign, server: { mode: Sec.SIGN }, hashAlgId: Calg.SHA_256 })).toBe(prefix + 'SIGN needs the SignKey, which the session reply did not carry');
+    expect(unsupportedSecurity({ client: { mode: Sec.HASH }, server: { mode: Sec.HASH }, hashAlgId: Calg.SHA_256 })).toMatch(/HASH needs the SymKey, which the session reply did not carry/);
+    expect(unsupportedSecurity({ client: { mode: Sec.HASH, key }, server: { mode: Sec.HASH, key }, hashAlgId: 0x8001 })).toMatch(/HashAlgId 0x8001 is not a hash this build knows/);
+    expect(unsupportedSecurity({ client: { mode: Sec.HASH, key }, server: { mode: Sec.HASH, key }, hashAlgId: Calg.SHA_256, hmacAlgId: 0x8004 })).toMatch(/HMACAlgId 0x8004 is not CALG_HMAC/);
+    expect(unsupportedSecurity({ client: { mode: Sec.SIGN, key }, server: { mode: Sec.HASH, key }, hashAlgId: Calg.SHA_256 })).toMatch(/client security SIGN and server security HASH; a client never signs/);
     expect(unsupportedSecurity({ client: { mode: Sec.NONE }, server: { mode: Sec.NONE } })).toMatch(/client security NONE and server security NONE/);
     expect(unsupportedSecurity({ client: { mode: Sec.CHECKSUM }, server: { mode: Sec.HASH, key } })).toMatch(/server security HASH/);
-    expect(() => make({ session: { security: hashSign } })).toThrow(/supports only CHECKSUM/);
+    expect(unsupportedSecurity({ client: { mode: 7 as never }, server: { mode: Sec.CHECKSUM } })).toMatch(/client security mode 0x7 is not one MS-WDSMSI defines/);
+    expect(() => make({ session: { security: hashSign } })).toThrow(/HASH needs HashAlgId/);
+  });
+
+  it('accepts HASH both ways and SIGN from the server when the keys are present', () => {
+    const sym = encodeSymKeyBlob(Buffer.alloc(24, 9));
+    const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    expect(unsupportedSecurity({ client: { mode: Sec.HASH, key: sym }, server: { mode: Sec.HASH, key: sym }, hashAlgId: Calg.SHA_256, hmacAlgId: Calg.HMAC })).toBeUndefined();
+    expect(unsupportedSecurity({ client: { mode: Sec.HASH, key: sym }, server: { mode: Sec.SIGN, key: encodePublicKeyBlob(publicKey) }, hashAlgId: Calg.SHA1 })).toBeUndefined();
   });
 });
 

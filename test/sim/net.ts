@@ -4,9 +4,12 @@
  * PRNGs. No sockets, no timers: the same seed gives the same run.
  */
 import { BlockStore } from '../../core/block-store';
+import { Op } from '../../core/codec/mt';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
+import { securityFromReply } from '../../core/session';
 import { Coordinator } from '../coordinator/coordinator';
+import { CoordinatorSecurity } from '../coordinator/security';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
 
 /** Where the simulated coordinator's session datagrams come from (its serverAddr). */
@@ -26,6 +29,20 @@ export interface FleetOptions {
   joinAt?: (i: number) => number;
   blockSize?: number;
   blockBase?: 0 | 1;
+  /** The session's MS-WDSMT security (coordinator security.ts); CHECKSUM by default. */
+  security?: CoordinatorSecurity;
+  /**
+   * Receivers that are pre-OS, by index (default: all when `security` is absent, none otherwise). A receiver that
+   * is not gets the reply's security fields of a WDSC INITIATE without BOOT_DEVICE (`replySecurity(false)`) on
+   * top of the session its UDP request found, as an RPC initiation would hand it.
+   */
+  preOs?: (i: number) => boolean;
+  /**
+   * Every n-th ODATA/RDATA the coordinator multicasts, a forger that fakes the server's address delivers a copy
+   * first with its MS-WDSMA payload changed and the security data left as it was (so a HMAC or signature no
+   * longer matches, and a CHECKSUM would be recomputed by any forger: see protocol-notes #20).
+   */
+  forgeEvery?: number;
 }
 
 interface Node {
@@ -53,11 +70,14 @@ export class Fleet {
   private readonly byAddr = new Map<string, Node>();
   delivered = 0;
   lost = 0;
+  /** Forged copies delivered (counted per receiver that got one). */
+  forged = 0;
+  private dataPackets = 0;
 
   constructor(readonly o: FleetOptions) {
     const rng = mulberry32(o.seed);
     this.coord = new Coordinator(
-      { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng },
+      { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng, security: o.security },
       0,
     );
     for (let i = 0; i < o.receivers; i++) {
@@ -129,7 +149,8 @@ export class Fleet {
     }
     if (init.result) {
       if (!init.result.ok) throw new Error(`receiver ${n.id}: ${init.result.message}`);
-      const session = init.result.session;
+      const preOs = this.o.preOs ? this.o.preOs(n.id) : !this.o.security;
+      const session = preOs ? init.result.session : { ...init.result.session, security: securityFromReply(this.coord.replySecurity(false)) };
       n.store = storeFor(session, this.o.cacheBytes ?? 256 * 1024);
       n.rx = new Receiver({ session, clientName: `SIM${n.id}`, localAddress: Buffer.from(n.address.split('.').map(Number)), macAddress: Buffer.alloc(6), store: n.store }, n.rng, this.now);
       n.init = undefined;
@@ -190,12 +211,33 @@ export class Fleet {
     }
   }
 
+  /** The forger's copy of a data packet: one MS-WDSMA payload byte changed, everything else as sent. */
+  private forgery(data: Buffer): Buffer | undefined {
+    if (!this.o.forgeEvery || data[2] === 0x03) return undefined; // a CHECKSUM session: nothing to forge against
+    const secLen = data.readUInt16BE(3);
+    const op = data[5 + secLen + 4]; // after the security header and the SessionId
+    if (op !== Op.ODATA && op !== Op.RDATA) return undefined;
+    if (++this.dataPackets % this.o.forgeEvery !== 0) return undefined;
+    const f = Buffer.from(data);
+    f[f.length - 10] ^= 0x5a; // inside the block's bytes (the packet ends with OptionsCount)
+    return f;
+  }
+
   private serviceCoord(): void {
     let tx;
     while ((tx = this.coord.pollTransmit())) {
       const data = tx.data;
       const targets = tx.dest === 'multicast' ? this.nodes : [this.byAddr.get(tx.dest.address)].filter((x): x is Node => !!x);
+      const forged = tx.via === 'session' && tx.dest === 'multicast' ? this.forgery(data) : undefined;
       for (const n of targets) {
+        if (forged) {
+          this.at(this.now + this.latency() / 2, () => {
+            if (!n.rx || n.done) return;
+            this.forged++;
+            n.rx.handleDatagram(forged, SERVER_FROM, this.now);
+            this.serviceRx(n);
+          });
+        }
         if (this.o.loss && n.lossRng() < this.o.loss) {
           this.lost++;
           continue;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { type CommandRunner, describeAttempts, discoverServer, parseRegQuery, readPxeBootServer } from '../../../agent/configmgr/discovery';
+import { type CommandRunner, describeAttempts, discoverServer, readPxeBootServer } from '../../../agent/configmgr/discovery';
 import { decodeWindowsText } from '../../../agent/util/text';
 
 const FIX = path.join(__dirname, 'fixtures');
@@ -20,25 +20,7 @@ function fakeReg(answers: Record<string, string | undefined>, calls: string[][] 
   };
 }
 
-describe('reg query output', () => {
-  it('parses a single value', () => {
-    expect(parseRegQuery(text('reg-query-pebootserveraddr.txt'))).toEqual({
-      key: 'HKEY_LOCAL_MACHINE\\SYSTEM\\CurrentControlSet\\Control',
-      values: [{ name: 'PEBootServerAddr', type: 'REG_SZ', data: '10.20.30.40' }],
-    });
-  });
-
-  it('parses a whole key with empty data, DWORDs, names with parentheses and subkeys', () => {
-    const { values } = parseRegQuery(text('reg-query-control-winpe.txt'));
-    const byName = Object.fromEntries(values.map((v) => [v.name, v]));
-    expect(values).toHaveLength(14);
-    expect(byName.PEBootServerAddr!.data).toBe('10.20.30.40');
-    expect(byName.PEBootRamdiskSourceDrive).toEqual({ name: 'PEBootRamdiskSourceDrive', type: 'REG_SZ', data: '' });
-    expect(byName.PEFirmwareType).toEqual({ name: 'PEFirmwareType', type: 'REG_DWORD', data: '0x2' });
-    expect(byName.SystemStartOptions!.data).toBe(' MININT');
-    expect(byName['(Default)']!.data).toBe('');
-  });
-
+describe('PXE boot server via reg query', () => {
   it('reads the PXE server, falling back to PEBootServerName', () => {
     const calls: string[][] = [];
     expect(readPxeBootServer(fakeReg({ PEBootServerAddr: text('reg-query-pebootserveraddr.txt') }, calls)).found).toMatchObject({

@@ -125,6 +125,8 @@ describe('HttpClient against faulty-http', () => {
     expect(starts[0]).toBe(0);
     expect(g.every((r) => r.ifRange === '"v1"' || r === g[0])).toBe(true); // version pinned by the first answer
     expect(lines().filter((l) => l.level === 40 && l.kind === 'network')).toHaveLength(4);
+    // the client knows the body phase was reached (not from node's 'aborted' text)
+    for (const l of lines().filter((l) => l.level === 40)) expect(String(l.msg)).toMatch(/: connection reset during the body; retry \d\/2 in \d+ ms$/);
   });
 
   it('a reset before any byte counts against the retries; then the request fails', async () => {

@@ -4,13 +4,17 @@
  *  (b) arbitrary valid packets round-trip encode -> decode -> deep-equal;
  *  (c) mutated valid packets never make a decoder throw; under CHECKSUM a one-byte change after the fixed part of
  *      the security header is always reported as 'checksum';
- *  (d) peekData agrees with decodeMa on arbitrary input.
+ *  (d) peekData agrees with decodeMa on arbitrary input;
+ *  (e) HASH and SIGN (keyed decodes): arbitrary bytes never throw, sealed packets round-trip, and any one-byte
+ *      change after the fixed part of the security header is 'unauthenticated'.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MaOp, MaPacket, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
 import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
 import { MtBody, MtOption, MtPacket, Op, Sec, decodeMt, encodeMt } from '../../../core/codec/mt';
+import { HmacAuth, PacketAuth, RsaAuth } from '../../../core/codec/mt-security';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
 import { mutate, mutation } from './mutations';
 
@@ -378,6 +382,59 @@ describe('(d) peekData agrees with decodeMa', () => {
         agree(ms.reduce(mutate, encodeMa(p)));
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// (e) HASH and SIGN
+// ---------------------------------------------------------------------------------------------------------------
+describe('(e) HASH and SIGN security headers', () => {
+  const hmac = new HmacAuth(Buffer.alloc(24, 0x2f), 'sha256');
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+  const signer = new RsaAuth(privateKey, 'sha256');
+  const verifier = new RsaAuth(publicKey, 'sha256');
+  const keyed: [string, PacketAuth, PacketAuth, number][] = [
+    ['HASH', hmac, hmac, 300],
+    ['SIGN', signer, verifier, 60],
+  ];
+  const decodeKeyed = (buf: Buffer) => [decodeMt(buf, { auth: hmac }), decodeMt(buf, { from: 'client', auth: hmac }), decodeMt(buf, { from: 'server', auth: verifier })];
+
+  it('arbitrary bytes, and arbitrary bodies behind a HASH or SIGN header of any length, never throw', () => {
+    fc.assert(
+      fc.property(bytes(300), (buf) => {
+        for (const r of decodeKeyed(buf)) expect(isWellFormedResult(r)).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+    fc.assert(
+      fc.property(fc.constantFrom(0x01, 0x02), fc.integer({ min: 0, max: 200 }), bytes(200), (sec, len, rest) => {
+        const head = Buffer.alloc(5);
+        head.write('WD', 0, 'latin1');
+        head[2] = sec;
+        head.writeUInt16BE(len, 3);
+        for (const r of decodeKeyed(Buffer.concat([head, rest]))) {
+          expect(isWellFormedResult(r)).toBe(true);
+          if (!r.ok) expect(['truncated', 'unauthenticated', 'unsupported-security']).toContain(r.error.code);
+        }
+      }),
+      RUNS,
+    );
+  });
+
+  it.each(keyed)('%s: every body type round-trips, and a one-byte change at offset >= 5 is unauthenticated', (_name, seal, check, numRuns) => {
+    fc.assert(
+      fc.property(mtCase, fc.nat(), fc.integer({ min: 1, max: 255 }), mutation, (c, at, xor, m) => {
+        const wire = encodeMt(c.body, { secMode: seal.mode, sessionId: c.sessionId, senderTime: c.senderTime, options: c.options, emptyOptions: c.emptyOptions, auth: seal });
+        const from = c.body.op === Op.POLLACK ? 'client' : undefined;
+        expect(expectOk(decodeMt(wire, { from, auth: check }))).toEqual({ ...expectedPacket(c), secType: seal.mode });
+        const b = Buffer.from(wire);
+        const i = 5 + (at % (b.length - 5));
+        b[i] ^= xor;
+        expectFail(decodeMt(b, { from, auth: check }), 'unauthenticated');
+        for (const r of decodeKeyed(mutate(wire, m))) expect(isWellFormedResult(r)).toBe(true);
+      }),
+      { numRuns },
     );
   });
 });

@@ -45,6 +45,7 @@ const CODES: Record<DecodeErrorCode, true> = {
   'unknown-opcode': true,
   checksum: true,
   'unsupported-security': true,
+  unauthenticated: true,
   'security-mismatch': true,
   'session-mismatch': true,
   'missing-option': true,

@@ -1,7 +1,7 @@
 /**
  * core/wdsc/initiator.ts: WDSMC_OP_INITIATE over DCE/RPC against an in-memory WDSC server built from core pieces,
  * on a fake clock; the typed failures (network, authentication, final Win32, protocol); the attempt plan; the
- * endpoint-mapper step; SessionInfo from the reply, SecMode read per protocol-notes #38.
+ * endpoint-mapper step; SessionInfo from the reply (its security read per protocol-notes #38).
  */
 import { describe, expect, it } from 'vitest';
 import { Sec } from '../../../core/codec/mt';
@@ -12,7 +12,7 @@ import { EPM_INTERFACE, EPT_S_NOT_REGISTERED, encodeTcpTower } from '../../../co
 import { LeWriter, NDR_SYNTAX } from '../../../core/rpc/ndr';
 import { AuthLevel, AuthType } from '../../../core/rpc/security';
 import { WDSC_INTERFACE } from '../../../core/rpc/wds-rpc';
-import { sessionFromWdscReply, unsupportedSecurity, wdscSecurityModes } from '../../../core/session';
+import { sessionFromWdscReply } from '../../../core/session';
 import { buildInitiateRequest, encodeInitiateError, encodeInitiateReply, InitiateReply } from '../../../core/wdsc/initiate';
 import { firstAttempt, nextAttempt } from '../../../core/rpc/connect';
 import { EptMapLookup, verdictOf, WdscInitiator } from '../../../core/wdsc/initiator';
@@ -244,28 +244,14 @@ describe('EptMapLookup: the endpoint mapper names the WDSC port', () => {
   });
 });
 
-describe('SessionInfo from an MS-WDSC reply: SecMode and keys (protocol-notes #38)', () => {
+describe('SessionInfo from an MS-WDSC reply (security read per protocol-notes #38)', () => {
   const key = Buffer.alloc(24, 1);
   const rsa = Buffer.alloc(148, 2);
-  it('SecMode: a SIGN half is the server mode, whichever half it is in; equal halves are both; 4.1 example HASH/HASH', () => {
-    expect(wdscSecurityModes({ secMode: 0x00010001 })).toEqual({ client: Sec.HASH, server: Sec.HASH });
-    expect(wdscSecurityModes({ secMode: 0x00010002 })).toEqual({ client: Sec.HASH, server: Sec.SIGN });
-    expect(wdscSecurityModes({ secMode: 0x00020001 })).toEqual({ client: Sec.HASH, server: Sec.SIGN });
-    expect(wdscSecurityModes({ secMode: 0x00030003 })).toEqual({ client: Sec.CHECKSUM, server: Sec.CHECKSUM });
-    expect(wdscSecurityModes({ secMode: 0 })).toEqual({ client: Sec.NONE, server: Sec.NONE });
-    expect(wdscSecurityModes({ secMode: 0x00010003 })).toEqual({ client: Sec.HASH, server: Sec.CHECKSUM });
-  });
-  it('no SecMode (Server 2016+): the keys say it', () => {
-    expect(wdscSecurityModes({})).toEqual({ client: Sec.CHECKSUM, server: Sec.CHECKSUM });
-    expect(wdscSecurityModes({ symKey: key })).toEqual({ client: Sec.HASH, server: Sec.HASH });
-    expect(wdscSecurityModes({ symKey: key, signKey: rsa })).toEqual({ client: Sec.HASH, server: Sec.SIGN });
-  });
-  it('keys per direction, algorithm ids as sent; HASH/SIGN are still refused by this build', () => {
+  it('addresses, ids and sizes as sent; keys per direction; no SecMode and no key: CHECKSUM both ways', () => {
     const s = sessionFromWdscReply({ kind: 'reply', ...REPLY, secMode: 0x00010002, symKey: key, signKey: rsa, hashAlgId: 0x800c, hmacAlgId: 0x8009 });
+    expect(s).toMatchObject({ sessionId: REPLY.sessionId, multicast: { address: '239.0.0.111', port: 64132 }, server: { address: '10.0.0.5', port: 64132 }, contentSize: 1000, blockSize: 300, totalBlocks: 4 });
     expect(s.security).toEqual({ client: { mode: Sec.HASH, key }, server: { mode: Sec.SIGN, key: rsa }, hashAlgId: 0x800c, hmacAlgId: 0x8009 });
-    expect(unsupportedSecurity(s.security!)).toMatch(/client security HASH and server security SIGN/);
-    const h = sessionFromWdscReply({ kind: 'reply', ...REPLY, symKey: key });
-    expect(h.security).toEqual({ client: { mode: Sec.HASH, key }, server: { mode: Sec.HASH, key } });
+    expect(sessionFromWdscReply({ kind: 'reply', ...REPLY, symKey: key }).security).toEqual({ client: { mode: Sec.HASH, key }, server: { mode: Sec.HASH, key } });
+    expect(sessionFromWdscReply({ kind: 'reply', ...REPLY }).security).toEqual({ client: { mode: Sec.CHECKSUM }, server: { mode: Sec.CHECKSUM } });
   });
 });
-
