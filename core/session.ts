@@ -49,7 +49,8 @@ export function sessionSecurity(s: Pick<SessionInfo, 'security'>): SessionSecuri
 }
 
 const SEC_NAMES: Record<number, string> = { [Sec.NONE]: 'NONE', [Sec.HASH]: 'HASH', [Sec.SIGN]: 'SIGN', [Sec.CHECKSUM]: 'CHECKSUM' };
-const secName = (m: number) => SEC_NAMES[m] ?? `0x${m.toString(16)}`;
+/** A security mode's name (NONE, HASH, SIGN, CHECKSUM), or its number in hex. */
+export const secName = (m: number) => SEC_NAMES[m] ?? `0x${m.toString(16)}`;
 
 /** The keys that seal what the client sends and check what the server sends (undefined: no keyed mode there). */
 export interface SessionAuth {

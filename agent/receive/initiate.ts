@@ -17,7 +17,7 @@ import type { FallbackCause } from '../../core/outcome';
 import { NtlmClientProvider, SpnegoClientProvider } from '../../core/ntlm/providers';
 import type { Credentials } from '../../core/ntlm/auth';
 import { AuthLevel, AuthType } from '../../core/rpc/security';
-import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
+import { SessionInfo, secName, sessionSecurity, unsupportedSecurity } from '../../core/session';
 import { buildInitiateRequest } from '../../core/wdsc/initiate';
 import { Attempt, firstAttempt, nextAttempt } from '../../core/rpc/connect';
 import { EptMapLookup, verdictOf, WdscInitiator } from '../../core/wdsc/initiator';
@@ -119,7 +119,8 @@ function accept(rep: SessionInfo, log: Logger): SessionInfo {
   if (rep.multicast.address.includes(':')) throw new NoSession('no-session', 'server offered an IPv6 session; this build receives IPv4 only');
   const refused = unsupportedSecurity(sessionSecurity(rep));
   if (refused) throw new NoSession('no-session', refused);
-  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicast.address}:${rep.multicast.port}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
+  const sec = sessionSecurity(rep);
+  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicast.address}:${rep.multicast.port}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}; security: client ${secName(sec.client.mode)}, server ${secName(sec.server.mode)}`);
   return rep;
 }
 

@@ -40,7 +40,7 @@ describe('lab: session initiation over MS-WDSC (issue 9)', () => {
   it('RPC-only DP: byte-exact with --initiation auto; a wrong password exits 3 with no file; a UDP-only DP is reached over UDP', async (ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
     for (const b of ['osdcast.cjs', 'coordinator.cjs']) expect(fs.existsSync(bin(b)), `dist/${b} is built by npm test before vitest runs`).toBe(true);
-    lab = await createLab({ hosts: [{ name: 'dp', host: 1 }, { name: 'old', host: 2 }, { name: 'rx', host: 10 }] });
+    lab = await createLab({ hosts: [{ name: 'dp', host: 1 }, { name: 'old', host: 2 }, { name: 'hash', host: 3 }, { name: 'sign', host: 4 }, { name: 'rx', host: 10 }] });
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-lab-rpc-'));
     const coordPw = path.join(dir, 'coord-pw.txt');
     fs.writeFileSync(coordPw, `${PASSWORD}\r\n`);
@@ -62,6 +62,7 @@ describe('lab: session initiation over MS-WDSC (issue 9)', () => {
     expect(ok.code, ok.stderr.slice(-3000)).toBe(0);
     expect(ok.report).toMatchObject({ status: 'ok', initiation: 'rpc', sha256: dpReady.sha256 });
     expect(crypto.createHash('sha256').update(fs.readFileSync(out1)).digest('hex')).toBe(dpReady.sha256);
+    expect(ok.stderr).toContain('security: client CHECKSUM, server CHECKSUM');
     for (const text of [ok.stdout, ok.stderr, dp.stdout(), dp.stderr()]) expect(text).not.toContain(PASSWORD);
 
     // 2. A wrong password: RPC refuses the authentication, UDP has no answer either: exit 3, one line naming both.
@@ -80,5 +81,17 @@ describe('lab: session initiation over MS-WDSC (issue 9)', () => {
     expect(udp.code, udp.stderr.slice(-3000)).toBe(0);
     expect(udp.report).toMatchObject({ status: 'ok', initiation: 'udp', sha256: oldReady.sha256 });
     expect(udp.stderr).toMatch(/connection refused at 10\.77\.0\.2:5040 \(ECONNREFUSED\); endpoint mapper: connection refused at 10\.77\.0\.2:135/);
+
+    // 4. HASH and SIGN sessions (a client outside WinPE, no --pre-os), anonymous RPC, no initiation flag.
+    for (const mode of ['hash', 'sign'] as const) {
+      const c = lab.start(mode, [process.execPath, bin('coordinator.cjs'), '--generate', '2', '--interface', lab.address(mode), '--no-udp-msi', '--rpc-port', '5040', '--rpc-anonymous', 'allow', '--sec-mode', mode]);
+      const ready = JSON.parse(await c.line((l) => l.includes('"ready"'))) as Ready;
+      const out = path.join(dir, `${mode}.bin`);
+      const r = await agent(['--server', lab.address(mode), '--out', out, '--retries', '0']);
+      expect(r.code, `${mode}: ${r.stderr.slice(-3000)}`).toBe(0);
+      expect(r.report, mode).toMatchObject({ status: 'ok', initiation: 'rpc', sha256: ready.sha256, drops: { authFailed: 0 } });
+      expect(crypto.createHash('sha256').update(fs.readFileSync(out)).digest('hex')).toBe(ready.sha256);
+      expect(r.stderr).toContain(`security: client HASH, server ${mode.toUpperCase()}`);
+    }
   }, 120_000);
 });
