@@ -21,6 +21,13 @@ import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
 import { MiB } from './defaults';
+import { CredentialsError, resolveCredentials, type ResolvedCredentials } from './configmgr/credentials';
+import { isWinPE } from './configmgr/discovery';
+import type { ReceiveOptions } from './receive/receive';
+import { takePassword, type Env } from './util/env';
+
+/** OSDCAST_PASSWORD, taken out of process.env by main() before anything runs a child process. */
+let passwordEnv: Env = {};
 
 type Server = ServerFlag;
 
@@ -83,10 +90,12 @@ timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 i
         server = found.server;
         from = found.from;
       }
+      const creds = credentialsOf(f, cmd);
       const log = openLog(f);
       if (disc) logDiscovery(log, disc);
       if (server) log.info(`DP ${showServer(server)} from ${from}`);
-      exit(await runReceive(f, server, mappings, log));
+      const init = initiationFields(f, creds, log);
+      exit(await runReceive(f, server, mappings, log, init));
     });
 
   const acp = program
@@ -136,12 +145,14 @@ interrupted; 1 if a failure's code equals abortCode) makes the task sequence dow
         cmd.error(`${disc.configPath ?? 'osdcast.json'}: ${(e as Error).message}`, { exitCode: Exit.USAGE, code: 'osdcast.config' });
       }
       const { server, from } = chosenServer(disc, cmd, f, 'give --server or put "server" in osdcast.json');
+      const creds = credentialsOf(f, cmd);
       const log = openLog(f);
       logDiscovery(log, disc);
       log.info(`acp: package ${pos.packageId} into ${pos.destination}${pos.iniPath ? ` (INI ${pos.iniPath})` : ''}; DP ${showServer(server)} from ${from}`);
+      const init = initiationFields(f, creds, log);
       if (cfg.abortCode === undefined) log.info('osdcast.json has no "abortCode": every failure lets the task sequence download the package itself');
       else if ((Object.values(Exit) as number[]).includes(cfg.abortCode)) log.warn(`abortCode ${cfg.abortCode} is also one of osdcast's own exit codes; choose another (e.g. 99) for SMSTSDownloadAbortCode`);
-      exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log));
+      exit(await runAcpCommand(f, pos.packageId, pos.destination, server, templates, cfg.abortCode, mappings, log, init));
     });
 
   program.addHelpText(
@@ -229,12 +240,40 @@ function interrupts(): { signal: AbortSignal; done(): void } {
   };
 }
 
-async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger): Promise<number> {
+/**
+ * The RPC initiation's account: --user/--password-file/OSDCAST_PASSWORD (a mismatch is a usage error: one line,
+ * exit 2, before any log line), else in a task sequence its network access account, else none. The task
+ * sequence is asked only when an RPC initiation will run.
+ */
+function credentialsOf(f: CommonFlags, cmd: Command): ResolvedCredentials {
+  try {
+    return resolveCredentials({ user: f.user, passwordFile: f.passwordFile, env: passwordEnv, taskSequence: !f.httpOnly && f.initiation !== 'udp' });
+  } catch (e) {
+    if (!(e instanceof CredentialsError)) throw e;
+    // In a task sequence the log file is where an administrator looks first; stderr still gets exactly one line.
+    if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) openLog(f).error(e.message);
+    cmd.error(e.message, { exitCode: Exit.USAGE, code: 'osdcast.credentials' });
+  }
+}
+
+/** What the receive gets for the RPC initiation (logged): the account, and BOOT_DEVICE with --pre-os or in WinPE. */
+function initiationFields(f: CommonFlags, resolved: ResolvedCredentials, log: Logger): Pick<ReceiveOptions, 'credentials' | 'preOs'> {
+  if (f.httpOnly || f.initiation === 'udp') return {};
+  const c = resolved.credentials;
+  if (c) log.info(`RPC authentication as ${c.domain ? `${c.domain}\\` : ''}${c.user} (${resolved.source})`);
+  else log.info(`RPC authentication: anonymous NTLM, then none${'note' in resolved && resolved.note ? ` (${resolved.note})` : ''}`);
+  const preOs = f.preOs || isWinPE();
+  if (preOs) log.info(`pre-OS client (${f.preOs ? '--pre-os' : 'WinPE'}): the DP is asked for CHECKSUM security`);
+  return { ...(c ? { credentials: c } : {}), preOs };
+}
+
+async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger, init: Pick<ReceiveOptions, 'credentials' | 'preOs'>): Promise<number> {
   const sig = interrupts();
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
   const rep = await receive(
     {
       ...receiveFields(f, 'receive'),
+      ...init,
       server: server?.host ?? '',
       port: server?.port ?? MSI_PORT,
       namespace: f.namespace!,
@@ -259,6 +298,7 @@ async function runAcpCommand(
   abortCode: number | undefined,
   mappings: TsVarMapping[],
   log: Logger,
+  init: Pick<ReceiveOptions, 'credentials' | 'preOs'>,
 ): Promise<number> {
   const sig = interrupts();
   const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
@@ -271,7 +311,7 @@ async function runAcpCommand(
       abortCode,
       httpOnly: f.httpOnly,
       timeoutMs: f.timeout,
-      receive: receiveFields(f, 'acp'),
+      receive: { ...receiveFields(f, 'acp'), ...init },
     },
     { log, signal: sig.signal, onProgress, receive },
   );
@@ -313,6 +353,7 @@ export function withImplicitCommand(argv: string[]): string[] {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  passwordEnv = takePassword(process.env);
   let code: number | undefined;
   const program = buildProgram((c) => (code = c));
   try {

@@ -20,6 +20,12 @@ export const DEFAULTS = {
   logMaxSizeBytes: 2 * MiB,
   /** --log-level. */
   logLevel: 'info',
+  /** --initiation: MS-WDSC over RPC first, then MS-WDSMSI over UDP. */
+  initiation: 'auto',
+  /** --rpc-port: the WDS server's RPC port (wdsutil /Set-Server /RpcPort); on refusal the endpoint mapper is asked. */
+  rpcPort: 5040,
+  /** --rpc-timeout: bound on each RPC connect and call. */
+  rpcTimeoutMs: 10_000,
   /** --block-base: detect the server's block numbering. */
   blockBase: 'auto',
   /** Not a flag: an HTTP(S) request (content or listing) with no byte for this long is aborted and retried. */

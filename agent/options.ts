@@ -11,6 +11,7 @@ import { MSI_PORT } from '../core/codec/msi';
 import { DEFAULTS, MiB } from './defaults';
 import { TS_VAR_FIELDS } from './configmgr/tsenv';
 import type { LogFormat } from './log/log';
+import type { InitiationMethod } from './receive/initiate';
 import type { ReceiveOptions } from './receive/receive';
 import { parseServerAddress } from './transport/address';
 import { readCaFile } from './transport/tls';
@@ -120,6 +121,18 @@ function blockBase(v: string): 'auto' | 0 | 1 {
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
+function rpcPort(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < 1 || n > 65535) throw bad(`--rpc-port must be 1..65535, got "${v}"`);
+  return n;
+}
+
+/** DOMAIN\name, name@domain or name; checked here, split where the credentials are put together. */
+function userArg(v: string): string {
+  if (!/^([^\\@]+\\)?[^\\@]+(@[^\\@]+)?$/.test(v) || v.includes('\\') && v.includes('@')) throw bad(`--user must be DOMAIN\\name, name@domain or name, got "${v}"`);
+  return v;
+}
+
 /** Report fields --ts-var may copy, per command (acp adds the package's). */
 export const TS_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
   receive: TS_VAR_FIELDS,
@@ -131,6 +144,7 @@ const G = {
   net: 'Network:',
   fallback: 'HTTP fallback:',
   tls: 'Integrity and HTTPS:',
+  init: 'Session initiation:',
   out: 'Report and logs:',
 } as const;
 
@@ -257,6 +271,62 @@ export const FLAGS = {
     parse: numeric('--timeout', 'seconds', { min: 0, atLeast: false }),
     default: { shown: 'none' },
     feeds: 'timeoutMs',
+  }),
+  initiation: flag<InitiationMethod>({
+    flags: '--initiation <method>',
+    commands: BOTH,
+    group: G.init,
+    unit: 'choice',
+    help: 'how to ask the DP for the session: rpc (MS-WDSC over TCP, Windows Server 2016+), udp (MS-WDSMSI on the --server port, Server 2008 R2-2012 R2) or auto (rpc, then udp)',
+    choices: ['auto', 'rpc', 'udp'],
+    default: { value: DEFAULTS.initiation, shown: DEFAULTS.initiation },
+    feeds: 'initiation',
+  }),
+  rpcPort: flag<number>({
+    flags: '--rpc-port <n>',
+    commands: BOTH,
+    group: G.init,
+    unit: 'count',
+    help: "the DP's WDS RPC port; when it refuses, the endpoint mapper on TCP 135 is asked",
+    parse: rpcPort,
+    default: { value: DEFAULTS.rpcPort, shown: String(DEFAULTS.rpcPort) },
+    feeds: 'rpcPort',
+  }),
+  rpcTimeout: flag<number>({
+    flags: '--rpc-timeout <seconds>',
+    commands: BOTH,
+    group: G.init,
+    unit: 'seconds',
+    help: 'bound on each RPC connect and call',
+    parse: numeric('--rpc-timeout', 'seconds', { min: 0, atLeast: false }),
+    default: { value: DEFAULTS.rpcTimeoutMs, shown: `${DEFAULTS.rpcTimeoutMs / 1000} s` },
+    feeds: 'rpcTimeoutMs',
+  }),
+  user: flag({
+    flags: '--user <name>',
+    commands: BOTH,
+    group: G.init,
+    unit: 'text',
+    help: 'account for the RPC (NTLM) authentication: DOMAIN\\name, name@domain or name; the password from --password-file or OSDCAST_PASSWORD (in a task sequence, default: its network access account; else anonymous)',
+    parse: userArg,
+    default: { shown: 'anonymous' },
+  }),
+  passwordFile: flag({
+    flags: '--password-file <path>',
+    commands: BOTH,
+    group: G.init,
+    unit: 'path',
+    help: "file whose first line is --user's password (UTF-8, or UTF-16 with a BOM); else environment variable OSDCAST_PASSWORD; never a flag value",
+    default: { shown: 'OSDCAST_PASSWORD' },
+  }),
+  preOs: flag<boolean>({
+    flags: '--pre-os',
+    commands: BOTH,
+    group: G.init,
+    unit: 'switch',
+    help: 'tell the DP this is a pre-OS client (WDSMC_CLIENT_CAP_BOOT_DEVICE; automatic in WinPE): it then offers CHECKSUM security',
+    default: { shown: 'in WinPE' },
+    feeds: 'preOs',
   }),
   mcastTimeout: flag<number>({
     flags: '--mcast-timeout <seconds>',

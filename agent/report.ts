@@ -37,6 +37,8 @@ export interface Report {
   resumedBytes?: number;
   /** Peak resident memory of the process. */
   maxRssBytes?: number;
+  /** Which method started the multicast session: MS-WDSC over RPC, MS-WDSMSI over UDP, or none (HTTP only, or no session). */
+  initiation?: 'rpc' | 'udp' | 'none';
 }
 
 export interface ReportDrops {
@@ -76,6 +78,7 @@ export const REPORT_FIELDS = keys<Report>({
   integrity: true,
   resumedBytes: true,
   maxRssBytes: true,
+  initiation: true,
 });
 
 /** The fields of `drops`. */

@@ -17,10 +17,21 @@ import { SessionInfo, sessionFromMsiReply } from './session';
 
 export type InitiationResult =
   | { ok: true; session: SessionInfo; reply?: MsiReply }
+  /** The server's answer: a Win32 error (final: asking again, or another way, gets the same answer). */
   | { ok: false; kind: 'error'; win32: number; message: string }
   | { ok: false; kind: 'timeout'; tries: number; message: string }
   /** The stream closed (or failed) before an answer. */
-  | { ok: false; kind: 'closed'; message: string };
+  | { ok: false; kind: 'closed'; message: string }
+  /** The stream could not be opened: nothing listens there, or no route. */
+  | { ok: false; kind: 'refused'; message: string }
+  /**
+   * The server refused the authentication or the access (bind_nak, an access or authentication fault, the
+   * association ended after the last leg). `authTypeRejected`: the server would not use this authentication type
+   * at all (another type may work); `status`: the fault status when a fault said it.
+   */
+  | { ok: false; kind: 'auth'; message: string; authTypeRejected: boolean; status?: number }
+  /** Anything else that ended the exchange (an unknown interface, a reply that does not decode). */
+  | { ok: false; kind: 'protocol'; message: string };
 
 interface InitiatorCommon {
   handleTimeout(now: number): void;
@@ -36,19 +47,28 @@ export interface DatagramInitiator extends InitiatorCommon {
   pollTransmit(): Transmit | undefined;
 }
 
-export interface StreamInitiator extends InitiatorCommon {
-  readonly transport: 'stream';
+/** The stream half of a StreamInitiator: one exchange over one byte stream, with a result of type R. */
+export interface StreamMachine<R> {
   /** Where the caller opens the stream. */
   readonly server: Endpoint;
   handleConnected(now: number): void;
+  /** The stream could not be opened: refused (nothing listens), or unreachable (no route, host down). */
+  handleConnectFailed(now: number, why: 'refused' | 'unreachable', message: string): void;
   /** Bytes as they arrive: any split, in order. */
   handleBytes(chunk: Buffer, now: number): void;
   /** The stream ended (by the peer, or with an error). */
   handleClosed(now: number, error?: string): void;
+  handleTimeout(now: number): void;
+  pollTimeout(): number | undefined;
   /** Next bytes to write to the stream. */
   pollSend(): Buffer | undefined;
-  /** True when the initiator is done with the stream and the caller should close it. */
+  /** True when the machine is done with the stream and the caller should close it. */
   pollClose(): boolean;
+  readonly result: R | undefined;
+}
+
+export interface StreamInitiator extends InitiatorCommon, StreamMachine<InitiationResult> {
+  readonly transport: 'stream';
 }
 
 export type SessionInitiator = DatagramInitiator | StreamInitiator;

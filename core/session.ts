@@ -7,6 +7,7 @@
 import { Sec, SecMode } from './codec/mt';
 import { Calg, HmacAuth, PacketAuth, RsaAuth, hashName, parseSignKey, splitSecMode, symKeyBytes } from './codec/mt-security';
 import type { MsiReply } from './codec/msi';
+import type { InitiateReply } from './wdsc/initiate';
 import type { Endpoint } from './mt-client';
 
 /** The security of one direction: how its packets are validated, and with what key. */
@@ -48,7 +49,8 @@ export function sessionSecurity(s: Pick<SessionInfo, 'security'>): SessionSecuri
 }
 
 const SEC_NAMES: Record<number, string> = { [Sec.NONE]: 'NONE', [Sec.HASH]: 'HASH', [Sec.SIGN]: 'SIGN', [Sec.CHECKSUM]: 'CHECKSUM' };
-const secName = (m: number) => SEC_NAMES[m] ?? `0x${m.toString(16)}`;
+/** A security mode's name (NONE, HASH, SIGN, CHECKSUM), or its number in hex. */
+export const secName = (m: number) => SEC_NAMES[m] ?? `0x${m.toString(16)}`;
 
 /** The keys that seal what the client sends and check what the server sends (undefined: no keyed mode there). */
 export interface SessionAuth {
@@ -126,8 +128,10 @@ export function securityFromReply(r: ReplySecurity): SessionSecurity {
   return sec;
 }
 
-/** The session an MS-WDSMSI-over-UDP reply describes. */
-export function sessionFromMsiReply(r: MsiReply): SessionInfo {
+type ReplyFields = Pick<MsiReply, 'sessionId' | 'multicastAddr' | 'multicastPort' | 'serverAddr' | 'serverPort' | 'contentSize' | 'blockSize' | 'totalBlocks'>;
+
+/** What either reply (UDP or WDSC) says about the session, with the security it implies. */
+function sessionOf(r: ReplyFields, security: SessionSecurity): SessionInfo {
   return {
     sessionId: r.sessionId,
     multicast: { address: r.multicastAddr, port: r.multicastPort },
@@ -135,6 +139,16 @@ export function sessionFromMsiReply(r: MsiReply): SessionInfo {
     contentSize: r.contentSize,
     blockSize: r.blockSize,
     totalBlocks: r.totalBlocks,
-    security: UDP_SECURITY,
+    security,
   };
+}
+
+/** The session an MS-WDSMSI-over-UDP reply describes. */
+export function sessionFromMsiReply(r: MsiReply): SessionInfo {
+  return sessionOf(r, UDP_SECURITY);
+}
+
+/** The session an MS-WDSC WDSMC_OP_INITIATE reply describes: its security per protocol-notes #38. */
+export function sessionFromWdscReply(r: InitiateReply): SessionInfo {
+  return sessionOf(r, securityFromReply(r));
 }

@@ -87,7 +87,7 @@ export interface AcpOptions {
   /** Overall limit for the whole package, ms. */
   timeoutMs?: number;
   /** Options passed through to every receive (interface, cache, retries, TLS, fallback watchdogs ...). */
-  receive: Pick<ReceiveOptions, 'iface' | 'cacheBytes' | 'blockBase' | 'retries' | 'retryDelayMs' | 'mcastTimeoutMs' | 'minRateBytesPerSec' | 'minRateWindowMs' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs'>;
+  receive: Pick<ReceiveOptions, 'iface' | 'cacheBytes' | 'blockBase' | 'retries' | 'retryDelayMs' | 'mcastTimeoutMs' | 'minRateBytesPerSec' | 'minRateWindowMs' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs' | 'initiation' | 'rpcPort' | 'rpcTimeoutMs' | 'preOs' | 'credentials'>;
 }
 
 export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {

@@ -28,7 +28,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { normalizeServer, ServerAddress } from '../transport/address';
-import { envValue } from '../util/env';
+import { childEnv, envValue } from '../util/env';
 import { decodeWindowsText } from '../util/text';
 import { findServerInIni } from './acp-ini';
 import { parseRegQuery } from './reg-query';
@@ -94,11 +94,21 @@ export interface DiscoveryInputs {
 export const SERVER_ENV = 'OSDCAST_SERVER';
 export const PE_CONTROL_KEY = 'HKLM\\SYSTEM\\CurrentControlSet\\Control';
 
+/**
+ * WinPE: the key MiniNT under HKLM\SYSTEM\CurrentControlSet\Control exists (`reg query` exits 0). Decides
+ * WDSMC_CLIENT_CAP_BOOT_DEVICE in the MS-WDSC request (MS-WDSMSI 3.1.5.1.1). Never true off Windows.
+ */
+export function isWinPE(run: CommandRunner = defaultRunCommand, platform: NodeJS.Platform = process.platform): boolean {
+  if (platform !== 'win32') return false;
+  const r = run('reg', ['query', `${PE_CONTROL_KEY}\\MiniNT`]);
+  return !r.error && r.status === 0;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // reg query
 
 export const defaultRunCommand: CommandRunner = (file, args) => {
-  const r = spawnSync(file, args as string[], { encoding: 'utf8', windowsHide: true, timeout: 15_000 });
+  const r = spawnSync(file, args as string[], { encoding: 'utf8', windowsHide: true, timeout: 15_000, env: childEnv(process.env) });
   return { status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '', error: r.error };
 };
 

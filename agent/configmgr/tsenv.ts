@@ -20,7 +20,7 @@ import { spawnSync, type SpawnSyncOptions, type SpawnSyncReturns } from 'node:ch
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { envValue } from '../util/env';
+import { childEnv, envValue } from '../util/env';
 import { stripBom } from '../util/text';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ export function helperEnv(
   progId?: string,
 ): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined && !/^TSENV_/i.test(k)) env[k] = v;
+  for (const [k, v] of Object.entries(childEnv(base))) if (!/^TSENV_/i.test(k)) env[k] = v;
   env.TSENV_OP = op;
   env.TSENV_OUT = outFile;
   env.TSENV_COUNT = String(names.length);
@@ -311,8 +311,8 @@ export function setTsVariables(vars: Readonly<Record<string, string>>, opts: TsE
 }
 
 /**
- * @internal Reads task-sequence variables (read-only "_SMSTS..." names are allowed here). Missing variables read as "".
- * Only the tests use it (they read back what setTsVariables wrote through the real cscript helper).
+ * Reads task-sequence variables (read-only "_SMSTS..." names are allowed here). Missing variables read as "".
+ * The network access account comes this way (configmgr/credentials.ts); the tests read back what setTsVariables wrote.
  */
 export function getTsVariables(names: readonly string[], opts: TsEnvOptions = {}): TsEnvGetResult {
   for (const n of names) if (n === '' || !/^[A-Za-z0-9_-]+$/.test(n)) return fail('invalid-variable', `bad variable name ${JSON.stringify(n)}`);

@@ -8,14 +8,15 @@ import fs from 'node:fs';
 import type dgram from 'node:dgram';
 import { Bitmap } from '../../core/bitmap';
 import { storeFor } from '../../core/receiver';
-import { MsiUdpInitiator } from '../../core/msi-client';
 import type { FallbackCause } from '../../core/outcome';
-import { SessionInfo, sessionSecurity, unsupportedSecurity } from '../../core/session';
+import type { Credentials } from '../../core/ntlm/auth';
+import type { SessionInfo } from '../../core/session';
 import { DEFAULTS } from '../defaults';
 import { DiskPump } from '../storage/disk';
 import { Exit, OsdcastError } from '../errors';
 import { HttpClient, HttpError, HttpInfo } from '../transport/http';
 import { HttpFiller } from './http-fill';
+import { initiateSession, InitiationMethod, NoSession } from './initiate';
 import type { Logger } from '../log/log';
 import { runMulticast } from './multicast';
 import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
@@ -59,6 +60,16 @@ export interface ReceiveOptions {
   insecure?: boolean;
   /** Block size used for HTTP-only receives (bytes). */
   httpBlockSize?: number;
+  /** --initiation: rpc (MS-WDSC), udp (MS-WDSMSI) or auto (rpc, then udp). */
+  initiation?: InitiationMethod;
+  /** --rpc-port (default DEFAULTS.rpcPort; on refusal the endpoint mapper is asked). */
+  rpcPort?: number;
+  /** --rpc-timeout: each RPC connect and call (ms). */
+  rpcTimeoutMs?: number;
+  /** --pre-os, or WinPE: claim WDSMC_CLIENT_CAP_BOOT_DEVICE. */
+  preOs?: boolean;
+  /** NTLM account for RPC initiation; absent: anonymous, then no authentication. */
+  credentials?: Credentials;
 }
 
 export interface ReceiveDeps {
@@ -111,7 +122,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, integrity: 'unverified' };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, integrity: 'unverified', initiation: 'none' };
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
   const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
@@ -150,7 +161,12 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         iface = route;
         mac = macFor(iface);
         uni = await openUnicast(iface, (msg, from) => onUni(msg, from));
-        session = await initiateWithRetries(o, mac, uni, (h) => (onUni = h), now, log, ac.signal, retries, retryDelayMs);
+        const got = await initiateSession(
+          { ...o, method: o.initiation, bootDevice: o.preOs, retries, retryDelayMs },
+          { mac, uni, setHandler: (h) => (onUni = h), now, log, signal: ac.signal },
+        );
+        session = got.session;
+        report.initiation = got.method;
       } catch (e) {
         if (!(e instanceof NoSession) || !http) throw e;
         fallback = { cause: e.why, reason: `no multicast session: ${e.message}` };
@@ -403,86 +419,4 @@ async function fetchDigest(url: string, o: ReceiveOptions, log: Logger, signal: 
   } finally {
     c.close();
   }
-}
-
-/** No multicast session, and why: no route, no reply (worth another attempt, unlike an error reply), or refused. */
-class NoSession extends OsdcastError {
-  constructor(
-    readonly why: Extract<FallbackCause, 'no-route' | 'no-reply' | 'no-session'>,
-    message: string,
-  ) {
-    super('no-session', message);
-  }
-}
-
-async function initiateWithRetries(
-  o: ReceiveOptions,
-  mac: Buffer,
-  uni: dgram.Socket,
-  setHandler: (h: (msg: Buffer) => void) => void,
-  now: () => number,
-  log: Logger,
-  signal: AbortSignal,
-  retries: number,
-  retryDelayMs: number,
-): Promise<SessionInfo> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await initiate(o, mac, uni, setHandler, now, log, signal);
-    } catch (e) {
-      // An MSI error reply is the server's answer: retrying will not change it. No reply is retried.
-      const retryable = e instanceof NoSession && e.why === 'no-reply';
-      if (!retryable || attempt >= retries) throw e;
-      log.warn(`${(e as Error).message}; retrying in ${retryDelayMs / 1000} s (${attempt + 1} of ${retries})`);
-      await new Promise<void>((res, rej) => {
-        const t = setTimeout(res, retryDelayMs);
-        signal.addEventListener('abort', () => {
-          clearTimeout(t);
-          rej(signal.reason);
-        }, { once: true });
-      });
-    }
-  }
-}
-
-async function initiate(o: ReceiveOptions, mac: Buffer, uni: dgram.Socket, setHandler: (h: (msg: Buffer) => void) => void, now: () => number, log: Logger, signal: AbortSignal): Promise<SessionInfo> {
-  const init = new MsiUdpInitiator({ server: { address: o.server, port: o.port }, namespace: o.namespace, content: o.content, mac, maxTries: o.msiTries, retryMs: o.msiRetryMs }, now());
-  log.info(`requesting ${o.namespace} / ${o.content} from ${o.server}:${o.port} (MS-WDSMSI over UDP)`);
-  await new Promise<void>((resolve, reject) => {
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => {
-      if (timer) clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const pump = () => {
-      let tx;
-      while ((tx = init.pollTransmit())) uni.send(tx.data, tx.to.port, tx.to.address);
-      if (timer) clearTimeout(timer);
-      if (init.result) {
-        signal.removeEventListener('abort', onAbort);
-        return resolve();
-      }
-      const t = init.pollTimeout();
-      if (t !== undefined)
-        timer = setTimeout(() => {
-          init.handleTimeout(now());
-          pump();
-        }, Math.max(0, t - now()));
-    };
-    if (signal.aborted) return reject(signal.reason);
-    signal.addEventListener('abort', onAbort);
-    setHandler((msg) => {
-      init.handleDatagram(msg, { address: o.server, port: o.port }, now());
-      pump();
-    });
-    pump();
-  });
-  const res = init.result!;
-  if (!res.ok) throw new NoSession(res.kind === 'timeout' ? 'no-reply' : 'no-session', res.message);
-  const rep = res.session;
-  if (rep.multicast.address.includes(':')) throw new NoSession('no-session', 'server offered an IPv6 session; this build receives IPv4 only');
-  const refused = unsupportedSecurity(sessionSecurity(rep));
-  if (refused) throw new NoSession('no-session', refused);
-  log.info(`session ${rep.sessionId >>> 0} at ${rep.multicast.address}:${rep.multicast.port}, ${rep.contentSize} bytes in ${rep.totalBlocks} blocks of ${rep.blockSize}`);
-  return rep;
 }

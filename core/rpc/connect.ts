@@ -71,9 +71,10 @@ function isAuthRefusalFault(status: number): boolean {
 
 /**
  * Reads one event of an attempt whose probe call is `probeCallId`; undefined while undecided (#32, #33, #35).
- * `bound`: the bind (and auth3 or alter_context) completed before this event.
+ * `bound`: the bind (and auth3 or alter_context) completed before this event. Also the reading of
+ * core/wdsc/initiator.ts, which drives one attempt per stream.
  */
-function judge(e: RpcEvent, a: Attempt, probeCallId: number, bound: boolean): Verdict | undefined {
+export function judge(e: RpcEvent, a: { authType: number }, probeCallId: number, bound: boolean): Verdict | undefined {
   const authenticated = a.authType !== AuthType.NONE;
   switch (e.type) {
     case 'bound':

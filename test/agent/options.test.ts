@@ -36,14 +36,14 @@ describe('the option table', () => {
   it('each command has exactly the table flags for it, in table order; the shared ones on both', () => {
     for (const cmd of COMMANDS) expect(longs(command(cmd))).toEqual(flagsOf(cmd).map((n) => longName(FLAGS[n])));
     const shared = FLAG_LIST.filter(([, s]) => s.commands.length === COMMANDS.length).map(([n]) => n);
-    expect(shared).toEqual(expect.arrayContaining(['server', 'interface', 'cache', 'timeout', 'retries', 'retryDelay', 'mcastTimeout', 'minRate', 'minRateWindow', 'ca', 'insecure', 'tsVar', 'json', 'logFile', 'logFormat', 'logMaxSize', 'logLevel', 'blockBase', 'httpOnly']));
+    expect(shared).toEqual(expect.arrayContaining(['initiation', 'rpcPort', 'rpcTimeout', 'user', 'passwordFile', 'preOs', 'server', 'interface', 'cache', 'timeout', 'retries', 'retryDelay', 'mcastTimeout', 'minRate', 'minRateWindow', 'ca', 'insecure', 'tsVar', 'json', 'logFile', 'logFormat', 'logMaxSize', 'logLevel', 'blockBase', 'httpOnly']));
     expect(flagsOf('receive')).toEqual(expect.arrayContaining(['namespace', 'content', 'out', 'http', 'sha256', 'sha256Url']));
     expect(flagsOf('acp')).not.toContain('out');
   });
 
   it('converting units: parsed to the held unit, feeding a field named for it; defaults held in that unit', () => {
     const converting = FLAG_LIST.filter(([, s]) => s.unit in CONVERSIONS);
-    expect(converting.map(([n]) => n).sort()).toEqual(['cache', 'logMaxSize', 'mcastTimeout', 'minRate', 'minRateWindow', 'retryDelay', 'timeout']);
+    expect(converting.map(([n]) => n).sort()).toEqual(['cache', 'logMaxSize', 'mcastTimeout', 'minRate', 'minRateWindow', 'retryDelay', 'rpcTimeout', 'timeout']);
     for (const [, s] of converting) {
       const c = CONVERSIONS[s.unit as keyof typeof CONVERSIONS];
       expect(s.flags).toContain(`<${s.unit}>`);
@@ -66,10 +66,13 @@ describe('the option table', () => {
     expect(FLAGS.logMaxSize.default.value).toBe(DEFAULTS.logMaxSizeBytes);
     expect(FLAGS.logLevel.default.value).toBe(DEFAULTS.logLevel);
     expect(FLAGS.blockBase.default.value).toBe(DEFAULTS.blockBase);
+    expect(FLAGS.initiation.default.value).toBe(DEFAULTS.initiation);
+    expect(FLAGS.rpcPort.default.value).toBe(DEFAULTS.rpcPort);
+    expect(FLAGS.rpcTimeout.default.value).toBe(DEFAULTS.rpcTimeoutMs);
     const c = new Command().exitOverride();
     for (const n of flagsOf('acp')) c.addOption(commanderOption(n, 'acp'));
     c.parse([], { from: 'user' });
-    expect(c.opts()).toEqual({ cache: 64 * 1024 * 1024, blockBase: 'auto', retries: 2, retryDelay: 15_000, mcastTimeout: 60_000, minRateWindow: 60_000, logMaxSize: 2 * 1024 * 1024, logLevel: 'info' });
+    expect(c.opts()).toEqual({ cache: 64 * 1024 * 1024, blockBase: 'auto', retries: 2, retryDelay: 15_000, initiation: 'auto', rpcPort: 5040, rpcTimeout: 10_000, mcastTimeout: 60_000, minRateWindow: 60_000, logMaxSize: 2 * 1024 * 1024, logLevel: 'info' });
     expect(c.helpInformation()).toContain('(default: 15 s)');
   });
 
@@ -87,6 +90,11 @@ describe('the option table', () => {
       ['sha256', 'abc', /^--sha256 must be 64 hex digits/],
       ['http', 'ftp://x/y', /^--http must be an http:\/\/ or https:\/\/ URL/],
       ['ca', '/nonexistent/ca.pem', /^--ca \/nonexistent\/ca.pem: no such file$/],
+      ['rpcPort', '0', /^--rpc-port must be 1\.\.65535, got "0"$/],
+      ['rpcPort', '5040x', /^--rpc-port must be 1\.\.65535/],
+      ['rpcTimeout', '0', /^--rpc-timeout must be a number > 0, got "0"$/],
+      ['user', 'CORP\\a@b', /^--user must be DOMAIN\\name, name@domain or name, got "CORP\\a@b"$/],
+      ['user', 'CORP\\', /^--user must be/],
     ];
     for (const [name, v, msg] of bad) expect(() => (FLAGS[name] as { parse: (v: string, p: undefined) => unknown }).parse(v, undefined), `${name} ${v}`).toThrow(msg);
     expect(() => FLAGS.http.parse!('http://user:secret@dp/x y\u0000', undefined)).not.toThrow();

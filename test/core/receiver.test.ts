@@ -295,6 +295,9 @@ describe('session initiators: a datagram one and a byte-stream one behind one ty
         this.done = true;
       }
     }
+    handleConnectFailed(_now: number, _why: 'refused' | 'unreachable', message: string): void {
+      if (!this.result) this.result = { ok: false, kind: 'refused', message };
+    }
     handleClosed(_now: number, error?: string): void {
       if (!this.result) this.result = { ok: false, kind: 'closed', message: error ?? 'closed' };
     }

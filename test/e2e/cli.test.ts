@@ -88,6 +88,13 @@ describe('osdcast CLI', () => {
     [['receive', '--namespace', 'n', '--content', 'c', '--out', 'o'], 'no distribution point found (tried: --server: absent; OSDCAST_SERVER: absent; osdcast.json beside the binary'],
     [['acp', 'PS100004'], 'acp takes [<INI>] <PackageID> <DestinationDir>, got 1 argument'],
     [['acp', 'PS1/0004', '/tmp/x'], 'not a ConfigMgr package ID'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--user', 'CORP\\svc-osd'], '--user CORP\\svc-osd needs a password: --password-file <path> or environment variable OSDCAST_PASSWORD'],
+    [['acp', '--server', 'h', '--user', 'svc-osd@corp.example', 'PS100004', '/tmp/x'], '--user svc-osd@corp.example needs a password'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--password-file', '/nonexistent/pw.txt'], '--password-file /nonexistent/pw.txt: no such file'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--user', 'A\\b@c'], '--user must be DOMAIN\\name, name@domain or name'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--rpc-port', '70000'], '--rpc-port must be 1..65535, got "70000"'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--rpc-timeout', '0'], '--rpc-timeout must be a number > 0'],
+    [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--initiation', 'tcp'], '--initiation'],
     [['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o', '--sha256-url', 'notaurl'], '--sha256-url must be an http:// or https:// URL'],
   ])('usage error %j exits 2 with one line', async (args, msg) => {
     const r = await run(args as string[]);
@@ -95,6 +102,19 @@ describe('osdcast CLI', () => {
     const lines = r.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain(msg);
+  });
+
+  it('a password without --user exits 2 with one line, whether from a file or OSDCAST_PASSWORD, and never shows it', async () => {
+    const pw = path.join(dir, 'pw.txt');
+    fs.writeFileSync(pw, 'S3cret-in-file\r\n');
+    const args = ['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o'];
+    const fromFile = await run([...args, '--password-file', pw]);
+    const fromEnv = await run(args, 60_000, { OSDCAST_PASSWORD: 'S3cret-in-env' });
+    for (const [r, what] of [[fromFile, '--password-file'], [fromEnv, 'OSDCAST_PASSWORD']] as const) {
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([`osdcast: a password (${what}) needs --user <DOMAIN\\name> (see --help)`]);
+      expect(r.stderr + r.stdout).not.toMatch(/S3cret/);
+    }
   });
 
   it('receives over loopback multicast and prints the JSON report as the last stdout line', async () => {
