@@ -26,6 +26,7 @@ import {
   LeaveReason,
   MtBody,
   MtOpt,
+  MtOption,
   MtPacket,
   Op,
   Range,
@@ -98,6 +99,8 @@ export interface MtClientConfig {
   localAddress: Buffer; // 4 or 16 bytes
   macAddress: Buffer;
   multistream?: boolean; // advertise WDSMCTP_CAP_MULTISTREAM (we honour DEMOTE), default true
+  /** The session initiation's UserSid: sent in every JOIN as WDSMCTP_OPT_USER_SID (2.2.5, <1>). */
+  userSid?: Buffer;
   params?: Partial<MtParams>;
 }
 
@@ -642,8 +645,9 @@ export class MtClient {
   }
 
   private sendJoin(now: number): void {
-    const caps = this.cfg.multistream === false ? [] : [{ id: MtOpt.CAPABILITIES, value: Buffer.from([CAP_MULTISTREAM]) }];
-    this.emit(this.server, { op: Op.JOIN, clientName: this.cfg.clientName, ipAddress: this.cfg.localAddress, macAddress: this.cfg.macAddress }, now, caps);
+    const opts: MtOption[] = this.cfg.multistream === false ? [] : [{ id: MtOpt.CAPABILITIES, value: Buffer.from([CAP_MULTISTREAM]) }];
+    if (this.cfg.userSid?.length) opts.push({ id: MtOpt.USER_SID, value: this.cfg.userSid });
+    this.emit(this.server, { op: Op.JOIN, clientName: this.cfg.clientName, ipAddress: this.cfg.localAddress, macAddress: this.cfg.macAddress }, now, opts);
     this.counters.joinsSent++;
     this.timers.arm('join', now + this.params.joinInterval);
   }

@@ -116,6 +116,7 @@ export class Receiver {
         clientName: cfg.clientName,
         localAddress: cfg.localAddress,
         macAddress: cfg.macAddress,
+        ...(s.userSid ? { userSid: s.userSid } : {}),
         params: cfg.params,
       },
       this.ma,

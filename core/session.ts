@@ -39,6 +39,8 @@ export interface SessionInfo {
   totalBlocks: number;
   /** Absent means CHECKSUM both ways (MS-WDSMSI over UDP). */
   security?: SessionSecurity;
+  /** The reply's UserSid (MS-WDSC initiation only), echoed in JOIN as WDSMCTP_OPT_USER_SID (MS-WDSMT 2.2.5, <1>). */
+  userSid?: Buffer;
 }
 
 /** MS-WDSMSI over UDP: both directions CHECKSUM, no key (3.1.5.1, the pre-OS row). */
@@ -150,5 +152,6 @@ export function sessionFromMsiReply(r: MsiReply): SessionInfo {
 
 /** The session an MS-WDSC WDSMC_OP_INITIATE reply describes: its security per protocol-notes #38. */
 export function sessionFromWdscReply(r: InitiateReply): SessionInfo {
-  return sessionOf(r, securityFromReply(r));
+  const s = sessionOf(r, securityFromReply(r));
+  return r.userSid?.length ? { ...s, userSid: r.userSid } : s;
 }

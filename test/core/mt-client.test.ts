@@ -3,10 +3,10 @@ import { LOSS_SCALE, LeaveReason, KickReason, MtOpt, Op, Sec, encodeMt } from '.
 import { MtClient, MtParams } from '../../core/mt-client';
 import { FakeApp, SERVER, SID, decodeOut, fixedRng, srv } from './helpers';
 
-function make(opts: { rng?: () => number; params?: Partial<MtParams>; app?: FakeApp } = {}) {
+function make(opts: { rng?: () => number; params?: Partial<MtParams>; app?: FakeApp; userSid?: Buffer } = {}) {
   const app = opts.app ?? new FakeApp();
   const c = new MtClient(
-    { sessionId: SID, clientSecMode: Sec.CHECKSUM, serverSecMode: Sec.CHECKSUM, server: SERVER, clientName: 'PC-01', localAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.from([0, 0x15, 0x5d, 1, 2, 3]), params: opts.params },
+    { sessionId: SID, clientSecMode: Sec.CHECKSUM, serverSecMode: Sec.CHECKSUM, server: SERVER, clientName: 'PC-01', localAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.from([0, 0x15, 0x5d, 1, 2, 3]), userSid: opts.userSid, params: opts.params },
     app,
     opts.rng ?? fixedRng(0.5),
     0,
@@ -42,6 +42,19 @@ describe('MT client: joining (3.2.5.3)', () => {
     c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 1, minNackBackoff: 1, maxNackBackoff: 2, trailSeq: 1, leadSeq: 1, rtt: 1 }), 600);
     expect(c.stats().ignored).toBe(1);
     expect(c.info().state).toBe('join');
+  });
+
+  it('echoes the initiation reply\'s UserSid in every JOIN as WDSMCTP_OPT_USER_SID (2.2.5, <1>)', () => {
+    // S-1-5-21-1-2-3-1001 in its MS-DTYP 2.4.2 binary form
+    const sid = Buffer.from('010500000000000515000000010000000200000003000000e9030000', 'hex');
+    const { c } = make({ userSid: sid });
+    const [j] = drain(c);
+    expect(j!.p.options).toEqual([
+      { id: MtOpt.CAPABILITIES, value: Buffer.from([1]) },
+      { id: MtOpt.USER_SID, value: sid },
+    ]);
+    c.handleTimeout(500);
+    expect(drain(c)[0]!.p.options).toContainEqual({ id: MtOpt.USER_SID, value: sid });
   });
 
   it('answers JOINACK with a QCR of zeros carrying the JOINACK SenderTime, then runs the Force QCC timer', () => {

@@ -247,6 +247,13 @@ describe('EptMapLookup: the endpoint mapper names the WDSC port', () => {
 describe('SessionInfo from an MS-WDSC reply (security read per protocol-notes #38)', () => {
   const key = Buffer.alloc(24, 1);
   const rsa = Buffer.alloc(148, 2);
+  it('carries the reply\'s UserSid into SessionInfo (a zero-length one is no SID)', () => {
+    const sid = Buffer.from('010500000000000515000000010000000200000003000000e9030000', 'hex');
+    expect(sessionFromWdscReply({ kind: 'reply', ...REPLY, userSid: sid }).userSid).toEqual(sid);
+    expect(sessionFromWdscReply({ kind: 'reply', ...REPLY, userSid: Buffer.alloc(0) }).userSid).toBeUndefined();
+    expect(sessionFromWdscReply({ kind: 'reply', ...REPLY }).userSid).toBeUndefined();
+  });
+
   it('addresses, ids and sizes as sent; keys per direction; no SecMode and no key: CHECKSUM both ways', () => {
     const s = sessionFromWdscReply({ kind: 'reply', ...REPLY, secMode: 0x00010002, symKey: key, signKey: rsa, hashAlgId: 0x800c, hmacAlgId: 0x8009 });
     expect(s).toMatchObject({ sessionId: REPLY.sessionId, multicast: { address: '239.0.0.111', port: 64132 }, server: { address: '10.0.0.5', port: 64132 }, contentSize: 1000, blockSize: 300, totalBlocks: 4 });
