@@ -59,7 +59,7 @@ export interface AcpReport extends Report {
 
 const keys = <T>(o: { [K in keyof Required<T>]: true }) => Object.keys(o) as (keyof T)[];
 
-/** Every field a receive report can carry. */
+/** @internal Every field a receive report can carry. */
 export const REPORT_FIELDS = keys<Report>({
   status: true,
   exitCode: true,
@@ -81,10 +81,10 @@ export const REPORT_FIELDS = keys<Report>({
   initiation: true,
 });
 
-/** The fields of `drops`. */
+/** @internal The fields of `drops`. */
 export const REPORT_DROPS_FIELDS = keys<ReportDrops>({ wrongSource: true, authFailed: true });
 
-/** What an ACP report adds. */
+/** @internal What an ACP report adds. */
 export const ACP_REPORT_FIELDS = keys<Omit<AcpReport, keyof Report>>({ packageId: true, destination: true, files: true, filesDone: true, aborted: true });
 
 export function reportLine(r: Report): string {

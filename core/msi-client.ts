@@ -71,6 +71,7 @@ export interface StreamInitiator extends InitiatorCommon, StreamMachine<Initiati
   readonly transport: 'stream';
 }
 
+/** @internal Either shape of initiator (the seam; the agent drives each through its own transport). */
 export type SessionInitiator = DatagramInitiator | StreamInitiator;
 
 export interface MsiUdpConfig {

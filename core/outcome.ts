@@ -33,6 +33,7 @@ export type FailureKind =
   /** Anything else (a bug): the message says what. */
   | 'internal';
 
+/** @internal Every failure kind (the README test checks its list against it). */
 export const FAILURE_KINDS: readonly FailureKind[] = ['kick-fail', 'kick-fallback', 'inactivity', 'timeout', 'no-session', 'incomplete', 'http', 'integrity', 'io', 'interrupted', 'usage', 'unsafe-path', 'internal'];
 
 /** Why multicast was left (or never used) in favour of HTTP. */
@@ -56,6 +57,7 @@ export type FallbackCause =
   /** No packet from the server for InactivityTimeout. */
   | 'inactivity';
 
+/** @internal Every fallback cause (the README test checks its list against it). */
 export const FALLBACK_CAUSES: readonly FallbackCause[] = ['http-only', 'no-route', 'no-reply', 'no-session', 'join-failed', 'mcast-timeout', 'min-rate', 'kick-fallback', 'inactivity'];
 
 /**

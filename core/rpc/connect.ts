@@ -125,6 +125,7 @@ export type ConnectorEvent =
   | { type: 'done'; attempt: Attempt; client: RpcClient; callId: number; answer: Extract<RpcEvent, { type: 'response' | 'fault' }> }
   | { type: 'failed'; attempts: { attempt: Attempt; verdict: Verdict }[]; verdict: Verdict };
 
+/** @internal The whole plan as one state machine: the Samba interop tests drive it; the agent uses judge/firstAttempt/nextAttempt through core/wdsc/initiator.ts. */
 export class RpcConnector {
   private attempt: Attempt | undefined;
   private client: RpcClient | undefined;

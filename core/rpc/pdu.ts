@@ -212,6 +212,7 @@ export function encodePduLayout(p: Pdu): PduLayout {
   return { pdu, dataStart, dataEnd, signedEnd };
 }
 
+/** @internal A whole PDU (tests and the fuzz suite; the client and server use encodePduLayout). */
 export function encodePdu(p: Pdu): Buffer {
   return encodePduLayout(p).pdu;
 }

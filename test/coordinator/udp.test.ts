@@ -6,7 +6,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
 import { canRun } from '../support/env';
-import { spawnCoordinator } from './cli-child';
+import { spawnCoordinator } from '../support/cli-child';
 import { UdpHost } from '../support/udp-clients';
 import { RunningCoordinator, startCoordinator } from './udp';
 

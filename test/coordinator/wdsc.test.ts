@@ -19,7 +19,7 @@ import { WDSC_INTERFACE, WDS_RPC_MESSAGE_OPNUM, decodeWdsRpcMessageResponse, enc
 import { PacketType, encodeWdsc } from '../../core/wdsc/packet';
 import { InitiateResult, MSI_ENDPOINT, WDSMC_OP_INITIATE, buildInitiateRequest, decodeInitiateResult } from '../../core/wdsc/initiate';
 import { connect as tcpConnect } from '../core/rpc/drive';
-import { spawnCoordinator } from './cli-child';
+import { spawnCoordinator } from '../support/cli-child';
 import { Coordinator } from './coordinator';
 import { RpcFront, RpcLink } from './rpc';
 import { securityFromReply, unsupportedSecurity } from '../../core/session';
