@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { newSecurity } from '../coordinator/security';
 import { startCoordinator } from '../coordinator/udp';
 import { randomImage, runAgent, sha256, tempDir } from './harness';
 
@@ -150,6 +151,32 @@ describe('osdcast CLI', () => {
     expect(rep.error).toContain('no reply');
     expect(rep.errorKind).toBe('no-session');
     expect(fs.existsSync(path.join(dir, 'never.wim.partial'))).toBe(false);
+  });
+
+  it('--pre-os against a HASH session over RPC gets CHECKSUM both ways; without it the client takes part in HASH', async () => {
+    // Like Server 2016+ on an unprivileged port of 127.0.0.1: MS-WDSC only, anonymous RPC, HASH for clients
+    // outside WinPE. MS-WDSMSI 3.1.5.1: a pre-OS client (BOOT_DEVICE in the INITIATE's Cap) gets CHECKSUM.
+    const events: { type: string; via?: string; ok?: boolean }[] = [];
+    const c = await startCoordinator({ data: image, namespace: 'WDS:CLI/x.wim/1', content: 'x.wim', port: 0, iface: '127.0.0.1', udpMsi: false, rpc: { port: 0, allowAnonymous: true }, security: newSecurity('hash', Math.random), onEvent: (e) => events.push(e) });
+    try {
+      const args = (out: string) => ['receive', '--server', '127.0.0.1', '--initiation', 'rpc', '--rpc-port', String(c.rpcPort), '--namespace', 'WDS:CLI/x.wim/1', '--content', 'x.wim', '--out', path.join(dir, out), '--interface', '127.0.0.1', '--json', '--retries', '0'];
+      const pre = await run([...args('preos.wim'), '--pre-os']);
+      expect(pre.code, pre.stderr).toBe(0);
+      expect(JSON.parse(pre.stdout.trim().split('\n').pop()!)).toMatchObject({ status: 'ok', initiation: 'rpc', sha256: sha256(image), drops: { authFailed: 0 } });
+      expect(pre.stderr).toContain('security: client CHECKSUM, server CHECKSUM');
+      expect(sha256(fs.readFileSync(path.join(dir, 'preos.wim')))).toBe(sha256(image));
+
+      const full = await run(args('full.wim'));
+      expect(full.code, full.stderr).toBe(0);
+      expect(JSON.parse(full.stdout.trim().split('\n').pop()!)).toMatchObject({ status: 'ok', initiation: 'rpc', sha256: sha256(image), drops: { authFailed: 0 } });
+      expect(full.stderr).toContain('security: client HASH, server HASH');
+
+      // The coordinator's side: both sessions started over RPC, and every client packet carried the mode it expected.
+      expect(events.filter((e) => e.type === 'msi').map((e) => [e.via, e.ok])).toEqual([['rpc', true], ['rpc', true]]);
+      expect(c.coordinator.stats).toMatchObject({ securityMismatch: 0, authFailed: 0 });
+    } finally {
+      await c.stop();
+    }
   });
 });
 

@@ -1,9 +1,16 @@
 /**
- * Issue 7 in the namespace lab: a coordinator (10.77.0.1), one agent (the built CLI, 10.77.0.10) and a forging
- * host (10.77.0.66) on one bridge. During the live transfer the forger sends well-formed ODATA to the session's
- * group and port (right session id, valid CHECKSUM, in-window sequence numbers, real block numbers, random
- * payload). The agent must drop every one of them as `drops.wrongSource` and write the image byte-exact.
- * An nftables counter at the bridge counts the forged packets that reached the agent's port.
+ * Forged ODATA in the namespace lab, the built CLI as the agent (10.77.0.10), the coordinator at 10.77.0.1.
+ *
+ * Issue 7: a forging host (10.77.0.66) on the same bridge sends, during the live transfer, well-formed ODATA to the
+ * session's group and port (right session id, valid CHECKSUM, in-window sequence numbers, real block numbers,
+ * random payload). The agent must drop every one of them as `drops.wrongSource` and write the image byte-exact.
+ *
+ * Issue 9: in a HASH session (initiated over MS-WDSC, anonymous RPC on 5040 inside the lab) the forger runs in the
+ * coordinator's own namespace, bound to the coordinator's address on a port of its own: its packets carry the
+ * server's source address and pass the source check, but their HMAC is wrong. The agent must count every one as
+ * `drops.authFailed` and write the image byte-exact.
+ *
+ * In both, an nftables counter at the bridge counts the forged packets that reached the agent's port.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
@@ -11,57 +18,115 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { canRun } from '../support/env';
-import { Lab, createLab, labUnavailable } from './lab';
+import { Lab, LabProcess, createLab, labUnavailable } from './lab';
 
 const DIST = path.resolve(__dirname, '../../dist');
 const bin = (name: string) => path.join(DIST, name);
 const why = labUnavailable({ nft: true });
 const INJECT = 2000;
 
-let lab: Lab | undefined;
-let dir: string | undefined;
+const labs: Lab[] = [];
+const dirs: string[] = [];
 afterAll(async () => {
-  await lab?.teardown();
-  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  for (const lab of labs) await lab.teardown();
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('lab: a forged sender on the session group (issue 7)', () => {
+type Ready = { msiPort: number | null; port: number; group: string; sha256: string };
+type Report = Record<string, unknown> & { drops: { wrongSource: number; authFailed: number }; droppedPackets: number };
+
+async function newLab(hosts: { name: string; host: number }[]): Promise<{ lab: Lab; dir: string }> {
+  for (const b of ['osdcast.cjs', 'coordinator.cjs', 'lab-forger.cjs']) expect(fs.existsSync(bin(b)), `dist/${b} is built by npm test before vitest runs`).toBe(true);
+  const lab = await createLab({ hosts });
+  labs.push(lab);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-lab-'));
+  dirs.push(dir);
+  return { lab, dir };
+}
+
+/** Starts the forger in `where`, sending from `from`, once it listens. */
+async function startForger(lab: Lab, where: string, from: string, ready: Ready): Promise<LabProcess> {
+  const forger = lab.start(where, [process.execPath, bin('lab-forger.cjs'), '--group', ready.group, '--port', String(ready.port), '--iface', from, '--count', String(INJECT), '--skip', '300']);
+  await forger.line((l) => l.includes('"listening"'));
+  return forger;
+}
+
+/** Runs the agent in `rx` to the end: its exit code and its --json report. */
+async function receiveIn(lab: Lab, out: string, args: string[]): Promise<{ code: number | null; report: Report; stderr: string }> {
+  const env = { ...process.env };
+  for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath', 'OSDCAST_PASSWORD']) delete env[k];
+  const agent = lab.start('rx', [process.execPath, bin('osdcast.cjs'), 'receive', ...args, '--namespace', 'SMSNamespace', '--content', 'PKG00001', '--out', out, '--interface', lab.address('rx'), '--timeout', '45', '--json'], { env });
+  const { code } = await agent.exited;
+  const lines = agent.stdout().trim().split('\n');
+  return { code, report: JSON.parse(lines[lines.length - 1]!) as Report, stderr: agent.stderr() };
+}
+
+function expectByteExact(out: string, mib: number, sha256: string): void {
+  const file = fs.readFileSync(out);
+  expect(file.length).toBe(mib * 1024 * 1024);
+  expect(crypto.createHash('sha256').update(file).digest('hex')).toBe(sha256);
+}
+
+describe('lab: a forged sender on the session group (issues 7 and 9)', () => {
   it('drops every forged ODATA from a third address and writes the image byte-exact', async (ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
-    for (const b of ['osdcast.cjs', 'coordinator.cjs', 'lab-forger.cjs']) expect(fs.existsSync(bin(b)), `dist/${b} is built by npm test before vitest runs`).toBe(true);
     const t0 = Date.now();
-    lab = await createLab({ hosts: [{ name: 'coord', host: 1 }, { name: 'rx', host: 10 }, { name: 'forger', host: 66 }] });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-lab-'));
+    const { lab, dir } = await newLab([{ name: 'coord', host: 1 }, { name: 'rx', host: 10 }, { name: 'forger', host: 66 }]);
 
     // 32 MiB at a capped 8 MB/s: about four seconds of live transfer for the forger to hit.
     const coord = lab.start('coord', [process.execPath, bin('coordinator.cjs'), '--generate', '32', '--interface', lab.address('coord'), '--rate', '8']);
-    const ready = JSON.parse(await coord.line((l) => l.includes('"ready"'))) as { msiPort: number; port: number; group: string; sha256: string; namespace?: string };
+    const ready = JSON.parse(await coord.line((l) => l.includes('"ready"'))) as Ready;
     await lab.nft('switch', `table bridge forged {\n chain seen {\n  type filter hook forward priority 0; policy accept;\n  iifname "p-forger" oifname "p-rx" udp dport ${ready.port} counter\n }\n}\n`);
 
-    const forger = lab.start('forger', [process.execPath, bin('lab-forger.cjs'), '--group', ready.group, '--port', String(ready.port), '--iface', lab.address('forger'), '--count', String(INJECT), '--skip', '300']);
-    await forger.line((l) => l.includes('"listening"'));
-
+    const forger = await startForger(lab, 'forger', lab.address('forger'), ready);
     const out = path.join(dir, 'image.wim');
-    const env = { ...process.env };
-    for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath']) delete env[k];
-    const agent = lab.start('rx', [process.execPath, bin('osdcast.cjs'), 'receive', '--server', `${lab.address('coord')}:${ready.msiPort}`, '--namespace', 'SMSNamespace', '--content', 'PKG00001', '--out', out, '--interface', lab.address('rx'), '--timeout', '45', '--json'], { env });
+    const running = receiveIn(lab, out, ['--server', `${lab.address('coord')}:${ready.msiPort}`]);
 
     const done = JSON.parse(await forger.line((l) => l.includes('"done"'), 45_000)) as { sent: number; failed: number };
-    const { code } = await agent.exited;
-    const lines = agent.stdout().trim().split('\n');
-    const report = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown> & { drops: { wrongSource: number }; droppedPackets: number };
+    const { code, report, stderr } = await running;
     const atBridge = await lab.counter('switch', 'bridge', 'forged', 'seen');
     // eslint-disable-next-line no-console
     console.log(`lab forged-sender: injected ${done.sent}, at the agent's bridge port ${atBridge}, drops.wrongSource ${report.drops?.wrongSource}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-    expect(code, `agent stderr:\n${agent.stderr().slice(-3000)}`).toBe(0);
+    expect(code, `agent stderr:\n${stderr.slice(-3000)}`).toBe(0);
     expect(report).toMatchObject({ status: 'ok', exitCode: 0, sha256: ready.sha256, conflictingDuplicates: 0 });
-    const file = fs.readFileSync(out);
-    expect(file.length).toBe(32 * 1024 * 1024);
-    expect(crypto.createHash('sha256').update(file).digest('hex')).toBe(ready.sha256);
+    expectByteExact(out, 32, ready.sha256);
     expect(done).toMatchObject({ sent: INJECT, failed: 0 });
     expect(atBridge).toBe(INJECT);
     expect(report.drops.wrongSource).toBe(INJECT);
     expect(report.droppedPackets).toBeGreaterThanOrEqual(INJECT);
   }, 90_000);
+
+  it('HASH session: forged ODATA from the server\'s own address with a wrong HMAC are counted as authFailed, never written', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const t0 = Date.now();
+    const { lab, dir } = await newLab([{ name: 'coord', host: 1 }, { name: 'rx', host: 10 }]);
+    const coordAddr = lab.address('coord');
+
+    // Like Server 2016+: session initiation over MS-WDSC only (anonymous RPC), HASH for a client outside WinPE.
+    // 16 MiB at a capped 8 MB/s: about two seconds of live transfer.
+    const coord = lab.start('coord', [process.execPath, bin('coordinator.cjs'), '--generate', '16', '--interface', coordAddr, '--rate', '8', '--no-udp-msi', '--rpc-port', '5040', '--rpc-anonymous', 'allow', '--sec-mode', 'hash']);
+    const ready = JSON.parse(await coord.line((l) => l.includes('"ready"'))) as Ready;
+    // The coordinator sends from its session port; the forger, from the same address, from another.
+    await lab.nft('switch', `table bridge forged {\n chain seen {\n  type filter hook forward priority 0; policy accept;\n  iifname "p-coord" oifname "p-rx" ip saddr ${coordAddr} udp sport != ${ready.port} udp dport ${ready.port} counter\n }\n}\n`);
+
+    const forger = await startForger(lab, 'coord', coordAddr, ready);
+    const out = path.join(dir, 'image.wim');
+    const running = receiveIn(lab, out, ['--server', coordAddr, '--retries', '0']);
+
+    const done = JSON.parse(await forger.line((l) => l.includes('"done"'), 45_000)) as { sent: number; failed: number; secType: number };
+    const { code, report, stderr } = await running;
+    const atBridge = await lab.counter('switch', 'bridge', 'forged', 'seen');
+    // eslint-disable-next-line no-console
+    console.log(`lab forged-hash: injected ${done.sent}, at the agent's bridge port ${atBridge}, drops.authFailed ${report.drops?.authFailed}, drops.wrongSource ${report.drops?.wrongSource}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+
+    expect(code, `agent stderr:\n${stderr.slice(-3000)}`).toBe(0);
+    expect(stderr).toContain('security: client HASH, server HASH');
+    expect(report).toMatchObject({ status: 'ok', exitCode: 0, initiation: 'rpc', sha256: ready.sha256, conflictingDuplicates: 0 });
+    expectByteExact(out, 16, ready.sha256);
+    expect(done).toMatchObject({ sent: INJECT, failed: 0, secType: 1 });
+    expect(atBridge).toBe(INJECT);
+    expect(report.drops).toEqual({ wrongSource: 0, authFailed: INJECT });
+    expect(report.droppedPackets).toBeGreaterThanOrEqual(INJECT);
+  }, 60_000);
 });

@@ -4,16 +4,23 @@
  *   node dist/lab-forger.cjs --group 239.192.0.1 --port 64001 --iface 10.77.0.66 --count 2000 --skip 300
  *
  * Listens to the session's group, and once it has seen `skip` real ODATA (the transfer is live) answers each real
- * ODATA with a forged one until `count` were sent: the same session id and security mode, a valid CHECKSUM
- * (encodeMt computes it), a sequence number in or just ahead of the window (real + 0..ahead), the block number
- * that sequence number carries in the first pass (real + the same offset), a random payload of the real length.
- * Sent from its own address to the group and port. Prints one JSON line when done: {"event":"done","sent":n,...}.
+ * ODATA with a forged one until `count` were sent: the same session id and security mode, a sequence number in or
+ * just ahead of the window (real + 0..ahead), the block number that sequence number carries in the first pass
+ * (real + the same offset), a random payload of the real length. Its SecurityData: in a CHECKSUM session a valid
+ * checksum (encodeMt computes it); in a HASH or SIGN session, whose key the forger does not have, random bytes of
+ * the real packet's SecurityDataLen (a well-formed packet whose HMAC or signature is wrong).
+ *
+ * Sent to the group and port from `iface` on a port of its own. `iface` may be the coordinator's own address (the
+ * forger then runs in the coordinator's namespace, hears the session over multicast loopback, and its packets
+ * carry the server's source address, which is all a receiver checks: MS-WDSMT fixes no source port).
+ * Prints one JSON line when done: {"event":"done","sent":n,"secType":t,...}.
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
 import { parseArgs } from 'node:util';
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
-import { Op, SecMode, decodeMt, encodeMt } from '../../core/codec/mt';
+import { Op, Sec, SecMode, decodeMt, encodeMt, type MtPacket } from '../../core/codec/mt';
+import type { PacketAuth } from '../../core/codec/mt-security';
 
 const { values } = parseArgs({
   options: {
@@ -36,8 +43,12 @@ const count = Number(values.count);
 const skip = Number(values.skip);
 const ahead = Number(values.ahead);
 
+// `sock` hears the group; `out` sends from iface on a port of its own (not the session port, which the coordinator's
+// session socket may hold on the same address).
 const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true });
+const out = dgram.createSocket({ type: 'udp4' });
 let seen = 0;
+let secType: number | undefined;
 let queued = 0;
 let sent = 0;
 let failed = 0;
@@ -45,15 +56,33 @@ let fullLength = 0;
 
 function finishIfDone(): void {
   if (queued < count || sent + failed < queued) return;
-  process.stdout.write(JSON.stringify({ event: 'done', sent, failed, seenOdata: seen }) + '\n');
-  sock.close(() => process.exit(0));
+  process.stdout.write(JSON.stringify({ event: 'done', sent, failed, seenOdata: seen, secType }) + '\n');
+  out.close(() => sock.close(() => process.exit(0)));
 }
 
+/** A real server packet; a HASH or SIGN one, whose SecurityData cannot be checked here, read past its SecurityData. */
+function readServerPacket(msg: Buffer): { p: MtPacket; secLen: number } | undefined {
+  if (msg.length < 5) return undefined;
+  const type = msg[2]!;
+  const secLen = msg.readUInt16BE(3);
+  const keyed = type === Sec.HASH || type === Sec.SIGN;
+  const plain = keyed && msg.length >= 5 + secLen ? Buffer.concat([msg.subarray(0, 2), Buffer.from([Sec.NONE, 0, 0]), msg.subarray(5 + secLen)]) : msg;
+  const d = decodeMt(plain, { from: 'server' });
+  return d.ok ? { p: { ...d.value, secType: type }, secLen } : undefined;
+}
+
+/** SecurityData of the right length that is no HMAC or signature of the packet under the session's key. */
+function wrongKey(mode: typeof Sec.HASH | typeof Sec.SIGN, length: number): PacketAuth {
+  return { mode, length, seal: () => randomBytes(length), verify: () => false };
+}
+
+const ownPort = () => out.address().port;
+
 sock.on('message', (msg, rinfo) => {
-  if (rinfo.address === iface || queued >= count) return;
-  const d = decodeMt(msg, { from: 'server' });
-  if (!d.ok) return;
-  const p = d.value;
+  if ((rinfo.address === iface && rinfo.port === ownPort()) || queued >= count) return;
+  const r = readServerPacket(msg);
+  if (!r) return;
+  const { p, secLen } = r;
   const b = p.body;
   if (b.op !== Op.ODATA) return;
   const ma = decodeMa(b.data);
@@ -65,21 +94,25 @@ sock.on('message', (msg, rinfo) => {
   const k = len < fullLength ? 0 : randomInt(0, ahead + 1);
   const forged = encodeMt(
     { op: Op.ODATA, clientId: b.clientId, seq: b.seq + k, trailSeq: b.trailSeq, data: encodeMa({ op: MaOp.DATA, blockNumber: ma.value.blockNumber + k, data: randomBytes(len) }) },
-    { secMode: p.secType as SecMode, sessionId: p.sessionId, senderTime: p.senderTime },
+    { secMode: p.secType as SecMode, sessionId: p.sessionId, senderTime: p.senderTime, ...(p.secType === Sec.HASH || p.secType === Sec.SIGN ? { auth: wrongKey(p.secType, secLen) } : {}) },
   );
+  secType = p.secType;
   queued++;
-  sock.send(forged, port, group, (err) => {
+  out.send(forged, port, group, (err) => {
     if (err) failed++;
     else sent++;
     finishIfDone();
   });
 });
 
-sock.bind(port, '0.0.0.0', () => {
-  sock.addMembership(group, iface);
-  sock.setMulticastInterface(iface);
-  sock.setMulticastLoopback(false);
-  process.stdout.write(JSON.stringify({ event: 'listening', group, port, iface }) + '\n');
+out.bind(0, iface, () => {
+  out.setMulticastInterface(iface);
+  out.setMulticastLoopback(false);
+  out.setMulticastTTL(1);
+  sock.bind(port, '0.0.0.0', () => {
+    sock.addMembership(group, iface);
+    process.stdout.write(JSON.stringify({ event: 'listening', group, port, iface, sourcePort: ownPort() }) + '\n');
+  });
 });
 process.on('SIGTERM', () => {
   process.stdout.write(JSON.stringify({ event: 'stopped', sent, failed, seenOdata: seen }) + '\n');
