@@ -138,6 +138,8 @@ async function initiateRpc(o: InitiationInputs, ctx: InitiationContext): Promise
   let askedEpm = false;
   let a: Attempt | undefined = firstAttempt(!!o.credentials);
   let last: Failure | undefined;
+  // What is reported when every attempt failed: the first refused authentication, else the last failure (#34).
+  let firstAuth: Failure | undefined;
   while (a) {
     const at = showHostPort(o.server, port);
     ctx.log.info(`asking ${at} for ${o.namespace} / ${o.content} over MS-WDSC (RPC, ${describeAttempt(a)}${o.credentials && !a.anonymous ? ` as ${o.credentials.domain ? `${o.credentials.domain}\\` : ''}${o.credentials.user}` : ''})`);
@@ -168,10 +170,11 @@ async function initiateRpc(o: InitiationInputs, ctx: InitiationContext): Promise
       return { ...r, message: `${r.message}; endpoint mapper: ${epm.message}` };
     }
     last = r;
+    if (r.kind === 'auth') firstAuth ??= r;
     a = nextAttempt(a, verdictOf(r));
     if (a) ctx.log.warn(`${r.message}; trying ${describeAttempt(a)}`);
   }
-  return last!;
+  return firstAuth ?? last!;
 }
 
 async function initiateUdp(o: InitiationInputs, ctx: InitiationContext): Promise<InitiationResult> {

@@ -163,6 +163,9 @@ export interface WdscInitiatorConfig {
   timeoutMs: number;
 }
 
+/** Win32 ERROR_ACCESS_DENIED. */
+const WIN32_ACCESS_DENIED = 5;
+
 export class WdscInitiator extends RpcExchange<Extract<InitiationResult, { ok: true }>> implements StreamInitiator {
   readonly transport = 'stream' as const;
 
@@ -176,6 +179,10 @@ export class WdscInitiator extends RpcExchange<Extract<InitiationResult, { ok: t
     const d = decodeInitiateResult(m.value.returnValue, m.value.reply);
     if (!d.ok) return this.undecodable(`WDSMC_OP_INITIATE reply: ${d.error.toString()}`);
     const r = d.value;
+    // ERROR_ACCESS_DENIED as the answer (anonymous or level NONE refused, an account without the right) is a refused
+    // authentication like a fault, not the final word on the content: the plan and --initiation auto go on (#43).
+    if (r.kind === 'error' && r.win32 === WIN32_ACCESS_DENIED)
+      return { ok: false, kind: 'auth', message: `authentication failed or access denied at ${this.server.address}:${this.server.port} (the DP answered ${r.name})`, authTypeRejected: false };
     if (r.kind === 'error') return { ok: false, kind: 'error', win32: r.win32, message: `server refused the session: ${r.name}` };
     return { ok: true, session: sessionFromWdscReply(r) };
   }

@@ -148,6 +148,20 @@ describe('initiateSession: --initiation', () => {
     ]);
   });
 
+  it('no credentials, anonymous and level NONE both refused (NONE answered ERROR_ACCESS_DENIED): UDP gives the session; alone, RPC reports the first refusal', async () => {
+    // Review finding: ERROR_ACCESS_DENIED as the answer to the level-NONE call was taken as final, so UDP was never asked.
+    const s = await wdscServer({ allowAnonymous: false, answer: () => ({ status: 5 }) });
+    const udp = await udpSide();
+    const r = await chain({ rpcPort: s.port }, udp);
+    expect(r.got?.method).toBe('udp');
+    expect(s.stats.connections).toBe(2);
+    expect(udp.stats.requests).toBeGreaterThan(0);
+    const only = await chain({ rpcPort: s.port, method: 'rpc' }, udp);
+    expect(only.err!.exitCode).toBe(3);
+    expect(only.err!.message).toMatch(/^RPC: authentication failed or access denied at 127\.0\.0\.1:\d+ \(/);
+    expect(only.err!.message).not.toContain('ERROR_ACCESS_DENIED'); // the first refusal (anonymous NTLM) is the one named
+  });
+
   it('a Win32 error in the WDSC reply is final: exit-3 kind, named, and UDP is not tried', async () => {
     const s = await wdscServer({ answer: () => ({ status: 2 }) });
     const udp = await udpSide();
