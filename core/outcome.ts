@@ -46,6 +46,8 @@ export type FallbackCause =
   | 'no-reply'
   /** The DP answered MS-WDSMSI with an error, or offered a session this build cannot use. */
   | 'no-session'
+  /** The DP refused our RPC authentication (a wrong password, anonymous not allowed) and no method gave a session. */
+  | 'auth-refused'
   /** The multicast group could not be joined (no multicast route, port in use). */
   | 'join-failed'
   /** No multicast data within --mcast-timeout of JOIN (or of a DEMOTE's new JOIN). */
@@ -58,7 +60,7 @@ export type FallbackCause =
   | 'inactivity';
 
 /** @internal Every fallback cause (the README test checks its list against it). */
-export const FALLBACK_CAUSES: readonly FallbackCause[] = ['http-only', 'no-route', 'no-reply', 'no-session', 'join-failed', 'mcast-timeout', 'min-rate', 'kick-fallback', 'inactivity'];
+export const FALLBACK_CAUSES: readonly FallbackCause[] = ['http-only', 'no-route', 'no-reply', 'no-session', 'auth-refused', 'join-failed', 'mcast-timeout', 'min-rate', 'kick-fallback', 'inactivity'];
 
 /**
  * The failure a fallback cause becomes when there is no HTTP source to fall back to. Not every cause can occur
@@ -75,6 +77,7 @@ export function failureWithoutFallback(cause: FallbackCause): FailureKind {
     case 'no-route':
     case 'no-reply':
     case 'no-session':
+    case 'auth-refused':
     case 'join-failed':
       return 'no-session';
     case 'mcast-timeout':

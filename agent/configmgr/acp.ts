@@ -17,6 +17,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { DEFAULTS } from '../defaults';
 import { EXIT_OF, Exit, FailureKind } from '../errors';
 import type { Logger } from '../log/log';
 import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
@@ -189,6 +190,9 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   }
 
   let multicast = !o.httpOnly;
+  // Once RPC has been refused for this package, later files do not try it again (one failed logon of the network
+  // access account per package, not one per file: account lockout).
+  let initiation = o.receive.initiation;
   for (const [i, { file, out }] of targets.entries()) {
     const shownPath = file.rel.join('/');
     if (deps.signal?.aborted) return fallbackExit('interrupted', 'interrupted');
@@ -210,6 +214,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     const vars = { packageId: o.packageId, rel: file.rel, host: o.server.host, drive: o.templates.drive };
     const ro: ReceiveOptions = {
       ...o.receive,
+      ...(initiation !== undefined ? { initiation } : {}),
       server: o.server.host,
       port: o.server.port,
       namespace: expandTemplate(o.templates.namespace, vars),
@@ -250,6 +255,13 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     }
     rep.bytes += r.bytes;
     rep.filesDone++;
+    if (multicast && r.fallbackCause === 'auth-refused') {
+      multicast = false;
+      log.warn(`the DP refused the RPC authentication (${r.fallback}): the remaining files go over HTTP only, without another logon`);
+    } else if (multicast && r.initiation === 'udp' && (initiation ?? DEFAULTS.initiation) === 'auto') {
+      initiation = 'udp';
+      log.info('the DP gave this file\'s session over UDP: the remaining files ask it over UDP only');
+    }
     if (multicast && (r.fallbackCause === 'no-reply' || r.fallbackCause === 'no-route')) {
       multicast = false;
       log.warn(`the DP did not answer MS-WDSMSI (${r.fallback}): the remaining files go over HTTP only`);

@@ -67,7 +67,7 @@ export interface InitiationContext {
 /** No multicast session, and why: no route, no reply (worth another attempt, unlike an error reply), or refused. */
 export class NoSession extends OsdcastError {
   constructor(
-    readonly why: Extract<FallbackCause, 'no-route' | 'no-reply' | 'no-session'>,
+    readonly why: Extract<FallbackCause, 'no-route' | 'no-reply' | 'no-session' | 'auth-refused'>,
     message: string,
   ) {
     super('no-session', message);
@@ -80,7 +80,7 @@ type Failure = Extract<InitiationResult, { ok: false }>;
 const unanswered = (f: Failure) => f.kind === 'timeout' || f.kind === 'closed';
 
 function causeOf(f: Failure): NoSession['why'] {
-  return f.kind === 'timeout' ? 'no-reply' : f.kind === 'refused' ? 'no-route' : 'no-session';
+  return f.kind === 'timeout' ? 'no-reply' : f.kind === 'refused' ? 'no-route' : f.kind === 'auth' ? 'auth-refused' : 'no-session';
 }
 
 /** The session, and which method gave it; NoSession when every method failed. */

@@ -7,6 +7,8 @@ import { looksLikeAcpCall, parseAcpPositionals, runAcp } from '../../../agent/co
 import { templatesOf } from '../../../agent/configmgr/config';
 import { Exit } from '../../../agent/errors';
 import { silentLogger } from '../../../agent/log/log';
+import type { ReceiveOptions } from '../../../agent/receive/receive';
+import type { Report } from '../../../agent/report';
 
 describe('acp arguments', () => {
   it('parses [<INI>] <PackageID> <DestinationDir>', () => {
@@ -52,6 +54,56 @@ describe('acp exit codes', () => {
       expect(await runAcp({ ...base, abortCode: 130 }, deps)).toMatchObject({ exitCode: Exit.ABORT_CODE_TAKEN, errorKind: 'interrupted' });
       expect(await runAcp({ ...base, abortCode: 99 }, deps)).toMatchObject({ exitCode: Exit.INTERRUPTED, errorKind: 'interrupted' });
     } finally {
+      fs.rmSync(dest, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('acp: one RPC logon per package', () => {
+  /** A PROPFIND answer listing three files of 5 bytes. */
+  async function dav(): Promise<{ port: number; close: () => Promise<void> }> {
+    const http = await import('node:http');
+    const files = ['a.bin', 'b.bin', 'c.bin'];
+    const body = `<?xml version="1.0"?><D:multistatus xmlns:D="DAV:"><D:response><D:href>/SMS_DP_SMSPKG$/PS100004/</D:href><D:propstat><D:prop><D:resourcetype><D:collection/></D:resourcetype></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>${files
+      .map((f) => `<D:response><D:href>/SMS_DP_SMSPKG$/PS100004/${f}</D:href><D:propstat><D:prop><D:resourcetype/><D:getcontentlength>5</D:getcontentlength></D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat></D:response>`)
+      .join('')}</D:multistatus>`;
+    const s = http.createServer((req, res) => {
+      if (req.method !== 'PROPFIND') return void res.writeHead(404).end();
+      res.writeHead(207, { 'content-type': 'text/xml; charset="utf-8"' }).end(body);
+    });
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+    return { port: (s.address() as { port: number }).port, close: () => new Promise<void>((r) => s.close(() => r())) };
+  }
+
+  it.each([
+    ['RPC refused the authentication: the other files go over HTTP only', { fallbackCause: 'auth-refused' as const, fallback: 'no multicast session: RPC: authentication failed or access denied', initiation: 'none' as const, httpBytes: 5 }, (o: ReceiveOptions) => o.httpOnly === true],
+    ['auto got the session over UDP: the other files ask over UDP only', { initiation: 'udp' as const, multicastBytes: 5 }, (o: ReceiveOptions) => o.initiation === 'udp' && !o.httpOnly],
+  ])('%s', async (_name, first, later) => {
+    const d = await dav();
+    const dest = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-acp-'));
+    try {
+      const calls: ReceiveOptions[] = [];
+      const receive = async (o: ReceiveOptions): Promise<Report> => {
+        calls.push(o);
+        fs.writeFileSync(o.out, 'hello');
+        return { status: 'ok', exitCode: 0, bytes: 5, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, ...(calls.length === 1 ? first : { initiation: 'udp' }) };
+      };
+      const r = await runAcp(
+        {
+          packageId: 'PS100004',
+          destination: dest,
+          server: { host: '127.0.0.1', port: 5041 },
+          templates: { ...templatesOf({}), http: `http://127.0.0.1:${d.port}/SMS_DP_SMSPKG$/{PackageID}` },
+          receive: { retries: 0, retryDelayMs: 0, initiation: 'auto' },
+        },
+        { log: silentLogger(), receive },
+      );
+      expect(r).toMatchObject({ exitCode: 0, files: 3, filesDone: 3 });
+      expect(calls).toHaveLength(3);
+      expect(calls[0]!).toMatchObject({ initiation: 'auto', httpOnly: false });
+      for (const c of calls.slice(1)) expect(later(c), JSON.stringify({ initiation: c.initiation, httpOnly: c.httpOnly })).toBe(true);
+    } finally {
+      await d.close();
       fs.rmSync(dest, { recursive: true, force: true });
     }
   });
