@@ -75,8 +75,15 @@ ${LOG_HELP}
 --ts-var: variables are set through cscript (Microsoft.SMS.TSEnvironment); outside a task sequence this is a
 logged warning, not a failure.
 
-Exit codes: 0 complete, 2 usage, 3 no session (MSI error or no reply), 4 transfer failed (KICK, inactivity,
-timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission), 130 interrupted.`,
+Does the DP answer? osdcast receive --initiation rpc --server dp01 --namespace … --content … --out … --user CORP\\svc
+  (password from --password-file or OSDCAST_PASSWORD, never a flag) asks only over MS-WDSC (Server 2016+, TCP 5040,
+  else the endpoint mapper on 135); --initiation udp only over MS-WDSMSI (UDP 5041, Server 2008 R2 - 2012 R2).
+  Limits: NTLM only (no Kerberos); packages with "Encrypt multicast packages" cannot be received; the key ConfigMgr's
+  own client fetches from the DP's multicast service first is not fetched.
+
+Exit codes: 0 complete, 2 usage, 3 no session (the DP refused or never answered, over RPC and UDP; authentication
+failed or access denied), 4 transfer failed (KICK, inactivity, timeout), 5 integrity mismatch, 6 local I/O error
+(disk full, permission), 130 interrupted.`,
     )
     .action(async (f: CommonFlags, cmd: Command) => {
       const mappings = tsVarMappings(f, cmd, 'receive');
