@@ -173,6 +173,26 @@ describe('initiateSession: --initiation', () => {
     expect(udp.stats.requests).toBe(0);
   });
 
+  it('--retries covers RPC attempts: a DP that accepts and never answers is asked retries + 1 times, then NoSession names the timeout', async () => {
+    const stats = { connections: 0 };
+    const silent = net.createServer((sock) => {
+      stats.connections++;
+      sock.on('error', () => undefined).resume(); // reads the bind and never answers
+    });
+    await new Promise<void>((res) => silent.listen(0, '127.0.0.1', res));
+    cleanups.push(() => new Promise<void>((res) => silent.close(() => res())));
+    const port = (silent.address() as net.AddressInfo).port;
+    const udp = await udpSide();
+    const r = await chain({ rpcPort: port, method: 'rpc', retries: 1, retryDelayMs: 10, rpcTimeoutMs: 150 }, udp);
+    expect(r.err).toBeInstanceOf(NoSession);
+    expect(r.err!.exitCode).toBe(3);
+    expect(r.err!.why).toBe('no-reply');
+    expect(r.err!.message).toMatch(/^RPC: .*no answer to the bind within 150 ms/);
+    expect(stats.connections).toBe(2);
+    expect(r.lines.filter((l) => l.level === 'warn' && /; retrying in 0\.01 s \(1 of 1\)$/.test(l.msg))).toHaveLength(1);
+    expect(udp.stats.requests, '--initiation rpc never asks UDP').toBe(0);
+  });
+
   it('every method failed: one line naming each; --initiation rpc never tries UDP; udp never tries RPC', async () => {
     const port = await closedPort();
     const udp = await udpSide(false);
