@@ -5,12 +5,12 @@
  * session's group and port (right session id, valid CHECKSUM, in-window sequence numbers, real block numbers,
  * random payload). The agent must drop every one of them as `drops.wrongSource` and write the image byte-exact.
  *
- * Issue 9: in a HASH session (initiated over MS-WDSC, anonymous RPC on 5040 inside the lab) the forger runs in the
+ * Issue 9: in a HASH and in a SIGN session (initiated over MS-WDSC, anonymous RPC on 5040 inside the lab) the forger runs in the
  * coordinator's own namespace, bound to the coordinator's address on a port of its own: its packets carry the
- * server's source address and pass the source check, but their HMAC is wrong. The agent must count every one as
+ * server's source address and pass the source check, but their HMAC (or RSA signature) is wrong. The agent must count every one as
  * `drops.authFailed` and write the image byte-exact.
  *
- * In both, an nftables counter at the bridge counts the forged packets that reached the agent's port.
+ * In all, an nftables counter at the bridge counts the forged packets that reached the agent's port.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import crypto from 'node:crypto';
@@ -97,7 +97,10 @@ describe('lab: a forged sender on the session group (issues 7 and 9)', () => {
     expect(report.droppedPackets).toBeGreaterThanOrEqual(INJECT);
   }, 90_000);
 
-  it('HASH session: forged ODATA from the server\'s own address with a wrong HMAC are counted as authFailed, never written', async (ctx) => {
+  it.for([
+    { mode: 'hash', shown: 'client HASH, server HASH', secType: 1 },
+    { mode: 'sign', shown: 'client HASH, server SIGN', secType: 2 },
+  ] as const)('$mode session: forged ODATA from the server\'s own address with a wrong HMAC or signature are counted as authFailed, never written', { timeout: 60_000 }, async ({ mode, shown, secType }, ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
     const t0 = Date.now();
     const { lab, dir } = await newLab([{ name: 'coord', host: 1 }, { name: 'rx', host: 10 }]);
@@ -105,7 +108,7 @@ describe('lab: a forged sender on the session group (issues 7 and 9)', () => {
 
     // Like Server 2016+: session initiation over MS-WDSC only (anonymous RPC), HASH for a client outside WinPE.
     // 16 MiB at a capped 8 MB/s: about two seconds of live transfer.
-    const coord = lab.start('coord', [process.execPath, bin('coordinator.cjs'), '--generate', '16', '--interface', coordAddr, '--rate', '8', '--no-udp-msi', '--rpc-port', '5040', '--rpc-anonymous', 'allow', '--sec-mode', 'hash']);
+    const coord = lab.start('coord', [process.execPath, bin('coordinator.cjs'), '--generate', '16', '--interface', coordAddr, '--rate', '8', '--no-udp-msi', '--rpc-port', '5040', '--rpc-anonymous', 'allow', '--sec-mode', mode]);
     const ready = JSON.parse(await coord.line((l) => l.includes('"ready"'))) as Ready;
     // The coordinator sends from its session port; the forger, from the same address, from another.
     await lab.nft('switch', `table bridge forged {\n chain seen {\n  type filter hook forward priority 0; policy accept;\n  iifname "p-coord" oifname "p-rx" ip saddr ${coordAddr} udp sport != ${ready.port} udp dport ${ready.port} counter\n }\n}\n`);
@@ -118,15 +121,15 @@ describe('lab: a forged sender on the session group (issues 7 and 9)', () => {
     const { code, report, stderr } = await running;
     const atBridge = await lab.counter('switch', 'bridge', 'forged', 'seen');
     // eslint-disable-next-line no-console
-    console.log(`lab forged-hash: injected ${done.sent}, at the agent's bridge port ${atBridge}, drops.authFailed ${report.drops?.authFailed}, drops.wrongSource ${report.drops?.wrongSource}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(`lab forged-${mode}: injected ${done.sent}, at the agent's bridge port ${atBridge}, drops.authFailed ${report.drops?.authFailed}, drops.wrongSource ${report.drops?.wrongSource}, ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     expect(code, `agent stderr:\n${stderr.slice(-3000)}`).toBe(0);
-    expect(stderr).toContain('security: client HASH, server HASH');
+    expect(stderr).toContain(`security: ${shown}`);
     expect(report).toMatchObject({ status: 'ok', exitCode: 0, initiation: 'rpc', sha256: ready.sha256, conflictingDuplicates: 0 });
     expectByteExact(out, 16, ready.sha256);
-    expect(done).toMatchObject({ sent: INJECT, failed: 0, secType: 1 });
+    expect(done).toMatchObject({ sent: INJECT, failed: 0, secType });
     expect(atBridge).toBe(INJECT);
     expect(report.drops).toEqual({ wrongSource: 0, authFailed: INJECT });
     expect(report.droppedPackets).toBeGreaterThanOrEqual(INJECT);
-  }, 60_000);
+  });
 });
