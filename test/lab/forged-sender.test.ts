@@ -128,7 +128,10 @@ describe('lab: a forged sender on the session group (issues 7 and 9)', () => {
     expect(report).toMatchObject({ status: 'ok', exitCode: 0, initiation: 'rpc', sha256: ready.sha256, conflictingDuplicates: 0 });
     expectByteExact(out, 16, ready.sha256);
     expect(done).toMatchObject({ sent: INJECT, failed: 0, secType });
-    expect(atBridge).toBe(INJECT);
+    // The counter matches any UDP from the coordinator's address and another source port: once in a full run it saw
+    // one packet more than the forger sent (a coordinator packet from another socket). What reached the agent as
+    // forged is pinned by drops.authFailed below.
+    expect(atBridge).toBeGreaterThanOrEqual(INJECT);
     expect(report.drops).toEqual({ wrongSource: 0, authFailed: INJECT });
     expect(report.droppedPackets).toBeGreaterThanOrEqual(INJECT);
   });
