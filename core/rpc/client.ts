@@ -14,8 +14,9 @@
  * and dropped; one that breaks the framing or the security context ends the connection (an `error` event with
  * `fatal: true`: the shell then closes the socket).
  */
+import { fragments } from './fragment';
 import { AuthLevel, SecurityProvider } from './security';
-import { Pdu, PduLayout, Pfc, PType, REQUEST_HEADER_LEN, SEC_TRAILER_LEN, STUB_AUTH_ALIGN, decodePdu, encodePduLayout, pduLength, ResponsePdu } from './pdu';
+import { Pdu, Pfc, PType, REQUEST_HEADER_LEN, SEC_TRAILER_LEN, decodePdu, encodePduLayout, pduLength, ResponsePdu } from './pdu';
 import { NDR_SYNTAX, SyntaxId, syntaxEquals } from './ndr';
 import { bindNakName, contextResultName, faultName, isAccessFault } from './status';
 
@@ -368,33 +369,18 @@ export class RpcClient {
   private sendCall(c: Call): void {
     this.calls.set(c.callId, c);
     const sec = this.opts.security;
-    const overhead = REQUEST_HEADER_LEN + (sec ? SEC_TRAILER_LEN + sec.provider.signatureLength : 0);
-    let room = this.xmitFrag - overhead;
-    if (sec) room -= room % STUB_AUTH_ALIGN; // full fragments need no auth padding, the last one's fits in what it leaves
-    let off = 0;
-    do {
-      const chunk = c.stub.subarray(off, off + room);
-      const first = off === 0;
-      off += chunk.length;
-      const last = off >= c.stub.length;
-      const flags = (first ? Pfc.FIRST_FRAG : 0) | (last ? Pfc.LAST_FRAG : 0);
-      const layout: PduLayout = encodePduLayout({
-        type: PType.REQUEST,
-        flags,
-        callId: c.callId,
-        allocHint: c.stub.length - off + chunk.length, // what remains, this fragment included (MS-RPCE 2.2.2.6)
-        contextId: CONTEXT_ID,
-        opnum: c.opnum,
-        stub: chunk,
-        ...(sec ? { auth: this.authVerifier(Buffer.alloc(sec.provider.signatureLength)) } : {}),
-      });
-      if (sec) {
-        const { pdu, dataStart, dataEnd, signedEnd } = layout;
-        const sig = sec.level === AuthLevel.PKT_PRIVACY ? sec.provider.seal(pdu, dataStart, dataEnd, signedEnd) : sec.provider.sign(pdu, signedEnd);
-        sig.copy(pdu, signedEnd, 0, Math.min(sig.length, pdu.length - signedEnd));
-      }
-      this.sendQueue.push(layout.pdu);
-    } while (off < c.stub.length);
+    const protection = sec ? { provider: sec.provider, level: sec.level, verifier: (v: Buffer) => this.authVerifier(v) } : undefined;
+    const pdus = fragments(c.stub, this.xmitFrag, protection, (stub, flags, allocHint, auth) => ({
+      type: PType.REQUEST,
+      flags,
+      callId: c.callId,
+      allocHint,
+      contextId: CONTEXT_ID,
+      opnum: c.opnum,
+      stub,
+      ...(auth ? { auth } : {}),
+    }));
+    this.sendQueue.push(...pdus);
   }
 
   // -------------------------------------------------------------------------------------------------------------

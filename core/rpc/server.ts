@@ -24,6 +24,7 @@
  * signature), nca_s_proto_error (anything that breaks the protocol; the connection is then closed). Nothing here
  * throws on input: every malformed PDU is counted, answered with a fault when it has a call id, and closes.
  */
+import { fragments } from './fragment';
 import { AuthLevel, ServerSecurityProvider } from './security';
 import { BindPdu, ContextResult, Pdu, Pfc, PType, REQUEST_HEADER_LEN, RequestPdu, SEC_TRAILER_LEN, STUB_AUTH_ALIGN, decodePdu, encodePduLayout, pduLength } from './pdu';
 import { NDR_SYNTAX, SyntaxId, syntaxEquals } from './ndr';
@@ -465,32 +466,18 @@ export class RpcServerConnection {
   private sendResponse(callId: number, stub: Buffer): void {
     const auth = this.auth;
     const sec = auth && auth.state === 'established' && auth.level >= AuthLevel.PKT_INTEGRITY ? auth : undefined;
-    const overhead = REQUEST_HEADER_LEN + (sec ? SEC_TRAILER_LEN + sec.provider.signatureLength : 0);
-    let room = this.xmitFrag - overhead;
-    if (sec) room -= room % STUB_AUTH_ALIGN;
-    let off = 0;
-    do {
-      const chunk = stub.subarray(off, off + room);
-      const first = off === 0;
-      off += chunk.length;
-      const last = off >= stub.length;
-      const layout = encodePduLayout({
-        type: PType.RESPONSE,
-        flags: (first ? Pfc.FIRST_FRAG : 0) | (last ? Pfc.LAST_FRAG : 0),
-        callId,
-        allocHint: stub.length - off + chunk.length,
-        contextId: 0,
-        cancelCount: 0,
-        stub: chunk,
-        ...(sec ? { auth: this.verifier(Buffer.alloc(sec.provider.signatureLength)) } : {}),
-      });
-      if (sec) {
-        const { pdu, dataStart, dataEnd, signedEnd } = layout;
-        const sig = sec.level === AuthLevel.PKT_PRIVACY ? sec.provider.seal(pdu, dataStart, dataEnd, signedEnd) : sec.provider.sign(pdu, signedEnd);
-        sig.copy(pdu, signedEnd, 0, Math.min(sig.length, pdu.length - signedEnd));
-      }
-      this.sendQueue.push(layout.pdu);
-    } while (off < stub.length);
+    const protection = sec ? { provider: sec.provider, level: sec.level, verifier: (v: Buffer) => this.verifier(v) } : undefined;
+    const pdus = fragments(stub, this.xmitFrag, protection, (chunk, flags, allocHint, a) => ({
+      type: PType.RESPONSE,
+      flags,
+      callId,
+      allocHint,
+      contextId: 0,
+      cancelCount: 0,
+      stub: chunk,
+      ...(a ? { auth: a } : {}),
+    }));
+    this.sendQueue.push(...pdus);
   }
 
   /** Faults go unprotected (as Windows and Samba send them): a client that cannot verify them can still read them. */
