@@ -11,13 +11,15 @@
  *
  * node dist/bench.cjs --render <results.json> [<out>]   re-renders the report from a run kept with --keep
  *
- * Internal: `--serve-http <file> <path>` runs test/coordinator/http.ts as a child for the HTTP-only runs.
+ * Internal: `--serve-http <file> <path>` runs test/coordinator/http.ts as a child for the HTTP-only runs;
+ * `--floor-listener …` runs the do-nothing Node listener of test/bench/floor.ts.
  */
 import { measureBinaries, renderBinaries } from './binary';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunResult, Runner, makeImages, serveHttp } from './e2e';
+import { runFloorListener } from './floor';
 import { runHotPath } from './hotpath';
 import { runMicro } from './micro';
 import { ProfileSummary, summarizeProfile } from './profile';
@@ -58,6 +60,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === '--floor-listener') return runFloorListener(process.argv.slice(3));
   if (process.argv[2] === '--serve-http') return serveHttp(process.argv[3]!, process.argv[4]!);
   if (process.argv[2] === '--render') {
     // Re-render a report from the results.json of a kept run (text changes without measuring again).
