@@ -13,6 +13,7 @@ import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
 import { Templates, templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
+import { checkOut } from './storage/out-path';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
 import { receive, Progress } from './receive/receive';
 import { commanderOption, CommandName, Flags, flagsOf, receiveFields, ServerFlag, TS_FIELDS } from './options';
@@ -81,13 +82,18 @@ Does the DP answer? osdcast receive --initiation rpc --server dp01 --namespace â
   Limits: NTLM only (no Kerberos); packages with "Encrypt multicast packages" cannot be received; the key ConfigMgr's
   own client fetches from the DP's multicast service first is not fetched.
 
-Exit codes: 0 complete, 2 usage, 3 no session (the DP refused or never answered, over RPC and UDP; authentication
-failed or access denied), 4 transfer failed (KICK, inactivity, timeout), 5 integrity mismatch, 6 local I/O error
-(disk full, permission), 130 interrupted.`,
+Exit codes: 0 complete, 2 usage (also --out naming a folder), 3 no session (the DP's name does not resolve; the DP
+refused or never answered, over RPC and UDP; authentication failed or access denied), 4 transfer failed (KICK,
+inactivity, timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission, --out's folder missing or
+read-only, --out in use by another osdcast: <out>.osdcast.lock), 130 interrupted.`,
     )
     .action(async (f: CommonFlags, cmd: Command) => {
       const mappings = tsVarMappings(f, cmd, 'receive');
       if (f.httpOnly && !f.http?.length) cmd.error(`--http-only needs at least one --http <url>`, { exitCode: Exit.USAGE, code: 'osdcast.httpOnly' });
+      // --out before anything else: a folder is a usage error, an unwritable place exit 6; one line, nothing touched.
+      const outProblem = checkOut(f.out!);
+      if (outProblem?.kind === 'usage') cmd.error(outProblem.message, { exitCode: Exit.USAGE, code: 'osdcast.out' });
+      if (outProblem) return exit(oneLineFailure(f, outProblem.message, Exit.LOCAL_IO));
       let server: Server | undefined = f.server;
       let from = '--server';
       let disc: DiscoveryResult | undefined;
@@ -230,6 +236,13 @@ function openLog(f: CommonFlags): Logger {
   const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize });
   log.debug(`${VERSION_LINE}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
   return log;
+}
+
+/** A failure found before the run (e.g. an unwritable --out): one line on stderr, and in the log file if there is one. */
+function oneLineFailure(f: CommonFlags, message: string, code: number): number {
+  if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) openLog(f).error(message);
+  process.stderr.write(`osdcast: ${message}\n`);
+  return code;
 }
 
 /** SIGINT/SIGTERM abort the run (the agent sends LEAVE first); returns the signal and a function to unhook. */

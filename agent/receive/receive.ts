@@ -22,6 +22,8 @@ import { runMulticast } from './multicast';
 import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
 import type { Report } from '../report';
 import { FileSink } from '../storage/sink';
+import { OutLock } from '../storage/lock';
+import { Lookup, resolveHost } from '../transport/resolve';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
 import { redactUrl } from '../util/url';
 
@@ -83,6 +85,8 @@ export interface ReceiveDeps {
   dropFilter?: (msg: Buffer) => boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** Test hook: the name lookup for --server (default: the system resolver). */
+  lookup?: Lookup;
 }
 
 export interface Progress {
@@ -139,7 +143,10 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let progressTimer: NodeJS.Timeout | undefined;
   let pump: DiskPump | undefined;
   let stopHybrid: () => void = () => {};
+  let lock: OutLock | undefined;
   try {
+    // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
+    lock = OutLock.acquire(o.out, log);
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
     const retries = o.retries ?? DEFAULTS.retries;
@@ -154,15 +161,20 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     let mac: Buffer = Buffer.alloc(6);
     let onUni: Handler = () => {};
     if (!o.httpOnly) {
-      const route = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
       if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
       try {
+        // The name once, before any request: one that does not resolve is said so, without retries.
+        const resolved = await resolveHost(o.server, deps.lookup);
+        if (!resolved.ok) throw new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`);
+        const server = resolved.address;
+        if (server !== o.server) log.info(`${o.server} is ${server}`);
+        const route = o.iface ?? (await routeTo(server, o.port).catch(() => undefined));
         if (!route) throw new NoSession('no-route', `no route to ${o.server}`);
         iface = route;
         mac = macFor(iface);
         uni = await openUnicast(iface, (msg, from) => onUni(msg, from));
         const got = await initiateSession(
-          { ...o, method: o.initiation, bootDevice: o.preOs, retries, retryDelayMs },
+          { ...o, server, method: o.initiation, bootDevice: o.preOs, retries, retryDelayMs },
           { mac, uni, setHandler: (h) => (onUni = h), now, log, signal: ac.signal },
         );
         session = got.session;
@@ -369,6 +381,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     http?.close();
     sink?.close();
     await closeSocket(uni);
+    lock?.release();
   }
 
   function finishReport(r: Report): Report {
