@@ -15,13 +15,13 @@ import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, dis
 import { Exit } from './errors';
 import { checkOut } from './storage/out-path';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
+import { ProgressMeter, Terminal } from './log/terminal';
 import { receive, Progress } from './receive/receive';
 import { commanderOption, CommandName, Flags, flagsOf, receiveFields, ServerFlag, TS_FIELDS } from './options';
 import { Report, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
-import { MiB } from './defaults';
 import { CredentialsError, resolveCredentials, type ResolvedCredentials } from './configmgr/credentials';
 import { isWinPE } from './configmgr/discovery';
 import type { ReceiveOptions } from './receive/receive';
@@ -39,7 +39,19 @@ const DISCOVERY_HELP = `Server: --server, else the ACP INI (acp only), OSDCAST_S
 and in WinPE the PXE boot server (PEBootServerAddr); the log names the source used.`;
 
 const LOG_HELP = `Logs: in a task sequence (_SMSTSLogPath set) CMTrace lines in %_SMSTSLogPath%\\osdcast.log, rotated at
---log-max-size to osdcast.lo_; otherwise pino JSON on stderr. stdout carries only the --json report.`;
+--log-max-size to osdcast.lo_; otherwise on stderr: plain text lines on a terminal (with a progress line below them:
+percent, MiB done/total, rate, ETA, bytes by multicast and by HTTP; --quiet hides it), pino JSON into a pipe or file.
+stdout carries only the --json report.`;
+
+/** stderr when it is a terminal: log lines above a progress line (undefined for pipes and files). */
+const terminal = process.stderr.isTTY ? new Terminal() : undefined;
+
+/** The progress callback for the terminal, or none (not a terminal, or --quiet). */
+function progressOf(f: CommonFlags): { onProgress?: (p: Progress) => void; done(): void } {
+  if (!terminal || f.quiet) return { done() {} };
+  const meter = new ProgressMeter();
+  return { onProgress: (p) => terminal.progress(meter.line(p)), done: () => terminal.done() };
+}
 
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command();
@@ -232,8 +244,8 @@ function logDiscovery(log: Logger, disc: DiscoveryResult): void {
 }
 
 function openLog(f: CommonFlags): Logger {
-  const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile });
-  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize });
+  const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }, process.env, !!terminal);
+  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize, terminal: target.file ? undefined : terminal });
   log.debug(`${VERSION_LINE}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
   return log;
 }
@@ -289,7 +301,8 @@ function initiationFields(f: CommonFlags, resolved: ResolvedCredentials, log: Lo
 
 async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger, init: Pick<ReceiveOptions, 'credentials' | 'preOs'>): Promise<number> {
   const sig = interrupts();
-  const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
+  const progress = progressOf(f);
+  const onProgress = progress.onProgress;
   const rep = await receive(
     {
       ...receiveFields(f, 'receive'),
@@ -303,7 +316,7 @@ async function runReceive(f: CommonFlags, server: Server | undefined, mappings: 
     { log, signal: sig.signal, onProgress },
   );
   sig.done();
-  if (onProgress) process.stderr.write('\n');
+  progress.done();
   if (rep.status === 'ok') log.info({ report: rep }, `complete: ${rep.bytes} bytes in ${rep.seconds} s, sha256 ${rep.sha256}`);
   else log.error({ report: rep }, `failed (exit ${rep.exitCode}): ${rep.error}`);
   return finishRun(f, rep, mappings, log);
@@ -321,7 +334,8 @@ async function runAcpCommand(
   init: Pick<ReceiveOptions, 'credentials' | 'preOs'>,
 ): Promise<number> {
   const sig = interrupts();
-  const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
+  const progress = progressOf(f);
+  const onProgress = progress.onProgress;
   const rep = await runAcp(
     {
       packageId,
@@ -336,7 +350,7 @@ async function runAcpCommand(
     { log, signal: sig.signal, onProgress, receive },
   );
   sig.done();
-  if (onProgress) process.stderr.write('\n');
+  progress.done();
   if (rep.status === 'ok') log.info({ report: rep }, `package ${packageId} complete: ${rep.files} files, ${rep.bytes} bytes in ${rep.seconds} s`);
   else log.error({ report: rep }, `package ${packageId} failed (exit ${rep.exitCode}): ${rep.error}`);
   return finishRun(f, rep, mappings, log);
@@ -354,12 +368,6 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
     else log.warn(`--ts-var: could not set task sequence variables (${r.reason}): ${r.message}`);
   }
   return rep.exitCode;
-}
-
-export function progressLine(p: Progress): string {
-  const pct = (100 * p.blocks) / p.totalBlocks;
-  const mbps = p.seconds > 0 ? p.bytes / 1e6 / p.seconds : 0;
-  return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / MiB).toFixed(0)}/${(p.contentSize / MiB).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
 }
 
 /**

@@ -92,9 +92,13 @@ export interface ReceiveDeps {
 export interface Progress {
   blocks: number;
   totalBlocks: number;
+  /** On disk (resumed ones included). */
   bytes: number;
   contentSize: number;
   seconds: number;
+  /** This run's bytes by multicast (to block precision) and by HTTP. */
+  multicastBytes: number;
+  httpBytes: number;
 }
 
 /** Block size of a receive with no session (HTTP only, or a fallback with no earlier state): 64 KiB. */
@@ -141,6 +145,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let sink: FileSink | undefined;
   let http: HttpClient | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
+  let progressTick: (() => void) | undefined;
   let pump: DiskPump | undefined;
   let stopHybrid: () => void = () => {};
   let lock: OutLock | undefined;
@@ -266,7 +271,14 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     };
     if (deps.onProgress) {
       const cb = deps.onProgress;
-      progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), PROGRESS_INTERVAL_MS);
+      progressTick = () => {
+        const bytes = Math.min(size, store.disk.count * blockSize);
+        const httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
+        // Multicast's share, to block precision: what reached the disk in this run and did not come by HTTP.
+        const multicastBytes = Math.max(0, bytes - (report.resumedBytes ?? 0) - httpBytes);
+        cb({ blocks: store.disk.count, totalBlocks, bytes, contentSize: size, seconds: (now() - t0) / 1000, multicastBytes, httpBytes });
+      };
+      progressTimer = setInterval(progressTick, PROGRESS_INTERVAL_MS);
     }
 
     // ---- 5. multicast (with hybrid hole filling)
@@ -376,6 +388,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   } finally {
     if (overall) clearTimeout(overall);
     if (progressTimer) clearInterval(progressTimer);
+    progressTick?.(); // the last state (100 % on success) is what stays on the terminal
     deps.signal?.removeEventListener('abort', onOuterAbort);
     stopHybrid();
     http?.close();
