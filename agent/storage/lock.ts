@@ -7,7 +7,7 @@
  * still resumes. Gone means: no process with that PID, or a PID from an earlier boot of this machine (the lock
  * records the boot: Linux's boot_id, elsewhere the boot time; after a reboot, above all in WinPE, the old PID may
  * belong to some other process by now). A live process with the recorded PID on the same boot is taken to be that
- * osdcast.
+ * osdcast. This process's own PID in a lock it does not hold is an earlier process's (its locks are known here).
  * Two restarts that both find the same stale lock at the same instant could both take it over (between one's
  * check and its removal); a lock is a guard against an operator's second command, not a distributed mutex.
  *
@@ -84,6 +84,9 @@ function sameBoot(a: string | number | undefined, b: string | number): boolean {
   return a === b;
 }
 
+/** Locks this process holds (two receives of one process for the same <out> must not both run either). */
+const held = new Set<string>();
+
 export class OutLock {
   private released = false;
 
@@ -103,6 +106,7 @@ export class OutLock {
     const alive = deps.isAlive ?? processAlive;
     const boot = deps.boot ?? bootIdentity();
     const file = lockPath(out);
+    if (held.has(file)) throw new OsdcastError('io', `${out} is in use by osdcast PID ${pid} (this process); lock ${file}`);
     const text = JSON.stringify({ pid, host: os.hostname(), boot, started: new Date((deps.now ?? Date.now)()).toISOString() } satisfies LockOwner) + '\n';
     for (let attempt = 0; attempt < 3; attempt++) {
       let fd: number;
@@ -122,7 +126,7 @@ export class OutLock {
           throw new OsdcastError('io', `${out} is in use by osdcast PID ${owner.pid}${owner.started ? ` (since ${owner.started})` : ''}; lock ${file}`);
         }
         const who = owner ? `osdcast PID ${owner.pid}${owner.started ? ` (started ${owner.started})` : ''}` : 'an unreadable owner';
-        const why = !owner ? 'the file names no PID' : owner.pid === pid ? 'the PID is this process' : !sameBoot(owner.boot, boot) ? 'it ran before this machine last booted' : 'that process is no longer running';
+        const why = !owner ? 'the file names no PID' : owner.pid === pid ? 'that PID is now this process (an earlier one left the lock)' : !sameBoot(owner.boot, boot) ? 'it ran before this machine last booted' : 'that process is no longer running';
         log.warn(`taking over the stale lock ${file} of ${who}: ${why}`);
         try {
           fs.unlinkSync(file);
@@ -140,6 +144,7 @@ export class OutLock {
       } finally {
         fs.closeSync(fd);
       }
+      held.add(file);
       return new OutLock(file, fs, text);
     }
     throw new OsdcastError('io', `${out} is in use by another osdcast (its lock ${file} keeps coming back)`);
@@ -149,6 +154,7 @@ export class OutLock {
   release(): void {
     if (this.released) return;
     this.released = true;
+    held.delete(this.path);
     try {
       if (this.fs.readFileSync(this.path, 'utf8') === this.text) this.fs.unlinkSync(this.path);
     } catch {

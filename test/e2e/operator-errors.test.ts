@@ -183,6 +183,22 @@ describe('one osdcast per --out (the lock beside the state file)', () => {
     expect(fs.existsSync(`${out}.osdcast.lock`)).toBe(false);
   }, 90_000);
 
+  it('--http-only takes the lock too: a live owner stops it before any HTTP request', async () => {
+    const web = await startContentServer({ source: bufferContent(image), path: '/x.wim' });
+    cleanups.push(() => web.stop());
+    const out = path.join(dir, 'httponly.wim');
+    fs.writeFileSync(`${out}.osdcast.lock`, `${process.pid}\n`); // this test process: alive, not the agent
+    const r = await run([...base(out), '--http-only', '--http', web.url, '--json']);
+    expect(r.code, r.stderr).toBe(6);
+    expect(report(r.stdout).error).toContain(`is in use by osdcast PID ${process.pid}`);
+    expect(web.requests).toBe(0);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('httponly.wim'))).toEqual(['httponly.wim.osdcast.lock']);
+    fs.rmSync(`${out}.osdcast.lock`);
+    const ok = await run([...base(out), '--http-only', '--http', web.url, '--json']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
+  });
+
   it('a lock held by a live process stops the run with the files unchanged; once that process is dead, the lock is taken over and the run resumes', async () => {
     const coord = await slowCoordinator();
     const out = path.join(dir, 'stale.wim');

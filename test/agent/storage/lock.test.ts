@@ -69,6 +69,22 @@ describe('OutLock', () => {
     expect(e.message).toContain(`is in use by osdcast PID ${process.pid}`);
   });
 
+  it('two receives of this process for the same output: the second is refused, and may go once the first is done', () => {
+    const first = OutLock.acquire(out, memLogger().log);
+    const e = thrown(() => OutLock.acquire(out, memLogger().log));
+    expect(e.exitCode).toBe(Exit.LOCAL_IO);
+    expect(e.message).toContain(`is in use by osdcast PID ${process.pid} (this process)`);
+    first.release();
+    OutLock.acquire(out, memLogger().log).release();
+  });
+
+  it('this PID in a lock this process does not hold is an earlier process\'s: taken over', () => {
+    fs.writeFileSync(lockPath(out), `${process.pid}\n`);
+    const { log, lines } = memLogger();
+    OutLock.acquire(out, log).release();
+    expect(String(lines()[0]!.msg)).toMatch(/: that PID is now this process \(an earlier one left the lock\)$/);
+  });
+
   it('a dead owner is taken over and logged', () => {
     const dead = deadPid();
     fs.writeFileSync(lockPath(out), JSON.stringify({ pid: dead, boot: bootIdentity() }));
