@@ -15,9 +15,27 @@ const LEVELS: Readonly<Record<number, string>> = { 10: 'TRACE', 20: 'DEBUG', 30:
 
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
+/** Fields a text line never shows: pino's own, and the run's report (that is --json's and the log files'). */
+const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'v', 'report']);
+
+/** key=value for the scalars of a record's fields (nested ones as a.b=value), skipping values the message already says. */
+function fieldsText(rec: Record<string, unknown>, msg: string): string[] {
+  const out: string[] = [];
+  const said = (v: string) => new RegExp(`(^|[^\\w.])${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w.])`).test(msg);
+  const walk = (prefix: string, v: unknown, depth: number) => {
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      if (!said(String(v))) out.push(`${prefix}=${v}`);
+    } else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) {
+      for (const [k, x] of Object.entries(v)) if (k !== 'stack') walk(`${prefix}.${k}`, x, depth + 1);
+    }
+  };
+  for (const [k, v] of Object.entries(rec)) if (!HIDDEN.has(k)) walk(k, v, 0);
+  return out;
+}
+
 /**
- * One pino JSON line as a text line: local time, level, message (the structured fields, such as the run's report,
- * are left to --json and the JSON/CMTrace logs; an error object shows its message).
+ * One pino JSON line as a text line: local time, level, message, then the record's other scalar fields as
+ * key=value (never JSON; values the message already says are not repeated; the run's report is left to --json).
  */
 export function textLine(json: string): string {
   let rec: Record<string, unknown>;
@@ -29,12 +47,8 @@ export function textLine(json: string): string {
   const t = typeof rec.time === 'string' || typeof rec.time === 'number' ? new Date(rec.time) : new Date();
   const time = `${pad2(t.getHours())}:${pad2(t.getMinutes())}:${pad2(t.getSeconds())}`;
   const level = (LEVELS[rec.level as number] ?? String(rec.level)).padEnd(5);
-  const parts = [typeof rec.msg === 'string' ? rec.msg : ''];
-  for (const k of ['err', 'error']) {
-    const v = rec[k] as { message?: unknown } | undefined;
-    if (v && typeof v === 'object' && typeof v.message === 'string') parts.push(`(${k}: ${v.message})`);
-  }
-  return `${time} ${level} ${parts.filter((p) => p !== '').join(' ')}`;
+  const msg = typeof rec.msg === 'string' ? rec.msg : '';
+  return [time, level, msg, ...fieldsText(rec, msg)].filter((p) => p !== '').join(' ');
 }
 
 export interface Screen {

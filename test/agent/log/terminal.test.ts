@@ -27,12 +27,15 @@ describe('renderScreen (the tests\' terminal)', () => {
 });
 
 describe('textLine', () => {
-  it('time, level, message: no JSON, no pid, the report object left out', () => {
+  it('time, level, message: no JSON, no pid, the report object left out; other fields as key=value unless the message says them', () => {
     const t = new Date(2026, 0, 2, 3, 4, 5, 678);
-    const line = textLine(JSON.stringify({ level: 30, time: t.toISOString(), pid: 99, report: { status: 'ok', bytes: 1 }, size: 5, msg: 'complete: 1 bytes' }));
-    expect(line).toBe('03:04:05 INFO  complete: 1 bytes');
-    expect(textLine(JSON.stringify({ level: 40, time: t.toISOString(), msg: 'careful' }))).toBe('03:04:05 WARN  careful');
-    expect(textLine(JSON.stringify({ level: 50, time: t.toISOString(), err: { type: 'Error', message: 'boom', stack: 'x' }, msg: 'failed' }))).toBe('03:04:05 ERROR failed (err: boom)');
+    const at = t.toISOString();
+    expect(textLine(JSON.stringify({ level: 30, time: at, pid: 99, report: { status: 'ok', bytes: 1 }, msg: 'complete: 1 bytes' }))).toBe('03:04:05 INFO  complete: 1 bytes');
+    expect(textLine(JSON.stringify({ level: 40, time: at, msg: 'careful' }))).toBe('03:04:05 WARN  careful');
+    expect(textLine(JSON.stringify({ level: 30, time: at, size: 8388608, blockSize: 1385, source: 'multicast', msg: 'content x: 8388608 bytes in blocks of 1385' }))).toBe('03:04:05 INFO  content x: 8388608 bytes in blocks of 1385 source=multicast');
+    expect(textLine(JSON.stringify({ level: 30, time: at, mt: { packets: 7, nacks: 2 }, drops: { wrongSource: 0 }, list: [1, 2], msg: 'multicast statistics' }))).toBe('03:04:05 INFO  multicast statistics mt.packets=7 mt.nacks=2 drops.wrongSource=0');
+    expect(textLine(JSON.stringify({ level: 50, time: at, err: { type: 'Error', message: 'boom', stack: 'Error: boom\n  at x' }, msg: 'failed' }))).toBe('03:04:05 ERROR failed err.type=Error err.message=boom');
+    expect(textLine('not json')).toBe('not json');
   });
 
   it('through pino: what createLogger writes in the text format', () => {
@@ -41,7 +44,7 @@ describe('textLine', () => {
     log.debug({ a: { b: 1 } }, 'first');
     log.warn('second');
     expect(out).toHaveLength(2);
-    expect(out[0]).toMatch(/^\d\d:\d\d:\d\d DEBUG first$/);
+    expect(out[0]).toMatch(/^\d\d:\d\d:\d\d DEBUG first a\.b=1$/);
     expect(out[1]).toMatch(/^\d\d:\d\d:\d\d WARN  second$/);
   });
 
