@@ -13,14 +13,15 @@ import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
 import { Templates, templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
 import { Exit } from './errors';
+import { checkOut } from './storage/out-path';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
+import { ProgressMeter, Terminal } from './log/terminal';
 import { receive, Progress } from './receive/receive';
 import { commanderOption, CommandName, Flags, flagsOf, receiveFields, ServerFlag, TS_FIELDS } from './options';
 import { Report, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
-import { MiB } from './defaults';
 import { CredentialsError, resolveCredentials, type ResolvedCredentials } from './configmgr/credentials';
 import { isWinPE } from './configmgr/discovery';
 import type { ReceiveOptions } from './receive/receive';
@@ -38,7 +39,19 @@ const DISCOVERY_HELP = `Server: --server, else the ACP INI (acp only), OSDCAST_S
 and in WinPE the PXE boot server (PEBootServerAddr); the log names the source used.`;
 
 const LOG_HELP = `Logs: in a task sequence (_SMSTSLogPath set) CMTrace lines in %_SMSTSLogPath%\\osdcast.log, rotated at
---log-max-size to osdcast.lo_; otherwise pino JSON on stderr. stdout carries only the --json report.`;
+--log-max-size to osdcast.lo_; otherwise on stderr: plain text lines on a terminal (with a progress line below them:
+percent, MiB done/total, rate, ETA, bytes by multicast and by HTTP; --quiet hides it), pino JSON into a pipe or file.
+stdout carries only the --json report.`;
+
+/** stderr when it is a terminal: log lines above a progress line (undefined for pipes and files). */
+const terminal = process.stderr.isTTY ? new Terminal() : undefined;
+
+/** The progress callback for the terminal, or none (not a terminal, or --quiet). */
+function progressOf(f: CommonFlags): { onProgress?: (p: Progress) => void; done(): void } {
+  if (!terminal || f.quiet) return { done() {} };
+  const meter = new ProgressMeter();
+  return { onProgress: (p) => terminal.progress(meter.line(p)), done: () => terminal.done() };
+}
 
 export function buildProgram(exit: (code: number) => void): Command {
   const program = new Command();
@@ -81,13 +94,18 @@ Does the DP answer? osdcast receive --initiation rpc --server dp01 --namespace â
   Limits: NTLM only (no Kerberos); packages with "Encrypt multicast packages" cannot be received; the key ConfigMgr's
   own client fetches from the DP's multicast service first is not fetched.
 
-Exit codes: 0 complete, 2 usage, 3 no session (the DP refused or never answered, over RPC and UDP; authentication
-failed or access denied), 4 transfer failed (KICK, inactivity, timeout), 5 integrity mismatch, 6 local I/O error
-(disk full, permission), 130 interrupted.`,
+Exit codes: 0 complete, 2 usage (also --out naming a folder), 3 no session (the DP's name does not resolve; the DP
+refused or never answered, over RPC and UDP; authentication failed or access denied), 4 transfer failed (KICK,
+inactivity, timeout), 5 integrity mismatch, 6 local I/O error (disk full, permission, --out's folder missing or
+read-only, --out in use by another osdcast: <out>.osdcast.lock), 130 interrupted.`,
     )
     .action(async (f: CommonFlags, cmd: Command) => {
       const mappings = tsVarMappings(f, cmd, 'receive');
       if (f.httpOnly && !f.http?.length) cmd.error(`--http-only needs at least one --http <url>`, { exitCode: Exit.USAGE, code: 'osdcast.httpOnly' });
+      // --out before anything else: a folder is a usage error, an unwritable place exit 6; one line, nothing touched.
+      const outProblem = checkOut(f.out!);
+      if (outProblem?.kind === 'usage') cmd.error(outProblem.message, { exitCode: Exit.USAGE, code: 'osdcast.out' });
+      if (outProblem) return exit(oneLineFailure(f, outProblem.message, Exit.LOCAL_IO));
       let server: Server | undefined = f.server;
       let from = '--server';
       let disc: DiscoveryResult | undefined;
@@ -226,10 +244,17 @@ function logDiscovery(log: Logger, disc: DiscoveryResult): void {
 }
 
 function openLog(f: CommonFlags): Logger {
-  const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile });
-  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize });
+  const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }, process.env, !!terminal);
+  const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize, terminal: target.file ? undefined : terminal });
   log.debug(`${VERSION_LINE}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
   return log;
+}
+
+/** A failure found before the run (e.g. an unwritable --out): one line on stderr, and in the log file if there is one. */
+function oneLineFailure(f: CommonFlags, message: string, code: number): number {
+  if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) openLog(f).error(message);
+  process.stderr.write(`osdcast: ${message}\n`);
+  return code;
 }
 
 /** SIGINT/SIGTERM abort the run (the agent sends LEAVE first); returns the signal and a function to unhook. */
@@ -276,7 +301,8 @@ function initiationFields(f: CommonFlags, resolved: ResolvedCredentials, log: Lo
 
 async function runReceive(f: CommonFlags, server: Server | undefined, mappings: TsVarMapping[], log: Logger, init: Pick<ReceiveOptions, 'credentials' | 'preOs'>): Promise<number> {
   const sig = interrupts();
-  const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
+  const progress = progressOf(f);
+  const onProgress = progress.onProgress;
   const rep = await receive(
     {
       ...receiveFields(f, 'receive'),
@@ -290,7 +316,7 @@ async function runReceive(f: CommonFlags, server: Server | undefined, mappings: 
     { log, signal: sig.signal, onProgress },
   );
   sig.done();
-  if (onProgress) process.stderr.write('\n');
+  progress.done();
   if (rep.status === 'ok') log.info({ report: rep }, `complete: ${rep.bytes} bytes in ${rep.seconds} s, sha256 ${rep.sha256}`);
   else log.error({ report: rep }, `failed (exit ${rep.exitCode}): ${rep.error}`);
   return finishRun(f, rep, mappings, log);
@@ -308,7 +334,8 @@ async function runAcpCommand(
   init: Pick<ReceiveOptions, 'credentials' | 'preOs'>,
 ): Promise<number> {
   const sig = interrupts();
-  const onProgress = process.stderr.isTTY ? (p: Progress) => process.stderr.write(`\r${progressLine(p)}   `) : undefined;
+  const progress = progressOf(f);
+  const onProgress = progress.onProgress;
   const rep = await runAcp(
     {
       packageId,
@@ -323,7 +350,7 @@ async function runAcpCommand(
     { log, signal: sig.signal, onProgress, receive },
   );
   sig.done();
-  if (onProgress) process.stderr.write('\n');
+  progress.done();
   if (rep.status === 'ok') log.info({ report: rep }, `package ${packageId} complete: ${rep.files} files, ${rep.bytes} bytes in ${rep.seconds} s`);
   else log.error({ report: rep }, `package ${packageId} failed (exit ${rep.exitCode}): ${rep.error}`);
   return finishRun(f, rep, mappings, log);
@@ -341,12 +368,6 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
     else log.warn(`--ts-var: could not set task sequence variables (${r.reason}): ${r.message}`);
   }
   return rep.exitCode;
-}
-
-export function progressLine(p: Progress): string {
-  const pct = (100 * p.blocks) / p.totalBlocks;
-  const mbps = p.seconds > 0 ? p.bytes / 1e6 / p.seconds : 0;
-  return `${pct.toFixed(1).padStart(5)}%  ${(p.bytes / MiB).toFixed(0)}/${(p.contentSize / MiB).toFixed(0)} MiB  ${mbps.toFixed(1)} MB/s  ${p.seconds.toFixed(0)} s`;
 }
 
 /**

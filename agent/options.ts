@@ -8,6 +8,8 @@
  * Over ~450 lines on purpose: it is the one table of every flag (about 35 entries, each a few lines of help and
  * parsing); split, a flag's declaration would no longer be in one place.
  */
+import { constants as bufferConstants } from 'node:buffer';
+import os from 'node:os';
 import { InvalidArgumentError, Option } from 'commander';
 import { MSI_PORT } from '../core/codec/msi';
 import { DEFAULTS, MiB } from './defaults';
@@ -72,6 +74,30 @@ function numeric(name: string, unit: Unit, o: { integer?: boolean; min: number; 
     }
     return factor === 1 ? n : Math.round(n * factor);
   };
+}
+
+/** A text flag that must say something (an empty namespace or content name only fails later, at the DP). */
+function nonEmpty(name: string) {
+  return (v: string): string => {
+    if (v.trim() === '') throw bad(`${name} must not be empty`);
+    return v;
+  };
+}
+
+/**
+ * The largest --cache: the ring is one Buffer (at most Node's buffer.constants.MAX_LENGTH), and it must leave the
+ * machine half of its memory (WinPE runs from a RAM disk).
+ */
+export function cacheLimit(total = os.totalmem(), maxBuffer = bufferConstants.MAX_LENGTH): { bytes: number; why: string } {
+  const half = Math.floor(total / 2);
+  return maxBuffer <= half ? { bytes: maxBuffer, why: "Node's largest Buffer" } : { bytes: half, why: "half of this machine's memory" };
+}
+
+function cacheArg(v: string): number {
+  const bytes = numeric('--cache', 'MiB', { integer: true, min: 1, atLeast: true })(v);
+  const lim = cacheLimit();
+  if (bytes > lim.bytes) throw bad(`--cache must be at most ${Math.floor(lim.bytes / MiB)} MiB (${lim.why}), got "${v}"`);
+  return bytes;
 }
 
 export interface ServerFlag {
@@ -169,6 +195,7 @@ export const FLAGS = {
     group: G.what,
     unit: 'text',
     help: 'multicast namespace, e.g. "WDS:Group/install.wim/1" or the ConfigMgr namespace of the package',
+    parse: nonEmpty('--namespace'),
     required: true,
     default: { shown: 'required' },
     feeds: 'namespace',
@@ -179,6 +206,7 @@ export const FLAGS = {
     group: G.what,
     unit: 'text',
     help: 'content name inside the namespace, e.g. "install.wim"',
+    parse: nonEmpty('--content'),
     required: true,
     default: { shown: 'required' },
     feeds: 'content',
@@ -226,8 +254,8 @@ export const FLAGS = {
     commands: BOTH,
     group: G.net,
     unit: 'MiB',
-    help: 'memory ring between network and disk, in MiB (fixed; never grows with image size)',
-    parse: numeric('--cache', 'MiB', { integer: true, min: 1, atLeast: true }),
+    help: "memory ring between network and disk, in MiB (fixed; never grows with image size; at most half of this machine's memory and Node's largest Buffer)",
+    parse: cacheArg,
     default: { value: DEFAULTS.cacheBytes, shown: `${DEFAULTS.cacheBytes / CONVERSIONS.MiB.factor} MiB` },
     feeds: 'cacheBytes',
   }),
@@ -432,9 +460,17 @@ export const FLAGS = {
     commands: BOTH,
     group: G.out,
     unit: 'choice',
-    help: 'cmtrace (ConfigMgr log format; the default when _SMSTSLogPath is set) or json (pino lines; the default otherwise)',
-    choices: ['cmtrace', 'json'],
-    default: { shown: '`cmtrace` when `_SMSTSLogPath` is set, else `json`' },
+    help: 'text (time, level, message; the default on a terminal), json (pino lines; the default for pipes and --log-file) or cmtrace (ConfigMgr log format; the default when _SMSTSLogPath is set)',
+    choices: ['text', 'json', 'cmtrace'],
+    default: { shown: '`cmtrace` when `_SMSTSLogPath` is set, `text` on a terminal, else `json`' },
+  }),
+  quiet: flag<boolean>({
+    flags: '--quiet',
+    commands: BOTH,
+    group: G.out,
+    unit: 'switch',
+    help: 'no progress line on the terminal (percent, MiB, rate, ETA, multicast and HTTP shares; drawn only when stderr is a terminal)',
+    default: { shown: 'off' },
   }),
   logMaxSize: flag<number>({
     flags: '--log-max-size <MiB>',

@@ -40,6 +40,8 @@ export const FAILURE_KINDS: readonly FailureKind[] = ['kick-fail', 'kick-fallbac
 export type FallbackCause =
   /** --http-only. */
   | 'http-only'
+  /** The DP's name does not resolve (checked once, before any request: no retries). */
+  | 'unresolved'
   /** No route to the DP's MS-WDSMSI port. */
   | 'no-route'
   /** The DP never answered MS-WDSMSI. */
@@ -60,7 +62,7 @@ export type FallbackCause =
   | 'inactivity';
 
 /** @internal Every fallback cause (the README test checks its list against it). */
-export const FALLBACK_CAUSES: readonly FallbackCause[] = ['http-only', 'no-route', 'no-reply', 'no-session', 'auth-refused', 'join-failed', 'mcast-timeout', 'min-rate', 'kick-fallback', 'inactivity'];
+export const FALLBACK_CAUSES: readonly FallbackCause[] = ['http-only', 'unresolved', 'no-route', 'no-reply', 'no-session', 'auth-refused', 'join-failed', 'mcast-timeout', 'min-rate', 'kick-fallback', 'inactivity'];
 
 /**
  * The failure a fallback cause becomes when there is no HTTP source to fall back to. Not every cause can occur
@@ -74,6 +76,7 @@ export function failureWithoutFallback(cause: FallbackCause): FailureKind {
       return 'inactivity';
     case 'http-only':
       return 'usage';
+    case 'unresolved':
     case 'no-route':
     case 'no-reply':
     case 'no-session':

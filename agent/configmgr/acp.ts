@@ -262,7 +262,10 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       initiation = 'udp';
       log.info('the DP gave this file\'s session over UDP: the remaining files ask it over UDP only');
     }
-    if (multicast && (r.fallbackCause === 'no-reply' || r.fallbackCause === 'no-route')) {
+    if (multicast && r.fallbackCause === 'unresolved') {
+      multicast = false;
+      log.warn(`the DP's name does not resolve (${r.fallback}): the remaining files go over HTTP only`);
+    } else if (multicast && (r.fallbackCause === 'no-reply' || r.fallbackCause === 'no-route')) {
       multicast = false;
       log.warn(`the DP did not answer MS-WDSMSI (${r.fallback}): the remaining files go over HTTP only`);
     }

@@ -64,10 +64,10 @@ export interface InitiationContext {
   clientName?: string;
 }
 
-/** No multicast session, and why: no route, no reply (worth another attempt, unlike an error reply), or refused. */
+/** No multicast session, and why: a name that does not resolve, no route, no reply (worth another attempt, unlike an error reply), or refused. */
 export class NoSession extends OsdcastError {
   constructor(
-    readonly why: Extract<FallbackCause, 'no-route' | 'no-reply' | 'no-session' | 'auth-refused'>,
+    readonly why: Extract<FallbackCause, 'unresolved' | 'no-route' | 'no-reply' | 'no-session' | 'auth-refused'>,
     message: string,
   ) {
     super('no-session', message);

@@ -22,6 +22,8 @@ import { runMulticast } from './multicast';
 import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
 import type { Report } from '../report';
 import { FileSink } from '../storage/sink';
+import { OutLock } from '../storage/lock';
+import { Lookup, resolveHost } from '../transport/resolve';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
 import { redactUrl } from '../util/url';
 
@@ -83,14 +85,20 @@ export interface ReceiveDeps {
   dropFilter?: (msg: Buffer) => boolean;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
+  /** Test hook: the name lookup for --server (default: the system resolver). */
+  lookup?: Lookup;
 }
 
 export interface Progress {
   blocks: number;
   totalBlocks: number;
+  /** On disk (resumed ones included). */
   bytes: number;
   contentSize: number;
   seconds: number;
+  /** This run's bytes by multicast (to block precision) and by HTTP. */
+  multicastBytes: number;
+  httpBytes: number;
 }
 
 /** Block size of a receive with no session (HTTP only, or a fallback with no earlier state): 64 KiB. */
@@ -137,9 +145,13 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let sink: FileSink | undefined;
   let http: HttpClient | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
+  let progressTick: (() => void) | undefined;
   let pump: DiskPump | undefined;
   let stopHybrid: () => void = () => {};
+  let lock: OutLock | undefined;
   try {
+    // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
+    lock = OutLock.acquire(o.out, log);
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
     const retries = o.retries ?? DEFAULTS.retries;
@@ -154,15 +166,20 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     let mac: Buffer = Buffer.alloc(6);
     let onUni: Handler = () => {};
     if (!o.httpOnly) {
-      const route = o.iface ?? (await routeTo(o.server, o.port).catch(() => undefined));
       if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
       try {
+        // The name once, before any request: one that does not resolve is said so, without retries.
+        const resolved = await resolveHost(o.server, deps.lookup);
+        if (!resolved.ok) throw new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`);
+        const server = resolved.address;
+        if (server !== o.server) log.info(`${o.server} is ${server}`);
+        const route = o.iface ?? (await routeTo(server, o.port).catch(() => undefined));
         if (!route) throw new NoSession('no-route', `no route to ${o.server}`);
         iface = route;
         mac = macFor(iface);
         uni = await openUnicast(iface, (msg, from) => onUni(msg, from));
         const got = await initiateSession(
-          { ...o, method: o.initiation, bootDevice: o.preOs, retries, retryDelayMs },
+          { ...o, server, method: o.initiation, bootDevice: o.preOs, retries, retryDelayMs },
           { mac, uni, setHandler: (h) => (onUni = h), now, log, signal: ac.signal },
         );
         session = got.session;
@@ -254,7 +271,14 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     };
     if (deps.onProgress) {
       const cb = deps.onProgress;
-      progressTimer = setInterval(() => cb({ blocks: store.disk.count, totalBlocks, bytes: Math.min(size, store.disk.count * blockSize), contentSize: size, seconds: (now() - t0) / 1000 }), PROGRESS_INTERVAL_MS);
+      progressTick = () => {
+        const bytes = Math.min(size, store.disk.count * blockSize);
+        const httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
+        // Multicast's share, to block precision: what reached the disk in this run and did not come by HTTP.
+        const multicastBytes = Math.max(0, bytes - (report.resumedBytes ?? 0) - httpBytes);
+        cb({ blocks: store.disk.count, totalBlocks, bytes, contentSize: size, seconds: (now() - t0) / 1000, multicastBytes, httpBytes });
+      };
+      progressTimer = setInterval(progressTick, PROGRESS_INTERVAL_MS);
     }
 
     // ---- 5. multicast (with hybrid hole filling)
@@ -364,11 +388,13 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   } finally {
     if (overall) clearTimeout(overall);
     if (progressTimer) clearInterval(progressTimer);
+    progressTick?.(); // the last state (100 % on success) is what stays on the terminal
     deps.signal?.removeEventListener('abort', onOuterAbort);
     stopHybrid();
     http?.close();
     sink?.close();
     await closeSocket(uni);
+    lock?.release();
   }
 
   function finishReport(r: Report): Report {

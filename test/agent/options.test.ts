@@ -8,7 +8,7 @@ import { Command, Option } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../agent/cli';
 import { DEFAULTS } from '../../agent/defaults';
-import { COMMANDS, commanderOption, CONVERSIONS, FLAG_LIST, FLAGS, flagsOf, longName, parseServer, receiveFields, type Flags } from '../../agent/options';
+import { cacheLimit, COMMANDS, commanderOption, CONVERSIONS, FLAG_LIST, FLAGS, flagsOf, longName, parseServer, receiveFields, type Flags } from '../../agent/options';
 
 const ROOT = path.resolve(__dirname, '../..');
 const camel = (long: string) => long.slice(2).replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
@@ -99,6 +99,23 @@ describe('the option table', () => {
     for (const [name, v, msg] of bad) expect(() => (FLAGS[name] as { parse: (v: string, p: undefined) => unknown }).parse(v, undefined), `${name} ${v}`).toThrow(msg);
     expect(() => FLAGS.http.parse!('http://user:secret@dp/x y\u0000', undefined)).not.toThrow();
     expect(() => FLAGS.http.parse!('mailto://user:secret@dp', undefined)).toThrow(/"mailto:\/\/\*\*\*@dp"/);
+  });
+
+  it('--namespace and --content must say something', () => {
+    expect(FLAGS.namespace.parse!('SMSPKG', undefined)).toBe('SMSPKG');
+    expect(() => FLAGS.namespace.parse!('', undefined)).toThrow(/^--namespace must not be empty$/);
+    expect(() => FLAGS.content.parse!('  ', undefined)).toThrow(/^--content must not be empty$/);
+  });
+
+  it('--cache: at most min(Node\'s largest Buffer, half of the memory), the message naming which', () => {
+    const GiB = 1024 ** 3;
+    expect(cacheLimit(64 * GiB, 4 * GiB)).toEqual({ bytes: 4 * GiB, why: "Node's largest Buffer" });
+    expect(cacheLimit(2 * GiB, 4 * GiB)).toEqual({ bytes: GiB, why: "half of this machine's memory" });
+    const lim = cacheLimit();
+    const mib = Math.floor(lim.bytes / 2 ** 20);
+    expect(FLAGS.cache.parse!(String(mib), undefined)).toBe(mib * 2 ** 20);
+    expect(() => FLAGS.cache.parse!(String(mib + 1), undefined)).toThrow(`--cache must be at most ${mib} MiB (${lim.why}), got "${mib + 1}"`);
+    expect(() => FLAGS.cache.parse!('99999999', undefined)).toThrow(/^--cache must be at most \d+ MiB \((Node's largest Buffer|half of this machine's memory)\)/);
   });
 
   it('--server: host[:port], IPv6 in brackets, the MS-WDSMSI port by default', () => {

@@ -56,7 +56,7 @@ describe('osdcast CLI', () => {
   it('teaches with --help: options, an example and the exit codes', async () => {
     const r = await run(['receive', '--help']);
     expect(r.code).toBe(0);
-    for (const s of ['--server', '--namespace', '--content', '--out', '--interface', '--cache', '--timeout', '--json', '--log-file', '--log-format', '--log-max-size', '--ts-var', 'Examples:', 'Exit codes']) expect(r.stdout).toContain(s);
+    for (const s of ['--server', '--namespace', '--content', '--out', '--interface', '--cache', '--timeout', '--json', '--log-file', '--log-format', '--log-max-size', '--quiet', '--ts-var', 'Examples:', 'Exit codes']) expect(r.stdout).toContain(s);
   });
 
   it.each([[['--help']], [['acp', '--help']], [['help', 'acp']]])('%j shows an example', async (args) => {

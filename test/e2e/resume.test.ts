@@ -56,9 +56,13 @@ describe('resume after a crash', () => {
     expect(r1.signal).toBe('SIGKILL');
     expect(fs.existsSync(out)).toBe(false);
     expect(fs.existsSync(`${out}.osdcast`)).toBe(true);
+    // The killed agent's lock stays behind, naming a PID that is gone: the restart takes it over and says so.
+    expect(JSON.parse(fs.readFileSync(`${out}.osdcast.lock`, 'utf8')).pid).toBe(first.p.pid);
 
     const second = await start(args).done;
     expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain(`taking over the stale lock ${out}.osdcast.lock of osdcast PID ${first.p.pid}`);
+    expect(fs.existsSync(`${out}.osdcast.lock`)).toBe(false);
     const rep = second.report!;
     expect(rep.sha256).toBe(sha256(image));
     expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
