@@ -13,7 +13,11 @@
  *
  * Internal: `--serve-http <file> <path>` runs test/coordinator/http.ts as a child for the HTTP-only runs;
  * `--floor-listener …` runs the do-nothing Node listener of test/bench/floor.ts.
+ *
+ * node dist/bench.cjs --ab <distA> <distB> [--reps 3] [--size 256] [--drop-percent 0] [--fw-lead-every 32]
+ *   interleaved A/B of two builds' agents on one loopback cell, beside the floor listener (test/bench/ab.ts)
  */
+import { runAb } from './ab';
 import { measureBinaries, renderBinaries } from './binary';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -61,6 +65,7 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--floor-listener') return runFloorListener(process.argv.slice(3));
+  if (process.argv[2] === '--ab') return runAb(process.argv.slice(3), __filename);
   if (process.argv[2] === '--serve-http') return serveHttp(process.argv[3]!, process.argv[4]!);
   if (process.argv[2] === '--render') {
     // Re-render a report from the results.json of a kept run (text changes without measuring again).
