@@ -16,6 +16,7 @@
  *
  * node dist/bench.cjs --ab <distA> <distB> [--reps 3] [--size 256] [--drop-percent 0] [--fw-lead-every 32]
  *   interleaved A/B of two builds' agents on one loopback cell, beside the floor listener (test/bench/ab.ts)
+ * node dist/bench.cjs --hotpath [--size 64] [--reps 5] [--fw-lead-every 32]   section 2's replay alone (hotpath.ts)
  */
 import { runAb } from './ab';
 import { measureBinaries, renderBinaries } from './binary';
@@ -24,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { RunResult, Runner, makeImages, serveHttp } from './e2e';
 import { runFloorListener } from './floor';
-import { runHotPath } from './hotpath';
+import { runHotPath, runHotPathCli } from './hotpath';
 import { runMicro } from './micro';
 import { ProfileSummary, summarizeProfile } from './profile';
 import { ReportInput, renderReport } from './report';
@@ -66,6 +67,7 @@ function parseArgs(argv: string[]): Args {
 async function main(): Promise<void> {
   if (process.argv[2] === '--floor-listener') return runFloorListener(process.argv.slice(3));
   if (process.argv[2] === '--ab') return runAb(process.argv.slice(3), __filename);
+  if (process.argv[2] === '--hotpath') return runHotPathCli(process.argv.slice(3));
   if (process.argv[2] === '--serve-http') return serveHttp(process.argv[3]!, process.argv[4]!);
   if (process.argv[2] === '--render') {
     // Re-render a report from the results.json of a kept run (text changes without measuring again).
