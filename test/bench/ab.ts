@@ -62,6 +62,7 @@ interface AbArgs {
 
 export interface AbRun {
   arm: 'A' | 'B';
+  dropPercent: number;
   rep: number;
   ok: boolean;
   agentUs: number;
@@ -171,7 +172,9 @@ function exited(c: ChildProcess): Promise<number | null> {
   return c.exitCode !== null || c.signalCode !== null ? Promise.resolve(c.exitCode) : new Promise((r) => c.once('exit', (code) => r(code)));
 }
 
-async function oneRun(o: { dist: string; self: string; tmp: string; image: { path: string; sha256: string }; args: AbArgs; kids: Children; n: number; cpuProf?: string }): Promise<Omit<AbRun, 'arm' | 'rep'>> {
+type Cell = Pick<AbArgs, 'sizeMiB' | 'dropPercent' | 'fwLeadEvery'>;
+
+async function oneRun(o: { dist: string; self: string; tmp: string; image: { path: string; sha256: string }; args: Cell; kids: Children; n: number; cpuProf?: string }): Promise<Omit<AbRun, 'arm' | 'rep' | 'dropPercent'>> {
   const { args, kids, tmp, n } = o;
   const coord = kids.spawn([
     path.join(path.dirname(o.self), 'coordinator.cjs'),
@@ -281,7 +284,7 @@ export async function runAb(argv: string[], self: string): Promise<void> {
     for (let rep = 1; rep <= args.reps; rep++) {
       for (const arm of ['A', 'B'] as const) {
         const r = await oneRun({ dist: arm === 'A' ? args.a : args.b, self, tmp, image, args, kids, n: ++n });
-        runs.push({ arm, rep, ...r });
+        runs.push({ arm, rep, dropPercent: args.dropPercent, ...r });
         log(`${arm}#${rep}: ${r.ok ? 'ok' : 'FAILED'} agent ${fmt(r.agentUs, 2)} µs/dg, floor ${fmt(r.floorUs, 2)} µs/dg, ratio ${fmt(r.ratio, 2)}, ${fmt(r.blocksPerWrite, 1)} blocks/write, ${fmt(r.mbps)} MB/s, acks ${r.acks}, nacks ${r.nacks}, rdata ${r.rdata}, hash ${fmt(r.hashSeconds, 2)} s`);
       }
     }
@@ -301,4 +304,24 @@ export async function runAb(argv: string[], self: string): Promise<void> {
     kids.killAll();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * For `npm run bench`: this build's agent beside the floor listener on one loopback cell, `reps` runs (the same
+ * measurement as --ab, one arm). Children are ended by their own handles before this returns.
+ */
+export async function floorRuns(o: { dist: string; self: string; tmp: string; image: { path: string; sha256: string }; cell: Cell; reps: number }): Promise<AbRun[]> {
+  fs.writeFileSync(path.join(o.tmp, 'ab-preload.cjs'), PRELOAD);
+  const kids = new Children();
+  const runs: AbRun[] = [];
+  try {
+    for (let rep = 1; rep <= o.reps; rep++) {
+      const r = await oneRun({ dist: o.dist, self: o.self, tmp: o.tmp, image: o.image, args: o.cell, kids, n: 1000 * (o.cell.dropPercent + 1) + rep });
+      runs.push({ arm: 'A', rep, dropPercent: o.cell.dropPercent, ...r });
+      log(`floor cell drop ${o.cell.dropPercent} % #${rep}: agent ${fmt(r.agentUs, 2)} µs/dg, floor ${fmt(r.floorUs, 2)} µs/dg, ratio ${fmt(r.ratio, 2)}, ${fmt(r.blocksPerWrite, 1)} blocks/write`);
+    }
+  } finally {
+    kids.killAll();
+  }
+  return runs;
 }
