@@ -3,7 +3,7 @@
  * Two bitmaps: `have` (received: in the ring or on disk) drives CNTCIR and PROGRESS; `disk` (written) drives
  * completion and the resume state. Block numbering is auto-detected (protocol-notes #1).
  */
-import { CNTCIR_MAX_RANGES, DATA_HEADER_LEN, MaOp, decodeMa, encodeMa, peekData } from './codec/ma';
+import { CNTCIR_MAX_RANGES, DATA_HEADER_LEN, MaOp, decodeMa, encodeMa, peekDataAt } from './codec/ma';
 import { BlockStore } from './block-store';
 import type { MtApplication } from './mt-client';
 
@@ -56,9 +56,13 @@ export class MaClient implements MtApplication {
   }
 
   /** 3.2.5.1 DATA trigger. */
-  onData(appData: Buffer, _now: number): void {
-    const acct = appData.length;
-    const bn = peekData(appData, this.peek);
+  onData(appData: Buffer, now: number): void {
+    this.onDataAt(appData, 0, appData.length, now);
+  }
+
+  /** The DATA trigger with the MA packet read in place: `buf[start, start + acct)` (no view per packet). */
+  onDataAt(buf: Buffer, start: number, acct: number, _now: number): void {
+    const bn = peekDataAt(buf, start, acct, this.peek);
     if (bn < 0) {
       this.stats.badBlocks++;
       this.release(acct);
@@ -66,7 +70,7 @@ export class MaClient implements MtApplication {
     }
     const len = this.peek.dataLen;
     this.learnNumbering(bn, len);
-    const r = this.store.put(bn - this.base, appData, this.peek.dataStart, len, acct);
+    const r = this.store.put(bn - this.base, buf, this.peek.dataStart, len, acct);
     if (r === 'ok') {
       this.stats.blocks++;
       this.bytes += len;

@@ -76,8 +76,14 @@ export class MissingList {
     const e = this.e[i]!;
     if (seq < s) return;
     if (s === e) {
-      this.s.splice(i, 1);
-      this.e.splice(i, 1);
+      if (i === this.s.length - 1) {
+        // The usual case in order: updateEnd just opened [seq, seq] at the end. pop() allocates nothing.
+        this.s.pop();
+        this.e.pop();
+      } else {
+        this.s.splice(i, 1);
+        this.e.splice(i, 1);
+      }
     } else if (seq === s) this.s[i] = s + 1;
     else if (seq === e) this.e[i] = e - 1;
     else {

@@ -29,11 +29,15 @@ import {
   MtOption,
   MtPacket,
   Op,
+  Peek,
   Range,
+  Sec,
   SecMode,
   decodeMt,
   encodeMt,
   findOption,
+  newDataFields,
+  peekMtData,
 } from './codec/mt';
 import { bytesToIp } from './codec/msi';
 import type { PacketAuth } from './codec/mt-security';
@@ -52,6 +56,8 @@ export interface MtApplication {
   queryCache(): number;
   /** DATA trigger. The application must later call `MtClient.cacheDone(appData.length)` (possibly at once). */
   onData(appData: Buffer, now: number): void;
+  /** The same trigger with AppData in place, `buf[start, start + len)`; used instead of onData when present. */
+  onDataAt?(buf: Buffer, start: number, len: number, now: number): void;
   /** QCC trigger: the QCR's AppData (an MA PROGRESS packet). */
   onQcc(now: number): Buffer;
   /** POLL trigger: the POLLACK's AppData (an MA CNTCIR packet). */
@@ -236,6 +242,10 @@ export class MtClient {
   };
   private nackHead = 0;
   private nackHeadCount = 0;
+  /** The last packet of our session (3.2.2 Inactivity): the timer is re-armed from it when it fires, not per packet. */
+  private lastHeard = 0;
+  /** What peekMtData read of the current data packet (reused: no object per packet). */
+  private readonly fast = newDataFields();
 
   constructor(
     private readonly cfg: MtClientConfig,
@@ -248,6 +258,7 @@ export class MtClient {
     this.server = cfg.server;
     // 3.2.3 Initialization: Query Cache trigger, Inactivity timer, then join (3.2.5.3).
     this.maxAppCache = app.queryCache();
+    this.lastHeard = now;
     this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     this.sendJoin(now);
   }
@@ -342,6 +353,12 @@ export class MtClient {
   }
 
   private onInactivityTimer(now: number): void {
+    const due = this.lastHeard + this.params.inactivityTimeout;
+    if (now < due) {
+      // A packet came after the timer was armed: it runs from that packet (same deadline as re-arming per packet).
+      this.timers.arm('inactivity', due);
+      return;
+    }
     // 3.2.5.4.2 (reason INACTIVE per 2.2.11, protocol-notes #11)
     this.events.push({ type: 'inactive' });
     this.scheduleLeave(LeaveReason.INACTIVE, now);
@@ -410,6 +427,26 @@ export class MtClient {
   // ---------------------------------------------------------------- packets
   handleDatagram(buf: Buffer, now: number): void {
     if (this.phase === 'closed') return;
+    const sec = this.cfg.serverSecMode;
+    if (sec === Sec.CHECKSUM || sec === Sec.NONE) {
+      // Hot path: the session filter, then a verified ODATA/RDATA read in place (no packet object). Anything else
+      // takes the full decoder, which names what is wrong with it.
+      const f = this.fast;
+      const r = peekMtData(buf, sec, this.sessionId, f);
+      if (r === Peek.WRONG_SESSION) {
+        this.counters.wrongSession++;
+        return;
+      }
+      if (r === Peek.DATA) {
+        this.counters.received++;
+        this.lastHeard = now;
+        if (this.phase !== 'regular') {
+          this.counters.ignored++;
+          return;
+        }
+        return this.onData(f.op, f.clientId, f.seq, f.trailSeq, f.senderTime, f.fwLead, buf, f.dataStart, f.dataLen, now);
+      }
+    }
     const d = decodeMt(buf, { from: 'server', auth: this.cfg.serverAuth });
     if (!d.ok) {
       const c = d.error.code;
@@ -439,7 +476,7 @@ export class MtClient {
       return;
     }
     this.counters.received++;
-    this.timers.arm('inactivity', now + this.params.inactivityTimeout);
+    this.lastHeard = now;
     const b = p.body;
     if (this.phase === 'join') {
       if (b.op === Op.JOINACK) this.onJoinAck(p, b, now);
@@ -450,8 +487,11 @@ export class MtClient {
       case Op.JOINACK:
         return this.onJoinAck(p, b, now); // 3.2.5.5: our QCR was lost
       case Op.ODATA:
-      case Op.RDATA:
-        return this.onData(p, b, now);
+      case Op.RDATA: {
+        const fw = findOption(p, MtOpt.ODATA_FW_LEAD_SEQ_NO);
+        const fwLead = fw === undefined || fw.length !== 8 ? -1 : readU64(fw);
+        return this.onData(b.op, b.clientId, b.seq, b.trailSeq, p.senderTime, fwLead, b.data, 0, b.data.length, now);
+      }
       case Op.SPM:
         return this.onSpm(p, b, now);
       case Op.QCC:
@@ -536,9 +576,12 @@ export class MtClient {
     this.sendAck(p.senderTime, now);
   }
 
-  private onData(p: MtPacket, b: Extract<MtBody, { op: typeof Op.ODATA | typeof Op.RDATA }>, now: number): void {
-    const seq = b.seq;
-    if (b.op === Op.RDATA) {
+  /**
+   * 3.2.5.13 / 3.2.5.14, from the packet's fields: AppData is `buf[start, start + len)`; `fwLead` is the
+   * ODATA_FW_LEAD_SEQ_NO value, or -1 when the option is absent (or not 8 bytes).
+   */
+  private onData(op: number, clientId: number, seq: number, trailSeq: number, senderTime: number, fwLead: number, buf: Buffer, start: number, len: number, now: number): void {
+    if (op === Op.RDATA) {
       this.counters.rdata++;
       this.lastRdataTime = now; // 3.2.5.14
     } else this.counters.odata++;
@@ -548,8 +591,8 @@ export class MtClient {
       return;
     }
     if (this.firstSeq === 0) this.startAt(seq);
-    this.masterClientId = b.clientId;
-    this.trailSeq = b.trailSeq;
+    this.masterClientId = clientId;
+    this.trailSeq = trailSeq;
     if (seq > this.leadSeq) this.leadSeq = seq;
     if (seq > this.hiSeq) this.hiSeq = seq;
     // 3.2.5.10.2
@@ -563,13 +606,12 @@ export class MtClient {
       }
       this.hiLossSeq = seq;
     } else if (this.params.lossModel === 'literal') this.lossRate = A * this.lossRate;
-    this.missing.updateStart(Math.max(b.trailSeq, this.firstSeq));
+    this.missing.updateStart(Math.max(trailSeq, this.firstSeq));
     this.missing.updateEnd(seq);
     this.missing.received(seq);
     this.armNack(now);
-    const fw = findOption(p, MtOpt.ODATA_FW_LEAD_SEQ_NO);
-    if (fw === undefined || fw.length !== 8 || readU64(fw) >= seq) this.sendAck(p.senderTime, now);
-    const len = b.data.length;
+    // 3.2.5.13: with ODATA_FW_LEAD_SEQ_NO, ACK only when its value >= ODATASeqNo.
+    if (fwLead < 0 || fwLead >= seq) this.sendAck(senderTime, now);
     if (this.maxAppCache - this.curAppCache < len) {
       // 3.2.5.12.2 Zero NACK: tells the server we are not keeping up (LossRate scaled: protocol-notes #6)
       this.emit(this.server, { op: Op.NACK, clientId: this.clientId, hiSeq: this.hiSeq, lossRate: this.lossRate * LOSS_SCALE, ranges: [] }, now);
@@ -577,7 +619,8 @@ export class MtClient {
       return;
     }
     this.curAppCache += len;
-    this.app.onData(b.data, now);
+    if (this.app.onDataAt) this.app.onDataAt(buf, start, len, now);
+    else this.app.onData(start === 0 && len === buf.length ? buf : buf.subarray(start, start + len), now);
   }
 
   private onDemote(b: Extract<MtBody, { op: typeof Op.DEMOTE }>, now: number): void {
@@ -594,6 +637,7 @@ export class MtClient {
     // Keep CurrentAppCacheSize: the application still holds those bytes (protocol-notes #17).
     this.maxAppCache = this.app.queryCache();
     this.phase = 'join';
+    this.lastHeard = now;
     this.timers.arm('inactivity', now + this.params.inactivityTimeout);
     this.events.push({ type: 'demoted', sessionId: b.lowerSessionId, multicast, server });
     this.sendJoin(now);

@@ -16,8 +16,16 @@ export interface WriteJob {
   slots: number[];
 }
 
+/** Room after the slots where a whole datagram is staged (copying a sub-range with Buffer#copy makes a view). */
+const STAGE_BYTES = 65536;
+
 export class BlockRing {
   readonly arena: Buffer;
+  /** The arena plus the staging room after it. */
+  private readonly backing: Buffer;
+  private readonly stage: number;
+  /** One view per slot, made on first use and kept: a write job takes views, not new ones per block. */
+  private readonly views: (Buffer | undefined)[];
   private freeSlots: Int32Array;
   private freeTop: number;
   private slotLen: Int32Array;
@@ -32,7 +40,10 @@ export class BlockRing {
     readonly blockSize: number,
   ) {
     if (slots < 1) throw new RangeError('ring needs at least one slot');
-    this.arena = Buffer.alloc(slots * blockSize);
+    this.stage = slots * blockSize;
+    this.backing = Buffer.alloc(this.stage + STAGE_BYTES);
+    this.arena = this.backing.subarray(0, this.stage);
+    this.views = new Array(slots);
     this.freeSlots = new Int32Array(slots);
     for (let i = 0; i < slots; i++) this.freeSlots[i] = slots - 1 - i;
     this.freeTop = slots;
@@ -71,7 +82,13 @@ export class BlockRing {
   put(block: number, src: Buffer, start: number, len: number, acct: number): boolean {
     if (this.freeTop === 0 || len > this.blockSize) return false;
     const slot = this.freeSlots[--this.freeTop]!;
-    src.copy(this.arena, slot * this.blockSize, start, start + len);
+    const at = slot * this.blockSize;
+    if (start === 0 && len === src.length) this.arena.set(src, at);
+    else if (src.length <= STAGE_BYTES) {
+      // The whole source in (a whole-buffer set makes no view), then the block within the arena.
+      this.backing.set(src, this.stage);
+      this.backing.copyWithin(at, this.stage + start, this.stage + start + len);
+    } else src.copy(this.arena, at, start, start + len);
     this.slotLen[slot] = len;
     this.slotAcct[slot] = acct;
     this.pending.set(block, slot);
@@ -95,7 +112,7 @@ export class BlockRing {
       this.pending.delete(b);
       this.writing.set(b, slot);
       const len = this.slotLen[slot]!;
-      buffers.push(this.arena.subarray(slot * this.blockSize, slot * this.blockSize + len));
+      buffers.push(len === this.blockSize ? (this.views[slot] ??= this.arena.subarray(slot * this.blockSize, (slot + 1) * this.blockSize)) : this.arena.subarray(slot * this.blockSize, slot * this.blockSize + len));
       slots.push(slot);
       bytes += len;
       b++;

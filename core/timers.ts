@@ -31,6 +31,9 @@ interface Slot<I> {
 
 export class Timers<N extends string, I = number> {
   private readonly slots = new Map<N, Slot<I>>();
+  /** next(), kept until a timer changes (pollTimeout() runs after every datagram; arming is rarer). */
+  private nextCache: number | undefined;
+  private nextStale = true;
 
   constructor(names: readonly N[]) {
     for (const n of names) this.slots.set(n, { at: NONE, ids: undefined });
@@ -39,6 +42,7 @@ export class Timers<N extends string, I = number> {
   /** Sets the deadline of `name` (or of its timer for `id`) to `at`, replacing an earlier one. */
   arm(name: N, at: number, id?: I): void {
     const s = this.slot(name);
+    this.nextStale = true;
     if (id === undefined) s.at = at;
     else (s.ids ??= new Map()).set(id, at);
   }
@@ -46,17 +50,20 @@ export class Timers<N extends string, I = number> {
   /** Disarms a timer. An id keeps its place in the tie order; `drop` forgets it. */
   disarm(name: N, id?: I): void {
     const s = this.slot(name);
+    this.nextStale = true;
     if (id === undefined) s.at = NONE;
     else if (s.ids?.has(id)) s.ids.set(id, NONE);
   }
 
   /** Forgets the timer of `id` under `name` (its owner is gone). */
   drop(name: N, id: I): void {
+    this.nextStale = true;
     this.slot(name).ids?.delete(id);
   }
 
   /** Disarms every timer except those of the names in `keep`; ids are forgotten. */
   disarmAll(keep: readonly N[] = []): void {
+    this.nextStale = true;
     for (const [n, s] of this.slots) {
       if (keep.includes(n)) continue;
       s.at = NONE;
@@ -77,12 +84,15 @@ export class Timers<N extends string, I = number> {
 
   /** The earliest deadline of all armed timers (what pollTimeout() returns), or undefined when none is armed. */
   next(): number | undefined {
+    if (!this.nextStale) return this.nextCache;
     let t = NONE;
     for (const s of this.slots.values()) {
       if (s.at < t) t = s.at;
       if (s.ids) for (const x of s.ids.values()) if (x < t) t = x;
     }
-    return t === NONE ? undefined : t;
+    this.nextCache = t === NONE ? undefined : t;
+    this.nextStale = false;
+    return this.nextCache;
   }
 
   /** The earliest timer with a deadline at or before `now` (ties in the fixed order), disarmed; or undefined. */
@@ -109,16 +119,19 @@ export class Timers<N extends string, I = number> {
 
   /** One pass in the fixed order over `names` (default: all): each timer expired when reached is disarmed and yielded. */
   *sweep(now: number, names?: readonly N[]): Generator<Fired<N, I>> {
+    this.nextStale = true;
     for (const [name, s] of this.slots) {
       if (names && !names.includes(name)) continue;
       if (s.at <= now) {
         s.at = NONE;
+        this.nextStale = true;
         yield { name, id: undefined };
       }
       if (s.ids) {
         for (const [id, x] of s.ids) {
           if (x <= now) {
             s.ids.set(id, NONE);
+            this.nextStale = true;
             yield { name, id };
           }
         }

@@ -103,6 +103,11 @@ export interface Progress {
 
 /** Block size of a receive with no session (HTTP only, or a fallback with no earlier state): 64 KiB. */
 const HTTP_BLOCK_BYTES = 64 * 1024;
+/**
+ * Writes of ≥ 256 KiB (≈ 190 blocks of 1385 bytes): when every packet could start one, a write carried 5-11
+ * blocks and each cost a threadpool round trip (docs/performance.md).
+ */
+const PUMP_OPTIONS = { batchBytes: 256 * 1024, flushMs: 20 };
 /** How often the progress callback (the terminal's progress line) is called. */
 const PROGRESS_INTERVAL_MS = 250;
 
@@ -257,7 +262,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const durable = new Bitmap(totalBlocks);
     durable.loadFrom(store.disk.toBuffer());
     const state = new StateFile(stPath, identity, durable);
-    pump = new DiskPump(store, sink, durable, state, now, (e) => abort(e));
+    pump = new DiskPump(store, sink, durable, state, now, (e) => abort(e), PUMP_OPTIONS);
     const disk = pump;
     const filler = http ? new HttpFiller(http, store, disk, log, info?.validator) : undefined;
     // Hybrid fetches run beside multicast on their own client, aborted as soon as multicast ends (its blocks would

@@ -108,15 +108,24 @@ export function decodeMa(buf: Buffer): Decoded<MaPacket> {
  * Returns the block number (>= 0) and sets `out.dataStart/dataLen` (offsets within buf), or a negative code for malformed input.
  */
 export function peekData(buf: Buffer, out: { dataStart: number; dataLen: number }): number {
-  if (buf.length < DATA_HEADER_LEN) return -1;
-  const size = buf.readUInt16BE(0);
-  if (size !== buf.length && size !== buf.length - MA_HEADER_LEN) return -2;
-  if (buf[2] !== MaOp.DATA) return -3;
-  const hi = buf.readUInt32BE(3);
+  return peekDataAt(buf, 0, buf.length, out);
+}
+
+/**
+ * `peekData` of the MA packet at `buf[start, start + len)` (the AppData of an ODATA, read in place inside the
+ * datagram); `out.dataStart` is an offset within `buf`.
+ */
+export function peekDataAt(buf: Buffer, start: number, len: number, out: { dataStart: number; dataLen: number }): number {
+  if (len < DATA_HEADER_LEN) return -1;
+  const size = (buf[start]! << 8) | buf[start + 1]!;
+  if (size !== len && size !== len - MA_HEADER_LEN) return -2;
+  if (buf[start + 2] !== MaOp.DATA) return -3;
+  const hi = ((buf[start + 3]! << 24) | (buf[start + 4]! << 16) | (buf[start + 5]! << 8) | buf[start + 6]!) >>> 0;
   if (hi >= 0x20_0000) return -4;
-  const len = buf.readUInt16BE(11);
-  if (DATA_HEADER_LEN + len !== buf.length) return -5;
-  out.dataStart = DATA_HEADER_LEN;
-  out.dataLen = len;
-  return hi * 0x1_0000_0000 + buf.readUInt32BE(7);
+  const dataLen = (buf[start + 11]! << 8) | buf[start + 12]!;
+  if (DATA_HEADER_LEN + dataLen !== len) return -5;
+  out.dataStart = start + DATA_HEADER_LEN;
+  out.dataLen = dataLen;
+  const lo = ((buf[start + 7]! << 24) | (buf[start + 8]! << 16) | (buf[start + 9]! << 8) | buf[start + 10]!) >>> 0;
+  return hi * 0x1_0000_0000 + lo;
 }

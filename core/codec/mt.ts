@@ -98,16 +98,139 @@ export interface EncodeOptions {
   auth?: PacketAuth;
 }
 
-/** MS-WDSMT 2.2.2.3: sum of every byte from the Session Header on, as uint32, then all bits inverted. */
+/**
+ * Scratch for the checksum's wide reads: the datagram is copied here once (a whole-buffer `set` allocates
+ * nothing) and summed four bytes at a time through an aligned Uint32Array view made once.
+ */
+const SCRATCH = new Uint32Array(65536 / 4);
+const SCRATCH8 = new Uint8Array(SCRATCH.buffer);
+
+/**
+ * MS-WDSMT 2.2.2.3: sum of every byte from the Session Header on, as uint32, then all bits inverted. A byte sum
+ * does not depend on byte order, so the words are summed in whatever order the platform reads them: each word
+ * is split into two lanes of alternate bytes (x & 0x00ff00ff, (x >>> 8) & 0x00ff00ff), 64 words at a time so a
+ * 16-bit lane (at most 64 × 2 × 255) cannot carry into the next, then the lanes are folded.
+ */
 export function checksum(buf: Uint8Array, start: number, end = buf.length): number {
+  if (end !== buf.length || end > SCRATCH8.length || end - start < 64) return checksumBytes(buf, start, end);
+  SCRATCH8.set(buf);
   let sum = 0;
   let i = start;
-  // Unrolled by 8: this runs on every received packet.
+  const first = (start + 3) >>> 2; // first whole word at or after start
+  for (const stop = first << 2; i < stop; i++) sum += buf[i]!;
+  const words = end >>> 2;
+  let w = first;
+  while (w < words) {
+    const stop = Math.min(words, w + 64);
+    let lanes = 0;
+    for (; w < stop; w++) {
+      const x = SCRATCH[w]!;
+      lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
+    }
+    sum += (lanes & 0xffff) + (lanes >>> 16);
+  }
+  for (i = words << 2; i < end; i++) sum += buf[i]!;
+  return ~(sum >>> 0) >>> 0;
+}
+
+/** The same sum a byte at a time (short or partial ranges). */
+export function checksumBytes(buf: Uint8Array, start: number, end = buf.length): number {
+  let sum = 0;
+  let i = start;
   for (const stop = end - 7; i < stop; i += 8) {
     sum += buf[i]! + buf[i + 1]! + buf[i + 2]! + buf[i + 3]! + buf[i + 4]! + buf[i + 5]! + buf[i + 6]! + buf[i + 7]!;
   }
   for (; i < end; i++) sum += buf[i]!;
   return ~(sum >>> 0) >>> 0;
+}
+
+/** The fixed fields of an ODATA/RDATA packet as `peekMtData` reads them in place. */
+export interface MtDataFields {
+  op: number;
+  senderTime: number;
+  clientId: number;
+  seq: number;
+  trailSeq: number;
+  /** AppData (the MA packet): offset in the datagram and length. */
+  dataStart: number;
+  dataLen: number;
+  /** ODATA_FW_LEAD_SEQ_NO (the first such option, when it is 8 bytes long), or -1. */
+  fwLead: number;
+}
+
+export function newDataFields(): MtDataFields {
+  return { op: 0, senderTime: 0, clientId: 0, seq: 0, trailSeq: 0, dataStart: 0, dataLen: 0, fwLead: -1 };
+}
+
+/** `peekMtData` results. */
+export const Peek = {
+  /** Not something the hot path vouches for: decode it with decodeMt (which names any error). */
+  OTHER: 0,
+  /** A well-formed, verified ODATA/RDATA of the session: `out` is filled. */
+  DATA: 1,
+  /** The Session Header names another session (read before the checksum: the session filter comes first). */
+  WRONG_SESSION: 2,
+} as const;
+
+const u16at = (b: Uint8Array, i: number): number => (b[i]! << 8) | b[i + 1]!;
+const u32at = (b: Uint8Array, i: number): number => ((b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!) >>> 0;
+
+/**
+ * The receiver's hot path for MS-WDSMT: a CHECKSUM or NONE datagram (`secMode`, the server's security mode) of
+ * session `sessionId`, read in place with no object per packet. DATA only for a packet decodeMt would accept
+ * as the same ODATA/RDATA (test/core/codec/fuzz.test.ts checks that); anything else (other opcodes, HASH/SIGN,
+ * every malformed packet) is OTHER, so the full decoder classifies it; WRONG_SESSION when the header is there but
+ * its SessionId is not ours. Never throws.
+ */
+export function peekMtData(buf: Uint8Array, secMode: number, sessionId: number, out: MtDataFields): number {
+  const n = buf.length;
+  if (n < 5 || buf[0] !== 0x57 || buf[1] !== 0x44 || buf[2] !== secMode) return Peek.OTHER;
+  const secLen = u16at(buf, 3);
+  if (secLen !== (secMode === Sec.CHECKSUM ? 4 : secMode === Sec.NONE ? 0 : -1)) return Peek.OTHER;
+  const s = 5 + secLen;
+  if (n < s + SESSION_HEADER_LEN) return Peek.OTHER;
+  if (u32at(buf, s) !== sessionId) return Peek.WRONG_SESSION;
+  const op = buf[s + 4]!;
+  if (op !== Op.ODATA && op !== Op.RDATA) return Peek.OTHER;
+  const b = s + SESSION_HEADER_LEN;
+  if (n < b + 22) return Peek.OTHER;
+  const seqHi = u32at(buf, b + 4);
+  const trailHi = u32at(buf, b + 12);
+  if (seqHi >= 0x20_0000 || trailHi >= 0x20_0000) return Peek.OTHER;
+  const len = u16at(buf, b + 20);
+  const d = b + 22;
+  if (d + len > n) return Peek.OTHER;
+  let p = d + len;
+  let fwLead = -1;
+  if (p < n) {
+    if (p + 2 > n) return Peek.OTHER;
+    const count = u16at(buf, p);
+    p += 2;
+    let fwSeen = false;
+    for (let i = 0; i < count; i++) {
+      if (n - p < 4) return Peek.OTHER;
+      const id = u16at(buf, p);
+      const olen = u16at(buf, p + 2);
+      p += 4;
+      if (olen > n - p) return Peek.OTHER;
+      if (id === MtOpt.ODATA_FW_LEAD_SEQ_NO && !fwSeen) {
+        fwSeen = true;
+        if (olen === 8) fwLead = u32at(buf, p) * 0x1_0000_0000 + u32at(buf, p + 4);
+      }
+      p += olen;
+    }
+    if (p !== n) return Peek.OTHER;
+  }
+  if (secMode === Sec.CHECKSUM && checksum(buf, s) !== u32at(buf, 5)) return Peek.OTHER;
+  out.op = op;
+  out.senderTime = u32at(buf, s + 5) * 0x1_0000_0000 + u32at(buf, s + 9);
+  out.clientId = u32at(buf, b);
+  out.seq = seqHi * 0x1_0000_0000 + u32at(buf, b + 8);
+  out.trailSeq = trailHi * 0x1_0000_0000 + u32at(buf, b + 16);
+  out.dataStart = d;
+  out.dataLen = len;
+  out.fwLead = fwLead;
+  return Peek.DATA;
 }
 
 function writeRanges(w: Writer, ranges: Range[]): void {

@@ -35,13 +35,13 @@ interface Recording {
 /** Link speed of the virtual clock while recording: 100 MB/s of datagrams. */
 const VIRTUAL_BYTES_PER_MS = 100_000;
 
-export function record(sizeBytes: number, blockSize: number, seed = 1): Recording {
+export function record(sizeBytes: number, blockSize: number, seed = 1, fwLeadEvery = 0): Recording {
   const t0 = nowNs();
   const data = crypto.randomBytes(sizeBytes);
   let now = 1_000_000;
   const sessionId = 0x5eed0001;
   const coord = new Coordinator(
-    { namespace: 'N', content: 'C', source: bufferContent(data), sessionId, multicastAddr: GROUP, serverAddr: '127.0.0.1', port: PORT, blockSize, rng: mulberry32(seed) },
+    { namespace: 'N', content: 'C', source: bufferContent(data), sessionId, multicastAddr: GROUP, serverAddr: '127.0.0.1', port: PORT, blockSize, rng: mulberry32(seed), fwLeadEvery },
     now,
   );
   const session: SessionInfo = {
@@ -125,6 +125,8 @@ export function record(sizeBytes: number, blockSize: number, seed = 1): Recordin
 
 export interface ReplayResult {
   seconds: number;
+  /** CPU (user + system) of this process during the replay: steadier than `seconds` on a shared machine. */
+  cpuSeconds: number;
   gcMs: number;
   writeJobs: number;
   acks: number;
@@ -158,6 +160,7 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
       writeJobs++;
     }
   };
+  const c0 = process.cpuUsage();
   const t0 = nowNs();
   const n = bufs.length;
   let sinceWrite = 0;
@@ -175,11 +178,13 @@ export async function replay(rec: Recording, disk: Buffer, writeEvery: number): 
   }
   drainWrites();
   const seconds = Number(nowNs() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   // GC entries reach the observer asynchronously, after a timer turn.
   await new Promise((r) => setTimeout(r, 20));
   obs.disconnect();
   if (!rx.complete) throw new Error(`replay did not complete (${store.disk.count} of ${session.totalBlocks} blocks)`);
-  return { seconds, gcMs, writeJobs, acks: rx.stats().mt.acksSent, transmits };
+  return { seconds, cpuSeconds, gcMs, writeJobs, acks: rx.stats().mt.acksSent, transmits };
 }
 
 export interface HotPathRow {
@@ -239,4 +244,31 @@ export async function runHotPath(quick: boolean): Promise<HotPathRow[]> {
     }
   }
   return rows;
+}
+
+/**
+ * `node dist/bench.cjs --hotpath [--size <MiB>] [--reps <n>] [--fw-lead-every <n>] [--block <bytes>]`: section 2's
+ * replay alone, printing wall and CPU µs per data packet for each rep (for quick before/after comparisons).
+ */
+export async function runHotPathCli(argv: string[]): Promise<void> {
+  const opt = (name: string, dflt: number) => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? Number(argv[i + 1]) : dflt;
+  };
+  const size = opt('--size', 64);
+  const reps = opt('--reps', 5);
+  const fw = opt('--fw-lead-every', 32);
+  const blockSize = opt('--block', 1385);
+  const rec = record(size * MiB, blockSize, 1, fw);
+  const disk = Buffer.alloc(rec.data.length);
+  await replay(rec, disk, 64); // warm-up
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const res = await replay(rec, disk, 64);
+    wall.push((res.seconds * 1e6) / rec.dataPackets);
+    cpu.push((res.cpuSeconds * 1e6) / rec.dataPackets);
+  }
+  const f = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+  process.stdout.write(`hot path ${size} MiB, ${blockSize}-byte blocks, fw-lead ${fw}, ${rec.dataPackets} data packets: wall µs/packet ${f(wall)} (median ${summarize(wall).median.toFixed(2)}); CPU µs/packet ${f(cpu)} (median ${summarize(cpu).median.toFixed(2)})\n`);
 }

@@ -13,16 +13,21 @@
  *
  * Internal: `--serve-http <file> <path>` runs test/coordinator/http.ts as a child for the HTTP-only runs;
  * `--floor-listener …` runs the do-nothing Node listener of test/bench/floor.ts.
+ *
+ * node dist/bench.cjs --ab <distA> <distB> [--reps 3] [--size 256] [--drop-percent 0] [--fw-lead-every 32]
+ *   interleaved A/B of two builds' agents on one loopback cell, beside the floor listener (test/bench/ab.ts)
+ * node dist/bench.cjs --hotpath [--size 64] [--reps 5] [--fw-lead-every 32]   section 2's replay alone (hotpath.ts)
  */
+import { AbRun, floorRuns, runAb } from './ab';
 import { measureBinaries, renderBinaries } from './binary';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RunResult, Runner, makeImages, serveHttp } from './e2e';
 import { runFloorListener } from './floor';
-import { runHotPath } from './hotpath';
+import { runHotPath, runHotPathCli } from './hotpath';
 import { runMicro } from './micro';
-import { ProfileSummary, summarizeProfile } from './profile';
+import { stageProfile, summarizeProfile } from './profile';
 import { ReportInput, renderReport } from './report';
 import { loadavg, log, machineInfo, nowNs, sysctl } from './util';
 
@@ -61,6 +66,8 @@ function parseArgs(argv: string[]): Args {
 
 async function main(): Promise<void> {
   if (process.argv[2] === '--floor-listener') return runFloorListener(process.argv.slice(3));
+  if (process.argv[2] === '--ab') return runAb(process.argv.slice(3), __filename);
+  if (process.argv[2] === '--hotpath') return runHotPathCli(process.argv.slice(3));
   if (process.argv[2] === '--serve-http') return serveHttp(process.argv[3]!, process.argv[4]!);
   if (process.argv[2] === '--render') {
     // Re-render a report from the results.json of a kept run (text changes without measuring again).
@@ -130,8 +137,16 @@ async function main(): Promise<void> {
       }
     }
 
+    // ---- the receive path against Node's floor: the agent beside the do-nothing listener, clean and 1 % loss
+    const floor: { dropPercent: number; runs: AbRun[] }[] = [];
+    for (const dropPercent of [0, 1]) {
+      const sizeMiB = args.quick ? 64 : 256;
+      const cell = { sizeMiB, dropPercent, fwLeadEvery: 32 };
+      floor.push({ dropPercent, runs: await floorRuns({ dist, self: __filename, tmp, image: img(sizeMiB), cell, reps: args.quick ? 1 : 3 }) });
+    }
+
     // ---- CPU profile of one more 256 MiB, 1-receiver run (not in the tables: profiling slows it down)
-    let profiles: { agent?: ProfileSummary; coordinator?: ProfileSummary; run?: RunResult } = {};
+    let profiles: ReportInput['profiles'] = {};
     if (args.profile && !args.quick) {
       const dir = path.join(tmp, 'profiles');
       fs.mkdirSync(dir, { recursive: true });
@@ -139,13 +154,14 @@ async function main(): Promise<void> {
       profiles = {
         run,
         agent: summarizeProfile(path.join(dir, 'agent.cpuprofile'), PROFILE_FRAMES),
+        agentStages: stageProfile(path.join(dir, 'agent.cpuprofile')),
         coordinator: summarizeProfile(path.join(dir, 'coordinator.cpuprofile'), COORD_PROFILE_FRAMES),
       };
     }
 
     const binaries = measureBinaries(dist);
     const seconds = Number(nowNs() - t0) / 1e9;
-    const input: ReportInput = { args: { quick: args.quick }, machine, loadEnd: loadavg(), rmemEnd: sysctl('net.core.rmem_max'), seconds, micro, hot, runs, profiles };
+    const input: ReportInput = { args: { quick: args.quick }, machine, loadEnd: loadavg(), rmemEnd: sysctl('net.core.rmem_max'), seconds, micro, hot, runs, profiles, floor };
     fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ ...input, binaries }, null, 1));
     const md = renderReport(input) + '\n' + renderBinaries(binaries);
     fs.mkdirSync(path.dirname(args.out), { recursive: true });

@@ -3,7 +3,8 @@ import type { AgentResult, RunResult } from './e2e';
 import { cpuSeconds, totalMBps, transferMBps } from './e2e';
 import type { HotPathRow } from './hotpath';
 import type { MicroRow } from './micro';
-import type { ProfileSummary } from './profile';
+import type { AbRun } from './ab';
+import { STAGES, type ProfileSummary, type StageSummary } from './profile';
 import { MachineInfo, MiB, fmt } from './util';
 
 export interface ReportInput {
@@ -15,7 +16,9 @@ export interface ReportInput {
   micro: MicroRow[];
   hot: HotPathRow[];
   runs: RunResult[];
-  profiles: { agent?: ProfileSummary; coordinator?: ProfileSummary; run?: RunResult };
+  profiles: { agent?: ProfileSummary; agentStages?: StageSummary; coordinator?: ProfileSummary; run?: RunResult };
+  /** The agent beside the do-nothing listener (test/bench/floor.ts), per loss cell; absent in older results. */
+  floor?: { dropPercent: number; runs: AbRun[] }[];
 }
 
 const num = (v: unknown): number => (typeof v === 'number' ? v : Number(v ?? NaN));
@@ -211,6 +214,28 @@ export function renderReport(i: ReportInput): string {
   for (const r of mc) p(`| ${caseName(r)} | ${r.pass} | ${r.rcvbufErrors} | ${lostAcks(r)} |`);
   p();
 
+  // ---------------------------------------------------------------- floor
+  if (i.floor?.length) {
+    p("## Receive path against Node's floor");
+    p();
+    p('The agent and the do-nothing Node listener (test/bench/floor.ts: joins the group, copies each datagram once into an arena, one positional `writevSync` every 64, nothing else) on the same stream in the same run: ' +
+      `coordinator \`--file <${i.args.quick ? 64 : 256} MiB image> --fw-lead-every 32\` (CHECKSUM), 1385-byte blocks, loopback, ` +
+      '`--drop-percent` dropping that share of ODATA at the coordinator (the RDATA repairs are not dropped; both receivers miss the same packets). ' +
+      'Agent µs/datagram: CPU of the whole agent process (every thread) from "joined session" to "every block is on disk" in its log, over the MT packets it received; start-up, the final fdatasync and the SHA-256 of the file (shown separately) are outside that window. ' +
+      'Floor µs/datagram: the listener\'s CPU from its first datagram to its exit, over its datagrams. Blocks per write: buffers per `fs.writev` call of the agent. The same measurement as `node dist/bench.cjs --ab <distA> <distB>` (test/bench/ab.ts), which compares two builds interleaved. ' +
+      'Targets (issue 10): ratio ≤ 1.25, stretch 1.1, clean and at 1 % loss.');
+    p();
+    p('| ODATA dropped | run | agent µs/datagram | floor µs/datagram | ratio | blocks per write | MB/s (joined → on disk) | NACKs | RDATA | SHA-256 of the file, s | correct |');
+    p('|---|---|---|---|---|---|---|---|---|---|---|');
+    const f2 = (x: number) => fmt(x, 2);
+    for (const c of i.floor) {
+      for (const r of c.runs) p(`| ${c.dropPercent} % | ${r.rep} | ${f2(r.agentUs)} | ${f2(r.floorUs)} | ${f2(r.ratio)} | ${fmt(r.blocksPerWrite, 0)} | ${fmt(r.mbps)} | ${r.nacks} | ${r.rdata} | ${f2(r.hashSeconds)} | ${r.ok ? 'yes' : 'NO'} |`);
+      const med = (g: (r: AbRun) => number) => [...c.runs.map(g)].sort((a, b) => a - b)[Math.floor((c.runs.length - 1) / 2)]!;
+      p(`| ${c.dropPercent} % | **median** | **${f2(med((r) => r.agentUs))}** | **${f2(med((r) => r.floorUs))}** | **${f2(med((r) => r.ratio))}** | ${fmt(med((r) => r.blocksPerWrite), 0)} | ${fmt(med((r) => r.mbps))} | | | | |`);
+    }
+    p();
+  }
+
   // ---------------------------------------------------------------- profile
   const pc = i.profiles.coordinator;
   if (pa && pc && i.profiles.run) {
@@ -238,6 +263,15 @@ export function renderReport(i: ReportInput): string {
       p(`| ${x ? `\`${x[0]}\`` : ''} | ${x ? `${x[1].toFixed(1)} %` : ''} | | ${y ? `\`${y[0]}\`` : ''} | ${y ? `${y[1].toFixed(1)} %` : ''} |`);
     }
     p();
+    const st = i.profiles.agentStages;
+    if (st) {
+      p('The agent\'s samples by receive stage (each sample goes to the innermost frame on its stack that a stage claims, test/bench/profile.ts `STAGES`; shares of the non-idle samples, idle as a share of all):');
+      p();
+      p('| stage | share |');
+      p('|---|---|');
+      for (const s of [...STAGES.map((x) => x.name), 'other']) p(`| ${s} | ${fmt(st.stages[s], 1)} % |`);
+      p();
+    }
     p('| agent: top self time | share | | coordinator: top self time | share |');
     p('|---|---|---|---|---|');
     for (let k = 0; k < Math.max(pa.self.length, pc.self.length); k++) {

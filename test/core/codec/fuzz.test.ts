@@ -6,14 +6,16 @@
  *      the security header is always reported as 'checksum';
  *  (d) peekData agrees with decodeMa on arbitrary input;
  *  (e) HASH and SIGN (keyed decodes): arbitrary bytes never throw, sealed packets round-trip, and any one-byte
- *      change after the fixed part of the security header is 'unauthenticated'.
+ *      change after the fixed part of the security header is 'unauthenticated';
+ *  (f) the receiver's hot path: the wide-read checksum equals the spec's byte sum, and peekMtData takes exactly
+ *      the ODATA/RDATA of our session that decodeMt accepts, with the same fields.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MaOp, MaPacket, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
 import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
-import { MtBody, MtOption, MtPacket, Op, Sec, decodeMt, encodeMt } from '../../../core/codec/mt';
+import { MtBody, MtOpt, MtOption, MtPacket, Op, Peek, Sec, checksum, checksumBytes, decodeMt, encodeMt, findOption, peekMtData } from '../../../core/codec/mt';
 import { HmacAuth, PacketAuth, RsaAuth } from '../../../core/codec/mt-security';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
 import { mutate, mutation } from './mutations';
@@ -436,5 +438,115 @@ describe('(e) HASH and SIGN security headers', () => {
       }),
       { numRuns },
     );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// (f) the receiver's hot path: checksum's wide reads equal the spec's byte sum; peekMtData agrees with decodeMt
+// ---------------------------------------------------------------------------------------------------------------
+describe('(f) checksum with wide reads', () => {
+  it('equals the spec byte sum for any length, start and buffer alignment (odd lengths and offsets included)', () => {
+    fc.assert(
+      fc.property(bytes(3000, 9), fc.integer({ min: 0, max: 7 }), fc.boolean(), (body, shift, ones) => {
+        if (ones) body.fill(0xff); // the largest lane sums: no carry may cross a lane
+        // at a byte offset `shift` inside a larger buffer, so the 4-byte words start unaligned
+        const backing = Buffer.alloc(body.length + shift);
+        body.copy(backing, shift);
+        const pkt = backing.subarray(shift);
+        pkt[3] = 0;
+        pkt[4] = 4;
+        expect(checksum(pkt, 9)).toBe(specChecksum(pkt));
+        expect(checksumBytes(pkt, 9)).toBe(specChecksum(pkt));
+      }),
+      { numRuns: 600 },
+    );
+  });
+});
+
+describe('(f) peekMtData agrees with decodeMt', () => {
+  const fields = () => ({ op: 0, senderTime: 0, clientId: 0, seq: 0, trailSeq: 0, dataStart: 0, dataLen: 0, fwLead: -1 });
+  /** The hot path's answer against the full decoder's, for a client in session `sid` with security `mode`. */
+  function agreeMt(buf: Buffer, mode: number, sid: number): number {
+    const out = fields();
+    const r = peekMtData(buf, mode, sid, out);
+    const d = decodeMt(buf, { from: 'server' });
+    const ours = d.ok && d.value.secType === mode && d.value.sessionId === sid;
+    const data = ours && (d.value.body.op === Op.ODATA || d.value.body.op === Op.RDATA);
+    if (r === Peek.DATA) {
+      expect(data).toBe(true);
+      const p = (d as { value: MtPacket }).value;
+      const b = p.body as { op: number; clientId: number; seq: number; trailSeq: number; data: Buffer };
+      const fw = findOption(p, MtOpt.ODATA_FW_LEAD_SEQ_NO);
+      expect(out).toEqual({
+        op: b.op,
+        senderTime: p.senderTime,
+        clientId: b.clientId,
+        seq: b.seq,
+        trailSeq: b.trailSeq,
+        dataStart: out.dataStart,
+        dataLen: b.data.length,
+        fwLead: fw === undefined || fw.length !== 8 ? -1 : fw.readUInt32BE(0) * 2 ** 32 + fw.readUInt32BE(4),
+      });
+      expect(buf.subarray(out.dataStart, out.dataStart + out.dataLen)).toEqual(b.data);
+    } else if (r === Peek.WRONG_SESSION) {
+      expect(buf.readUInt32BE(5 + buf.readUInt16BE(3))).not.toBe(sid);
+      expect(ours).toBe(false);
+    } else {
+      // OTHER: never a packet the hot path should have taken
+      expect(data).toBe(false);
+    }
+    return r;
+  }
+  const dataCase = fc.record({
+    op: fc.constantFrom(Op.ODATA, Op.RDATA),
+    mode: fc.constantFrom(Sec.NONE, Sec.CHECKSUM),
+    sid: u32,
+    senderTime: u53,
+    clientId: u32,
+    seq: u53,
+    trailSeq: u53,
+    data: bytes(1500),
+    fw: fc.oneof(fc.constant(undefined), u53, bytes(10)),
+    extra: fc.array(mtOption, { maxLength: 2 }),
+    emptyOptions: fc.boolean(),
+  });
+  type DataCase = typeof dataCase extends fc.Arbitrary<infer T> ? T : never;
+  const encodeData = (c: DataCase) => {
+    const options: MtOption[] = [...c.extra];
+    if (typeof c.fw === 'number') {
+      const v = Buffer.alloc(8);
+      v.writeBigUInt64BE(BigInt(c.fw));
+      options.push({ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: v });
+    } else if (c.fw) options.push({ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: c.fw });
+    return encodeMt({ op: c.op, clientId: c.clientId, seq: c.seq, trailSeq: c.trailSeq, data: c.data }, { secMode: c.mode, sessionId: c.sid, senderTime: c.senderTime, options, emptyOptions: c.emptyOptions });
+  };
+
+  it('valid ODATA/RDATA of our session are read in place, with the same fields', () => {
+    fc.assert(
+      fc.property(dataCase, (c) => {
+        expect(agreeMt(encodeData(c), c.mode, c.sid)).toBe(Peek.DATA);
+      }),
+      RUNS,
+    );
+  });
+
+  it('another session is WRONG_SESSION; another security mode goes to the full decoder', () => {
+    fc.assert(
+      fc.property(dataCase, u32, (c, other) => {
+        const wire = encodeData(c);
+        if (other !== c.sid) expect(agreeMt(wire, c.mode, other)).toBe(Peek.WRONG_SESSION);
+        expect(agreeMt(wire, c.mode === Sec.NONE ? Sec.CHECKSUM : Sec.NONE, c.sid)).toBe(Peek.OTHER);
+      }),
+      RUNS,
+    );
+  });
+
+  it('mutated data packets, every other packet and arbitrary bytes never disagree', () => {
+    fc.assert(
+      fc.property(dataCase, mutation, (c, m) => void agreeMt(mutate(encodeData(c), m), c.mode, c.sid)),
+      { numRuns: 2000 },
+    );
+    fc.assert(fc.property(mtCase, (c) => void agreeMt(encodeCase(c), c.secMode, c.sessionId)), RUNS);
+    fc.assert(fc.property(bytes(120), fc.constantFrom(Sec.NONE, Sec.CHECKSUM), u32, (b, mode, sid) => void agreeMt(b, mode, sid)), { numRuns: 1000 });
   });
 });
