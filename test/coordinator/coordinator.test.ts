@@ -576,6 +576,30 @@ describe('options, rate cap, timers', () => {
     expect(c.stats.acks).toBeLessThan(od.length / 2);
   });
 
+  test('by default ODATA asks for an ACK every 32 packets (protocol-notes #45); fwLeadEvery 0 sends no option and gets an ACK per ODATA', () => {
+    const data = image(2000);
+    const dflt = new Sim({ data, record: true });
+    const a = dflt.addClient({ latency: 1 });
+    dflt.runFor(20_000, allDone(a));
+    expect(a.image.equals(data)).toBe(true);
+    const od = dflt.sentOps(Op.ODATA);
+    for (const s of od) {
+      const seq = (s.pkt!.body as { seq: number }).seq;
+      const v = findOption(s.pkt!, MtOpt.ODATA_FW_LEAD_SEQ_NO)!;
+      expect(v, `ODATA ${seq} carries ODATA_FW_LEAD_SEQ_NO`).toBeDefined();
+      if (seq % 32 === 0) expect(Number(v.readBigUInt64BE())).toBe(seq);
+    }
+    expect(a.stats.acks).toBeLessThan(od.length / 4);
+
+    const off = new Sim({ data, fwLeadEvery: 0, record: true });
+    const b = off.addClient({ latency: 1 });
+    off.runFor(20_000, allDone(b));
+    expect(b.image.equals(data)).toBe(true);
+    const od0 = off.sentOps(Op.ODATA);
+    for (const s of od0) expect(findOption(s.pkt!, MtOpt.ODATA_FW_LEAD_SEQ_NO)).toBeUndefined();
+    expect(b.stats.acks).toBeGreaterThanOrEqual(od0.length);
+  });
+
   test('OutState QCC every QCCInterval in DataState, QCRBackOff = max(QCCInterval, clients) + highest RTT', () => {
     const data = image(20_000);
     const sim = new Sim({ data, rateBytesPerSec: 500_000, record: true });

@@ -160,7 +160,7 @@ async function main(): Promise<void> {
     .addOption(new Option('--block-base <n>', 'number of the first block').choices(['0', '1']).default('1'))
     .option('--rate <MB/s>', 'cap on ODATA+RDATA bytes per second (10^6 bytes)', num('--rate', 0, 1e5))
     .option('--drop-percent <p>', 'drop this percentage of ODATA packets at random on send', num('--drop-percent', 0, 100), 0)
-    .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets (0 = off)', int('--fw-lead-every', 0, 1 << 20), 0)
+    .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets, as Server 2012/2012 R2 do (0 = off: an ACK per ODATA, as 2008 R2)', int('--fw-lead-every', 0, 1 << 20), 32)
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
     .option('--no-udp-msi', 'do not answer MS-WDSMSI on UDP (like Windows Server 2016+); needs --rpc-port')
     .option('--rpc-port <port>', 'serve session initiation over DCE/RPC (MS-WDSC) on this TCP port; 0 = a free one', int('--rpc-port', 0, 65535))

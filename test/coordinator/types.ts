@@ -25,7 +25,7 @@ export interface CoordinatorConfig {
   dropPercent?: number; // random ODATA drop on send (loss simulation)
   expMaxWindow?: number; // ExpMaxWindowSize, default 64
   maxWindow?: number; // MaxWindowSize, default 2048
-  fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets; 0 = off
+  fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets (default 32, protocol-notes #45); 0 = off: an ACK per ODATA (2008 R2)
   spmIntervalMs?: number; // SPMInterval, default 220
   pollBackoffMs?: number; // PollBackOff, default 200
   rng: () => number;
@@ -51,7 +51,7 @@ export const DEFAULTS = {
   blockBase: 1 as 0 | 1,
   expMaxWindow: 64,
   maxWindow: 2048,
-  fwLeadEvery: 0,
+  fwLeadEvery: 32,
   spmIntervalMs: 220,
   pollBackoffMs: 200,
   qccIntervalMs: 5000,
