@@ -165,8 +165,10 @@ export class Pacer {
         // ODATA_FW_LEAD_SEQ_NO (2.2.16, Server 2012+): the Master Client ACKs only when the value >= ODATASeqNo.
         // Ask for an ACK every fw packets, and always on the packet that fills the window or ends the round.
         const ask = entry.seq % fw === 0 || allowed === 1 || !this.peers.hasBlock();
-        const v = Buffer.alloc(8);
-        v.writeBigUInt64BE(BigInt(ask ? entry.seq : entry.seq - 1));
+        const n = ask ? entry.seq : entry.seq - 1;
+        const v = Buffer.allocUnsafe(8); // u64 as two u32: no BigInt per packet
+        v.writeUInt32BE(Math.floor(n / 2 ** 32), 0);
+        v.writeUInt32BE(n >>> 0, 4);
         options = [{ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: v }];
       }
       if (dropPercent > 0 && this.ctx.cfg.rng() * 100 < dropPercent) {

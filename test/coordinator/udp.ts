@@ -205,9 +205,6 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   let armedAt: number | undefined;
   let stopped = false;
   let sendErrors = 0;
-  const onSendError = (err: Error | null) => {
-    if (err) sendErrors++;
-  };
 
   const pump = () => {
     if (stopped) return;
@@ -215,7 +212,8 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       const sock = t.via === 'msi' ? msi : session;
       if (!sock) continue;
       const dest = t.dest === 'multicast' ? { address: group, port } : t.dest;
-      sock.send(t.data, dest.port, dest.address, onSendError);
+      // No callback: a failed send is an 'error' event on the socket (counted below), not a tick per datagram.
+      sock.send(t.data, dest.port, dest.address);
     }
     for (let e = coordinator.pollEvent(); e; e = coordinator.pollEvent()) onEvent?.(e);
     const at = coordinator.pollTimeout();
