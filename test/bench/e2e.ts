@@ -238,7 +238,8 @@ export class Runner {
   async multicast(o: McOptions): Promise<RunResult> {
     const extra: string[] = [];
     if (o.dropPercent) extra.push('--drop-percent', String(o.dropPercent));
-    if (o.fwLeadEvery) extra.push('--fw-lead-every', String(o.fwLeadEvery));
+    // Always explicit: the coordinator's default is 32 (protocol-notes #45); 0 here is an ACK per ODATA.
+    extra.push('--fw-lead-every', String(o.fwLeadEvery ?? 0));
     const prof = (name: string) => (o.profileDir ? ['--cpu-prof', '--cpu-prof-dir', o.profileDir, '--cpu-prof-name', `${name}.cpuprofile`] : []);
     const loadBefore = loadavg();
     const rmemMax = sysctl('net.core.rmem_max');

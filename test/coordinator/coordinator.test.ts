@@ -406,6 +406,38 @@ describe('NACK -> NCF + RDATA (MS-WDSMT 3.1.5.9.6)', () => {
     expect(next.every((o) => o.clientId === otherId)).toBe(true);
   });
 
+  test('masterHoldMs: no NACK-driven switch within the hold after a switch; after it the rule applies again', () => {
+    const { sim, id } = manualSession({ data: image(200), masterHoldMs: 500 });
+    const other = { address: '10.0.0.10', port: 50001 };
+    const otherId = manualJoin(sim, other, 30);
+    // The QCC election just made `id` master: inside the hold a slower client's NACK changes nothing.
+    inject(sim, { op: Op.NACK, clientId: otherId, hiSeq: 13, lossRate: 0.2 * LOSS_SCALE, ranges: [[3, 3]] }, other);
+    expect(sim.coord.masterClientId).toBe(id);
+    sim.run(sim.now + 600);
+    inject(sim, { op: Op.NACK, clientId: otherId, hiSeq: 13, lossRate: 0.2 * LOSS_SCALE, ranges: [[3, 3]] }, other);
+    expect(sim.coord.masterClientId).toBe(otherId);
+  });
+
+  test('counters: NACKs from the master, RDATA skipped as recent, window stalls and their length', () => {
+    const { sim, id } = opened();
+    const s = sim.coord.stats;
+    expect(s.windowStalls).toBeGreaterThan(0); // the window (at most 19 after three ACKs) held back the 200-block round
+    const stalls = s.windowStalls;
+    const t = sim.now;
+    inject(sim, { op: Op.NACK, clientId: id, hiSeq: 20, lossRate: 0, ranges: [[2, 3]] });
+    inject(sim, { op: Op.NACK, clientId: id, hiSeq: 20, lossRate: 0, ranges: [[2, 3]] }); // at once: both were just sent
+    expect(s.nacksFromMaster).toBe(2);
+    expect(body(sim, Op.RDATA, t).map((r) => r.seq)).toEqual([2, 3]);
+    expect(s.rdataSkippedRecent).toBe(2);
+    const lead = sim.coord.leadSeq;
+    sim.run(sim.now + 7);
+    inject(sim, { op: Op.ACK, clientId: id, seq: lead, serverTime: 0, hiSeq: lead, lossRate: 0 });
+    // The ACK opened the window: the stall that began at the last ODATA ended now and was counted with its length.
+    expect(s.windowStallMs).toBeGreaterThanOrEqual(7);
+    expect(s.windowStallHist.reduce((a, b) => a + b, 0)).toBe(stalls);
+    expect(s.odataSent).toBeGreaterThan(lead);
+  });
+
   test('LossRate on the wire: / 10^16, values <= 1 taken as unscaled, clamped to [0, 1]', () => {
     expect(lossFromWire(0)).toBe(0);
     expect(lossFromWire(0.25 * LOSS_SCALE)).toBeCloseTo(0.25);
@@ -574,6 +606,30 @@ describe('options, rate cap, timers', () => {
     }
     expect(asks).toBeLessThan(od.length / 2);
     expect(c.stats.acks).toBeLessThan(od.length / 2);
+  });
+
+  test('by default ODATA asks for an ACK every 32 packets (protocol-notes #45); fwLeadEvery 0 sends no option and gets an ACK per ODATA', () => {
+    const data = image(2000);
+    const dflt = new Sim({ data, record: true });
+    const a = dflt.addClient({ latency: 1 });
+    dflt.runFor(20_000, allDone(a));
+    expect(a.image.equals(data)).toBe(true);
+    const od = dflt.sentOps(Op.ODATA);
+    for (const s of od) {
+      const seq = (s.pkt!.body as { seq: number }).seq;
+      const v = findOption(s.pkt!, MtOpt.ODATA_FW_LEAD_SEQ_NO)!;
+      expect(v, `ODATA ${seq} carries ODATA_FW_LEAD_SEQ_NO`).toBeDefined();
+      if (seq % 32 === 0) expect(Number(v.readBigUInt64BE())).toBe(seq);
+    }
+    expect(a.stats.acks).toBeLessThan(od.length / 4);
+
+    const off = new Sim({ data, fwLeadEvery: 0, record: true });
+    const b = off.addClient({ latency: 1 });
+    off.runFor(20_000, allDone(b));
+    expect(b.image.equals(data)).toBe(true);
+    const od0 = off.sentOps(Op.ODATA);
+    for (const s of od0) expect(findOption(s.pkt!, MtOpt.ODATA_FW_LEAD_SEQ_NO)).toBeUndefined();
+    expect(b.stats.acks).toBeGreaterThanOrEqual(od0.length);
   });
 
   test('OutState QCC every QCCInterval in DataState, QCRBackOff = max(QCCInterval, clients) + highest RTT', () => {

@@ -160,7 +160,10 @@ async function main(): Promise<void> {
     .addOption(new Option('--block-base <n>', 'number of the first block').choices(['0', '1']).default('1'))
     .option('--rate <MB/s>', 'cap on ODATA+RDATA bytes per second (10^6 bytes)', num('--rate', 0, 1e5))
     .option('--drop-percent <p>', 'drop this percentage of ODATA packets at random on send', num('--drop-percent', 0, 100), 0)
-    .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets (0 = off)', int('--fw-lead-every', 0, 1 << 20), 0)
+    .option('--fw-lead-every <n>', 'send ODATA_FW_LEAD_SEQ_NO asking the master client to ACK every n packets, as Server 2012/2012 R2 do (0 = off: an ACK per ODATA, as 2008 R2)', int('--fw-lead-every', 0, 1 << 20), 32)
+    .option('--exp-max-window <n>', 'ExpMaxWindowSize: the window grows by 2 per ACKed packet up to here (MS-WDSMT 3.1.5.9.5)', int('--exp-max-window', 1, 1 << 20), 64)
+    .option('--max-window <n>', 'MaxWindowSize: the largest window, in packets (MS-WDSMT 3.1.5.9.5)', int('--max-window', 1, 1 << 20), 2048)
+    .option('--master-hold <ms>', 'after a Master Client switch, no NACK-driven switch for this long (0 = MS-WDSMT 3.1.5.9.6.1 literally)', int('--master-hold', 0, 1 << 30), 0)
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
     .option('--no-udp-msi', 'do not answer MS-WDSMSI on UDP (like Windows Server 2016+); needs --rpc-port')
     .option('--rpc-port <port>', 'serve session initiation over DCE/RPC (MS-WDSC) on this TCP port; 0 = a free one', int('--rpc-port', 0, 65535))
@@ -185,6 +188,9 @@ async function main(): Promise<void> {
     rate?: number;
     dropPercent: number;
     fwLeadEvery: number;
+    expMaxWindow: number;
+    maxWindow: number;
+    masterHold: number;
     sessionId?: number;
     udpMsi: boolean;
     rpcPort?: number;
@@ -202,6 +208,7 @@ async function main(): Promise<void> {
   if (!(SEC_MODE_NAMES as readonly string[]).includes(o.secMode)) bad(`--sec-mode must be one of ${SEC_MODE_NAMES.join(', ')}, not ${JSON.stringify(o.secMode)}`);
   const security = newSecurity(o.secMode as SecModeName, () => randomBytes(4).readUInt32BE(0) / 2 ** 32);
   if (!o.udpMsi && o.rpcPort === undefined) bad('--no-udp-msi leaves no way to start a session: give --rpc-port');
+  if (o.expMaxWindow > o.maxWindow) bad(`--exp-max-window (${o.expMaxWindow}) must not exceed --max-window (${o.maxWindow})`);
   if (o.rpcPort === undefined && (o.epmPort !== undefined || o.rpcUser !== undefined || o.rpcPasswordFile !== undefined)) bad('--epm-port, --rpc-user and --rpc-password-file need --rpc-port');
   let rpc: RpcOptions | undefined;
   if (o.rpcPort !== undefined) {
@@ -249,6 +256,9 @@ async function main(): Promise<void> {
     rateBytesPerSec: o.rate ? o.rate * 1e6 : undefined,
     dropPercent: o.dropPercent,
     fwLeadEvery: o.fwLeadEvery,
+    expMaxWindow: o.expMaxWindow,
+    maxWindow: o.maxWindow,
+    masterHoldMs: o.masterHold,
     sessionId: o.sessionId,
     security,
     udpMsi: o.udpMsi,
@@ -288,6 +298,7 @@ async function main(): Promise<void> {
         `clients joined ${s.clientsJoined} left ${s.clientsLeft} timed out ${s.clientsTimedOut}, malformed ${s.malformed + s.checksumErrors}, bad HMAC ${s.authFailed}, send errors ${r.sendErrors()}` +
         (r.rpcPort !== undefined ? `, session requests ${s.msiRequests} (${s.msiReplies} replied, ${s.msiErrors} errors), WdsRpcMessage calls ${s.wdscCalls} (${s.wdscRefused} refused)` : ''),
     );
+    process.stdout.write(JSON.stringify({ event: 'stats', ...s, sendErrors: r.sendErrors() }) + '\n');
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

@@ -42,6 +42,8 @@ export class Pacer {
   private tokensAt = 0;
   private readonly bucket: number;
   private readonly firstBlock: number;
+  /** When the window last held back a ready block (stats.windowStalls), until the next ODATA leaves. */
+  private stalledAt: number | undefined;
 
   constructor(
     private readonly ctx: Context,
@@ -68,6 +70,7 @@ export class Pacer {
     this.window = 1;
     this.dataList = [];
     this.dataHead = 0;
+    this.stalledAt = undefined;
   }
 
   /** An ACK may name only a sequence number between MCTrail and MCLead (3.1.5.9.5). */
@@ -96,13 +99,21 @@ export class Pacer {
     this.ctx.send('multicast', { op: Op.NCF, ranges: ranges.slice(0, U16) }, now);
     const head = this.headSeq();
     if (head === undefined) return;
+    const stats = this.ctx.stats;
     for (const [s0, e0] of ranges) {
+      if (s0 < head) stats.rdataSkippedGone += Math.min(e0, head - 1) - s0 + 1;
       const s = Math.max(s0, head);
       const e = Math.min(e0, this.lead);
       for (let seq = s; seq <= e; seq++) {
         const entry = this.dataList[this.dataHead + (seq - head)];
-        if (!entry || entry.seq !== seq) continue;
-        if (now - entry.lastSendTime < repeatAfterMs) continue;
+        if (!entry || entry.seq !== seq) {
+          stats.rdataSkippedGone++;
+          continue;
+        }
+        if (now - entry.lastSendTime < repeatAfterMs) {
+          stats.rdataSkippedRecent++;
+          continue;
+        }
         this.sendData(Op.RDATA, entry, now);
         entry.lastSendTime = now;
       }
@@ -120,8 +131,14 @@ export class Pacer {
     for (;;) {
       const inFlight = this.lead - this.trail;
       const allowed = Math.floor(this.window) - inFlight;
-      if (allowed <= 0) return;
       if (!this.peers.hasBlock()) return;
+      if (allowed <= 0) {
+        if (this.stalledAt === undefined) {
+          this.stalledAt = now;
+          this.ctx.stats.windowStalls++;
+        }
+        return;
+      }
       if (this.bucket > 0) {
         this.refill(now);
         const need = this.odataWireSize(blockSize);
@@ -131,6 +148,13 @@ export class Pacer {
           return;
         }
       }
+      if (this.stalledAt !== undefined) {
+        const ms = now - this.stalledAt;
+        this.ctx.stats.windowStallMs += ms;
+        this.ctx.stats.windowStallHist[ms < 1 ? 0 : ms < 5 ? 1 : ms < 20 ? 2 : ms < 100 ? 3 : 4]!++;
+        this.stalledAt = undefined;
+      }
+      this.ctx.stats.windowSum += this.window;
       const block = this.peers.nextBlock();
       // 3.1.5.9.4: data trigger -> ODATA at the tail of the Data Packet List.
       const entry: DataEntry = { seq: this.nextOdataSeqNo++, block, creationTime: now, lastSendTime: now };
@@ -141,8 +165,10 @@ export class Pacer {
         // ODATA_FW_LEAD_SEQ_NO (2.2.16, Server 2012+): the Master Client ACKs only when the value >= ODATASeqNo.
         // Ask for an ACK every fw packets, and always on the packet that fills the window or ends the round.
         const ask = entry.seq % fw === 0 || allowed === 1 || !this.peers.hasBlock();
-        const v = Buffer.alloc(8);
-        v.writeBigUInt64BE(BigInt(ask ? entry.seq : entry.seq - 1));
+        const n = ask ? entry.seq : entry.seq - 1;
+        const v = Buffer.allocUnsafe(8); // u64 as two u32: no BigInt per packet
+        v.writeUInt32BE(Math.floor(n / 2 ** 32), 0);
+        v.writeUInt32BE(n >>> 0, 4);
         options = [{ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: v }];
       }
       if (dropPercent > 0 && this.ctx.cfg.rng() * 100 < dropPercent) {

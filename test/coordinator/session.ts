@@ -39,6 +39,8 @@ export class Session {
   private nextSpmSeqNo = 1;
   private spmCount = 0;
   private mcLossRate = 0;
+  /** When the Master Client last changed (masterHoldMs). */
+  private masterSince = -Infinity;
   // ---- QCC State Configuration (3.1.1.5)
   private nextQccSeqNo = 1;
   private waitTime = 1;
@@ -88,6 +90,7 @@ export class Session {
     this.nextSpmSeqNo = 1;
     this.spmCount = 0;
     this.mcLossRate = 0;
+    this.masterSince = -Infinity;
     this.pacer.reset();
     this.nextQccSeqNo = 1;
     this.nextPollSeqNo = 1;
@@ -109,7 +112,11 @@ export class Session {
       return;
     }
     this.spmCount = 0;
-    if (b.serverTime > 0 && b.serverTime <= now) this.mcRtt = Math.round(now - b.serverTime);
+    if (b.serverTime > 0 && b.serverTime <= now) {
+      this.mcRtt = Math.round(now - b.serverTime);
+      this.ctx.stats.mcRttSum += this.mcRtt;
+      if (this.mcRtt > this.ctx.stats.mcRttMax) this.ctx.stats.mcRttMax = this.mcRtt;
+    }
     this.mcLossRate = lossFromWire(b.lossRate);
     this.pacer.acked(b.seq, now);
   }
@@ -121,22 +128,26 @@ export class Session {
       this.ctx.stats.unexpected++;
       return;
     }
+    if (b.ranges.length === 0) this.ctx.stats.zeroNacksReceived++;
+    if (b.clientId === this.masterId) this.ctx.stats.nacksFromMaster++;
     const loss = lossFromWire(b.lossRate);
     const c = this.clients.get(b.clientId);
     if (c) c.lossRate = loss;
     if (b.clientId === this.masterId) this.mcLossRate = loss;
-    else if (c && c.list === 'active') this.considerMaster(c, loss);
+    else if (c && c.list === 'active') this.considerMaster(c, loss, now);
     this.pacer.nacked(b.ranges, 4 * this.mcRtt, now);
   }
 
   // ---- 3.1.5.9.6.1
-  private considerMaster(c: Client, loss: number): void {
+  private considerMaster(c: Client, loss: number, now: number): void {
+    if (now < this.masterSince + this.ctx.cfg.masterHoldMs) return;
     const client = throughput(c.rtt, loss);
     const master = throughput(this.mcRtt, this.mcLossRate);
     if (client < 0.75 * master) {
       this.masterId = c.clientId;
       this.mcLossRate = loss;
       this.mcRtt = Math.max(1, c.rtt); // not said by the spec: start from the new master's last known RTT
+      this.masterSince = now;
       this.ctx.stats.masterChanges++;
       this.ctx.emit({ type: 'master', clientId: c.clientId, rtt: c.rtt, why: 'nack' });
     }
@@ -185,6 +196,7 @@ export class Session {
     }
     if (best.clientId !== this.masterId) this.ctx.stats.masterChanges++;
     this.masterId = best.clientId;
+    this.masterSince = now;
     this.ctx.emit({ type: 'master', clientId: best.clientId, rtt: best.rtt, why: 'qcc' });
     this.ctx.timers.disarm('inStateQcc'); // 3.1.5.7.2
     this.enterData(now);

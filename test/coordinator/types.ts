@@ -25,7 +25,8 @@ export interface CoordinatorConfig {
   dropPercent?: number; // random ODATA drop on send (loss simulation)
   expMaxWindow?: number; // ExpMaxWindowSize, default 64
   maxWindow?: number; // MaxWindowSize, default 2048
-  fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets; 0 = off
+  fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets (default 32, protocol-notes #45); 0 = off: an ACK per ODATA (2008 R2)
+  masterHoldMs?: number; // after a Master Client switch, no NACK-driven switch for this long (ours; 0 = 3.1.5.9.6.1 literally)
   spmIntervalMs?: number; // SPMInterval, default 220
   pollBackoffMs?: number; // PollBackOff, default 200
   rng: () => number;
@@ -51,7 +52,8 @@ export const DEFAULTS = {
   blockBase: 1 as 0 | 1,
   expMaxWindow: 64,
   maxWindow: 2048,
-  fwLeadEvery: 0,
+  fwLeadEvery: 32,
+  masterHoldMs: 0,
   spmIntervalMs: 220,
   pollBackoffMs: 200,
   qccIntervalMs: 5000,
@@ -145,6 +147,22 @@ export interface CoordinatorStats {
   clientsKicked: number;
   joinFailures: number;
   masterChanges: number;
+  /** NACKs from the Master Client; Zero NACKs (no ranges) from anyone. */
+  nacksFromMaster: number;
+  zeroNacksReceived: number;
+  /** NACKed sequence numbers not repeated: sent within 4 x MCRTT (3.1.5.9.6), or no longer in the Data Packet List. */
+  rdataSkippedRecent: number;
+  rdataSkippedGone: number;
+  /** Times the window (not the rate cap) held back a block that was ready, and the ms until the next ODATA left. */
+  windowStalls: number;
+  windowStallMs: number;
+  /** Window stalls by length: < 1, < 5, < 20, < 100, >= 100 ms. */
+  windowStallHist: number[];
+  /** MCRTT samples from accepted ACKs: their sum and the largest (ms). */
+  mcRttSum: number;
+  mcRttMax: number;
+  /** Sum of CurrentWindowSize over the ODATA sent (the mean window is this / odataSent). */
+  windowSum: number;
   spmTimeouts: number; // DataState -> QCCState after MaxNoResponseSPM
   rounds: number;
   roundsFinished: number;
@@ -164,7 +182,8 @@ export function newStats(): CoordinatorStats {
     pollAcksStale: 0, joinsReceived: 0, leavesReceived: 0,
     malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
     clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, joinFailures: 0,
-    masterChanges: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
+    masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0,
+    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
     clientsActive: 0, clientsPending: 0, clientsKick: 0,
   };
 }

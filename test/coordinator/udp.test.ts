@@ -8,7 +8,7 @@ import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
 import { canRun } from '../support/env';
 import { spawnCoordinator } from '../support/cli-child';
 import { UdpHost } from '../support/udp-clients';
-import { RunningCoordinator, startCoordinator } from './udp';
+import { RunningCoordinator, fileSource, startCoordinator } from './udp';
 
 const running: RunningCoordinator[] = [];
 afterEach(async () => {
@@ -196,4 +196,32 @@ describe('CLI (main.ts)', () => {
       fs.rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('fileSource', () => {
+  test('forward reads come from the read-ahead chunk, reads behind it and large ones from the file; earlier results never change', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-src-'));
+    try {
+      const data = randomBytes(3 * 1024 * 1024 + 777);
+      const file = path.join(dir, 'img');
+      fs.writeFileSync(file, data);
+      const { source, close } = fileSource(file);
+      const got: [number, Buffer][] = [];
+      const read = (o: number, n: number) => {
+        const b = source.read(o, n);
+        got.push([o, b]);
+        expect(b.equals(data.subarray(o, o + n))).toBe(true);
+      };
+      for (let o = 0; o < data.length; o += 1385) read(o, 1385); // forward, across chunk borders, short at the end
+      read(5 * 1385, 1385); // behind the chunk (RDATA)
+      read(1024 * 1024 - 10, 20); // straddles the first chunk's end
+      read(100, 700_000); // larger than a quarter chunk
+      read(data.length, 10); // past the end: empty
+      for (const [o, b] of got) expect(b.equals(data.subarray(o, o + b.length))).toBe(true);
+      expect(source.size).toBe(data.length);
+      close();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
