@@ -83,6 +83,8 @@ export interface LabRun {
   floor?: { datagrams: number; cpuUs: number; rcvbuf: number; drops: number };
   tbf?: { dropped: number; overlimits: number; packets: number };
   goodputMBps?: number;
+  /** first data at any receiver → last complete, s */
+  transferS?: number;
   startupS?: number;
   allCorrect: boolean;
   wallS: number;
@@ -111,12 +113,14 @@ export const SHAPED: Record<number, number> = { 1: 400, 3: 200, 8: 100 };
 export function labCells(mode: 'full' | 'quick' | 'smoke'): LabCell[] {
   if (mode === 'smoke') return [{ receivers: 1, lossPct: 0, blockSize: 1385, sizeMiB: 16, tools: ['osdcast', 'udpcast'] }];
   const ns = mode === 'quick' ? [1, 3] : [1, 3, 8];
+  // --quick: 128 MiB, so that its 20 runs fit in 4 minutes on 2 shared cores (goodput excludes start-up either way).
+  const sizeMiB = mode === 'quick' ? 128 : 256;
   const cells: LabCell[] = [];
   // Shaped cells first (they carry the targets), so that a spent budget cuts the unshaped and 8192-byte ones.
   for (const shaped of [true, false])
     for (const n of ns)
-      for (const lossPct of [0, 1]) cells.push({ receivers: n, lossPct, shapedMbit: shaped ? SHAPED[n] : undefined, blockSize: 1385, sizeMiB: 256, tools: ['osdcast', 'udpcast'] });
-  for (const n of ns) for (const lossPct of [0, 1]) cells.push({ receivers: n, lossPct, shapedMbit: SHAPED[n], blockSize: 8192, sizeMiB: 256, tools: ['osdcast'] });
+      for (const lossPct of [0, 1]) cells.push({ receivers: n, lossPct, shapedMbit: shaped ? SHAPED[n] : undefined, blockSize: 1385, sizeMiB, tools: ['osdcast', 'udpcast'] });
+  for (const n of ns) for (const lossPct of [0, 1]) cells.push({ receivers: n, lossPct, shapedMbit: SHAPED[n], blockSize: 8192, sizeMiB, tools: ['osdcast'] });
   return cells;
 }
 
@@ -187,12 +191,22 @@ class Sampler {
   readonly cpu: { t: number; s: number }[] = [];
   private readonly drops = new Map<number, number>();
   constructor(readonly pid: () => number | undefined) {}
+  /** the largest VmHWM seen, KiB (the exit-time value is exact; this one is for a run that had to be ended) */
+  hwmKiB = 0;
+  private n = 0;
   sample(now: number): void {
     const pid = this.pid();
     if (pid === undefined) return;
     const s = procCpuS(pid);
     if (s === undefined) return;
     this.cpu.push({ t: now, s });
+    try {
+      this.hwmKiB = Math.max(this.hwmKiB, Number(/VmHWM:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0));
+    } catch {
+      /* exited */
+    }
+    // Sockets and their drops every 10th sample (0.5 s): the fd scan is the expensive part of a sample.
+    if (this.n++ % 10) return;
     const inodes = procSocketInodes(pid);
     if (!inodes.size) return;
     try {
@@ -277,7 +291,7 @@ export interface LabBenchOptions {
   /** this bundle (dist/bench.cjs), for the listener */
   self: string;
   reps?: number;
-  /** the extra 4 GiB osdcast-only run (after the first repetition) */
+  /** the extra 4 GiB osdcast-only run (before the cells) */
   big?: boolean;
   /**
    * Wall-clock budget, s: a run is skipped when the time so far plus its expected length (the same cell and tool
@@ -317,20 +331,31 @@ export async function runLabBench(o: LabBenchOptions): Promise<LabResult> {
     const poller = lab.counterPoller();
     const ctx: Ctx = { lab, poller, shm, dist: o.dist, self: o.self, seq: 0 };
     const took = new Map<string, number>();
-    const fits = (key: string, n: number) => o.budgetS === undefined || (Date.now() - t0) / 1000 + (took.get(key) ?? 30 * n) <= o.budgetS;
+    const fits = (key: string, cell: LabCell) => o.budgetS === undefined || (Date.now() - t0) / 1000 + (took.get(key) ?? (30 * cell.receivers * cell.sizeMiB) / 256) <= o.budgetS;
     const one = async (cell: LabCell, tool: Tool, rep: number, image: { path: string; sha256: string }): Promise<LabRun | undefined> => {
       const key = `${cellName(cell)} ${tool}`;
-      if (!fits(key, cell.receivers)) {
+      if (!fits(key, cell)) {
         result.skippedRuns.push(`${key} #${rep}`);
         log(`lab: budget: skipping ${key} #${rep}`);
         return undefined;
       }
       const t = Date.now();
-      const run = await runOne(ctx, cell, tool, rep, image);
-      took.set(key, (Date.now() - t) / 1000);
-      logRun(run);
-      return run;
+      try {
+        const left = o.budgetS === undefined ? Infinity : Math.max(20, o.budgetS - (Date.now() - t0) / 1000);
+        const run = await runOne(ctx, cell, tool, rep, image, left);
+        took.set(key, (Date.now() - t) / 1000);
+        logRun(run);
+        return run;
+      } catch (e) {
+        // One broken run (a child that never got ready, a tool error) must not cost the whole bench.
+        result.skippedRuns.push(`${key} #${rep} failed: ${(e as Error).message.split('\n')[0]!.slice(0, 200)}`);
+        log(`lab: ${key} #${rep} failed: ${(e as Error).stack ?? e}`);
+        took.set(key, (Date.now() - t) / 1000);
+        return undefined;
+      }
     };
+    // The 4 GiB run first: the RSS target needs it, and a spent budget must not cut it.
+    if (o.big) result.big = await bigRun(one, shm);
     for (let rep = 1; rep <= reps; rep++) {
       for (const cell of cells) {
         const tools = rep % 2 === 1 ? cell.tools : [...cell.tools].reverse();
@@ -339,7 +364,6 @@ export async function runLabBench(o: LabBenchOptions): Promise<LabResult> {
           if (run) result.runs.push(run);
         }
       }
-      if (rep === 1 && o.big) result.big = await bigRun(one, shm);
     }
     await poller.close();
   } finally {
@@ -418,7 +442,7 @@ function onExitTime(s: Started): Promise<void> {
   });
 }
 
-async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: { path: string; sha256: string }): Promise<LabRun> {
+async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: { path: string; sha256: string }, maxS = Infinity): Promise<LabRun> {
   const { lab } = ctx;
   const hosts = Array.from({ length: cell.receivers }, (_, i) => rxName(i));
   const n = ++ctx.seq;
@@ -491,13 +515,19 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
     senderSampler.sample(now);
   }, 50);
   // A run that has not ended by this cap is ended (its receivers count as not correct): 1 MB/s at least.
-  const capS = Math.max(120, (cell.sizeMiB * MiB) / 1e6);
+  // …and within what is left of the budget (maxS).
+  const capS = Math.min(maxS, 600, Math.max(120, (cell.sizeMiB * MiB) / 1e6));
+  let killer: NodeJS.Timeout | undefined;
   const timeout = setTimeout(() => {
     log(`${tool} ${cellName(cell)}: no end after ${capS.toFixed(0)} s, ending the run`);
-    for (const s of rx) s.proc.child.kill('SIGKILL');
+    for (const s of rx) s.proc.child.kill('SIGTERM');
+    killer = setTimeout(() => {
+      for (const s of rx) s.proc.child.kill('SIGKILL');
+    }, 5000);
   }, capS * 1000);
   await Promise.all(watch);
   clearTimeout(timeout);
+  clearTimeout(killer);
   polling = false;
   await poll;
   clearInterval(sampling);
@@ -548,7 +578,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
       r.master = (lg.mt?.acksSent ?? 0) > 0;
       if (cell.blockSize > 1472 && lg.mt?.received) r.datagrams = lg.mt.received;
       r.totalCpuS = u ? (u.userUs + u.sysUs) / 1e6 : undefined;
-      r.hwmKiB = u?.hwmKiB;
+      r.hwmKiB = u?.hwmKiB ?? (s.sampler.hwmKiB || undefined);
       const a = r.firstDataMs !== undefined ? s.sampler.at(r.firstDataMs) : undefined;
       const b = r.completeMs !== undefined ? s.sampler.at(r.completeMs) : undefined;
       if (a !== undefined && b !== undefined) r.rxCpuS = b - a;
@@ -578,7 +608,8 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
   const allCorrect = receivers.every((r) => r.correct);
   const firsts = receivers.map((r) => r.firstDataMs).filter((x): x is number => x !== undefined);
   const ends = receivers.map((r) => r.completeMs);
-  const goodputMBps = allCorrect && firsts.length === receivers.length && ends.every((e) => e !== undefined) ? (cell.sizeMiB * MiB) / 1e6 / ((Math.max(...(ends as number[])) - Math.min(...firsts)) / 1000) : undefined;
+  const transferS = firsts.length === receivers.length && ends.every((e) => e !== undefined) ? (Math.max(...(ends as number[])) - Math.min(...firsts)) / 1000 : undefined;
+  const goodputMBps = allCorrect && transferS ? (cell.sizeMiB * MiB) / 1e6 / transferS : undefined;
   const startups = receivers.map((r) => (r.firstDataMs !== undefined ? (r.firstDataMs - r.startMs) / 1000 : NaN)).sort((a, b) => a - b);
   fs.rmSync(dir, { recursive: true, force: true });
   return {
@@ -590,6 +621,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
     floor: floorResult,
     tbf: tbf ? { dropped: tbf.dropped, overlimits: tbf.overlimits, packets: tbf.packets } : undefined,
     goodputMBps,
+    transferS,
     startupS: startups[Math.floor((startups.length - 1) / 2)],
     allCorrect,
     wallS,

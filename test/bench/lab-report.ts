@@ -27,6 +27,8 @@ const median = (xs: (number | undefined)[]): number | undefined => {
   return v.length % 2 ? v[m] : (v[m - 1]! + v[m]!) / 2;
 };
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+/** the largest finite value (NaN when there is none) */
+const maxOf = (xs: number[]) => xs.filter(Number.isFinite).reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN);
 const sameCell = (a: LabCell, b: LabCell) => a.receivers === b.receivers && a.lossPct === b.lossPct && a.shapedMbit === b.shapedMbit && a.blockSize === b.blockSize && a.sizeMiB === b.sizeMiB;
 
 /** µs of CPU per datagram of one receiver (first data → complete for the agent; the whole process for udp-receiver). */
@@ -60,6 +62,7 @@ const correctness = (runs: LabRun[] | undefined) => (runs ? `${sum(runs.map((r) 
 const over = (v: CellView, tool: string, valid: boolean) => (v.runs[tool] ?? []).filter((r) => !valid || v.valid.includes(r.rep));
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
 const agentRx1 = (r: LabRun) => r.receivers[0];
+const coordCores = (r: LabRun) => (r.sender.cpuS !== undefined && r.transferS ? r.sender.cpuS / r.transferS : undefined);
 
 export function renderLab(result: LabResult, m: MachineInfo, command: string): string {
   const L: string[] = [];
@@ -76,7 +79,7 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
   const ratioCells = views.filter((v) => v.cell.tools.length === 2);
   const osdOnly = views.filter((v) => v.cell.tools.length === 1);
   const reps = Math.max(0, ...result.runs.map((r) => r.rep));
-  p(`${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.gitCommit}, \`${command}\` (${result.mode}; ${reps} repetition${reps === 1 ? '' : 's'}, medians; ${(result.seconds / 60).toFixed(1)} min). ` +
+  p(`${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.gitCommit}, \`${command}\` (${result.mode}; ${reps} repetition${reps === 1 ? '' : 's'}, medians; images of ${[...new Set(result.runs.map((r) => r.cell.sizeMiB))].join(', ')} MiB; ${(result.seconds / 60).toFixed(1)} min). ` +
     `${m.cpus} vCPUs (${m.cpu}) shared with other work, Linux ${m.kernel}, Node ${m.node}, udpcast ${result.udpcastVersion}, net.core.rmem_max ${m.rmemMax}.`);
   p();
   p('The lab (test/lab/lab.ts): the sender in one network namespace, receivers in others, veth (MTU 1500) to a Linux bridge in a third. ' +
@@ -106,10 +109,10 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
   p('### CPU');
   p();
   p('Per datagram: the agent in `rx1` (beside it, on the same group and port, the do-nothing Node listener of test/bench/floor.ts: one copy into an arena, a positional `writev` every 64) from its first data frame to "every block is on disk", sampled from /proc/<pid>/stat (10 ms ticks) ÷ the data frames that reached its port; the listener\'s own CPU from its first datagram ÷ its datagrams; udp-receiver\'s whole process (`/usr/bin/time`) ÷ the data frames at its port (median receiver). ' +
-    'CPU-s per GiB of image: the same receive CPU; coordinator and udp-sender: the whole process. "Master" marks whether the agent in rx1 was the Master Client (it ACKs). Final SHA-256: the agent\'s read-back after "complete" to its exit (wall s / CPU s).');
+    'CPU-s per GiB of image: the same receive CPU; coordinator and udp-sender: the whole process. Coordinator cores: its CPU ÷ the transfer time (an upper bound, start-up included); near 1 it is what limits the cell. "Master" marks whether the agent in rx1 was the Master Client (it ACKs). Final SHA-256: the agent\'s read-back after "complete" to its exit (wall s / CPU s).');
   p();
-  p('| N | link | loss | agent µs/dgram | listener µs/dgram | agent ÷ listener | udp-receiver µs/dgram | agent ÷ udp-receiver | agent CPU-s/GiB | udp-receiver CPU-s/GiB | coordinator CPU-s/GiB | udp-sender CPU-s/GiB | coordinator ÷ udp-sender | rx1 master | final SHA-256 s (CPU) |');
-  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  p('| N | link | loss | agent µs/dgram | listener µs/dgram | agent ÷ listener | udp-receiver µs/dgram | agent ÷ udp-receiver | agent CPU-s/GiB | udp-receiver CPU-s/GiB | coordinator CPU-s/GiB | udp-sender CPU-s/GiB | coordinator ÷ udp-sender | coordinator cores | rx1 master | final SHA-256 s (CPU) |');
+  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const v of ratioCells) {
     const c = v.cell;
     const os = v.runs.osdcast ?? [];
@@ -123,7 +126,7 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
     const sg = median(us.map((r) => perGiB(r.sender.cpuS, c.sizeMiB)));
     const masters = os.filter((r) => agentRx1(r)!.master).length;
     p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(a)} | ${fmt(f)} | ${fmt(median(os.map((r) => ratio(usPerDgram(agentRx1(r)!), floorUs(r)))), 2)} | ${fmt(u)} | ${fmt(ratio(a, u), 2)} | ` +
-      `${fmt(ag, 2)} | ${fmt(ug, 2)} | ${fmt(cg, 2)} | ${fmt(sg, 2)} | ${fmt(ratio(cg, sg), 2)} | ${masters}/${os.length} | ${fmt(median(os.map((r) => agentRx1(r)!.hashS)), 2)} (${fmt(median(os.map((r) => agentRx1(r)!.hashCpuS)), 2)}) |`);
+      `${fmt(ag, 2)} | ${fmt(ug, 2)} | ${fmt(cg, 2)} | ${fmt(sg, 2)} | ${fmt(ratio(cg, sg), 2)} | ${fmt(median(os.map(coordCores)), 2)} | ${masters}/${os.length} | ${fmt(median(os.map((r) => agentRx1(r)!.hashS)), 2)} (${fmt(median(os.map((r) => agentRx1(r)!.hashCpuS)), 2)}) |`);
   }
   p();
   p('### Memory, kernel drops, repair');
@@ -137,7 +140,7 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
     for (const t of v.cell.tools) {
       const rs = v.runs[t] ?? [];
       const c = v.cell;
-      p(`| ${c.receivers} | ${linkName(c)}${c.blockSize !== 1385 ? `, ${c.blockSize} B` : ''} | ${c.lossPct} % | ${t} | ${fmt(Math.max(...rs.flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024))), 0)} | ${fmt(Math.max(...rs.map((r) => (r.sender.hwmKiB ?? NaN) / 1024)), 0)} | ` +
+      p(`| ${c.receivers} | ${linkName(c)}${c.blockSize !== 1385 ? `, ${c.blockSize} B` : ''} | ${c.lossPct} % | ${t} | ${fmt(maxOf(rs.flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024))), 0)} | ${fmt(maxOf(rs.map((r) => (r.sender.hwmKiB ?? NaN) / 1024)), 0)} | ` +
         `${sum(rs.flatMap((r) => r.receivers.map((x) => x.rcvbufErrors)))} | ${sum(rs.flatMap((r) => r.receivers.map((x) => x.socketDrops)))} | ${fmt(median(rs.map((r) => median(r.receivers.map((x) => x.lost)))), 0)} | ` +
         `${t === 'osdcast' ? fmt(median(rs.map((r) => sum(r.receivers.map((x) => x.nacks ?? 0)))), 0) : '–'} | ${t === 'osdcast' ? fmt(median(rs.map((r) => agentRx1(r)!.rdata)), 0) : '–'} | ${t === 'osdcast' ? fmt(median(rs.map((r) => r.sender.stats.rdata)), 0) : '–'} | ${c.shapedMbit ? sum(rs.map((r) => r.tbf?.dropped ?? 0)) : '–'} |`);
     }
@@ -161,7 +164,7 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
   }
   if (result.skippedRuns.length)
   {
-    p(`Not run, the budget of ${fmt((result.budgetS ?? 0) / 60, 1)} min being spent: ${result.skippedRuns.join('; ')}.`);
+    p(`Not run (the budget of ${fmt((result.budgetS ?? 0) / 60, 1)} min being spent) or failed: ${result.skippedRuns.join('; ')}.`);
     p();
   }
   for (const l of renderTargets(result, views)) p(l);
@@ -204,11 +207,15 @@ function renderTargets(result: LabResult, views: CellView[]): string[] {
   // 3. coordinator CPU
   const cr = ratioCells.map((v) => ({ v, r: ratio(median((v.runs.osdcast ?? []).map((r) => perGiB(r.sender.cpuS, v.cell.sizeMiB))), median((v.runs.udpcast ?? []).map((r) => perGiB(r.sender.cpuS, v.cell.sizeMiB)))) }));
   const crv = cr.map((x) => x.r).filter((x): x is number => x !== undefined);
+  const limited = views
+    .filter((v) => (median((v.runs.osdcast ?? []).map(coordCores)) ?? 0) >= 0.9)
+    .map((v) => `N = ${v.cell.receivers} ${linkName(v.cell)} ${v.cell.lossPct} %${v.cell.blockSize !== 1385 ? ` ${v.cell.blockSize} B` : ''} (${fmt(median((v.runs.osdcast ?? []).map(coordCores)), 2)})`);
   out.push(`- Coordinator CPU-s per GiB ≤ 1.5× udp-sender's: ${fmt(Math.min(...crv), 2)}–${fmt(Math.max(...crv), 2)}× over the cells — ${met(crv.length ? crv.every((x) => x <= 1.5) : undefined)}` +
-    (crv.some((x) => x > 1.5) ? ` (over in: ${cr.filter((x) => x.r !== undefined && x.r > 1.5).map((x) => `N = ${x.v.cell.receivers} ${linkName(x.v.cell)} ${x.v.cell.lossPct} %`).join(', ')})` : '') + '.');
+    (crv.some((x) => x > 1.5) ? ` (over in: ${cr.filter((x) => x.r !== undefined && x.r > 1.5).map((x) => `N = ${x.v.cell.receivers} ${linkName(x.v.cell)} ${x.v.cell.lossPct} %`).join(', ')})` : '') + '. ' +
+    `Cells where the coordinator used ≥ 0.9 of a core during the transfer (it limits them): ${limited.length ? limited.join(', ') : 'none'}.`);
   // 4. RSS
-  const hwm256 = Math.max(...result.runs.filter((r) => r.tool === 'osdcast' && r.cell.sizeMiB === 256).flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024)));
-  const hwmAny = Math.max(...result.runs.filter((r) => r.tool === 'osdcast').flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024)));
+  const hwm256 = maxOf(result.runs.filter((r) => r.tool === 'osdcast' && r.cell.sizeMiB === 256).flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024)));
+  const hwmAny = maxOf(result.runs.filter((r) => r.tool === 'osdcast').flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024)));
   const big = result.big ? (result.big.receivers[0]?.hwmKiB ?? NaN) / 1024 : undefined;
   const limit = CACHE_MIB + 48;
   const h = Number.isFinite(hwm256) ? hwm256 : hwmAny;

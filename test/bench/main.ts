@@ -6,7 +6,7 @@
  *
  * (no mode)     everything: sections 1-6 on loopback and in-process, then section 7, the namespace lab beside
  *               udpcast (test/bench/lab-bench.ts; needs root, nftables, udpcast), 3 repetitions, and one 4 GiB run
- * --quick       section 7 only, one repetition, N = 1 and 3 (about 4 minutes); replaces section 7 in --out
+ * --quick       section 7 only, one repetition, N = 1 and 3, 128 MiB images (within 4 minutes); replaces section 7 in --out
  * --smoke       section 7 only, one cell (N = 1, unshaped, clean, 16 MiB; under a minute); replaces section 7 in --out
  * --no-lab      full run without section 7 (a machine without root or udpcast)
  * --out         where the report goes (default docs/performance.md of this checkout)
