@@ -19,7 +19,7 @@ import { MiB, fmt, loadavg, log, machineCpu, nowNs, sysctl, udpCounters } from '
 export const NAMESPACE = 'WDS:Bench/image.wim/1';
 export const CONTENT = 'image.wim';
 
-const PRELOAD = `'use strict';
+export const PRELOAD = `'use strict';
 // osdcast bench: resource usage of this process, written on 'exit' to $OSDCAST_BENCH_RU.
 const fs = require('fs');
 const { monitorEventLoopDelay } = require('perf_hooks');

@@ -52,6 +52,52 @@ describe('namespace lab', () => {
     expect(rx.child.exitCode !== null || rx.child.signalCode !== null).toBe(true);
   }, 30_000);
 
+  it('shapes a sender with tbf, drops a random share towards one port and counts it, and reads the namespace\'s UDP counters', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const lab = await createLab({ hosts: [{ name: 'a', host: 1 }, { name: 'b', host: 2 }, { name: 'c', host: 3 }] });
+    labs.push(lab);
+    await lab.shape('a', 100);
+    await lab.impair(['b', 'c'], { lossPer10k: 5000 });
+    const n = 2000;
+    // Large datagrams (data, by the counters' rule), an 8 MiB buffer so the receivers drop none.
+    const big = (iface: string) => `
+const s = require('node:dgram').createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: 8 << 20 });
+let n = 0;
+s.on('message', (m) => { if (m.length === 1200) n++; });
+process.on('SIGTERM', () => { console.log('got ' + n); process.exit(0); });
+s.bind(${PORT}, '0.0.0.0', () => { s.addMembership('${GROUP}', '${iface}'); console.log('ready'); });`;
+    const rxs = ['b', 'c'].map((h) => lab.start(h, [process.execPath, '-e', big(lab.address(h))]));
+    for (const r of rxs) await r.line((l) => l === 'ready');
+    const snmp0 = await lab.udpSnmp('b');
+    const tx = lab.start('a', [process.execPath, '-e', sender(lab.address('a'), n).replace("'hello ' + i++", "Buffer.alloc(1200, i++ & 255)")]);
+    expect((await tx.exited).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    const c = await lab.counters();
+    const got: number[] = [];
+    for (const r of rxs) {
+      r.child.kill('SIGTERM');
+      got.push(Number(/got (\d+)/.exec(await r.line((l) => l.startsWith('got ')))![1]));
+    }
+    for (const [i, h] of ['b', 'c'].entries()) {
+      expect(c[`${h}_seen`]).toBe(n);
+      expect(c[`${h}_lost`]! + c[`${h}_data`]!).toBe(n);
+      expect(c[`${h}_lost`]).toBeGreaterThan(n * 0.4);
+      expect(c[`${h}_lost`]).toBeLessThan(n * 0.6);
+      expect(got[i]).toBe(c[`${h}_data`]);
+    }
+    // independent draws per port
+    expect(c.b_lost).not.toBe(c.c_lost);
+    const q = await lab.qdisc('a');
+    expect(q).toMatchObject({ kind: 'tbf', dropped: 0 });
+    expect(q.packets).toBeGreaterThanOrEqual(n);
+    expect(q.overlimits).toBeGreaterThan(0); // the bucket ran dry: the rate, not the sender, set the pace
+    const snmp1 = await lab.udpSnmp('b');
+    expect(snmp1.InDatagrams! - snmp0.InDatagrams!).toBe(got[0]);
+    expect(snmp1.RcvbufErrors).toBe(snmp0.RcvbufErrors);
+    await lab.shape('a', undefined);
+    expect((await lab.qdisc('a')).kind).not.toBe('tbf');
+  }, 30_000);
+
   it('removes what it built when building fails', async (ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
     const before = allNamespaces();

@@ -11,8 +11,15 @@
  *   await lab.teardown();
  *
  * Needs root, iproute2 and (for impairments and counters at the bridge) nftables: see `labUnavailable`.
+ *
+ * For the benchmark (test/bench/lab-bench.ts) the lab also shapes a host's link (`shape`: `tc tbf` on the host's
+ * `eth0`, so on what it sends), drops a random share of the UDP towards chosen hosts at their bridge ports
+ * (`impair`: nftables `numgen random`, drawn per packet and port, so every receiver loses independently) with
+ * named counters per port (`counters`, `CounterPoller` for a cheap poll every few ms), and reads the kernel's UDP
+ * drop counters inside a namespace (`udpDrops`, or `parseSnmpUdp` / `parseProcNetUdp` on `/proc/<pid>/net/…` of a
+ * process that runs there).
  */
-import { ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
+import { ChildProcess, ChildProcessWithoutNullStreams, execFile, execFileSync, spawn } from 'node:child_process';
 
 export interface LabHostSpec {
   /** At most 13 characters (the bridge port is `p-<name>`, an interface name has at most 15). */
@@ -124,9 +131,9 @@ export class Lab {
   }
 
   /** Starts a process in a host's namespace. `ip netns exec` execs the command, so the PID is the command's. */
-  start(where: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): LabProcess {
+  start(where: string, argv: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: boolean } = {}): LabProcess {
     if (this.torn) throw new Error('lab is torn down');
-    const child = spawn('ip', ['netns', 'exec', this.nsOf(where), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
+    const child = spawn('ip', ['netns', 'exec', this.nsOf(where), ...argv], { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     let out = '';
     let err = '';
     let pendingLine = '';
@@ -167,6 +174,72 @@ export class Lab {
     this.procs.add(p);
     void exited.then(() => this.procs.delete(p));
     return p;
+  }
+
+  /**
+   * Shapes what a host sends: `tc tbf` as the root qdisc of its `eth0` at `mbit` Mbit/s (undefined: removes it).
+   * tbf counts whole Ethernet frames (IP length + 14). Burst: 4 ms at the rate and at least 64 KiB, several timer
+   * ticks' worth, so the bucket refills between ticks and the average is the rate. Limit (queue): 8 MiB, far more
+   * than a UDP socket's send buffer: a local sender's datagrams stay charged to its socket while they queue, so a
+   * full queue blocks the sender (EAGAIN/backpressure) before tbf would drop. `qdisc()` reports tbf's own drops.
+   */
+  async shape(where: string, mbit: number | undefined): Promise<void> {
+    if (mbit === undefined) {
+      await this.exec(where, ['tc', 'qdisc', 'del', 'dev', 'eth0', 'root']).catch(() => undefined);
+      return;
+    }
+    if (!(mbit > 0)) throw new Error(`shape ${where}: rate must be > 0 Mbit/s`);
+    const burst = Math.max(64 * 1024, Math.ceil((mbit * 1e6 * 0.004) / 8));
+    await this.exec(where, ['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', `${mbit}mbit`, 'burst', String(burst), 'limit', String(8 << 20)]);
+  }
+
+  /** Root qdisc statistics of a host's `eth0` (`tc -s`): bytes and packets sent, dropped, overlimits. */
+  async qdisc(where: string): Promise<{ kind: string; bytes: number; packets: number; dropped: number; overlimits: number }> {
+    const out = await this.exec(where, ['tc', '-s', 'qdisc', 'show', 'dev', 'eth0']);
+    const m = /qdisc (\S+)[^\n]*\n\s*Sent (\d+) bytes (\d+) pkt \(dropped (\d+), overlimits (\d+)/.exec(out);
+    if (!m) throw new Error(`tc -s qdisc show dev eth0 in ${where}: ${out}`);
+    return { kind: m[1]!, bytes: Number(m[2]), packets: Number(m[3]), dropped: Number(m[4]), overlimits: Number(m[5]) };
+  }
+
+  /**
+   * Replaces the bridge table `osdlab` with, for every host in `towards` (its bridge port, so per receiver):
+   * - counter `<host>_seen`: frames longer than `dataBytes` (data, not control) forwarded towards it, before loss;
+   * - counter `<host>_lost`: UDP towards it dropped at random, `lossPer10k` in 10,000 (`numgen random mod 10000`,
+   *   a fresh draw per packet and port; an IP fragment is one packet, so a datagram of k fragments is lost with
+   *   1 - (1 - p)^k);
+   * - counter `<host>_data`: frames longer than `dataBytes` that got through.
+   */
+  async impair(towards: string[], o: { lossPer10k?: number; dataBytes?: number } = {}): Promise<void> {
+    const loss = o.lossPer10k ?? 0;
+    if (!Number.isInteger(loss) || loss < 0 || loss > 10000) throw new Error(`impair: lossPer10k ${loss} is not 0..10000`);
+    const big = o.dataBytes ?? 1000;
+    const lines = ['table bridge osdlab {'];
+    for (const h of towards) for (const c of ['seen', 'lost', 'data']) lines.push(`  counter ${h}_${c} {}`);
+    lines.push('  chain forward {', '    type filter hook forward priority 0; policy accept;');
+    for (const h of towards.map((n) => this.host(n))) {
+      lines.push(`    oifname "${h.bridgePort}" meta length > ${big} counter name "${h.name}_seen"`);
+      if (loss > 0) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp numgen random mod 10000 < ${loss} counter name "${h.name}_lost" drop`);
+      lines.push(`    oifname "${h.bridgePort}" meta length > ${big} counter name "${h.name}_data"`);
+    }
+    lines.push('  }', '}');
+    await this.exec('switch', ['nft', 'delete', 'table', 'bridge', 'osdlab']).catch(() => undefined);
+    await this.nft('switch', lines.join('\n') + '\n');
+  }
+
+  /** Every named counter of the table `impair` built: `{ "<host>_seen": packets, … }`. */
+  async counters(): Promise<Record<string, number>> {
+    return parseNftCounters(await this.exec('switch', ['nft', '-j', 'list', 'counters', 'table', 'bridge', 'osdlab']));
+  }
+
+  /** One long-lived `nft -j -i` in the switch namespace answering counter reads (a poll costs no process start). */
+  counterPoller(): CounterPoller {
+    const p = this.start('switch', ['nft', '-j', '-i'], { stdin: true });
+    return new CounterPoller(p);
+  }
+
+  /** The namespace's `/proc/net/snmp` Udp counters (RcvbufErrors, InErrors, InDatagrams, …). */
+  async udpSnmp(where: string): Promise<Record<string, number>> {
+    return parseSnmpUdp(await this.exec(where, ['cat', '/proc/net/snmp']));
   }
 
   /** Ends every process this lab started (by PID: SIGTERM, then SIGKILL) and deletes every namespace. */
@@ -210,7 +283,8 @@ export class Lab {
     if (!ipv6) sysctls.push('net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
     await run('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', ...sysctls]);
     await run('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'mtu', '1500', 'up']);
-    await run('ip', ['-n', h.ns, 'addr', 'add', `${h.address}/24`, 'dev', 'eth0']);
+    // `brd +`: the subnet broadcast address, where udpcast's rendez-vous goes by default.
+    await run('ip', ['-n', h.ns, 'addr', 'add', `${h.address}/24`, 'brd', '+', 'dev', 'eth0']);
     // No default route: multicast needs its own.
     await run('ip', ['-n', h.ns, 'route', 'add', '224.0.0.0/4', 'dev', 'eth0']);
     this.hosts.set(h.name, h);
@@ -275,5 +349,82 @@ export async function createLab(o: LabOptions): Promise<Lab> {
   } catch (e) {
     await lab.teardown();
     throw e;
+  }
+}
+
+/** The `Udp:` lines of a `/proc/net/snmp` text as numbers. */
+export function parseSnmpUdp(text: string): Record<string, number> {
+  const lines = text.split('\n').filter((l) => l.startsWith('Udp:'));
+  if (lines.length < 2) return {};
+  const keys = lines[0]!.split(/\s+/).slice(1);
+  const vals = lines[1]!.split(/\s+/).slice(1).map(Number);
+  return Object.fromEntries(keys.map((k, i) => [k, vals[i]!]));
+}
+
+export interface UdpSocketLine {
+  /** local port */
+  port: number;
+  inode: number;
+  /** bytes queued for reading now */
+  rxQueue: number;
+  /** datagrams this socket dropped (the last column) */
+  drops: number;
+}
+
+/** The sockets of a `/proc/net/udp` text (one namespace's): local port, inode, receive queue and drops. */
+export function parseProcNetUdp(text: string): UdpSocketLine[] {
+  const out: UdpSocketLine[] = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 13) continue;
+    const port = parseInt(f[1]!.split(':')[1] ?? '', 16);
+    const rxQueue = parseInt(f[4]!.split(':')[1] ?? '', 16);
+    out.push({ port, inode: Number(f[9]), rxQueue, drops: Number(f[f.length - 1]) });
+  }
+  return out;
+}
+
+function parseNftCounters(json: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  const doc = JSON.parse(json) as { nftables: { counter?: { name: string; packets: number } }[] };
+  for (const e of doc.nftables) if (e.counter) out[e.counter.name] = e.counter.packets;
+  return out;
+}
+
+/** Reads the `osdlab` counters through one interactive nft: each `read()` is one line written and one JSON line back. */
+export class CounterPoller {
+  private buf = '';
+  private readonly queue: { resolve: (c: Record<string, number>) => void; reject: (e: Error) => void }[] = [];
+  private readonly stdin;
+  constructor(readonly proc: LabProcess) {
+    this.stdin = (proc.child as ChildProcessWithoutNullStreams).stdin;
+    proc.child.stdout!.on('data', (d: Buffer | string) => {
+      this.buf += d.toString();
+      let i;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const line = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (!line.startsWith('{')) continue;
+        const w = this.queue.shift();
+        try {
+          w?.resolve(parseNftCounters(line));
+        } catch (e) {
+          w?.reject(e as Error);
+        }
+      }
+    });
+    void proc.exited.then(() => {
+      for (const w of this.queue.splice(0)) w.reject(new Error('nft -i exited'));
+    });
+  }
+  read(): Promise<Record<string, number>> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ resolve, reject });
+      this.stdin.write('list counters table bridge osdlab\n');
+    });
+  }
+  async close(): Promise<void> {
+    this.stdin.end();
+    await this.proc.exited;
   }
 }
