@@ -24,6 +24,7 @@ import { runHotPath } from './hotpath';
 import { runMicro } from './micro';
 import { ProfileSummary, summarizeProfile } from './profile';
 import { ReportInput, renderReport } from './report';
+import { FOREIGN_SECTIONS, keepSections } from '../sim/doc-section';
 import { loadavg, log, machineInfo, nowNs, sysctl } from './util';
 
 export const PROFILE_FRAMES = ['onMessage', 'handleDatagram', 'decodeMt', 'sendAck', 'afterDns', 'kick', 'writev', 'pump.onWritten', 'checkpoint', 'fsyncSync', 'update', '(garbage collector)', '(idle)', '(program)'];
@@ -66,7 +67,7 @@ async function main(): Promise<void> {
     // Re-render a report from the results.json of a kept run (text changes without measuring again).
     const input = JSON.parse(fs.readFileSync(process.argv[3]!, 'utf8')) as ReportInput;
     const out = path.resolve(process.argv[4] ?? parseArgs([]).out);
-    fs.writeFileSync(out, renderReport(input));
+    fs.writeFileSync(out, keepSections(fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '', renderReport(input), FOREIGN_SECTIONS));
     log(`wrote ${out} from ${process.argv[3]}`);
     return;
   }
@@ -75,7 +76,7 @@ async function main(): Promise<void> {
     // Re-measure section 6 only (after `npm run package`), keeping sections 1-5 of the existing report.
     const old = fs.existsSync(args.out) ? fs.readFileSync(args.out, 'utf8') : '';
     const cut = old.indexOf('## 6. Single binary');
-    fs.writeFileSync(args.out, (cut >= 0 ? old.slice(0, cut) : old.trimEnd() + '\n\n') + renderBinaries(measureBinaries(__dirname)));
+    fs.writeFileSync(args.out, keepSections(old, (cut >= 0 ? old.slice(0, cut) : old.trimEnd() + '\n\n') + renderBinaries(measureBinaries(__dirname)), FOREIGN_SECTIONS));
     log(`wrote section 6 of ${args.out}`);
     return;
   }
@@ -149,7 +150,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ ...input, binaries }, null, 1));
     const md = renderReport(input) + '\n' + renderBinaries(binaries);
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
-    fs.writeFileSync(args.out, md);
+    // The sections other tools write (the NACK simulation's) are carried over from the old file.
+    fs.writeFileSync(args.out, keepSections(fs.existsSync(args.out) ? fs.readFileSync(args.out, 'utf8') : '', md, FOREIGN_SECTIONS));
     log(`wrote ${args.out} after ${seconds.toFixed(0)} s`);
   } finally {
     runner.cleanup();
