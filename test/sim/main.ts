@@ -6,11 +6,12 @@
  *
  *   node dist/sim.cjs --receivers N [--loss P] [--seed S] [--backoff uniform|exponential] [--size-mib M]
  *                     [--rate-mbit R] [--latency-ms L] [--json]
- *   node dist/sim.cjs --table [--max-receivers N] [--out docs/performance.md]
+ *   node dist/sim.cjs --table [--max-receivers N] [--out docs/performance.md] [--from run.json …]
  *
  * --loss is in percent (1 = 1 % of the datagrams towards each receiver, independently). --table runs
  * N = 10, 100, 1000, 10000 × both draws at 1 % on 16 MiB and rewrites only its marked section of
- * docs/performance.md (after every cell). Exit 0 when every receiver completed byte-exact, 1 when not, 2 for
+ * docs/performance.md (after every cell); with --from it renders the cells from the --json output of single runs
+ * (so the big cells can run as separate processes) and names their commands. Exit 0 when every receiver completed byte-exact, 1 when not, 2 for
  * a bad argument.
  */
 import { execSync } from 'node:child_process';
@@ -30,10 +31,12 @@ interface Cli extends SimArgs {
   table: boolean;
   maxReceivers: number;
   out: string;
+  /** --from: render the table from the --json lines of earlier single runs instead of running the cells. */
+  from: string[];
 }
 
 function parse(argv: string[]): Cli {
-  const a: Cli = { receivers: 0, lossPercent: 1, seed: 1, backoff: 'exponential', sizeMiB: 16, rateMbit: 100, latencyMs: 1, json: false, table: false, maxReceivers: 10_000, out: path.resolve(__dirname, '..', 'docs', 'performance.md') };
+  const a: Cli = { receivers: 0, lossPercent: 1, seed: 1, backoff: 'exponential', sizeMiB: 16, rateMbit: 100, latencyMs: 1, json: false, table: false, from: [], maxReceivers: 10_000, out: path.resolve(__dirname, '..', 'docs', 'performance.md') };
   const num = (flag: string, v: string | undefined, min: number, max: number, int = false): number => {
     const n = Number(v);
     if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) fail(`${flag} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v ?? 'nothing'}`);
@@ -55,6 +58,10 @@ function parse(argv: string[]): Cli {
     else if (f === '--max-receivers') a.maxReceivers = num(f, v(), 1, 100_000, true);
     else if (f === '--out') a.out = path.resolve(v() ?? fail('--out needs a file'));
     else if (f === '--json') a.json = true;
+    else if (f === '--from') {
+      while (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) a.from.push(path.resolve(argv[++i]!));
+      if (a.from.length === 0) fail('--from needs files with the --json output of single runs');
+    }
     else if (f === '--table') a.table = true;
     else if (f === '--help' || f === '-h') {
       process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
@@ -89,7 +96,7 @@ function renderTable(rows: SimResult[], pending: string[], meta: { date: string;
   const r0 = rows[0];
   p('## NACK suppression: the fleet simulation');
   p();
-  p(`Written by \`${meta.command}\` (test/sim/main.ts) on ${meta.date}, commit ${meta.commit}, in ${meta.seconds.toFixed(0)} s of wall time on ${os.cpus().length} shared vCPUs (Node ${process.version}); only this section is replaced. ` +
+  p(`Written by ${meta.command} (test/sim/main.ts) on ${meta.date}, commit ${meta.commit}, in ${meta.seconds.toFixed(0)} s of wall time on ${os.cpus().length} shared vCPUs (Node ${process.version}); only this section is replaced. ` +
     'Each row is one run of the sans-I/O coordinator (test/coordinator/) and N real core `Receiver`s (core/receiver.ts) on the simulated network of test/sim/net.ts: a fake clock, ' +
     `${r0 ? `${r0.latencyMs} ms` : 'a fixed'} one-way latency, independent loss towards each receiver (multicast and unicast) drawn from a seeded PRNG per receiver, no uplink loss, ` +
     `the coordinator's token bucket at ${r0 ? `${r0.rateMbit} Mbit/s` : 'a fixed rate'} of ODATA + RDATA, its defaults otherwise (MaxNACKBackOff = MinNACKBackOff + clients / 5 ms, Data Packet List retention 1000 ms, MS-WDSMA repair rounds for what RDATA did not repair). ` +
@@ -120,8 +127,29 @@ function table(a: Cli): void {
   const t0 = Date.now();
   const cells: SimArgs[] = [];
   for (const n of TABLE_RECEIVERS) for (const backoff of ['uniform', 'exponential'] as const) cells.push({ receivers: n, lossPercent: 1, seed: a.seed, backoff, sizeMiB: 16, rateMbit: a.rateMbit, latencyMs: a.latencyMs });
-  const command = `npm run sim -- --table${a.maxReceivers < 10_000 ? ` --max-receivers ${a.maxReceivers}` : ''}`;
   const rows: SimResult[] = [];
+  let command = `\`npm run sim -- --table${a.maxReceivers < 10_000 ? ` --max-receivers ${a.maxReceivers}` : ''}\``;
+  if (a.from.length) {
+    const key = (r: SimArgs) => `${r.receivers} | ${r.backoff}`;
+    const got = new Map<string, SimResult>();
+    for (const f of a.from)
+      for (const l of fs.readFileSync(f, 'utf8').split('\n'))
+        if (l.trim()) {
+          const r = JSON.parse(l) as SimResult;
+          got.set(key(r), r);
+        }
+    for (const c of cells) {
+      const r = got.get(key(c));
+      if (r) rows.push(r);
+    }
+    const runs = rows.map((r) => `\`npm run sim -- --receivers ${r.receivers} --loss ${r.lossPercent} --seed ${r.seed} --backoff ${r.backoff} --json\``).join(', ');
+    command = `\`npm run sim -- --table --from <files>\` from the \`--json\` lines of the single runs ${runs} (\`npm run sim -- --table\` alone runs every cell in one process)`;
+    const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : '';
+    const pending = cells.filter((c) => !got.has(key(c))).map(key);
+    fs.writeFileSync(a.out, replaceSection(old, 'nack-sim', renderTable(rows, pending, { date: new Date().toISOString(), command, commit: gitCommit(), seconds: rows.reduce((t, r) => t + r.wallSeconds, 0) })));
+    process.stdout.write(`wrote the nack-sim section of ${a.out} from ${a.from.length} file(s)\n`);
+    return;
+  }
   const commit = gitCommit();
   const write = (pending: string[]) => {
     const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : '';
