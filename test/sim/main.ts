@@ -106,16 +106,33 @@ function renderTable(rows: SimResult[], pending: string[], meta: { date: string;
   p('- **NACKs**: NACK packets with at least one range that reached the server (every receiver\'s NACK timer, the Master Client\'s too); Zero NACKs (cache full, 3.2.5.12.2) are counted apart.');
   p('- **completion**: simulated time from the session request (all receivers at 0) to the last receiver\'s completion.');
   p();
-  p('| receivers | draw | image | loss | lost seq nos | NACKs at server | **NACKs / lost seq no** | Zero NACKs | RDATA | NCF | MA rounds | completion (simulated) | byte-exact | wall time | RSS |');
-  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  p('| receivers | draw | image | loss | lost seq nos | NACKs at server | **NACKs / lost seq no** | Zero NACKs | RDATA | NCF | MA rounds | completion (simulated) | byte-exact | deliveries | CPU | wall time | RSS |');
+  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows)
-    p(`| ${r.receivers} | ${r.backoff} | ${r.sizeMiB} MiB (${r.totalBlocks} blocks) | ${r.lossPercent} % | ${r.lostSeqs} | ${r.nacks} | **${fmt(r.nacksPerLostSeq)}** | ${r.zeroNacks} | ${r.rdata} | ${r.ncf} | ${r.maRounds} | ${fmt(r.completionMs / 1000, 2)} s | ${r.byteExact}/${r.receivers} | ${fmt(r.wallSeconds, 0)} s | ${fmt(r.rssMiB, 0)} MiB |`);
-  for (const c of pending) p(`| ${c} | not run | | | | | | | | | | | | | |`);
+    p(`| ${r.receivers} | ${r.backoff} | ${r.sizeMiB} MiB (${r.totalBlocks} blocks) | ${r.lossPercent} % | ${r.lostSeqs} | ${r.nacks} | **${fmt(r.nacksPerLostSeq)}** | ${r.zeroNacks} | ${r.rdata} | ${r.ncf} | ${r.maRounds} | ${fmt(r.completionMs / 1000, 2)} s | ${r.byteExact}/${r.receivers} | ${(r.deliveries / 1e6).toFixed(1)} M | ${r.cpuSeconds !== undefined ? `${fmt(r.cpuSeconds, 0)} s` : '–'} | ${fmt(r.wallSeconds, 0)} s | ${fmt(r.rssMiB, 0)} MiB |`);
+  for (const c of pending) p(`| ${c} | not run | | | | | | | | | | | | | | | |`);
   p();
   const goal = rows.find((r) => r.receivers === 10_000 && r.backoff === 'exponential');
   p(goal
-    ? `**Goal (≤ 5 NACKs per lost sequence number at N = 10 000 with the exponential draw): ${goal.nacksPerLostSeq <= 5 ? 'met' : 'not met'}** — ${fmt(goal.nacksPerLostSeq)} in this run (seed ${goal.seed}).`
+    ? `**Goal (≤ 5 NACKs per lost sequence number at N = 10 000 with the exponential draw): ${goal.nacksPerLostSeq <= 5 ? 'met' : 'not met'}** — ${fmt(goal.nacksPerLostSeq)} in this run (seed ${goal.seed}, ${goal.sizeMiB} MiB${goal.sizeMiB !== 16 ? ', not the 16 MiB the issue asks for: see "Simplified"' : ''}).`
     : '**Goal (≤ 5 NACKs per lost sequence number at N = 10 000 with the exponential draw): not measured in this run.**');
+  p();
+  const pairs = [...new Set(rows.map((r) => `${r.receivers}/${r.sizeMiB}`))].flatMap((k) => {
+    const u = rows.find((r) => `${r.receivers}/${r.sizeMiB}` === k && r.backoff === 'uniform');
+    const e = rows.find((r) => `${r.receivers}/${r.sizeMiB}` === k && r.backoff === 'exponential');
+    return u && e ? [`N = ${u.receivers} (${u.sizeMiB} MiB): ${fmt(u.nacksPerLostSeq)} → ${fmt(e.nacksPerLostSeq)} NACKs per lost sequence number, completion ${fmt(u.completionMs / 1000)} → ${fmt(e.completionMs / 1000)} s`] : [];
+  });
+  if (pairs.length) p(`Uniform → exponential: ${pairs.join('; ')}.`);
+  p();
+  const withCpu = rows.filter((r) => r.cpuSeconds !== undefined && r.deliveries > 0);
+  const usCpu = withCpu.map((r) => (r.cpuSeconds! * 1e6) / r.deliveries);
+  const big = withCpu.filter((r) => r.receivers === 10_000).map((r) => (r.cpuSeconds! * 1e6) / r.deliveries);
+  if (usCpu.length)
+    p(`Cost of the simulation: ${fmt(Math.min(...usCpu), 1)}–${fmt(Math.max(...usCpu), 1)} µs of CPU per datagram handed to a receiver (its decode and checksum, MT and MA state machines, the block copy into its ring, and the sim's byte check and events), ` +
+      'in the rows whose CPU was recorded; wall time was several times that because other engineers were loading the same 2 vCPUs (load average 5–22 during these runs).');
+  p();
+  p('**Simplified**, and why: receivers are not handed the coordinator\'s NCF packets (`skipNcf`, test/sim/net.ts; they are counted at the coordinator, column NCF): MS-WDSMT 3.2.5.19 has clients ignore them, so a delivery would only count them and re-arm a 30 s inactivity timer that every data packet re-arms anyway, and at 10 000 receivers one NCF per NACK costs as many deliveries as the data.' +
+    (rows.some((r) => r.sizeMiB !== 16) ? ` A row whose image is not 16 MiB was run smaller because of its cost: one 16 MiB run at N = 10 000 hands the receivers ≈ 250 M datagrams (N × (ODATA + RDATA), ten times the N = 1000 row)${big.length ? `, about ${fmt((250e6 * Math.min(...big)) / 1e6 / 60, 0)} minutes of one core at the ${fmt(Math.min(...big), 1)} µs measured at N = 10 000` : ''} per draw, more than the shared machine could give it in the time available; the smaller image keeps every receiver, the loss, the rate and the back-off range the same, but the transfer is shorter than the 2 s back-off range at N = 10 000, so more of the repair falls to MS-WDSMA rounds than it would on 16 MiB.` : ''));
   p();
   p('Reproduce one cell: `npm run sim -- --receivers 1000 --loss 1 --seed 1 --backoff exponential` (add `--json` for the numbers). ' +
     'What the simulation leaves out: no real sockets, kernel or CPU cost (wall time is the simulation\'s own); one latency for every receiver; the receivers\' disk writes complete 0.05 ms after they are taken. ' +
@@ -142,7 +159,7 @@ function table(a: Cli): void {
       const r = got.get(key(c));
       if (r) rows.push(r);
     }
-    const runs = rows.map((r) => `\`npm run sim -- --receivers ${r.receivers} --loss ${r.lossPercent} --seed ${r.seed} --backoff ${r.backoff} --json\``).join(', ');
+    const runs = rows.map((r) => `\`npm run sim -- --receivers ${r.receivers} --loss ${r.lossPercent} --seed ${r.seed} --backoff ${r.backoff}${r.sizeMiB !== 16 ? ` --size-mib ${r.sizeMiB}` : ''} --json\``).join(', ');
     command = `\`npm run sim -- --table --from <files>\` from the \`--json\` lines of the single runs ${runs} (\`npm run sim -- --table\` alone runs every cell in one process)`;
     const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : '';
     const pending = cells.filter((c) => !got.has(key(c))).map(key);

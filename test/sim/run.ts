@@ -35,6 +35,8 @@ export interface SimResult extends SimArgs {
   completionMs: number;
   deliveries: number;
   wallSeconds: number;
+  /** User + system CPU seconds of the process during the run (absent in results from before it was recorded). */
+  cpuSeconds?: number;
   rssMiB: number;
 }
 
@@ -58,6 +60,7 @@ export function simImage(bytes: number, seed: number): Buffer {
 export function runSim(a: SimArgs): SimResult {
   const img = simImage(Math.round(a.sizeMiB * 1024 * 1024), a.seed);
   const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
   const f = new Fleet({
     receivers: a.receivers,
     image: img,
@@ -70,6 +73,7 @@ export function runSim(a: SimArgs): SimResult {
   });
   f.run(SIM_LIMIT_MS);
   const wallSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
   const s = f.coord.stats;
   const done = f.nodes.filter((n) => n.done);
   return {
@@ -89,6 +93,7 @@ export function runSim(a: SimArgs): SimResult {
     completionMs: done.length === f.nodes.length ? Math.max(...f.nodes.map((n) => n.doneAt)) : NaN,
     deliveries: f.delivered,
     wallSeconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     rssMiB: process.memoryUsage().rss / 2 ** 20,
   };
 }
