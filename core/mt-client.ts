@@ -42,6 +42,7 @@ import {
 import { bytesToIp } from './codec/msi';
 import type { PacketAuth } from './codec/mt-security';
 import { MissingList } from './missing-list';
+import { NackBackoff, drawNackBackoff } from './nack-backoff';
 import { Outbox } from './outbox';
 import { Timers } from './timers';
 
@@ -78,6 +79,11 @@ export interface MtParams {
    * point (and the server's window) moves on; MS-WDSMA repair rounds or HTTP deliver the block (protocol-notes #19).
    */
   masterNackGiveUp: number;
+  /**
+   * How the NACK back-off is drawn from [MinNACKBackOff, MaxNACKBackOff] (3.2.5.12): 'exponential' (default) is
+   * the truncated exponential for large groups, 'uniform' the flat draw (nack-backoff.ts, protocol-notes #46).
+   */
+  nackBackoff: NackBackoff;
 }
 
 export const DEFAULT_MT_PARAMS: MtParams = {
@@ -88,6 +94,7 @@ export const DEFAULT_MT_PARAMS: MtParams = {
   lossModel: 'literal',
   maxNackRanges: 80,
   masterNackGiveUp: 32,
+  nackBackoff: 'exponential',
 };
 
 export interface MtClientConfig {
@@ -662,10 +669,9 @@ export class MtClient {
     }
   }
 
+  /** 3.2.5.12: the NACK timer's wait, in [MinNACKBackOff, MaxNACKBackOff] (protocol-notes #46). */
   private randomBackoff(): number {
-    const lo = this.minNackBackoff;
-    const hi = Math.max(lo, this.maxNackBackoff);
-    return lo + this.rng() * (hi - lo);
+    return drawNackBackoff(this.params.nackBackoff, this.minNackBackoff, this.maxNackBackoff, this.rng());
   }
 
   /** 3.2.5.12 NACK management. */

@@ -36,6 +36,7 @@ import { stageProfile, summarizeProfile } from './profile';
 import { ReportInput, renderReport } from './report';
 import { LabResult, labBenchUnavailable, runLabBench } from './lab-bench';
 import { renderLab, spliceLab } from './lab-report';
+import { FOREIGN_SECTIONS, keepSections } from '../sim/doc-section';
 import { MachineInfo, loadavg, log, machineInfo, nowNs, sysctl } from './util';
 
 export const PROFILE_FRAMES = ['onMessage', 'handleDatagram', 'decodeMt', 'sendAck', 'afterDns', 'kick', 'writev', 'pump.onWritten', 'checkpoint', 'fsyncSync', 'update', '(garbage collector)', '(idle)', '(program)'];
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
     // Re-render a report from the results.json of a kept run (text changes without measuring again).
     const input = JSON.parse(fs.readFileSync(process.argv[3]!, 'utf8')) as ReportInput;
     const out = path.resolve(process.argv[4] ?? parseArgs([]).out);
-    fs.writeFileSync(out, renderReport(input));
+    fs.writeFileSync(out, keepSections(fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '', renderReport(input), FOREIGN_SECTIONS));
     log(`wrote ${out} from ${process.argv[3]}`);
     return;
   }
@@ -122,9 +123,8 @@ async function main(): Promise<void> {
     // Re-measure section 6 only (after `npm run package`), keeping sections 1-5 of the existing report.
     const old = fs.existsSync(args.out) ? fs.readFileSync(args.out, 'utf8') : '';
     const cut = old.indexOf('## 6. Single binary');
-    const labAt = old.indexOf('<!-- lab-bench:begin -->');
-    const lab = labAt > cut ? '\n' + old.slice(labAt) : '';
-    fs.writeFileSync(args.out, (cut >= 0 ? old.slice(0, cut) : old.trimEnd() + '\n\n') + renderBinaries(measureBinaries(__dirname)) + lab);
+    // Section 7 (the lab, after 6) and the simulation's section are carried over.
+    fs.writeFileSync(args.out, keepSections(old, (cut >= 0 ? old.slice(0, cut) : old.trimEnd() + '\n\n') + renderBinaries(measureBinaries(__dirname)), [...FOREIGN_SECTIONS, 'lab-bench']));
     log(`wrote section 6 of ${args.out}`);
     return;
   }
@@ -217,7 +217,8 @@ async function main(): Promise<void> {
     fs.writeFileSync(path.join(tmp, 'results.json'), JSON.stringify({ ...input, binaries, lab: lab?.result }, null, 1));
     const md = renderReport(input) + '\n' + renderBinaries(binaries) + (lab ? '\n' + lab.md : '');
     fs.mkdirSync(path.dirname(args.out), { recursive: true });
-    fs.writeFileSync(args.out, md);
+    // The sections other tools write (the NACK simulation's), and section 7 when --no-lab, are carried over.
+    fs.writeFileSync(args.out, keepSections(fs.existsSync(args.out) ? fs.readFileSync(args.out, 'utf8') : '', md, lab ? FOREIGN_SECTIONS : [...FOREIGN_SECTIONS, 'lab-bench']));
     log(`wrote ${args.out} after ${seconds.toFixed(0)} s`);
   } finally {
     runner.cleanup();

@@ -119,6 +119,32 @@ describe('MT client: data, NACK and ACK (3.2.5.11-13)', () => {
     expect(c.stats().rdata).toBe(2);
   });
 
+  it('#46: the back-off is the truncated exponential by default (late in the range), uniform on request; RDATA before the timer cancels the NACK, NCF does not', () => {
+    const lossAt = (m: ReturnType<typeof joined>) => {
+      m.c.handleDatagram(odata(1, 99), 100);
+      m.c.handleDatagram(odata(3, 99), 101);
+      return m.c.pollTimeout()!;
+    };
+    // rng 0.5 in [10, 30] (N ≈ 100): uniform → the middle; exponential → (T/λ) ln(1 + (e^λ − 1)/2) ≈ 17.5 ms after Min
+    expect(lossAt(joined(7, { params: { nackBackoff: 'uniform' } }))).toBe(101 + 20);
+    const e = joined(7);
+    const at = lossAt(e);
+    expect(e.c.info().params.nackBackoff).toBe('exponential');
+    expect(at).toBeGreaterThan(101 + 10 + 17);
+    expect(at).toBeLessThan(101 + 10 + 18);
+    // suppressed: the RDATA arrives before the timer; at expiry nothing is missing, nothing is sent
+    e.c.handleDatagram(srv({ op: Op.RDATA, clientId: 99, seq: 2, trailSeq: 1, data: Buffer.from('y') }), at - 1);
+    e.c.handleTimeout(at);
+    expect(drain(e.c)).toHaveLength(0);
+    expect(e.c.stats().nacksSent).toBe(0);
+    // an NCF for the same range changes nothing (3.2.5.19): the NACK goes out
+    const n = joined(7);
+    const at2 = lossAt(n);
+    n.c.handleDatagram(srv({ op: Op.NCF, ranges: [[2, 2]] }), at2 - 1);
+    n.c.handleTimeout(at2);
+    expect(drain(n.c).map((x) => x.p.body)).toMatchObject([{ op: Op.NACK, ranges: [[2, 2]] }]);
+  });
+
   it('the Master Client NACKs at once and ACKs every ODATA with the highest continuous sequence number', () => {
     const { c } = joined(7);
     c.handleDatagram(odata(1, 7, undefined, 1, 5000), 100);

@@ -2,9 +2,15 @@
  * A deterministic network for whole-fleet simulations: the sans-I/O Coordinator and any number of real
  * Receivers (core/) in one process, a fake clock, per-receiver latency and independent random loss from seeded
  * PRNGs. No sockets, no timers: the same seed gives the same run.
+ *
+ * Sized for fleets of 10 000 (the NACK-suppression simulation, test/sim/main.ts): a multicast datagram is one
+ * event that hands the coordinator's one buffer to every receiver in turn (no copy, no closure per receiver),
+ * write completions due at the same instant share one event, completion is a counter, and the event queue is a
+ * binary heap. The order in which receivers see events is the same as with one event per delivery.
  */
-import { BlockStore } from '../../core/block-store';
+import { BlockStore, TaggedWriteJob } from '../../core/block-store';
 import { Op } from '../../core/codec/mt';
+import type { NackBackoff } from '../../core/nack-backoff';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
 import { securityFromReply } from '../../core/session';
@@ -43,6 +49,27 @@ export interface FleetOptions {
    * longer matches, and a CHECKSUM would be recomputed by any forger: see protocol-notes #20).
    */
   forgeEvery?: number;
+  /** The receivers' NACK back-off draw (MtParams.nackBackoff); the core default when absent. */
+  nackBackoff?: NackBackoff;
+  /**
+   * Do not hand NCF packets to the receivers (counted in the coordinator's stats only). Receivers ignore NCF
+   * (MS-WDSMT 3.2.5.19: it only counts as received and re-arms the 30 s inactivity timer, which data packets
+   * re-arm anyway), and at 10 000 receivers those deliveries are a large share of the simulation's time.
+   */
+  skipNcf?: boolean;
+  /** The coordinator's cap on ODATA + RDATA bytes per second (its token bucket); none when absent. */
+  rateBytesPerSec?: number;
+}
+
+interface Event {
+  t: number;
+  s: number;
+  fn: () => void;
+}
+
+/** Write completions due at one instant, run in the order they were taken. */
+interface WriteBatch extends Event {
+  items: { n: Node; job: TaggedWriteJob }[];
 }
 
 interface Node {
@@ -62,8 +89,18 @@ interface Node {
 
 export class Fleet {
   now = 0;
-  private q: { t: number; s: number; fn: () => void }[] = [];
+  private q: Event[] = [];
   private seqNo = 0;
+  /** The event `at` queued last: a write completion due at the same instant joins it when it is a WriteBatch. */
+  private lastQueued: Event | undefined;
+  private doneCount = 0;
+  /** Data sequence numbers at least one receiver (joined, not complete) lost, ODATA or RDATA: 1 byte each. */
+  private lostSeq = new Uint8Array(1 << 14);
+  /** Distinct sequence numbers in `lostSeq`. */
+  lostSeqs = 0;
+  /** NACK packets that reached the coordinator, with at least one range and without (Zero NACKs, 3.2.5.12.2). */
+  nacksAtServer = 0;
+  zeroNacksAtServer = 0;
   readonly coord: Coordinator;
   readonly nodes: Node[] = [];
   private coordWake = Infinity;
@@ -73,11 +110,13 @@ export class Fleet {
   /** Forged copies delivered (counted per receiver that got one). */
   forged = 0;
   private dataPackets = 0;
+  /** The source's blocks as views, shared by every receiver's check. */
+  private readonly blocks: Buffer[] = [];
 
   constructor(readonly o: FleetOptions) {
     const rng = mulberry32(o.seed);
     this.coord = new Coordinator(
-      { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng, security: o.security },
+      { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng, security: o.security, rateBytesPerSec: o.rateBytesPerSec },
       0,
     );
     for (let i = 0; i < o.receivers; i++) {
@@ -88,9 +127,13 @@ export class Fleet {
     }
   }
 
-  private at(t: number, fn: () => void): void {
+  private at(t: number, fn: () => void): Event {
+    return this.push({ t, s: 0, fn });
+  }
+  private push<E extends Event>(e: E): E {
     // binary heap on (t, s)
-    const e = { t, s: this.seqNo++, fn };
+    e.s = this.seqNo++;
+    this.lastQueued = e;
     const q = this.q;
     q.push(e);
     let i = q.length - 1;
@@ -101,6 +144,7 @@ export class Fleet {
       i = p;
     }
     q[i] = e;
+    return e;
   }
   private pop() {
     const q = this.q;
@@ -152,7 +196,8 @@ export class Fleet {
       const preOs = this.o.preOs ? this.o.preOs(n.id) : !this.o.security;
       const session = preOs ? init.result.session : { ...init.result.session, security: securityFromReply(this.coord.replySecurity(false)) };
       n.store = storeFor(session, this.o.cacheBytes ?? 256 * 1024);
-      n.rx = new Receiver({ session, clientName: `SIM${n.id}`, localAddress: Buffer.from(n.address.split('.').map(Number)), macAddress: Buffer.alloc(6), store: n.store }, n.rng, this.now);
+      const params = this.o.nackBackoff ? { nackBackoff: this.o.nackBackoff } : undefined;
+      n.rx = new Receiver({ session, clientName: `SIM${n.id}`, localAddress: Buffer.from(n.address.split('.').map(Number)), macAddress: Buffer.alloc(6), store: n.store, params }, n.rng, this.now);
       n.init = undefined;
       this.serviceRx(n);
       return;
@@ -171,6 +216,7 @@ export class Fleet {
       if (this.o.uplinkLoss && n.lossRng() < this.o.uplinkLoss) continue;
       const data = tx.data;
       this.at(this.now + this.latency(), () => {
+        this.countNack(data);
         this.coord.handleDatagram(data, { address: n.address, port: 40001 }, this.now);
         this.serviceCoord();
       });
@@ -181,22 +227,20 @@ export class Fleet {
       let off = job.offset;
       const bs = n.store!.cfg.blockSize;
       n.good ??= new Uint8Array(n.store!.cfg.totalBlocks);
+      if (this.blocks.length === 0) for (let o = 0; o < this.o.image.length; o += bs) this.blocks.push(this.o.image.subarray(o, o + bs));
       for (const b of job.buffers) {
-        n.good[off / bs] = b.equals(this.o.image.subarray(off, off + b.length)) ? 1 : 0;
+        const want = this.blocks[off / bs];
+        n.good[off / bs] = want !== undefined && b.equals(want) ? 1 : 0;
         off += b.length;
       }
-      const j = job;
-      this.at(this.now + 0.05, () => {
-        n.store!.writeDone(j);
-        rx.handleWritten(this.now);
-        this.serviceRx(n);
-      });
+      this.writeDoneLater(n, job);
     }
     let ev;
     while ((ev = rx.pollEvent())) {
       if (ev.type === 'complete') {
         n.done = true;
         n.doneAt = this.now;
+        this.doneCount++;
       } else if (ev.type === 'kicked' || ev.type === 'inactive') throw new Error(`receiver ${n.id}: ${ev.type}`);
     }
     const t = rx.pollTimeout();
@@ -209,6 +253,72 @@ export class Fleet {
         this.serviceRx(n);
       });
     }
+  }
+
+  /** Completes a write 0.05 ms from now; completions due at one instant, queued back to back, share one event. */
+  private writeDoneLater(n: Node, job: TaggedWriteJob): void {
+    const t = this.now + 0.05;
+    const last = this.lastQueued as WriteBatch | undefined;
+    if (last && last.t === t && last.items) {
+      last.items.push({ n, job });
+      return;
+    }
+    const b: WriteBatch = { t, s: 0, items: [{ n, job }], fn: () => {
+      for (const { n: m, job: j } of b.items) {
+        m.store!.writeDone(j);
+        m.rx!.handleWritten(this.now);
+        this.serviceRx(m);
+      }
+    } };
+    this.push(b);
+  }
+
+  /** Counts NACKs on their way into the coordinator (opcode and RangeCount read in place). */
+  private countNack(data: Buffer): void {
+    if (data.length < 5) return;
+    const body = 5 + data.readUInt16BE(3) + 13; // security header, SessionId + OpCode + SenderTime
+    if (data.length < body + 22 || data[body - 9] !== Op.NACK) return;
+    if (data.readUInt16BE(body + 20) > 0) this.nacksAtServer++;
+    else this.zeroNacksAtServer++;
+  }
+
+  /** A data packet's ODATASeqNo, or -1 for any other packet. */
+  private dataSeq(data: Buffer): number {
+    const body = 5 + data.readUInt16BE(3) + 13;
+    const op = data[body - 9];
+    if ((op !== Op.ODATA && op !== Op.RDATA) || data.length < body + 12) return -1;
+    return data.readUInt32BE(body + 4) * 0x1_0000_0000 + data.readUInt32BE(body + 8);
+  }
+
+  private noteLost(seq: number): void {
+    if (seq >= this.lostSeq.length) {
+      const grown = new Uint8Array(Math.max(seq + 1, this.lostSeq.length * 2));
+      grown.set(this.lostSeq);
+      this.lostSeq = grown;
+    }
+    if (this.lostSeq[seq]) return;
+    this.lostSeq[seq] = 1;
+    this.lostSeqs++;
+  }
+
+  /** One multicast session datagram to every receiver, in receiver order, each with its own independent loss. */
+  private multicastBatch(data: Buffer): void {
+    const seq = this.dataSeq(data);
+    if (seq < 0 && this.o.skipNcf && data[5 + data.readUInt16BE(3) + 4] === Op.NCF) return;
+    const loss = this.o.loss ?? 0;
+    this.at(this.now + this.latency(), () => {
+      for (const n of this.nodes) {
+        if (!n.rx || n.done) continue;
+        if (loss && n.lossRng() < loss) {
+          this.lost++;
+          if (seq >= 0) this.noteLost(seq);
+          continue;
+        }
+        this.delivered++;
+        n.rx.handleDatagram(data, SERVER_FROM, this.now);
+        this.serviceRx(n);
+      }
+    });
   }
 
   /** The forger's copy of a data packet: one MS-WDSMA payload byte changed, everything else as sent. */
@@ -227,8 +337,13 @@ export class Fleet {
     let tx;
     while ((tx = this.coord.pollTransmit())) {
       const data = tx.data;
+      const forgedCopy = tx.via === 'session' && tx.dest === 'multicast' ? this.forgery(data) : undefined;
+      if (tx.via === 'session' && tx.dest === 'multicast' && !forgedCopy) {
+        this.multicastBatch(data);
+        continue;
+      }
       const targets = tx.dest === 'multicast' ? this.nodes : [this.byAddr.get(tx.dest.address)].filter((x): x is Node => !!x);
-      const forged = tx.via === 'session' && tx.dest === 'multicast' ? this.forgery(data) : undefined;
+      const forged = forgedCopy;
       for (const n of targets) {
         if (forged) {
           this.at(this.now + this.latency() / 2, () => {
@@ -282,7 +397,7 @@ export class Fleet {
   /** Runs until every receiver is complete or `limitMs` of simulated time passes. */
   run(limitMs: number): void {
     this.serviceCoord();
-    while (this.q.length && !this.nodes.every((n) => n.done)) {
+    while (this.q.length && this.doneCount < this.nodes.length) {
       const e = this.pop();
       if (e.t > limitMs) break;
       this.now = Math.max(this.now, e.t);
