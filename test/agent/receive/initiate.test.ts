@@ -93,7 +93,8 @@ describe('runStream: a stream machine over node:net', () => {
     const provider = new SpnegoClientProvider({ credentials: new Credentials(ACCOUNT), clientChallenge: Buffer.alloc(8, 1), exportedSessionKey: Buffer.alloc(16, 2), nowMs: Date.now() });
     const r = await runStream(new WdscInitiator({ server: { address: '127.0.0.1', port: s.port }, request, timeoutMs: 5000, security: { provider, level: AuthLevel.PKT_PRIVACY } }, Date.now()), Date.now);
     expect(r).toMatchObject({ ok: true, session: { sessionId: 77, multicast: { address: '239.1.2.3', port: 40001 } } });
-    await new Promise((res) => setTimeout(res, 50));
+    // The server sees the client's FIN a little later; wait for it (up to 5 s under load) instead of a fixed 50 ms.
+    for (let t = 0; t < 100 && s.stats.closedByClient === 0; t++) await new Promise((res) => setTimeout(res, 50));
     expect(s.stats).toEqual({ connections: 1, closedByClient: 1 });
   });
 
