@@ -1,0 +1,12 @@
+/**
+ * The fuzz target table: every decoder and client state machine, by name. `npm run fuzz` (test/fuzz/main.ts) and
+ * vitest (test/fuzz/fuzz.test.ts) run the same table. A new decoder is one more `codecTarget({...})` in a list
+ * (see test/fuzz/target.ts), e.g. a udpcast codec: `codecTarget({ name: 'udpcast', messages, encode, decode })`.
+ */
+import { FuzzTarget } from './target';
+import { mtTargets } from './targets/mt';
+import { ntlmTargets } from './targets/ntlm';
+import { rpcTargets } from './targets/rpc';
+import { wdscTargets } from './targets/wdsc';
+
+export const TARGETS: FuzzTarget[] = [...mtTargets, ...rpcTargets, ...ntlmTargets, ...wdscTargets];
