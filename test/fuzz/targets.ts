@@ -4,9 +4,10 @@
  * (see test/fuzz/target.ts), e.g. a udpcast codec: `codecTarget({ name: 'udpcast', messages, encode, decode })`.
  */
 import { FuzzTarget } from './target';
+import { machineTargets } from './targets/machines';
 import { mtTargets } from './targets/mt';
 import { ntlmTargets } from './targets/ntlm';
 import { rpcTargets } from './targets/rpc';
 import { wdscTargets } from './targets/wdsc';
 
-export const TARGETS: FuzzTarget[] = [...mtTargets, ...rpcTargets, ...ntlmTargets, ...wdscTargets];
+export const TARGETS: FuzzTarget[] = [...mtTargets, ...rpcTargets, ...ntlmTargets, ...wdscTargets, ...machineTargets];
