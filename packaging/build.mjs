@@ -13,6 +13,7 @@ const entries = [
   ['test/coordinator/main.ts', 'dist/coordinator.cjs', false],
   ['test/bench/main.ts', 'dist/bench.cjs', false],
   ['test/lab/forger.ts', 'dist/lab-forger.cjs', false], // a forging host for the namespace lab (test/lab)
+  ['test/fuzz/main.ts', 'dist/fuzz.cjs', false], // npm run fuzz (test/fuzz)
 ];
 for (const [src, out, shebang] of entries) {
   if (!existsSync(path.join(root, src))) continue;

@@ -13,16 +13,18 @@ export interface TargetResult {
   report?: string;
   /** Accepted non-canonical forms or notable outcomes seen, by name. */
   seen: Record<string, number>;
+  /** Stopped by the time limit before `runs` reached what was asked. */
+  interrupted?: boolean;
 }
 
-export function runTarget(t: FuzzTarget, o: { runs: number; seed: number }): TargetResult {
+export function runTarget(t: FuzzTarget, o: { runs: number; seed: number; timeLimitMs?: number }): TargetResult {
   t.seen?.clear();
   const t0 = performance.now();
   const d = fc.check(
     fc.property(t.input, (x) => {
       t.check(x);
     }),
-    { numRuns: o.runs, seed: o.seed },
+    { numRuns: o.runs, seed: o.seed, ...(o.timeLimitMs ? { interruptAfterTimeLimit: o.timeLimitMs, markInterruptAsFailure: false } : {}) },
   );
   const ms = performance.now() - t0;
   return {
@@ -34,5 +36,6 @@ export function runTarget(t: FuzzTarget, o: { runs: number; seed: number }): Tar
     seed: o.seed,
     ...(d.failed ? { report: `${fc.defaultReportMessage(d) ?? ''}\n${d.errorInstance instanceof Error ? (d.errorInstance.stack ?? d.errorInstance.message) : String(d.errorInstance)}` } : {}),
     seen: Object.fromEntries(t.seen ?? []),
+    ...(d.interrupted ? { interrupted: true } : {}),
   };
 }

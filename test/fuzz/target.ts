@@ -206,18 +206,6 @@ export function trailingIgnored<V>(decode: (b: Buffer) => Decoded<V>, note: stri
   };
 }
 
-/** A form that `patch` turns into the canonical one (then equal to y, or equal but for bytes `then` explains). */
-export function patched<V>(note: string, what: string, patch: (x: Buffer, y: Buffer) => Buffer | undefined, then?: Exemption<V>): Exemption<V> {
-  return {
-    note,
-    what,
-    applies(x, y, v) {
-      const t = patch(x, y);
-      return t !== undefined && (t.equals(y) || (then?.applies(t, y, v) ?? false));
-    },
-  };
-}
-
 /** Same length, same value, differences only at positions `where` allows (coarse: for lenient sub-structures). */
 export function onlyAt<V>(note: string, what: string, where: (i: number, x: Buffer) => boolean): Exemption<V> {
   return {

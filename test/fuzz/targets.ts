@@ -7,7 +7,8 @@ import { FuzzTarget } from './target';
 import { machineTargets } from './targets/machines';
 import { mtTargets } from './targets/mt';
 import { ntlmTargets } from './targets/ntlm';
+import { rpcMachineTargets } from './targets/rpc-machines';
 import { rpcTargets } from './targets/rpc';
 import { wdscTargets } from './targets/wdsc';
 
-export const TARGETS: FuzzTarget[] = [...mtTargets, ...rpcTargets, ...ntlmTargets, ...wdscTargets, ...machineTargets];
+export const TARGETS: FuzzTarget[] = [...mtTargets, ...rpcTargets, ...ntlmTargets, ...wdscTargets, ...machineTargets, ...rpcMachineTargets];

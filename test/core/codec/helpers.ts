@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { DecodeError, DecodeErrorCode, Decoded } from '../../../core/codec/bytes';
 import { KNOWN_CODES } from '../../fuzz/arbitraries/common';
 
-export { KNOWN_CODES, isWellFormedResult } from '../../fuzz/arbitraries/common';
+export { isWellFormedResult } from '../../fuzz/arbitraries/common';
 
 /** Hex text (whitespace allowed) to bytes; throws on an odd digit count or a non-hex character (a typo in a vector). */
 export function hex(s: string): Buffer {

@@ -52,8 +52,6 @@ export const expectedPacket = (c: MtCase): MtPacket => ({
   optionsPresent: c.options.length > 0 || c.emptyOptions,
   rawOpcode: c.body.op,
 });
-/** The direction a decoder must be told for a body to decode as itself (POLLACK only from a client: protocol-notes #3). */
-export const fromFor = (op: number) => (op === Op.POLLACK ? ('client' as const) : op === Op.POLL ? ('server' as const) : undefined);
 
 const blockRange = fc.tuple(u53, u53).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as [number, number]);
 export const maPacket: fc.Arbitrary<MaPacket> = fc.oneof(

@@ -52,7 +52,7 @@ const step = fc.oneof(
   { weight: 1, arbitrary: bytes(120).map((b) => ({ k: 'bytes' as const, b })) },
   { weight: 3, arbitrary: fc.oneof(fc.integer({ min: 0, max: 1500 }), fc.integer({ min: 0, max: 45_000 })).map((dt) => ({ k: 'time' as const, dt })) },
   { weight: 3, arbitrary: fc.record({ k: fc.constant('write' as const), n: fc.integer({ min: 1, max: 4 }), fail: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }) }) },
-  { weight: 1, arbitrary: fc.constant({ k: 'cancel' as const }) },
+  { weight: 1, arbitrary: fc.oneof({ weight: 1, arbitrary: fc.constant({ k: 'cancel' as const }) }, { weight: 3, arbitrary: fc.integer({ min: 0, max: 1500 }).map((dt) => ({ k: 'time' as const, dt })) }) },
 );
 type Step = typeof step extends fc.Arbitrary<infer T> ? T : never;
 
@@ -152,13 +152,13 @@ function checkJob(store: BlockStore, j: { offset: number; buffers: Buffer[]; fir
 // ---------------------------------------------------------------------------------------------------------------
 // Receiver (MtClient + MaClient + BlockStore)
 // ---------------------------------------------------------------------------------------------------------------
-const receiver: FuzzTarget<{ sh: Shape; steps: Step[]; rng: number }> = {
+const receiver: FuzzTarget<{ sh: Shape; joined: boolean; steps: Step[]; rng: number }> = {
   name: 'receiver',
   kind: 'machine',
   about: 'core/receiver.ts (MT and MA clients, BlockStore) on a fake clock: packet sequences, timeouts, writes that fail',
   seen: new Map(),
-  input: fc.record({ sh: shape, steps: fc.array(step, { maxLength: 40 }), rng: fc.double({ min: 0, max: 0.999, noNaN: true }) }),
-  check({ sh, steps, rng }) {
+  input: fc.record({ sh: shape, joined: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }), steps: fc.array(step, { maxLength: 32 }), rng: fc.double({ min: 0, max: 0.999, noNaN: true }) }),
+  check({ sh, joined, steps, rng }) {
     const session: SessionInfo = { sessionId: SID, multicast: { address: '239.1.1.1', port: SERVER.port }, server: SERVER, contentSize: sh.contentSize, blockSize: sh.blockSize, totalBlocks: sh.totalBlocks };
     const store = storeFor(session, sh.ring * sh.blockSize);
     let now = 0;
@@ -176,6 +176,7 @@ const receiver: FuzzTarget<{ sh: Shape; steps: Step[]; rng: number }> = {
       }
     };
     drain();
+    if (joined) rx.handleDatagram(serverPacket({ k: 'joinack', clientId: 7 }, sh, SID, Sec.CHECKSUM, 1), SERVER, 1), drain();
     for (const s of steps) {
       if (s.k === 'pkt') {
         now += s.time;
@@ -221,7 +222,7 @@ const mtClient: FuzzTarget<{ sh: Shape; steps: Step[]; rng: number; release: num
   kind: 'machine',
   about: 'core/mt-client.ts with a fake MS-WDSMA application: packet sequences, timeouts, LEAVE; everything sent decodes',
   seen: new Map(),
-  input: fc.record({ sh: shape, steps: fc.array(step, { maxLength: 40 }), rng: fc.double({ min: 0, max: 0.999, noNaN: true }), release: fc.integer({ min: 0, max: 3 }) }),
+  input: fc.record({ sh: shape, steps: fc.array(step, { maxLength: 32 }), rng: fc.double({ min: 0, max: 0.999, noNaN: true }), release: fc.integer({ min: 0, max: 3 }) }),
   check({ sh, steps, rng, release }) {
     let now = 0;
     let held = 0;

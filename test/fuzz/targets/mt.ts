@@ -154,9 +154,10 @@ function keyedTarget(name: string, about: string, seal: PacketAuth, check: Packe
 }
 
 const HMAC_KEY = Buffer.alloc(24, 0x2f);
-const RSA = generateKeyPairSync('rsa', { modulusLength: 1024 });
+/** 512 bits: the smallest key a SHA-256 PKCS#1 v1.5 signature fits; signing is what this target spends its time on. */
+const RSA = generateKeyPairSync('rsa', { modulusLength: 512 });
 const mtHash = keyedTarget('mt-hash', 'MS-WDSMT HASH packets (HMAC-SHA-256), keyed decode from a client', new HmacAuth(HMAC_KEY, 'sha256'), new HmacAuth(HMAC_KEY, 'sha256'), new HmacAuth(HMAC_KEY, 'sha256', 'direct'), 'client');
-const mtSign = keyedTarget('mt-sign', 'MS-WDSMT SIGN packets (RSA-1024 PKCS#1 v1.5, SHA-256), keyed decode from the server', new RsaAuth(RSA.privateKey, 'sha256'), new RsaAuth(RSA.publicKey, 'sha256'), new RsaAuth(RSA.privateKey, 'sha256', 'big-endian'), 'server');
+const mtSign = keyedTarget('mt-sign', 'MS-WDSMT SIGN packets (RSA-512 PKCS#1 v1.5, SHA-256), keyed decode from the server', new RsaAuth(RSA.privateKey, 'sha256'), new RsaAuth(RSA.publicKey, 'sha256'), new RsaAuth(RSA.privateKey, 'sha256', 'big-endian'), 'server');
 
 const ma = codecTarget<MaPacket>({
   name: 'ma',
