@@ -150,7 +150,7 @@ function writeDocs(results: TargetResult[], started: Date): void {
     ...(results.some((r) => r.interrupted) ? ['"time limit": the target was stopped by `--time-limit` before 10^6 inputs (the machine was shared).'] : []),
     '',
     `Reproduce one target: \`npm run fuzz -- --target <name> --runs <N> --seed ${o.seed}\` (the same seed gives the same inputs). CI runs`,
-    'every target at 10^4 inputs under vitest (test/fuzz/fuzz.test.ts).',
+    'every target at 10^4 inputs under vitest (test/fuzz/decoders.test.ts, test/fuzz/machines.test.ts).',
     '',
   ].join('\n');
   const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n\n';

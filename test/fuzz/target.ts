@@ -1,7 +1,7 @@
 /**
  * What a fuzz target is, and the one-line way to register a codec as one (`codecTarget`). A target is an input
  * arbitrary (valid, mutated and random inputs mixed) and a check that throws a `FuzzFailure` naming the broken
- * property. The same table runs under vitest (test/fuzz/fuzz.test.ts, 10^4 per target) and `npm run fuzz`
+ * property. The same table runs under vitest (test/fuzz/decoders.test.ts and machines.test.ts, 10^4 per target) and `npm run fuzz`
  * (test/fuzz/main.ts, 10^6). No vitest import here: the runner bundles this file.
  */
 import fc from 'fast-check';

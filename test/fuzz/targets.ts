@@ -1,6 +1,6 @@
 /**
  * The fuzz target table: every decoder and client state machine, by name. `npm run fuzz` (test/fuzz/main.ts) and
- * vitest (test/fuzz/fuzz.test.ts) run the same table. A new decoder is one more `codecTarget({...})` in a list
+ * vitest (test/fuzz/decoders.test.ts, machines.test.ts) run the same table. A new decoder is one more `codecTarget({...})` in a list
  * (see test/fuzz/target.ts), e.g. a udpcast codec: `codecTarget({ name: 'udpcast', messages, encode, decode })`.
  */
 import { FuzzTarget } from './target';
