@@ -72,6 +72,12 @@ export interface MtParams {
    * point (and the server's window) moves on; MS-WDSMA repair rounds or HTTP deliver the block (protocol-notes #19).
    */
   masterNackGiveUp: number;
+  /**
+   * The shortest wait before a NACK is repeated (ms). A server may send MinNACKBackOff = MaxNACKBackOff = 0 (any u16
+   * is valid): the repeat would then fall due at once, again and again without the clock moving, a NACK flood
+   * (protocol-notes #45; found by npm run fuzz).
+   */
+  minNackRepeat: number;
 }
 
 export const DEFAULT_MT_PARAMS: MtParams = {
@@ -82,6 +88,7 @@ export const DEFAULT_MT_PARAMS: MtParams = {
   lossModel: 'literal',
   maxNackRanges: 80,
   masterNackGiveUp: 32,
+  minNackRepeat: 10,
 };
 
 export interface MtClientConfig {
@@ -403,7 +410,7 @@ export class MtClient {
         ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
       }, now);
       this.counters.nacksSent++;
-      this.timers.arm('nack', now + this.randomBackoff());
+      this.timers.arm('nack', now + Math.max(this.params.minNackRepeat, this.randomBackoff()));
     }
   }
 
