@@ -86,7 +86,9 @@ const wdsRpcResponse = codecTarget<WdsRpcMessageResult>({
   messages: fc.record({ reply: fc.option(bytes(300), { nil: undefined }), returnValue: u32 }),
   encode: (m) => encodeWdsRpcMessageResponse(m.reply, m.returnValue),
   decode: decodeWdsRpcMessageResponse,
-  exemptions: [ignoredBytes(decodeWdsRpcMessageResponse, 'unlisted (C706 14.3.10: a referent id is any non-zero value; pad octets unspecified)', 'the pointer\'s referent id and alignment padding')],
+  exemptions: [
+    ignoredBytes(decodeWdsRpcMessageResponse, 'unlisted (C706 14.3.10: a referent id is any non-zero value; pad octets unspecified)', "the pointer's referent id and alignment padding", (i, x, y) => i >= 4 && i < 8 && x.readUInt32LE(4) !== 0 && y.readUInt32LE(4) !== 0),
+  ],
 });
 
 const endpoint = fc.record({ iface: syntax, port: u16, address: fc.ipV4() });

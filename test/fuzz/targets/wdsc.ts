@@ -22,6 +22,8 @@ const wdsc = codecTarget<WdscPacket>({
   messages: wdscPacket,
   encode: encodeWdsc,
   decode: decodeWdsc,
+  reencode: (v) => (v.variables.some((x) => Array.isArray(x.value) && x.value.length === 0) ? undefined : encodeWdsc(v)),
+  unencodable: '#24: Array-Size 0 is read as an empty array, which the encoder refuses (2.2.1.3.3.2 "MUST NOT be zero")',
   exemptions: packetExemptions,
   maxRandom: 400,
 });
