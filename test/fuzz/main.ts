@@ -131,7 +131,8 @@ function report(r: TargetResult): void {
 function writeDocs(results: TargetResult[], started: Date): void {
   const file = path.resolve(__dirname, '..', 'docs', 'reliability.md');
   const cmd = ['npm run fuzz --', `--runs ${o.runs}`, `--seed ${o.seed}`, ...(o.jobs > 1 ? [`--jobs ${o.jobs}`] : []), ...(o.timeLimitS ? [`--time-limit ${o.timeLimitS}`] : []), ...(o.names.length !== TARGETS.length ? [`--target ${o.names.join(',')}`] : []), '--write-docs'].join(' ');
-  const rows = results.map((r) => `| ${r.name} | ${r.kind} | ${r.runs.toLocaleString('en-US')} | ${(r.ms / 1000).toFixed(1)} | ${r.failures} |${r.interrupted ? ' time limit' : ''} |`);
+  const table = new Map(TARGETS.map((t, i) => [t.name, i]));
+  const rows = [...results].sort((a, b) => table.get(a.name)! - table.get(b.name)!).map((r) => `| ${r.name} | ${r.kind} | ${r.runs.toLocaleString('en-US')} | ${(r.ms / 1000).toFixed(1)} | ${r.failures} |${r.interrupted ? ' time limit' : ''} |`);
   const section = [
     '## Fuzzing',
     '',
