@@ -84,6 +84,12 @@ export interface MtParams {
    * the truncated exponential for large groups, 'uniform' the flat draw (nack-backoff.ts, protocol-notes #46).
    */
   nackBackoff: NackBackoff;
+  /**
+   * The shortest wait before a NACK is repeated (ms). A server may send MinNACKBackOff = MaxNACKBackOff = 0 (any u16
+   * is valid): the repeat would then fall due at once, again and again without the clock moving, a NACK flood
+   * (protocol-notes #47; found by npm run fuzz).
+   */
+  minNackRepeat: number;
 }
 
 export const DEFAULT_MT_PARAMS: MtParams = {
@@ -95,6 +101,7 @@ export const DEFAULT_MT_PARAMS: MtParams = {
   maxNackRanges: 80,
   masterNackGiveUp: 32,
   nackBackoff: 'exponential',
+  minNackRepeat: 10,
 };
 
 export interface MtClientConfig {
@@ -427,7 +434,7 @@ export class MtClient {
         ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
       }, now);
       this.counters.nacksSent++;
-      this.timers.arm('nack', now + this.randomBackoff());
+      this.timers.arm('nack', now + Math.max(this.params.minNackRepeat, this.randomBackoff()));
     }
   }
 

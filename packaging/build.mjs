@@ -14,6 +14,7 @@ const entries = [
   ['test/bench/main.ts', 'dist/bench.cjs', false],
   ['test/lab/forger.ts', 'dist/lab-forger.cjs', false], // a forging host for the namespace lab (test/lab)
   ['test/sim/main.ts', 'dist/sim.cjs', false], // npm run sim: the NACK-suppression fleet simulation
+  ['test/fuzz/main.ts', 'dist/fuzz.cjs', false], // npm run fuzz (test/fuzz)
 ];
 for (const [src, out, shebang] of entries) {
   if (!existsSync(path.join(root, src))) continue;

@@ -152,14 +152,17 @@ export function encodeMsiError(win32: number, opcode: number = MsiOp.REPLY): Buf
   return encodeMsiRaw(opcode, [{ id: MsiOpt.ERROR, value: u(win32, 4) }]);
 }
 
-function num(opts: Map<number, Buffer>, id: number, name: string, widths: number[]): number | { code: 'missing-option' | 'bad-length' | 'bad-value'; message: string } {
+/**
+ * A numeric option: any width 1..8 (the spec fixes one; a server may use the WDSC ULONG width), but the value must
+ * fit the field it fills (`max`: 0xffff for a port, 0xffffffff for a ULONG field, 2^53 - 1 for a u64 a double can
+ * hold): a wider value would be cut or wrap where it is used, so it is bad-value (protocol-notes #13).
+ */
+function num(opts: Map<number, Buffer>, id: number, name: string, widths: number[], max = Number.MAX_SAFE_INTEGER): number | { code: 'missing-option' | 'bad-length' | 'bad-value'; message: string } {
   const v = opts.get(id);
   if (!v) return { code: 'missing-option', message: `missing ${name}` };
-  // Liberal: accept any width 1..8 (the spec fixes one; a server may use the WDSC ULONG width).
   if (v.length < 1 || v.length > 8) return { code: 'bad-length', message: `${name} has length ${v.length}, expected ${widths.join(' or ')}` };
   const n = readUintBE(v);
-  // Same rule as Reader.u64: a double cannot hold it exactly.
-  if (n > Number.MAX_SAFE_INTEGER) return { code: 'bad-value', message: `${name} exceeds 2^53` };
+  if (n > max) return { code: 'bad-value', message: `${name} ${n > Number.MAX_SAFE_INTEGER ? 'exceeds 2^53' : `${n} exceeds ${max}`}` };
   return n;
 }
 
@@ -172,7 +175,9 @@ export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
   const err = m.get(MsiOpt.ERROR);
   if (err) {
     if (err.length < 1 || err.length > 8) return fail('bad-length', `ERROR option length ${err.length}`);
-    return ok({ kind: 'error', opcode, win32: readUintBE(err) >>> 0 });
+    const win32 = readUintBE(err);
+    if (win32 > 0xffffffff) return fail('bad-value', `ERROR ${win32 > Number.MAX_SAFE_INTEGER ? 'exceeds 2^53' : win32} does not fit a Win32 error code (32 bits)`);
+    return ok({ kind: 'error', opcode, win32 });
   }
   if (opcode === MsiOp.REQUEST) {
     const ns = m.get(MsiOpt.NAMESPACE);
@@ -188,12 +193,12 @@ export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
   }
   if (opcode === MsiOp.REPLY) {
     const fields = {
-      multicastPort: num(m, MsiOpt.MULTICAST_PORT, 'MULTICAST_PORT (0x0205)', [2]),
-      serverPort: num(m, MsiOpt.SERVER_PORT, 'SERVER_PORT (0x0206)', [2]),
+      multicastPort: num(m, MsiOpt.MULTICAST_PORT, 'MULTICAST_PORT (0x0205)', [2], 0xffff),
+      serverPort: num(m, MsiOpt.SERVER_PORT, 'SERVER_PORT (0x0206)', [2], 0xffff),
       contentSize: num(m, MsiOpt.CONTENT_SIZE, 'CONTENT_SIZE (0x0407)', [8]),
-      blockSize: num(m, MsiOpt.BLOCK_SIZE, 'BLOCK_SIZE (0x0309)', [4]),
+      blockSize: num(m, MsiOpt.BLOCK_SIZE, 'BLOCK_SIZE (0x0309)', [4], 0xffffffff),
       totalBlocks: num(m, MsiOpt.TOTAL_BLOCKS, 'TOTAL_BLOCKS (0x0408)', [8]),
-      sessionId: num(m, MsiOpt.SESSION_ID, 'SESSION_ID (0x030A)', [4]),
+      sessionId: num(m, MsiOpt.SESSION_ID, 'SESSION_ID (0x030A)', [4], 0xffffffff),
     };
     for (const v of Object.values(fields)) if (typeof v !== 'number') return fail(v.code, v.message);
     const ma = m.get(MsiOpt.MULTICAST_ADDR);
@@ -208,7 +213,7 @@ export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
     if (f.blockSize === 0) return fail('bad-value', 'BLOCK_SIZE is zero');
     if (f.totalBlocks !== Math.ceil(f.contentSize / f.blockSize))
       return fail('bad-value', `TOTAL_BLOCKS ${f.totalBlocks} disagrees with CONTENT_SIZE ${f.contentSize} / BLOCK_SIZE ${f.blockSize}`);
-    return ok({ kind: 'reply', multicastAddr, serverAddr, ...f, sessionId: f.sessionId >>> 0 });
+    return ok({ kind: 'reply', multicastAddr, serverAddr, ...f });
   }
   return fail('unknown-opcode', `MSI opcode 0x${opcode.toString(16)}`);
 }

@@ -339,6 +339,27 @@ describe('MT client: Master Client liveness (protocol-notes #19)', () => {
 });
 
 describe('MT client: protocol-notes choices', () => {
+  it('#47: with MinNACKBackOff = MaxNACKBackOff = 0 a NACK is repeated no sooner than minNackRepeat, not in a loop at one instant (found by npm run fuzz)', () => {
+    const { c } = make({ rng: () => 0 });
+    c.handleDatagram(srv({ op: Op.JOINACK, clientId: 7, minNackBackoff: 0, maxNackBackoff: 0, rtt: 0, clientTime: 0 }, 50), 5);
+    // the server's backoffs are 0; the SPMs announce ODATA 1 and 2, which never came
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 0, minNackBackoff: 0, maxNackBackoff: 0, trailSeq: 0, leadSeq: 1, rtt: 0 }), 5);
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 2, masterClientId: 0, minNackBackoff: 0, maxNackBackoff: 0, trailSeq: 0, leadSeq: 2, rtt: 0 }), 5);
+    drain(c);
+    expect(c.info().missing.length).toBeGreaterThan(0);
+    let nacks = 0;
+    for (let i = 0; i < 100; i++) {
+      const t = c.pollTimeout()!;
+      if (t > 5) break;
+      c.handleTimeout(5);
+      nacks += drain(c).filter((x) => x.p.body.op === Op.NACK).length;
+    }
+    expect(nacks).toBe(1); // the first NACK at once, the repeat not before 15
+    expect(c.pollTimeout()).toBe(15);
+    c.handleTimeout(15);
+    expect(drain(c).filter((x) => x.p.body.op === Op.NACK)).toHaveLength(1);
+  });
+
   it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {
     const app = new FakeApp();
     app.cache = 1;

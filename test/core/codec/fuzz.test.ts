@@ -13,101 +13,17 @@
 import { generateKeyPairSync } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MaOp, MaPacket, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
+import { MaOp, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
 import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
-import { MtBody, MtOpt, MtOption, MtPacket, Op, Peek, Sec, checksum, checksumBytes, decodeMt, encodeMt, findOption, peekMtData } from '../../../core/codec/mt';
+import { MtOpt, MtOption, MtPacket, Op, Peek, Sec, checksum, checksumBytes, decodeMt, encodeMt, findOption, peekMtData } from '../../../core/codec/mt';
 import { HmacAuth, PacketAuth, RsaAuth } from '../../../core/codec/mt-security';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
-import { mutate, mutation } from './mutations';
+import { bytes, mutate, mutation, u16, u32, u53, u8 } from '../../fuzz/arbitraries/common';
+import { anyEncoded, encodeCase, expectedPacket, maPacket, msiError, msiReply, msiRequest, mtCase, mtOption } from '../../fuzz/arbitraries/codec';
 
 const RUNS = { numRuns: 400 };
 
-// ---------------------------------------------------------------------------------------------------------------
-// Arbitraries
-// ---------------------------------------------------------------------------------------------------------------
-const u8 = fc.integer({ min: 0, max: 0xff });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-/** 64-bit fields read with Reader.u64 reject values >= 2^53. */
-const u53 = fc.maxSafeNat();
-const bytes = (maxLength: number, minLength = 0) => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
-const ipBytes = fc.oneof(bytes(4, 4), bytes(16, 16));
-/** LossRate is read as an approximate float (u64f): exact for safe integers and for 10^16 (LossRate 1.0). */
-const lossRate = fc.oneof(u53, fc.constant(1e16));
-const mtRange = fc.tuple(u53, u53);
-/** ClientName: at most 15 UTF-16 code units (the 16th is the MUST null), none of them null. */
-const clientName = fc.array(fc.integer({ min: 1, max: 0xffff }), { maxLength: 15 }).map((cs) => String.fromCharCode(...cs));
-
-const mtBody: fc.Arbitrary<MtBody> = fc.oneof(
-  fc.record({ op: fc.constant(Op.SPM), spmSeqNo: u53, masterClientId: u32, minNackBackoff: u16, maxNackBackoff: u16, trailSeq: u53, leadSeq: u53, rtt: u16 }),
-  fc.record({ op: fc.constant(Op.JOIN), clientName, ipAddress: ipBytes, macAddress: bytes(20) }),
-  fc.record({ op: fc.constant(Op.JOINACK), clientId: u32, minNackBackoff: u16, maxNackBackoff: u16, rtt: u16, clientTime: u53 }),
-  fc.record({ op: fc.constant(Op.QCC), qccSeqNo: u53, qcrBackoff: u16 }),
-  fc.record({ op: fc.constant(Op.QCR), clientId: u32, qccSeqNo: u53, backoff: u16, serverTime: u53, hiSeq: u53, lossRate, appData: bytes(40) }),
-  fc.record({ op: fc.constantFrom(Op.ODATA, Op.RDATA), clientId: u32, seq: u53, trailSeq: u53, data: bytes(80) }),
-  fc.record({ op: fc.constant(Op.ACK), clientId: u32, seq: u53, serverTime: u53, hiSeq: u53, lossRate }),
-  fc.record({ op: fc.constant(Op.NACK), clientId: u32, hiSeq: u53, lossRate, ranges: fc.array(mtRange, { maxLength: 6 }) }),
-  fc.record({ op: fc.constant(Op.NCF), ranges: fc.array(mtRange, { maxLength: 6 }) }),
-  fc.record({ op: fc.constant(Op.LEAVE), clientId: u32, reason: u8 }),
-  fc.record({ op: fc.constant(Op.POLL), pollSeqNo: u53, backoff: u16, appData: bytes(40) }),
-  fc.record({ op: fc.constant(Op.POLLACK), clientId: u32, pollSeqNo: u53, appData: bytes(40) }),
-  fc.record({ op: fc.constant(Op.KICK), clients: fc.array(fc.record({ clientId: u32, reason: u8 }), { maxLength: 8 }) }),
-  fc.record({ op: fc.constant(Op.DEMOTE), lowerSessionId: u32, mAddress: ipBytes, mPort: u16, uAddress: ipBytes, uPort: u16, clients: fc.array(u32, { maxLength: 12 }) }),
-) as fc.Arbitrary<MtBody>;
-
-const mtOption: fc.Arbitrary<MtOption> = fc.record({ id: u16, value: bytes(12) });
-
-const mtCase = fc.record({
-  body: mtBody,
-  secMode: fc.constantFrom(Sec.NONE, Sec.CHECKSUM),
-  sessionId: u32,
-  senderTime: u53,
-  options: fc.array(mtOption, { maxLength: 3 }),
-  emptyOptions: fc.boolean(),
-});
-type MtCase = typeof mtCase extends fc.Arbitrary<infer T> ? T : never;
-
-const encodeCase = (c: MtCase) => encodeMt(c.body, { secMode: c.secMode, sessionId: c.sessionId, senderTime: c.senderTime, options: c.options, emptyOptions: c.emptyOptions });
-const expectedPacket = (c: MtCase): MtPacket => ({
-  secType: c.secMode,
-  sessionId: c.sessionId,
-  senderTime: c.senderTime,
-  body: c.body,
-  options: c.options,
-  optionsPresent: c.options.length > 0 || c.emptyOptions,
-  rawOpcode: c.body.op,
-});
-
-const blockRange = fc.tuple(u53, u53).map(([a, b]) => (a <= b ? [a, b] : [b, a]) as [number, number]);
-const maPacket: fc.Arbitrary<MaPacket> = fc.oneof(
-  fc.constant({ op: MaOp.SRVCIR }),
-  fc.record({ op: fc.constant(MaOp.CNTCIR), progress: u8, timeInSession: u32, ranges: fc.array(blockRange, { maxLength: 64 }) }),
-  fc.record({ op: fc.constant(MaOp.DATA), blockNumber: u53, data: bytes(200) }),
-  fc.record({ op: fc.constant(MaOp.PROGRESS), timeInSession: u32, progress: u8 }),
-) as fc.Arbitrary<MaPacket>;
-
-/** A string with no null character (the decoder stops at the first null). */
-const wstr = fc.array(fc.integer({ min: 1, max: 0xffff }), { maxLength: 40 }).map((cs) => String.fromCharCode(...cs));
-const ipv4 = fc.tuple(u8, u8, u8, u8).map((a) => a.join('.'));
-/** IPv6 in the form the decoder prints: eight groups, lowercase, no leading zeros, no "::". */
-const ipv6 = fc.array(u16, { minLength: 8, maxLength: 8 }).map((g) => g.map((x) => x.toString(16)).join(':'));
-const ip = fc.oneof(ipv4, ipv6);
-
-const msiRequest = fc.record({ namespace: wstr, content: wstr, mac: bytes(16), ipv6Capable: fc.option(fc.boolean(), { nil: undefined }) });
-const msiReply = fc
-  .record({ multicastAddr: ip, serverAddr: ip, multicastPort: u16, serverPort: u16, contentSize: u53, blockSize: fc.integer({ min: 1, max: 0xffffffff }), sessionId: u32 })
-  .map((r) => ({ ...r, totalBlocks: Number((BigInt(r.contentSize) + BigInt(r.blockSize) - 1n) / BigInt(r.blockSize)) }));
-const msiError = fc.record({ win32: u32, opcode: u8 });
-
-/** Encoded valid packets of all three protocols, for the mutation properties. */
-const anyEncoded = fc.oneof(
-  mtCase.map((c) => ({ proto: 'mt' as const, wire: encodeCase(c) })),
-  maPacket.map((p) => ({ proto: 'ma' as const, wire: encodeMa(p) })),
-  msiRequest.map((r) => ({ proto: 'msi' as const, wire: encodeMsiRequest(r) })),
-  msiReply.map((r) => ({ proto: 'msi' as const, wire: encodeMsiReply(r) })),
-  msiError.map((e) => ({ proto: 'msi' as const, wire: encodeMsiError(e.win32, e.opcode) })),
-);
-
+// Arbitraries: test/fuzz/arbitraries/codec.ts (shared with the fuzz target table).
 function decodeAll(buf: Buffer): unknown[] {
   return [decodeMt(buf), decodeMt(buf, { from: 'client' }), decodeMt(buf, { from: 'server' }), decodeMa(buf), decodeMsi(buf)];
 }

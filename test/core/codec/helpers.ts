@@ -4,6 +4,9 @@
  */
 import { expect } from 'vitest';
 import { DecodeError, DecodeErrorCode, Decoded } from '../../../core/codec/bytes';
+import { KNOWN_CODES } from '../../fuzz/arbitraries/common';
+
+export { isWellFormedResult } from '../../fuzz/arbitraries/common';
 
 /** Hex text (whitespace allowed) to bytes; throws on an odd digit count or a non-hex character (a typo in a vector). */
 export function hex(s: string): Buffer {
@@ -35,24 +38,6 @@ export function withChecksum(packet: Buffer): Buffer {
   return out;
 }
 
-/** Every DecodeErrorCode; the Record makes tsc fail if the union gains or loses a member. */
-const CODES: Record<DecodeErrorCode, true> = {
-  truncated: true,
-  trailing: true,
-  'bad-magic': true,
-  'bad-count': true,
-  'bad-length': true,
-  'unknown-opcode': true,
-  checksum: true,
-  'unsupported-security': true,
-  unauthenticated: true,
-  'security-mismatch': true,
-  'session-mismatch': true,
-  'missing-option': true,
-  'bad-value': true,
-};
-export const KNOWN_CODES = Object.keys(CODES) as DecodeErrorCode[];
-
 export function expectOk<T>(r: Decoded<T>): T {
   if (!r.ok) throw new Error(`expected ok, got ${r.error.toString()}`);
   return r.value;
@@ -65,13 +50,4 @@ export function expectFail<T>(r: Decoded<T>, code?: DecodeErrorCode): DecodeErro
   expect(typeof r.error.message).toBe('string');
   if (code) expect(r.error.code, r.error.message).toBe(code);
   return r.error;
-}
-
-/** The shape every decoder promises: {ok:true, value} or {ok:false, error} with a known code. */
-export function isWellFormedResult(r: unknown): boolean {
-  if (typeof r !== 'object' || r === null) return false;
-  const x = r as { ok?: unknown; value?: unknown; error?: unknown };
-  if (x.ok === true) return 'value' in x && x.error === undefined;
-  if (x.ok !== false) return false;
-  return x.error instanceof DecodeError && (KNOWN_CODES as string[]).includes(x.error.code);
 }

@@ -11,23 +11,14 @@ import { Sec } from '../../../core/codec/mt';
 import { Calg, encodePublicKeyBlob, encodeSymKeyBlob, joinSecMode, parseSignKey, symKeyBytes } from '../../../core/codec/mt-security';
 import { sessionAuth, sessionFromWdscReply } from '../../../core/session';
 import type { InitiateReply } from '../../../core/wdsc/initiate';
+import { bytes, mutated, u16, u32 } from '../../fuzz/arbitraries/common';
 
 const RUNS = { numRuns: 400 };
-const u8 = fc.integer({ min: 0, max: 0xff });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const bytes = (maxLength: number, minLength = 0) => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
 
 const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey;
 const EC = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ format: 'der', type: 'spki' });
 const GOOD_SIGN_KEYS = [encodePublicKeyBlob(rsa), rsa.export({ format: 'der', type: 'spki' }), rsa.export({ format: 'der', type: 'pkcs1' })];
 
-const mutated = (v: Buffer) =>
-  fc.array(fc.tuple(fc.nat(v.length - 1), u8), { minLength: 1, maxLength: 6 }).map((muts) => {
-    const b = Buffer.from(v);
-    for (const [i, x] of muts) b[i] = x;
-    return b;
-  });
 const truncated = (v: Buffer) => fc.nat(v.length - 1).map((n) => v.subarray(0, n));
 
 /** A PUBLICKEYBLOB header (06 02 …) with the RSA1 magic or not, any bit length and exponent, any modulus bytes. */

@@ -185,6 +185,22 @@ describe('MSI reply (2.2.2.2)', () => {
     });
   });
 
+  it('a number wider than its field is bad-value, not cut: ports above 0xffff, BLOCK_SIZE and SESSION_ID above 0xffffffff (found by npm run fuzz)', () => {
+    const others = (id: number) => REPLY_OPTS.filter(([i]) => i !== id).map(([, x]) => x);
+    for (const wide of [
+      '0205' + '0004' + '00010fa0', // MULTICAST_PORT 69536 = 4000 + 2^16
+      '0206' + '0003' + '010fa0', // SERVER_PORT
+      '0309' + '0008' + '0000000100008000', // BLOCK_SIZE 2^32 + 32768
+      '030a' + '0005' + '0100c0ffee', // SESSION_ID: was read as 0x00c0ffee
+    ]) {
+      const id = parseInt(wide.slice(0, 4), 16);
+      expectFail(decodeMsi(hex(reply([...others(id), wide]))), 'bad-value');
+    }
+    // at the limit, in a wider option, it is taken
+    const atMax = reply([...others(MsiOpt.SESSION_ID), '030a' + '0008' + '00000000ffffffff']);
+    expect(expectOk(decodeMsi(hex(atMax)))).toEqual({ kind: 'reply', ...REPLY_FIELDS, sessionId: 0xffffffff });
+  });
+
   for (const [id] of REPLY_OPTS) {
     it(`missing option 0x${id.toString(16).padStart(4, '0')} is missing-option`, () => {
       expectFail(decodeMsi(hex(reply(REPLY_OPTS.filter(([i]) => i !== id).map(([, x]) => x)))), 'missing-option');
@@ -283,6 +299,12 @@ describe('MSI error packet (2.2.2.3) and protocol-notes #4', () => {
     expect(expectOk(decodeMsi(hex('02' + '0001' + '030b' + '0008' + '0000000080070005')))).toMatchObject({ win32: 0x80070005 });
     expectFail(decodeMsi(hex('02' + '0001' + '030b' + '0000')), 'bad-length');
     expectFail(decodeMsi(hex('02' + '0001' + '030b' + '0009' + '000000000000000005')), 'bad-length');
+  });
+
+  it('an ERROR wider than 32 bits is bad-value, not wrapped (2^32 was read as 0, ERROR_SUCCESS; found by npm run fuzz)', () => {
+    expectFail(decodeMsi(hex('00' + '0001' + '030b' + '0005' + '0100000000')), 'bad-value');
+    expectFail(decodeMsi(hex('02' + '0001' + '030b' + '0008' + '0000000100000005')), 'bad-value');
+    expect(expectOk(decodeMsi(hex('02' + '0001' + '030b' + '0008' + '00000000ffffffff')))).toMatchObject({ win32: 0xffffffff });
   });
 
   it('an HRESULT is kept unsigned and named', () => {

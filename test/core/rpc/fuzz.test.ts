@@ -6,80 +6,20 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Pdu, PType, decodePdu, encodePdu } from '../../../core/rpc/pdu';
-import { SyntaxId } from '../../../core/rpc/ndr';
+import { decodePdu, encodePdu } from '../../../core/rpc/pdu';
 import { decodeEptMapResponse, encodeTcpTower } from '../../../core/rpc/epm';
 import { decodeWdsRpcMessageRequest, decodeWdsRpcMessageResponse, encodeWdsRpcMessageRequest, encodeWdsRpcMessageResponse } from '../../../core/rpc/wds-rpc';
 import { RpcClient } from '../../../core/rpc/client';
 import { RpcConnector } from '../../../core/rpc/connect';
 import { FakeProvider } from './fake-provider';
 import { expectOk, isWellFormedResult } from '../codec/helpers';
+import { bytes, mutated, u16, u32, u8 } from '../../fuzz/arbitraries/common';
+import { expectedPdu, pdu, syntax } from '../../fuzz/arbitraries/rpc';
 import { SRVSVC } from './srvsvc';
 import { V } from './vectors';
 
 const RUNS = { numRuns: 400 };
-const u8 = fc.integer({ min: 0, max: 0xff });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const bytes = (maxLength: number, minLength = 0) => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
-const syntax: fc.Arbitrary<SyntaxId> = fc.record({ uuid: fc.uuid(), major: u16, minor: u16 });
-const auth = fc.record({ authType: u8, authLevel: u8, authPadLength: fc.constant(0), authContextId: u32, authValue: bytes(64, 1) });
-const flags = u8.map((f) => f & ~0x80);
-
-const pdu: fc.Arbitrary<Pdu> = fc.oneof(
-  fc.record({
-    type: fc.constantFrom(PType.BIND, PType.ALTER_CONTEXT),
-    flags,
-    callId: u32,
-    maxXmitFrag: u16,
-    maxRecvFrag: u16,
-    assocGroupId: u32,
-    contexts: fc.array(fc.record({ contextId: u16, abstractSyntax: syntax, transferSyntaxes: fc.array(syntax, { maxLength: 3 }) }), { maxLength: 3 }),
-    auth: fc.option(auth, { nil: undefined }),
-  }),
-  fc.record({
-    type: fc.constantFrom(PType.BIND_ACK, PType.ALTER_CONTEXT_RESP),
-    flags,
-    callId: u32,
-    maxXmitFrag: u16,
-    maxRecvFrag: u16,
-    assocGroupId: u32,
-    secondaryAddress: fc.stringMatching(/^[0-9]{0,6}$/),
-    results: fc.array(fc.record({ result: u16, reason: u16, transferSyntax: syntax }), { maxLength: 3 }),
-    auth: fc.option(auth, { nil: undefined }),
-  }),
-  fc.record({ type: fc.constant(PType.BIND_NAK), flags, callId: u32, rejectReason: u16, versions: fc.array(fc.record({ major: u8, minor: u8 }), { maxLength: 3 }) }),
-  fc.record({ type: fc.constant(PType.AUTH3), flags, callId: u32, auth }),
-  fc.record({
-    type: fc.constant(PType.REQUEST),
-    flags,
-    callId: u32,
-    allocHint: u32,
-    contextId: u16,
-    opnum: u16,
-    object: fc.option(fc.uuid(), { nil: undefined }),
-    stub: bytes(200),
-    auth: fc.option(auth, { nil: undefined }),
-  }),
-  fc.record({ type: fc.constant(PType.RESPONSE), flags, callId: u32, allocHint: u32, contextId: u16, cancelCount: u8, stub: bytes(200), auth: fc.option(auth, { nil: undefined }) }),
-  fc.record({ type: fc.constant(PType.FAULT), flags, callId: u32, allocHint: u32, contextId: u16, cancelCount: u8, status: u32, auth: fc.option(auth, { nil: undefined }) }),
-) as fc.Arbitrary<Pdu>; // absent optional fields come as undefined, which toEqual treats as missing
-
-/** What decode(encode(p)) must give: the computed auth padding, OBJECT_UUID set exactly when an object is present. */
-function expected(p: Pdu, back: Pdu): Pdu {
-  const e = { ...p } as Pdu;
-  if (e.auth) e.auth = { ...e.auth, authPadLength: back.auth?.authPadLength ?? -1 };
-  if (e.type === PType.REQUEST && e.object !== undefined) e.flags |= 0x80;
-  return e;
-}
-
-const mutated = (v: Buffer) =>
-  fc.array(fc.tuple(fc.nat(v.length - 1), u8), { minLength: 1, maxLength: 6 }).map((muts) => {
-    const b = Buffer.from(v);
-    for (const [i, x] of muts) b[i] = x;
-    return b;
-  });
-
+// Arbitraries: test/fuzz/arbitraries/rpc.ts (shared with the fuzz target table).
 describe('rpc fuzz: decoders never throw', () => {
   it('decodePdu on arbitrary bytes, and on arbitrary bytes behind a plausible header', () => {
     fc.assert(fc.property(bytes(300), (b) => isWellFormedResult(decodePdu(b))), RUNS);
@@ -109,7 +49,7 @@ describe('rpc fuzz: round trips', () => {
     fc.assert(
       fc.property(pdu, (p) => {
         const back = expectOk(decodePdu(encodePdu(p)));
-        expect(back).toEqual(expected(p, back));
+        expect(back).toEqual(expectedPdu(p, back));
         if (back.auth) expect(back.auth.authPadLength).toBeLessThan(16);
       }),
       RUNS,

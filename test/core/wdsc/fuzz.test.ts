@@ -7,81 +7,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildInitiateRequest, decodeInitiateRequest, decodeInitiateResult, encodeInitiateError, encodeInitiateReply } from '../../../core/wdsc/initiate';
-import { WdscPacket, WdscVariable, decodeWdsc, encodeWdsc } from '../../../core/wdsc/packet';
+import { decodeWdsc, encodeWdsc } from '../../../core/wdsc/packet';
 import { expectFail, expectOk, isWellFormedResult } from '../codec/helpers';
-import { mutate, mutation } from '../codec/mutations';
+import { bytes, mutate, mutation, u32 } from '../../fuzz/arbitraries/common';
+import { anyEncoded, reply, request, wdscPacket, wstr } from '../../fuzz/arbitraries/wdsc';
 import { MSI_GUID_HEX, T, block, le, packet } from './spec';
 
 const RUNS = { numRuns: 400 };
-const u8 = fc.integer({ min: 0, max: 0xff });
-const u16 = fc.integer({ min: 0, max: 0xffff });
-const u32 = fc.integer({ min: 0, max: 0xffffffff });
-const u64 = fc.bigInt({ min: 0n, max: 2n ** 64n - 1n });
-const bytes = (maxLength: number, minLength = 0) => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
-/** Strings without a null (the decoder stops at the first one). */
-const wstr = (maxLength: number) => fc.array(fc.integer({ min: 1, max: 0xffff }), { maxLength }).map((cs) => String.fromCharCode(...cs));
-const cstr = (maxLength: number) => fc.array(fc.integer({ min: 1, max: 0xff }), { maxLength }).map((cs) => String.fromCharCode(...cs));
-const arr = <T>(a: fc.Arbitrary<T>) => fc.array(a, { minLength: 1, maxLength: 5 });
-
-const value: fc.Arbitrary<Omit<WdscVariable, 'name'>> = fc.oneof(
-  fc.record({ type: fc.constant('BYTE' as const), value: u8 }),
-  fc.record({ type: fc.constant('USHORT' as const), value: u16 }),
-  fc.record({ type: fc.constant('ULONG' as const), value: u32 }),
-  fc.record({ type: fc.constant('ULONG64' as const), value: u64 }),
-  fc.record({ type: fc.constant('STRING' as const), value: cstr(40) }),
-  fc.record({ type: fc.constant('WSTRING' as const), value: wstr(40) }),
-  fc.record({ type: fc.constant('BLOB' as const), value: bytes(60) }),
-  fc.record({ type: fc.constant('BYTE[]' as const), value: arr(u8) }),
-  fc.record({ type: fc.constant('USHORT[]' as const), value: arr(u16) }),
-  fc.record({ type: fc.constant('ULONG[]' as const), value: arr(u32) }),
-  fc.record({ type: fc.constant('ULONG64[]' as const), value: arr(u64) }),
-  fc.record({ type: fc.constant('STRING[]' as const), value: arr(cstr(12)) }),
-  fc.record({ type: fc.constant('WSTRING[]' as const), value: arr(wstr(12)) }),
-  fc.integer({ min: 0, max: 20 }).chain((n) => fc.record({ type: fc.constant('BLOB[]' as const), value: arr(bytes(n, n)) })),
-) as fc.Arbitrary<Omit<WdscVariable, 'name'>>;
-
-/** Names: 1..32 characters, no null, unique without regard to case. */
-const variables = fc
-  .uniqueArray(fc.tuple(wstr(32).filter((s) => s.length > 0), value), { maxLength: 8, selector: ([n]) => n.toLowerCase() })
-  .map((vs) => vs.map(([name, v]) => ({ name, ...v }) as WdscVariable));
-const guid = bytes(16, 16).map((b) => {
-  const h = b.toString('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
-});
-const wdscPacket: fc.Arbitrary<WdscPacket> = fc.record({ endpoint: guid, packetType: u8, code: u32, variables });
-
-const ipv4 = fc.tuple(u8, u8, u8, u8).map((a) => a.join('.'));
-const reply = fc
-  .record({
-    multicastAddr: ipv4,
-    serverAddr: ipv4,
-    multicastPort: u16,
-    serverPort: u16,
-    contentSize: fc.maxSafeNat(),
-    blockSize: fc.integer({ min: 1, max: 0xffffffff }),
-    sessionId: u32,
-    contentMetadata: bytes(40),
-    secMode: fc.option(u32, { nil: undefined }),
-    symKey: fc.option(bytes(40), { nil: undefined }),
-    signKey: fc.option(bytes(40), { nil: undefined }),
-    hashAlgId: fc.option(u32, { nil: undefined }),
-    hmacAlgId: fc.option(u32, { nil: undefined }),
-    userSid: fc.option(bytes(28), { nil: undefined }),
-  })
-  .map((r) => {
-    const out: Record<string, unknown> = { ...r, totalBlocks: Number((BigInt(r.contentSize) + BigInt(r.blockSize) - 1n) / BigInt(r.blockSize)) };
-    for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
-    return out as Parameters<typeof encodeInitiateReply>[0];
-  });
-const request = fc.record({ namespace: wstr(60), content: wstr(60), clientName: wstr(20), bootDevice: fc.boolean() });
-
-const anyEncoded = fc.oneof(
-  wdscPacket.map(encodeWdsc),
-  reply.map(encodeInitiateReply),
-  u32.map(encodeInitiateError),
-  request.map((r) => buildInitiateRequest(r).packet),
-);
-
+// Arbitraries: test/fuzz/arbitraries/wdsc.ts (shared with the fuzz target table).
 function decodeAll(buf: Buffer): unknown[] {
   return [decodeWdsc(buf), decodeInitiateRequest(buf), decodeInitiateResult(0, buf)];
 }
