@@ -22,7 +22,6 @@ import { EXIT_OF, Exit, FailureKind } from '../errors';
 import type { Logger } from '../log/log';
 import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
 import type { AcpReport, Report } from '../report';
-import { statePath } from '../storage/state';
 import { redactUrl } from '../util/url';
 import { expandTemplate, packageUrl, Templates } from './config';
 import { joinInside, UnsafePathError } from './package-paths';
@@ -223,6 +222,10 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       http: [file.url],
       httpOnly: !multicast,
       timeoutMs,
+      // A failed file leaves no <out>.partial or <out>.osdcast: removed by the receive itself while it holds the
+      // lock (removed here, after it returned, they could be another osdcast's by then, or were never this one's
+      // when the lock was refused).
+      discardOnFailure: true,
     };
     log.info(
       `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${redactUrl(file.url)}` : `HTTP ${redactUrl(file.url)}`}`,
@@ -235,7 +238,6 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.drops!.authFailed += r.drops?.authFailed ?? 0;
     rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
-      removeLeftovers(out, log);
       const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;
       const kind = r.errorKind ?? 'internal';
       if (kind === 'kick-fail') {
@@ -250,7 +252,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       return fallbackExit(kind, err, r.exitCode);
     }
     if (file.size !== undefined && r.bytes !== file.size) {
-      removeLeftovers(out, log);
+      // The receive succeeded: its partial file became <out> and its state is gone; nothing else here is ours.
       return fallbackExit('incomplete', `${shownPath}: received ${r.bytes} bytes but the listing said ${file.size}`);
     }
     rep.bytes += r.bytes;
@@ -272,15 +274,4 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   }
   log.info(`package ${o.packageId}: all ${targets.length} files complete in ${dest} (${rep.multicastBytes} bytes multicast, ${rep.httpBytes} bytes HTTP)`);
   return finish(Exit.OK);
-}
-
-/** A failed file leaves no <out>.partial or <out>.osdcast behind: the task sequence's own download comes next. */
-function removeLeftovers(out: string, log: Logger): void {
-  for (const f of [`${out}.partial`, statePath(out)]) {
-    try {
-      fs.rmSync(f, { force: true });
-    } catch (e) {
-      log.warn(`could not remove ${f}: ${(e as Error).message}`);
-    }
-  }
 }

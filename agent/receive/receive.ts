@@ -72,6 +72,12 @@ export interface ReceiveOptions {
   preOs?: boolean;
   /** NTLM account for RPC initiation; absent: anonymous, then no authentication. */
   credentials?: Credentials;
+  /**
+   * acp: a failed receive leaves no `<out>.partial` or `<out>.osdcast` (the task sequence's own download comes
+   * next). They are removed here, while this receive still holds the lock, and only if it held it: a receive
+   * refused because another osdcast owns `<out>` never touches that one's files.
+   */
+  discardOnFailure?: boolean;
 }
 
 export interface ReceiveDeps {
@@ -149,6 +155,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let pump: DiskPump | undefined;
   let stopHybrid: () => void = () => {};
   let lock: OutLock | undefined;
+  let failed = false;
   try {
     // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
     lock = OutLock.acquire(o.out, log);
@@ -384,6 +391,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // At exit the state file records what is safely on disk, so a rerun resumes from there.
     if (pump && err.exitCode !== Exit.LOCAL_IO) await pump.close(true).catch(() => undefined);
     await pump?.quiesce(); // no write may still be running when the file is closed below
+    failed = true;
     return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message, errorKind: err.kind });
   } finally {
     if (overall) clearTimeout(overall);
@@ -394,6 +402,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     http?.close();
     sink?.close();
     await closeSocket(uni);
+    if (failed && lock && o.discardOnFailure) discardLeftovers(o.out, log);
     lock?.release();
   }
 
@@ -401,6 +410,17 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     r.seconds = Math.round((now() - t0) / 10) / 100;
     r.maxRssBytes = peakRss();
     return r;
+  }
+}
+
+/** A failed receive's `<out>.partial` and `<out>.osdcast`, removed (with the lock held: they are this run's). */
+function discardLeftovers(out: string, log: Logger): void {
+  for (const f of [`${out}.partial`, statePath(out), `${statePath(out)}.tmp`]) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch (e) {
+      log.warn(`could not remove ${f}: ${(e as Error).message}`);
+    }
   }
 }
 
