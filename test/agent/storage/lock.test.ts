@@ -126,4 +126,68 @@ describe('OutLock', () => {
     expect(e.exitCode).toBe(Exit.LOCAL_IO);
     expect(e.message).toMatch(/^cannot create the lock .*x\.wim\.osdcast\.lock: /);
   });
+
+  describe('two osdcasts starting at once (another one\'s whole acquire between any two of this one\'s file operations)', () => {
+    const A = 1001;
+    const B = 1002;
+    /** The real fs, running `between` once after the k-th call (k = 0: before the first). */
+    function interleaved(k: number, between: () => void): typeof fs {
+      let calls = 0;
+      let ran = false;
+      const once = () => {
+        if (!ran) {
+          ran = true;
+          between();
+        }
+      };
+      if (k === 0) once();
+      return new Proxy(fs, {
+        get(t, name) {
+          const v = (t as unknown as Record<string | symbol, unknown>)[name];
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            try {
+              return (v as (...a: unknown[]) => unknown).apply(t, args);
+            } finally {
+              if (++calls === k) once();
+            }
+          };
+        },
+      });
+    }
+
+    type Outcome = { lock?: OutLock; error?: OsdcastError };
+    const attempt = (f: () => OutLock): Outcome => {
+      try {
+        return { lock: f() };
+      } catch (e) {
+        return { error: e as OsdcastError };
+      }
+    };
+
+    it.each([
+      ['no lock there', () => {}],
+      ['a dead owner\'s stale lock there', () => fs.writeFileSync(lockPath(out), JSON.stringify({ pid: 999_999, boot: 'b' }) + '\n')],
+      ['an empty lock there (from a crash)', () => fs.writeFileSync(lockPath(out), '')],
+    ])('%s: exactly one of the two holds the lock, the other is told it is in use', (_name, setup) => {
+      for (let k = 0; k <= 12; k++) {
+        setup();
+        let a: Outcome | undefined;
+        const runA = () => void (a ??= attempt(() => OutLock.acquire(out, memLogger().log, { pid: A, boot: 'b', held: new Set(), isAlive: (p) => p === B })));
+        const b = attempt(() => OutLock.acquire(out, memLogger().log, { pid: B, boot: 'b', held: new Set(), isAlive: (p) => p === A, fs: interleaved(k, runA) }));
+        if (!a) runA(); // B made fewer than k file operations: A comes after it
+        a = a!;
+        const where = `A's acquire after B's file operation ${k}`;
+        const holders = [a, b].filter((x) => x.lock);
+        expect(holders, where).toHaveLength(1);
+        const loser = a.lock ? b : a;
+        expect(loser.error?.exitCode, `${where}: ${loser.error?.message}`).toBe(Exit.LOCAL_IO);
+        expect(loser.error!.message, where).toContain(`is in use by osdcast PID ${a.lock ? A : B}`);
+        expect(parseLock(fs.readFileSync(lockPath(out), 'utf8'))!.pid, where).toBe(a.lock ? A : B);
+        expect(fs.readdirSync(dir), where).toEqual([path.basename(lockPath(out))]);
+        holders[0]!.lock!.release();
+        expect(fs.readdirSync(dir), where).toEqual([]);
+      }
+    });
+  });
 });
