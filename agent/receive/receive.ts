@@ -164,6 +164,11 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     const retries = o.retries ?? DEFAULTS.retries;
     const retryDelayMs = o.retryDelayMs ?? DEFAULTS.retryDelayMs;
     if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
+    // The DP's name once, before any request (the --sha256-url fetch included): one that does not resolve is said
+    // so, without retries; with an HTTP source the receive falls back to it below.
+    const resolved = o.httpOnly ? undefined : await resolveHost(o.server, deps.lookup);
+    const unresolved = resolved && !resolved.ok ? new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`) : undefined;
+    if (unresolved && !http) throw unresolved;
     const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
 
     // ---- 1. multicast session (unless --http-only)
@@ -175,9 +180,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     if (!o.httpOnly) {
       if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
       try {
-        // The name once, before any request: one that does not resolve is said so, without retries.
-        const resolved = await resolveHost(o.server, deps.lookup);
-        if (!resolved.ok) throw new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`);
+        if (!resolved?.ok) throw unresolved; // (set whenever the name did not resolve)
         const server = resolved.address;
         if (server !== o.server) log.info(`${o.server} is ${server}`);
         const route = o.iface ?? (await routeTo(server, o.port).catch(() => undefined));

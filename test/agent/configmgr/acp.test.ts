@@ -9,6 +9,7 @@ import { Exit } from '../../../agent/errors';
 import { silentLogger } from '../../../agent/log/log';
 import type { ReceiveOptions } from '../../../agent/receive/receive';
 import type { Report } from '../../../agent/report';
+import { memLogger } from '../transport/helpers';
 
 describe('acp arguments', () => {
   it('parses [<INI>] <PackageID> <DestinationDir>', () => {
@@ -176,6 +177,33 @@ describe('acp: a file whose --out another osdcast holds', () => {
     } finally {
       await d.close();
       fs.rmSync(dest, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('acp: a DP name that does not resolve', () => {
+  it('exits 3 "cannot resolve dp01.invalid: …" before any request and before the folder is created, without retries', async () => {
+    const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-acp-'));
+    try {
+      const dest = path.join(parent, 'PS100004');
+      const { log, lines } = memLogger();
+      const r = await runAcp(
+        {
+          packageId: 'PS100004',
+          destination: dest,
+          server: { host: 'dp01.invalid', port: 5041 },
+          templates: templatesOf({}),
+          // retries that would take a minute if they happened
+          receive: { retries: 3, retryDelayMs: 20_000 },
+        },
+        { log, receive: () => Promise.reject(new Error('no receive: the listing comes first')) },
+      );
+      expect(r).toMatchObject({ status: 'error', exitCode: Exit.NO_SESSION, errorKind: 'no-session', files: 0 });
+      expect(r.error).toMatch(/^cannot resolve dp01\.invalid: no such host/);
+      expect(lines().map((l) => String(l.msg)).filter((m) => /listing|retrying/.test(m))).toEqual([]);
+      expect(fs.readdirSync(parent)).toEqual([]);
+    } finally {
+      fs.rmSync(parent, { recursive: true, force: true });
     }
   });
 });
