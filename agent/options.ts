@@ -217,6 +217,7 @@ export const FLAGS = {
     group: G.what,
     unit: 'path',
     help: 'output file; data is written to <path>.partial and renamed only when complete',
+    parse: nonEmpty('--out'),
     required: true,
     default: { shown: 'required' },
     feeds: 'out',

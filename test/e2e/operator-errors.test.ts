@@ -140,6 +140,8 @@ describe('--out, --namespace, --content, --cache: one line, nothing touched', ()
   it.each([
     [['--namespace', ''], '--namespace must not be empty'],
     [['--content', ' '], '--content must not be empty'],
+    [['--out', ''], '--out must not be empty'],
+    [['--out', '  '], '--out must not be empty'],
     [['--cache', '99999999'], /--cache must be at most \d+ MiB \((Node's largest Buffer|half of this machine's memory)\), got "99999999"/],
   ])('%j exits 2 naming what is wrong', async (extra, msg) => {
     const out = path.join(dir, 'flags.wim');
