@@ -157,10 +157,12 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let lock: OutLock | undefined;
   let failed = false;
   try {
-    // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
-    lock = OutLock.acquire(o.out, log);
+    // Usage errors first: they are exit 2 whether or not another osdcast runs, and take no lock.
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
+    if (!o.httpOnly && o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
+    // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
+    lock = OutLock.acquire(o.out, log);
     const retries = o.retries ?? DEFAULTS.retries;
     const retryDelayMs = o.retryDelayMs ?? DEFAULTS.retryDelayMs;
     if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
@@ -178,7 +180,6 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     let mac: Buffer = Buffer.alloc(6);
     let onUni: Handler = () => {};
     if (!o.httpOnly) {
-      if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
       try {
         if (!resolved?.ok) throw unresolved; // (set whenever the name did not resolve)
         const server = resolved.address;

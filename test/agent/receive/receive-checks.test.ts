@@ -1,7 +1,9 @@
 /**
  * agent/receive/receive.ts: what is found before any request (and, for usage errors, before the lock): a DP name
- * that does not resolve stops the run before the --sha256-url fetch.
+ * that does not resolve stops the run before the --sha256-url fetch; --interface not of this machine and
+ * --http-only without --http are exit 2 even while another osdcast holds <out>, and touch no lock.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -39,5 +41,30 @@ describe('receive: the DP name first', () => {
     expect(r.error).toMatch(/^cannot resolve dp01\.invalid: no such host/);
     expect(requests).toBe(0);
     expect(fs.readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('receive: usage errors before the lock', () => {
+  it.each([
+    ['--interface 10.9.9.9 (not of this machine)', { server: '127.0.0.1', iface: '10.9.9.9' }, /^--interface 10\.9\.9\.9 is not an address of this machine$/],
+    ['--http-only without --http', { httpOnly: true }, /^--http-only needs at least one --http <url>$/],
+  ])('%s: exit 2 while another osdcast holds --out, its lock untouched; and no lock made when none is there', async (_name, extra, msg) => {
+    const out = path.join(dir, 'x.wim');
+    const owner = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      fs.writeFileSync(`${out}.osdcast.lock`, `${owner.pid}\n`);
+      const busy = await receive({ ...base(), ...extra }, { log: memLogger().log });
+      expect(busy).toMatchObject({ status: 'error', exitCode: Exit.USAGE, errorKind: 'usage' });
+      expect(busy.error).toMatch(msg);
+      expect(fs.readFileSync(`${out}.osdcast.lock`, 'utf8')).toBe(`${owner.pid}\n`);
+      fs.rmSync(`${out}.osdcast.lock`);
+      const { log, lines } = memLogger();
+      const free = await receive({ ...base(), ...extra }, { log });
+      expect(free.exitCode).toBe(Exit.USAGE);
+      expect(lines().filter((l) => /lock/.test(String(l.msg)))).toEqual([]);
+      expect(fs.readdirSync(dir)).toEqual([]);
+    } finally {
+      owner.kill('SIGKILL');
+    }
   });
 });
