@@ -39,7 +39,8 @@ const DISCOVERY_HELP = `Server: --server, else the ACP INI (acp only), OSDCAST_S
 and in WinPE the PXE boot server (PEBootServerAddr); the log names the source used.`;
 
 const LOG_HELP = `Logs: in a task sequence (_SMSTSLogPath set) CMTrace lines in %_SMSTSLogPath%\\osdcast.log, rotated at
---log-max-size to osdcast.lo_; otherwise on stderr: plain text lines on a terminal (with a progress line below them:
+--log-max-size to osdcast.lo_; otherwise on stderr: plain text lines on a terminal (time, level, message, then the
+record's other fields as key=value; below them a progress line:
 percent, MiB done/total, rate, ETA, bytes by multicast and by HTTP; --quiet hides it), pino JSON into a pipe or file.
 stdout carries only the --json report.`;
 

@@ -461,7 +461,7 @@ export const FLAGS = {
     commands: BOTH,
     group: G.out,
     unit: 'choice',
-    help: 'text (time, level, message; the default on a terminal), json (pino lines; the default for pipes and --log-file) or cmtrace (ConfigMgr log format; the default when _SMSTSLogPath is set)',
+    help: 'text (time, level, message, then the record\'s other fields as key=value; the default on a terminal), json (pino lines; the default for pipes and --log-file) or cmtrace (ConfigMgr log format; the default when _SMSTSLogPath is set)',
     choices: ['text', 'json', 'cmtrace'],
     default: { shown: '`cmtrace` when `_SMSTSLogPath` is set, `text` on a terminal, else `json`' },
   }),

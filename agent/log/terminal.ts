@@ -1,5 +1,6 @@
 /**
- * What a person at a terminal sees (stderr is a TTY): log lines in plain text (time, level, message), and below
+ * What a person at a terminal sees (stderr is a TTY): log lines in plain text (time, level, message, then the
+ * record's other fields as key=value; control characters escaped), and below
  * them one progress line redrawn in place (carriage return, erase line). A log line first erases the progress
  * line, prints itself, then redraws the progress line after it, so the two never overwrite each other.
  * Files and pipes never come here: they keep their formats (json, cmtrace) and get no progress line.
