@@ -7,7 +7,8 @@
  * still resumes. Gone means: no process with that PID, or a PID from an earlier boot of this machine (the lock
  * records the boot: Linux's boot_id, elsewhere the boot time; after a reboot, above all in WinPE, the old PID may
  * belong to some other process by now). A live process with the recorded PID on the same boot is taken to be that
- * osdcast. This process's own PID in a lock it does not hold is an earlier process's (its locks are known here).
+ * osdcast, unless the lock records the process's start time (Linux) and that PID's start time now differs (the PID
+ * was given to a later process). This process's own PID in a lock it does not hold is an earlier process's (its locks are known here).
  *
  * Races between two osdcasts starting at once: the lock is written to `<lock>.<pid>.tmp` and hard-linked into
  * place, so it appears complete or not at all (never an empty file another one would read as stale), and the link
@@ -16,7 +17,9 @@
  * one's new lock, which goes back into place (and is then found held). Left open: a third osdcast linking its lock
  * in the instant between that rename and the putting back (the second one's lock is then lost, not overwritten).
  *
- * File: one JSON line {"pid":n,"host":"…","boot":"…"|n,"started":"<ISO time>"}; a bare PID is read too.
+ * File: one JSON line {"pid":n,"host":"…","boot":"…"|n,"started":"<ISO time>","pidStart":n}; a bare PID is read too.
+ * `host` is recorded, not compared: WinPE names itself anew at each boot (MININT-…), so a lock of an earlier boot of
+ * the same machine would look like another machine's.
  */
 import nodeFs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +33,8 @@ export interface LockOwner {
   /** Linux boot_id, or the boot time in seconds since the epoch. */
   boot?: string | number;
   started?: string;
+  /** When the process started (Linux: /proc/<pid>/stat starttime, clock ticks since boot), where it can be read. */
+  pidStart?: number;
 }
 
 type LockFs = Pick<typeof nodeFs, 'writeFileSync' | 'linkSync' | 'renameSync' | 'readFileSync' | 'unlinkSync'>;
@@ -42,6 +47,8 @@ export interface LockDeps {
   /** This boot's identity (default: bootIdentity()). */
   boot?: string | number;
   now?: () => number;
+  /** When the process with this PID started, or undefined where that cannot be read (default: processStart). */
+  startOf?: (pid: number) => number | undefined;
   /** The locks this process holds (default: the module's own set; a test gives each simulated process its own). */
   held?: Set<string>;
 }
@@ -69,6 +76,18 @@ export function processAlive(pid: number): boolean {
   } catch (e) {
     // EPERM: it exists, it is someone else's.
     return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Linux: the process's start time in clock ticks since boot (/proc/<pid>/stat field 22); elsewhere undefined. */
+export function processStart(pid: number): number | undefined {
+  try {
+    const stat = nodeFs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // after "pid (comm)" (comm may hold spaces and parentheses): field 3 onwards
+    const n = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+    return Number.isSafeInteger(n) ? n : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -135,10 +154,14 @@ export class OutLock {
     const pid = deps.pid ?? process.pid;
     const alive = deps.isAlive ?? processAlive;
     const boot = deps.boot ?? bootIdentity();
+    const startOf = deps.startOf ?? processStart;
+    // The PID is alive and is still the process that wrote the lock (not a later one given the same PID).
+    const sameProcess = (o: LockOwner) => o.pidStart === undefined || startOf(o.pid) === undefined || startOf(o.pid) === o.pidStart;
     const file = lockPath(out);
     const held = deps.held ?? heldHere;
     if (held.has(file)) throw new OsdcastError('io', `${out} is in use by osdcast PID ${pid} (this process); lock ${file}`);
-    const text = JSON.stringify({ pid, host: os.hostname(), boot, started: new Date((deps.now ?? Date.now)()).toISOString() } satisfies LockOwner) + '\n';
+    const pidStart = startOf(pid);
+    const text = JSON.stringify({ pid, host: os.hostname(), boot, started: new Date((deps.now ?? Date.now)()).toISOString(), ...(pidStart !== undefined ? { pidStart } : {}) } satisfies LockOwner) + '\n';
     // The lock appears whole or not at all: written to a file of this process, then hard-linked into place (link
     // fails with EEXIST when a lock is there; NTFS and every Unix file system have hard links).
     const tmp = `${file}.${pid}.tmp`;
@@ -159,7 +182,7 @@ export class OutLock {
         const seen = readLock(fs, file);
         if (seen === undefined) continue; // released meanwhile
         const owner = parseLock(seen);
-        if (owner && owner.pid !== pid && sameBoot(owner.boot, boot) && alive(owner.pid)) throw inUse(out, file, owner);
+        if (owner && owner.pid !== pid && sameBoot(owner.boot, boot) && alive(owner.pid) && sameProcess(owner)) throw inUse(out, file, owner);
         // Stale. Taken over by moving it aside under a name of this process and checking that what was moved is
         // what was judged stale: another osdcast may have taken it over and put its own lock there meanwhile.
         const aside = `${file}.${pid}.stale`;
@@ -182,7 +205,7 @@ export class OutLock {
         }
         unlinkQuiet(fs, aside);
         const who = owner ? `osdcast PID ${owner.pid}${owner.started ? ` (started ${owner.started})` : ''}` : 'an unreadable owner';
-        const why = !owner ? 'the file names no PID' : owner.pid === pid ? 'that PID is now this process (an earlier one left the lock)' : !sameBoot(owner.boot, boot) ? 'it ran before this machine last booted' : 'that process is no longer running';
+        const why = !owner ? 'the file names no PID' : owner.pid === pid ? 'that PID is now this process (an earlier one left the lock)' : !sameBoot(owner.boot, boot) ? 'it ran before this machine last booted' : alive(owner.pid) ? 'that PID now belongs to a process started later' : 'that process is no longer running';
         log.warn(`taking over the stale lock ${file} of ${who}: ${why}`);
       }
     } finally {

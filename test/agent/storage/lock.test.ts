@@ -2,13 +2,14 @@
  * agent/storage/lock.ts: one osdcast per --out. A live owner (same boot) stops a second one with exit 6 and its
  * files untouched; a dead owner, one from an earlier boot or an unreadable lock is taken over with a warning.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Exit, OsdcastError } from '../../../agent/errors';
-import { OutLock, bootIdentity, lockPath, parseLock, processAlive } from '../../../agent/storage/lock';
+import { OutLock, bootIdentity, lockPath, parseLock, processAlive, processStart } from '../../../agent/storage/lock';
+import { canRun } from '../../support/env';
 import { memLogger } from '../transport/helpers';
 
 /** A PID that was just in use and is not any more (a child that exited and was reaped). */
@@ -105,6 +106,27 @@ describe('OutLock', () => {
     fs.writeFileSync(lockPath(out), JSON.stringify({ pid: process.pid, boot: 1_700_000_000 }));
     expect(thrown(() => OutLock.acquire(out, log, { pid: 1, boot: 1_700_000_030 })).exitCode).toBe(Exit.LOCAL_IO);
     OutLock.acquire(out, log, { pid: 1, boot: 1_700_000_900 }).release();
+  });
+
+  it('a live PID whose start time differs from the one the lock recorded is a later process with the same PID: taken over', async () => {
+    if (!canRun(process.platform === 'linux', 'process start times are read from /proc (Linux)')) return;
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const pid = sleeper.pid!;
+      while (processStart(pid) === undefined) await new Promise((r) => setTimeout(r, 10));
+      const start = processStart(pid)!;
+      const { log, lines } = memLogger();
+      const own = OutLock.acquire(out, log);
+      expect(parseLock(fs.readFileSync(lockPath(out), 'utf8'))!.pidStart).toBe(processStart(process.pid));
+      own.release();
+      fs.writeFileSync(lockPath(out), JSON.stringify({ pid, boot: bootIdentity(), pidStart: start }));
+      expect(thrown(() => OutLock.acquire(out, log)).message).toContain(`is in use by osdcast PID ${pid}`);
+      fs.writeFileSync(lockPath(out), JSON.stringify({ pid, boot: bootIdentity(), pidStart: start - 1 }));
+      OutLock.acquire(out, log).release();
+      expect(String(lines()[0]!.msg)).toBe(`taking over the stale lock ${lockPath(out)} of osdcast PID ${pid}: that PID now belongs to a process started later`);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
   });
 
   it('an unreadable lock file is taken over', () => {
