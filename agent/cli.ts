@@ -12,7 +12,7 @@ import { MSI_PORT } from '../core/codec/msi';
 import { looksLikeAcpCall, parseAcpPositionals, runAcp } from './configmgr/acp';
 import { Templates, templatesOf } from './configmgr/config';
 import { defaultExeDir, describeAttempts, DiscoveryAttempt, DiscoveryResult, discoverServer } from './configmgr/discovery';
-import { Exit } from './errors';
+import { EXIT_OF, Exit, type FailureKind } from './errors';
 import { checkOut } from './storage/out-path';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
 import { ProgressMeter, Terminal } from './log/terminal';
@@ -39,7 +39,8 @@ const DISCOVERY_HELP = `Server: --server, else the ACP INI (acp only), OSDCAST_S
 and in WinPE the PXE boot server (PEBootServerAddr); the log names the source used.`;
 
 const LOG_HELP = `Logs: in a task sequence (_SMSTSLogPath set) CMTrace lines in %_SMSTSLogPath%\\osdcast.log, rotated at
---log-max-size to osdcast.lo_; otherwise on stderr: plain text lines on a terminal (with a progress line below them:
+--log-max-size to osdcast.lo_; otherwise on stderr: plain text lines on a terminal (time, level, message, then the
+record's other fields as key=value; below them a progress line:
 percent, MiB done/total, rate, ETA, bytes by multicast and by HTTP; --quiet hides it), pino JSON into a pipe or file.
 stdout carries only the --json report.`;
 
@@ -105,7 +106,7 @@ read-only, --out in use by another osdcast: <out>.osdcast.lock), 130 interrupted
       // --out before anything else: a folder is a usage error, an unwritable place exit 6; one line, nothing touched.
       const outProblem = checkOut(f.out!);
       if (outProblem?.kind === 'usage') cmd.error(outProblem.message, { exitCode: Exit.USAGE, code: 'osdcast.out' });
-      if (outProblem) return exit(oneLineFailure(f, outProblem.message, Exit.LOCAL_IO));
+      if (outProblem) return exit(failedBeforeRun(f, mappings, outProblem.kind, outProblem.message));
       let server: Server | undefined = f.server;
       let from = '--server';
       let disc: DiscoveryResult | undefined;
@@ -250,11 +251,16 @@ function openLog(f: CommonFlags): Logger {
   return log;
 }
 
-/** A failure found before the run (e.g. an unwritable --out): one line on stderr, and in the log file if there is one. */
-function oneLineFailure(f: CommonFlags, message: string, code: number): number {
-  if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) openLog(f).error(message);
-  process.stderr.write(`osdcast: ${message}\n`);
-  return code;
+/**
+ * A failure found after the flags were read but before the run (e.g. an unwritable --out): one line on stderr (and
+ * in the log file if there is one), and, as for any run, the --json report and the --ts-var variables.
+ */
+function failedBeforeRun(f: CommonFlags, mappings: TsVarMapping[], kind: FailureKind, message: string): number {
+  const rep: Report = { status: 'error', exitCode: EXIT_OF[kind], bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, error: message, errorKind: kind, integrity: 'unverified', initiation: 'none' };
+  const log = openLog(f);
+  if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) log.error({ report: rep }, message);
+  if (f.json) process.stderr.write(`osdcast: ${message}\n`); // without --json finishRun writes it
+  return finishRun(f, rep, mappings, log);
 }
 
 /** SIGINT/SIGTERM abort the run (the agent sends LEAVE first); returns the signal and a function to unhook. */

@@ -22,7 +22,7 @@ import { EXIT_OF, Exit, FailureKind } from '../errors';
 import type { Logger } from '../log/log';
 import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
 import type { AcpReport, Report } from '../report';
-import { statePath } from '../storage/state';
+import { resolveHost } from '../transport/resolve';
 import { redactUrl } from '../util/url';
 import { expandTemplate, packageUrl, Templates } from './config';
 import { joinInside, UnsafePathError } from './package-paths';
@@ -91,7 +91,7 @@ export interface AcpOptions {
   receive: Pick<ReceiveOptions, 'iface' | 'cacheBytes' | 'blockBase' | 'retries' | 'retryDelayMs' | 'mcastTimeoutMs' | 'minRateBytesPerSec' | 'minRateWindowMs' | 'ca' | 'insecure' | 'msiTries' | 'msiRetryMs' | 'inactivityMs' | 'initiation' | 'rpcPort' | 'rpcTimeoutMs' | 'preOs' | 'credentials'>;
 }
 
-export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress'> {
+export interface AcpDeps extends Pick<ReceiveDeps, 'signal' | 'onProgress' | 'lookup'> {
   log: Logger;
   receive: (o: ReceiveOptions, deps: ReceiveDeps) => Promise<Report>;
   now?: () => number;
@@ -141,20 +141,26 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   };
   const deadline = o.timeoutMs ? t0 + o.timeoutMs : undefined;
 
-  // ---- 1. the destination folder
-  try {
-    fs.mkdirSync(dest, { recursive: true });
-  } catch (e) {
-    return fallbackExit('io', `cannot create ${dest}: ${(e as Error).message}`);
-  }
-
-  // ---- 2. the listing
+  // ---- 1. the package URL, and its host's name once, before any request and before the folder is created: one
+  // that does not resolve is said so (exit 3), without the retries meant for a DP that does not answer.
   let pkgUrl: string;
   try {
     pkgUrl = packageUrl(o.templates.http, o.packageId, o.server.host, o.templates.drive);
   } catch (e) {
     return fallbackExit('usage', (e as Error).message);
   }
+  const davHost = new URL(pkgUrl).hostname.replace(/^\[(.*)\]$/, '$1');
+  const resolved = await resolveHost(davHost, deps.lookup);
+  if (!resolved.ok) return fallbackExit('no-session', `cannot resolve ${davHost}: ${resolved.message}`);
+
+  // ---- 2. the destination folder
+  try {
+    fs.mkdirSync(dest, { recursive: true });
+  } catch (e) {
+    return fallbackExit('io', `cannot create ${dest}: ${(e as Error).message}`);
+  }
+
+  // ---- 3. the listing
   log.info(`package ${o.packageId}: listing ${redactUrl(pkgUrl)} (WebDAV PROPFIND, Depth: 1)`);
   let listing: PackageListing;
   try {
@@ -179,7 +185,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   const total = listing.files.reduce((a, f) => a + (f.size ?? 0), 0);
   log.info(`package ${o.packageId}: ${listing.files.length} files, ${listing.dirs.length} folders, ${total} bytes (${listing.requests} PROPFIND requests)`);
 
-  // ---- 3. folders, then files
+  // ---- 4. folders, then files
   const targets: { file: PackageFile; out: string }[] = [];
   try {
     for (const d of listing.dirs) fs.mkdirSync(joinInside(dest, d), { recursive: true });
@@ -223,11 +229,15 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       http: [file.url],
       httpOnly: !multicast,
       timeoutMs,
+      // A failed file leaves no <out>.partial or <out>.osdcast: removed by the receive itself while it holds the
+      // lock (removed here, after it returned, they could be another osdcast's by then, or were never this one's
+      // when the lock was refused).
+      discardOnFailure: true,
     };
     log.info(
       `file ${i + 1}/${targets.length} ${shownPath}${file.size !== undefined ? ` (${file.size} bytes)` : ''}: ${multicast ? `multicast ${ro.namespace} / ${ro.content}, HTTP fallback ${redactUrl(file.url)}` : `HTTP ${redactUrl(file.url)}`}`,
     );
-    const r = await deps.receive(ro, { log, signal: deps.signal, onProgress: deps.onProgress });
+    const r = await deps.receive(ro, { log, signal: deps.signal, onProgress: deps.onProgress, lookup: deps.lookup });
     rep.multicastBytes += r.multicastBytes;
     rep.httpBytes += r.httpBytes;
     rep.droppedPackets += r.droppedPackets;
@@ -235,7 +245,6 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.drops!.authFailed += r.drops?.authFailed ?? 0;
     rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
-      removeLeftovers(out, log);
       const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;
       const kind = r.errorKind ?? 'internal';
       if (kind === 'kick-fail') {
@@ -250,7 +259,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
       return fallbackExit(kind, err, r.exitCode);
     }
     if (file.size !== undefined && r.bytes !== file.size) {
-      removeLeftovers(out, log);
+      // The receive succeeded: its partial file became <out> and its state is gone; nothing else here is ours.
       return fallbackExit('incomplete', `${shownPath}: received ${r.bytes} bytes but the listing said ${file.size}`);
     }
     rep.bytes += r.bytes;
@@ -272,15 +281,4 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
   }
   log.info(`package ${o.packageId}: all ${targets.length} files complete in ${dest} (${rep.multicastBytes} bytes multicast, ${rep.httpBytes} bytes HTTP)`);
   return finish(Exit.OK);
-}
-
-/** A failed file leaves no <out>.partial or <out>.osdcast behind: the task sequence's own download comes next. */
-function removeLeftovers(out: string, log: Logger): void {
-  for (const f of [`${out}.partial`, statePath(out)]) {
-    try {
-      fs.rmSync(f, { force: true });
-    } catch (e) {
-      log.warn(`could not remove ${f}: ${(e as Error).message}`);
-    }
-  }
 }

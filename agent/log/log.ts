@@ -3,7 +3,7 @@
  * stdout is reserved for the --json report, so logs go to stderr or a file.
  *
  * Formats: 'json' (pino's JSON lines), 'cmtrace' (agent/log/cmtrace.ts: the ConfigMgr log format CMTrace and
- * OneTrace read) or 'text' (time, level, message: agent/log/terminal.ts; the default on a terminal). On a
+ * OneTrace read) or 'text' (time, level, message, then the record's other fields as key=value: agent/log/terminal.ts; the default on a terminal). On a
  * terminal every line goes through the Terminal, which keeps the progress line below the log lines. Files rotate at `maxSize` bytes to `<name>.lo_` (one previous file kept), as ConfigMgr does:
  * WinPE's X: drive is a small RAM disk. Where logs go by default is decided by the CLI (resolveLogTarget).
  */

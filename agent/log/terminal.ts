@@ -1,5 +1,6 @@
 /**
- * What a person at a terminal sees (stderr is a TTY): log lines in plain text (time, level, message), and below
+ * What a person at a terminal sees (stderr is a TTY): log lines in plain text (time, level, message, then the
+ * record's other fields as key=value; control characters escaped), and below
  * them one progress line redrawn in place (carriage return, erase line). A log line first erases the progress
  * line, prints itself, then redraws the progress line after it, so the two never overwrite each other.
  * Files and pipes never come here: they keep their formats (json, cmtrace) and get no progress line.
@@ -18,13 +19,25 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 /** Fields a text line never shows: pino's own, and the run's report (that is --json's and the log files'). */
 const HIDDEN = new Set(['level', 'time', 'pid', 'hostname', 'msg', 'v', 'report']);
 
+const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Control characters made visible (C0, DEL and C1: \n, \r, \t, else \xHH), so that nothing a log line carries (a
+ * name from the DP, a file name, an error text) can move the cursor, erase the progress line or send an escape
+ * sequence to the terminal; a backslash stays as it is.
+ */
+function visible(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => NAMED[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 /** key=value for the scalars of a record's fields (nested ones as a.b=value), skipping values the message already says. */
 function fieldsText(rec: Record<string, unknown>, msg: string): string[] {
   const out: string[] = [];
   const said = (v: string) => new RegExp(`(^|[^\\w.])${v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^\\w.])`).test(msg);
   const walk = (prefix: string, v: unknown, depth: number) => {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
-      if (!said(String(v))) out.push(`${prefix}=${v}`);
+      if (!said(String(v))) out.push(`${visible(prefix)}=${visible(String(v))}`);
     } else if (v && typeof v === 'object' && !Array.isArray(v) && depth < 2) {
       for (const [k, x] of Object.entries(v)) if (k !== 'stack') walk(`${prefix}.${k}`, x, depth + 1);
     }
@@ -42,13 +55,13 @@ export function textLine(json: string): string {
   try {
     rec = JSON.parse(json) as Record<string, unknown>;
   } catch {
-    return json.replace(/\n$/, '');
+    return visible(json.replace(/\n$/, ''));
   }
   const t = typeof rec.time === 'string' || typeof rec.time === 'number' ? new Date(rec.time) : new Date();
   const time = `${pad2(t.getHours())}:${pad2(t.getMinutes())}:${pad2(t.getSeconds())}`;
   const level = (LEVELS[rec.level as number] ?? String(rec.level)).padEnd(5);
   const msg = typeof rec.msg === 'string' ? rec.msg : '';
-  return [time, level, msg, ...fieldsText(rec, msg)].filter((p) => p !== '').join(' ');
+  return [time, level, visible(msg), ...fieldsText(rec, msg)].filter((p) => p !== '').join(' ');
 }
 
 export interface Screen {

@@ -72,6 +72,12 @@ export interface ReceiveOptions {
   preOs?: boolean;
   /** NTLM account for RPC initiation; absent: anonymous, then no authentication. */
   credentials?: Credentials;
+  /**
+   * acp: a failed receive leaves no `<out>.partial` or `<out>.osdcast` (the task sequence's own download comes
+   * next). They are removed here, while this receive still holds the lock, and only if it held it: a receive
+   * refused because another osdcast owns `<out>` never touches that one's files.
+   */
+  discardOnFailure?: boolean;
 }
 
 export interface ReceiveDeps {
@@ -154,14 +160,22 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let pump: DiskPump | undefined;
   let stopHybrid: () => void = () => {};
   let lock: OutLock | undefined;
+  let failed = false;
   try {
-    // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
-    lock = OutLock.acquire(o.out, log);
+    // Usage errors first: they are exit 2 whether or not another osdcast runs, and take no lock.
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
+    if (!o.httpOnly && o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
+    // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
+    lock = OutLock.acquire(o.out, log);
     const retries = o.retries ?? DEFAULTS.retries;
     const retryDelayMs = o.retryDelayMs ?? DEFAULTS.retryDelayMs;
     if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
+    // The DP's name once, before any request (the --sha256-url fetch included): one that does not resolve is said
+    // so, without retries; with an HTTP source the receive falls back to it below.
+    const resolved = o.httpOnly ? undefined : await resolveHost(o.server, deps.lookup);
+    const unresolved = resolved && !resolved.ok ? new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`) : undefined;
+    if (unresolved && !http) throw unresolved;
     const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
 
     // ---- 1. multicast session (unless --http-only)
@@ -171,11 +185,8 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     let mac: Buffer = Buffer.alloc(6);
     let onUni: Handler = () => {};
     if (!o.httpOnly) {
-      if (o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
       try {
-        // The name once, before any request: one that does not resolve is said so, without retries.
-        const resolved = await resolveHost(o.server, deps.lookup);
-        if (!resolved.ok) throw new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`);
+        if (!resolved?.ok) throw unresolved; // (set whenever the name did not resolve)
         const server = resolved.address;
         if (server !== o.server) log.info(`${o.server} is ${server}`);
         const route = o.iface ?? (await routeTo(server, o.port).catch(() => undefined));
@@ -389,6 +400,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     // At exit the state file records what is safely on disk, so a rerun resumes from there.
     if (pump && err.exitCode !== Exit.LOCAL_IO) await pump.close(true).catch(() => undefined);
     await pump?.quiesce(); // no write may still be running when the file is closed below
+    failed = true;
     return finishReport({ ...report, status: 'error', exitCode: err.exitCode, error: err.message, errorKind: err.kind });
   } finally {
     if (overall) clearTimeout(overall);
@@ -399,6 +411,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     http?.close();
     sink?.close();
     await closeSocket(uni);
+    if (failed && lock && o.discardOnFailure) discardLeftovers(o.out, log);
     lock?.release();
   }
 
@@ -406,6 +419,17 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     r.seconds = Math.round((now() - t0) / 10) / 100;
     r.maxRssBytes = peakRss();
     return r;
+  }
+}
+
+/** A failed receive's `<out>.partial` and `<out>.osdcast`, removed (with the lock held: they are this run's). */
+function discardLeftovers(out: string, log: Logger): void {
+  for (const f of [`${out}.partial`, statePath(out), `${statePath(out)}.tmp`]) {
+    try {
+      fs.rmSync(f, { force: true });
+    } catch (e) {
+      log.warn(`could not remove ${f}: ${(e as Error).message}`);
+    }
   }
 }
 

@@ -101,10 +101,13 @@ describe('the option table', () => {
     expect(() => FLAGS.http.parse!('mailto://user:secret@dp', undefined)).toThrow(/"mailto:\/\/\*\*\*@dp"/);
   });
 
-  it('--namespace and --content must say something', () => {
+  it('--namespace, --content and --out must say something', () => {
     expect(FLAGS.namespace.parse!('SMSPKG', undefined)).toBe('SMSPKG');
     expect(() => FLAGS.namespace.parse!('', undefined)).toThrow(/^--namespace must not be empty$/);
     expect(() => FLAGS.content.parse!('  ', undefined)).toThrow(/^--content must not be empty$/);
+    expect(FLAGS.out.parse!('x.wim', undefined)).toBe('x.wim');
+    expect(() => FLAGS.out.parse!('', undefined)).toThrow(/^--out must not be empty$/);
+    expect(() => FLAGS.out.parse!(' \t', undefined)).toThrow(/^--out must not be empty$/);
   });
 
   it('--cache: at most min(Node\'s largest Buffer, half of the memory), the message naming which', () => {

@@ -125,6 +125,16 @@ describe('--out, --namespace, --content, --cache: one line, nothing touched', ()
     expect(fs.readdirSync(dir).sort()).toEqual(before);
   });
 
+  it('the same with --json and --ts-var: the report on stdout and the variables step run, as for any failed run', async () => {
+    const out = path.join(dir, 'nope', 'x.wim');
+    const r = await run([...base(out), '--server', '127.0.0.1:9', '--json', '--ts-var', 'OSDCAST_STATUS=status']);
+    expect(r.code).toBe(6);
+    expect(report(r.stdout)).toMatchObject({ status: 'error', exitCode: 6, errorKind: 'io', error: `--out ${out}: folder ${path.join(dir, 'nope')} does not exist`, bytes: 0 });
+    const lines = oneLine(r.stderr);
+    expect(lines[0]).toBe(`osdcast: --out ${out}: folder ${path.join(dir, 'nope')} does not exist`);
+    expect(logMsgs(r.stderr)).toEqual([expect.stringMatching(/^--ts-var: not running in a task sequence, variables not set/)]);
+  });
+
   it('a read-only parent folder exits 6 (a read-only tmpfs mount)', async () => {
     if (!canRun(process.getuid?.() === 0 && process.platform === 'linux', 'mounting a read-only tmpfs needs root on Linux')) return;
     const ro = path.join(dir, 'ro');
@@ -140,6 +150,8 @@ describe('--out, --namespace, --content, --cache: one line, nothing touched', ()
   it.each([
     [['--namespace', ''], '--namespace must not be empty'],
     [['--content', ' '], '--content must not be empty'],
+    [['--out', ''], '--out must not be empty'],
+    [['--out', '  '], '--out must not be empty'],
     [['--cache', '99999999'], /--cache must be at most \d+ MiB \((Node's largest Buffer|half of this machine's memory)\), got "99999999"/],
   ])('%j exits 2 naming what is wrong', async (extra, msg) => {
     const out = path.join(dir, 'flags.wim');

@@ -132,3 +132,25 @@ describe('on a terminal', () => {
     expect(logs.some((l) => l.msg.startsWith('complete: '))).toBe(true);
   });
 });
+
+describe('into a pipe', () => {
+  it('stderr stays pino JSON lines, nothing else (no progress line, no escape codes, no CR); stdout only the --json report', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath']) delete env[k];
+    const p = spawn(process.execPath, [CLI, ...receiveArgs('p.wim'), '--json', '--log-level', 'debug'], { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const code = await new Promise<number>((resolve) => p.on('exit', (c) => resolve(c ?? -1)));
+    expect(code, stderr).toBe(0);
+    expect(sha256(fs.readFileSync(path.join(dir, 'p.wim')))).toBe(sha256(image));
+    expect(stderr).not.toMatch(/[\x1b\r]/);
+    const lines = stderr.split('\n');
+    expect(lines.pop()).toBe('');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const l of lines) expect(() => JSON.parse(l), l).not.toThrow();
+    expect(lines.map((l) => (JSON.parse(l) as { msg: string }).msg).some((m) => m.startsWith('complete: '))).toBe(true);
+    expect(stdout.split('\n')).toEqual([expect.stringMatching(/^\{"status":"ok",/), '']);
+  });
+});

@@ -38,6 +38,15 @@ describe('textLine', () => {
     expect(textLine('not json')).toBe('not json');
   });
 
+  it('control characters in the message, the fields and a non-JSON line are shown escaped (\\r \\n \\t \\xHH), never sent raw', () => {
+    const at = new Date(2026, 0, 2, 3, 4, 5).toISOString();
+    const line = textLine(JSON.stringify({ level: 30, time: at, name: 'a\x1b[2Jb', 'k\n': 'v\tw', msg: 'from the DP: evil\r\x1b[2Kfake line\nnext\x07\x7f\x9b' }));
+    expect(line).toBe('03:04:05 INFO  from the DP: evil\\r\\x1b[2Kfake line\\nnext\\x07\\x7f\\x9b name=a\\x1b[2Jb k\\n=v\\tw');
+    expect(line).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+    expect(textLine('raw \x1b[31mred\r')).toBe('raw \\x1b[31mred\\r');
+    expect(textLine(JSON.stringify({ level: 30, time: at, msg: 'C:\\path\\file é' }))).toBe('03:04:05 INFO  C:\\path\\file é');
+  });
+
   it('through pino: what createLogger writes in the text format', () => {
     const out: string[] = [];
     const log = createLogger({ format: 'text', level: 'debug', terminal: { line: (s) => void out.push(s) } });

@@ -2,13 +2,14 @@
  * agent/storage/lock.ts: one osdcast per --out. A live owner (same boot) stops a second one with exit 6 and its
  * files untouched; a dead owner, one from an earlier boot or an unreadable lock is taken over with a warning.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Exit, OsdcastError } from '../../../agent/errors';
-import { OutLock, bootIdentity, lockPath, parseLock, processAlive } from '../../../agent/storage/lock';
+import { OutLock, bootIdentity, lockPath, parseLock, processAlive, processStart } from '../../../agent/storage/lock';
+import { canRun } from '../../support/env';
 import { memLogger } from '../transport/helpers';
 
 /** A PID that was just in use and is not any more (a child that exited and was reaped). */
@@ -107,6 +108,27 @@ describe('OutLock', () => {
     OutLock.acquire(out, log, { pid: 1, boot: 1_700_000_900 }).release();
   });
 
+  it('a live PID whose start time differs from the one the lock recorded is a later process with the same PID: taken over', async () => {
+    if (!canRun(process.platform === 'linux', 'process start times are read from /proc (Linux)')) return;
+    const sleeper = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      const pid = sleeper.pid!;
+      while (processStart(pid) === undefined) await new Promise((r) => setTimeout(r, 10));
+      const start = processStart(pid)!;
+      const { log, lines } = memLogger();
+      const own = OutLock.acquire(out, log);
+      expect(parseLock(fs.readFileSync(lockPath(out), 'utf8'))!.pidStart).toBe(processStart(process.pid));
+      own.release();
+      fs.writeFileSync(lockPath(out), JSON.stringify({ pid, boot: bootIdentity(), pidStart: start }));
+      expect(thrown(() => OutLock.acquire(out, log)).message).toContain(`is in use by osdcast PID ${pid}`);
+      fs.writeFileSync(lockPath(out), JSON.stringify({ pid, boot: bootIdentity(), pidStart: start - 1 }));
+      OutLock.acquire(out, log).release();
+      expect(String(lines()[0]!.msg)).toBe(`taking over the stale lock ${lockPath(out)} of osdcast PID ${pid}: that PID now belongs to a process started later`);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
   it('an unreadable lock file is taken over', () => {
     fs.writeFileSync(lockPath(out), 'garbage');
     const { log, lines } = memLogger();
@@ -125,5 +147,69 @@ describe('OutLock', () => {
     const e = thrown(() => OutLock.acquire(path.join(dir, 'missing', 'x.wim'), memLogger().log));
     expect(e.exitCode).toBe(Exit.LOCAL_IO);
     expect(e.message).toMatch(/^cannot create the lock .*x\.wim\.osdcast\.lock: /);
+  });
+
+  describe('two osdcasts starting at once (another one\'s whole acquire between any two of this one\'s file operations)', () => {
+    const A = 1001;
+    const B = 1002;
+    /** The real fs, running `between` once after the k-th call (k = 0: before the first). */
+    function interleaved(k: number, between: () => void): typeof fs {
+      let calls = 0;
+      let ran = false;
+      const once = () => {
+        if (!ran) {
+          ran = true;
+          between();
+        }
+      };
+      if (k === 0) once();
+      return new Proxy(fs, {
+        get(t, name) {
+          const v = (t as unknown as Record<string | symbol, unknown>)[name];
+          if (typeof v !== 'function') return v;
+          return (...args: unknown[]) => {
+            try {
+              return (v as (...a: unknown[]) => unknown).apply(t, args);
+            } finally {
+              if (++calls === k) once();
+            }
+          };
+        },
+      });
+    }
+
+    type Outcome = { lock?: OutLock; error?: OsdcastError };
+    const attempt = (f: () => OutLock): Outcome => {
+      try {
+        return { lock: f() };
+      } catch (e) {
+        return { error: e as OsdcastError };
+      }
+    };
+
+    it.each([
+      ['no lock there', () => {}],
+      ['a dead owner\'s stale lock there', () => fs.writeFileSync(lockPath(out), JSON.stringify({ pid: 999_999, boot: 'b' }) + '\n')],
+      ['an empty lock there (from a crash)', () => fs.writeFileSync(lockPath(out), '')],
+    ])('%s: exactly one of the two holds the lock, the other is told it is in use', (_name, setup) => {
+      for (let k = 0; k <= 12; k++) {
+        setup();
+        let a: Outcome | undefined;
+        const runA = () => void (a ??= attempt(() => OutLock.acquire(out, memLogger().log, { pid: A, boot: 'b', held: new Set(), isAlive: (p) => p === B })));
+        const b = attempt(() => OutLock.acquire(out, memLogger().log, { pid: B, boot: 'b', held: new Set(), isAlive: (p) => p === A, fs: interleaved(k, runA) }));
+        if (!a) runA(); // B made fewer than k file operations: A comes after it
+        a = a!;
+        const where = `A's acquire after B's file operation ${k}`;
+        const holders = [a, b].filter((x) => x.lock);
+        expect(holders, where).toHaveLength(1);
+        const loser = a.lock ? b : a;
+        expect(loser.error?.exitCode, `${where}: ${loser.error?.message}`).toBe(Exit.LOCAL_IO);
+        expect(loser.error!.message, where).toContain(`is in use by osdcast PID ${a.lock ? A : B}`);
+        expect(parseLock(fs.readFileSync(lockPath(out), 'utf8'))!.pid, where).toBe(a.lock ? A : B);
+        expect(fs.readdirSync(dir), where).toEqual([path.basename(lockPath(out))]);
+        holders[0]!.lock!.release();
+        expect(fs.readdirSync(dir), where).toEqual([]);
+      }
+    });
   });
 });
