@@ -70,7 +70,8 @@ export class Bitmap {
     return Buffer.from(this.words.buffer, this.words.byteOffset, this.words.byteLength);
   }
   loadFrom(buf: Uint8Array): void {
-    const src = new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + this.words.byteLength));
+    // A view when aligned (no copy of a large bitmap); a copy only to align.
+    const src = buf.byteOffset % 4 === 0 && buf.byteLength >= this.words.byteLength ? new Uint32Array(buf.buffer, buf.byteOffset, this.words.length) : new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + this.words.byteLength));
     this.words.set(src);
     // drop bits past size, recount
     const tail = this.size & 31;

@@ -33,6 +33,7 @@ export class DiskPump {
   private writes = 0;
   private shortWrites = 0;
   private inflight: Promise<void> | undefined;
+  private snapshot: Buffer | undefined;
   private closed = false;
   private waiters: (() => void)[] = [];
   private failed: OsdcastError | undefined;
@@ -143,7 +144,10 @@ export class DiskPump {
     this.counts.checkpoints++;
     const state = this.state;
     this.inflight = (async () => {
-      const snapshot = Buffer.from(this.store.disk.toBuffer());
+      const bits = this.store.disk.toBuffer();
+      // One snapshot buffer, reused by every checkpoint (they never overlap: `inflight`).
+      const snapshot = this.snapshot?.length === bits.length ? this.snapshot : (this.snapshot = Buffer.allocUnsafe(bits.length));
+      bits.copy(snapshot);
       await this.sink.sync();
       if (this.closed && !force) return;
       this.durable.loadFrom(snapshot);

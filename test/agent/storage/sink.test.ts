@@ -116,6 +116,12 @@ describe('FileSink', () => {
     const data = crypto.randomBytes(3 << 20);
     fs.writeFileSync(f, data);
     expect(await sha256File(f)).toBe(sha(data));
+    // a tail shorter than one read, and an empty file
+    const tail = crypto.randomBytes((3 << 20) + 17);
+    fs.writeFileSync(f, tail);
+    expect(await sha256File(f)).toBe(sha(tail));
+    fs.writeFileSync(f, Buffer.alloc(0));
+    expect(await sha256File(f)).toBe(sha(Buffer.alloc(0)));
     await expect(sha256File(path.join(dir, 'missing'))).rejects.toMatchObject({ kind: 'io', message: expect.stringMatching(/^cannot read .*missing: /) });
   });
 });
