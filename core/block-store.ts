@@ -26,12 +26,18 @@ export class BlockStore {
   readonly lastLen: number;
   private epoch = 0;
   private released = 0;
+  /** Gap hold: the run start being held, since when it may be held until, and the missing block it waits for. */
+  private holdFirst = -1;
+  private holdUntil = 0;
+  private holdGap = -1;
+  private readonly pressure: number;
 
   constructor(readonly cfg: BlockStoreConfig) {
     this.have = new Bitmap(cfg.totalBlocks);
     this.disk = new Bitmap(cfg.totalBlocks);
     this.ring = new BlockRing(Math.max(1, Math.min(cfg.ringSlots, cfg.totalBlocks)), cfg.blockSize);
     this.lastLen = cfg.contentSize - (cfg.totalBlocks - 1) * cfg.blockSize;
+    this.pressure = Math.max(1, Math.floor(this.ring.slots / 2));
   }
 
   get complete(): boolean {
@@ -70,10 +76,45 @@ export class BlockStore {
     return 'ok';
   }
 
-  takeWrite(maxBuffers?: number): TaggedWriteJob | undefined {
+  /**
+   * The next write job, oldest run first.
+   *
+   * Gap hold (`holdMs` > 0, with `now`): a run that ends just before a block not yet received, while blocks after
+   * that gap wait too, is held until the gap's repair arrives (then it goes out as one longer run with the repair
+   * and what follows it), for at most `holdMs` from when that run was first held, and never while half the ring or
+   * more waits to be written. Then this returns undefined and `heldUntil` says when to ask again at the latest.
+   * Without it each repaired block is a write of its own. Without `holdMs` (draining, HTTP, tests) nothing is held.
+   */
+  takeWrite(maxBuffers = 1024, now = 0, holdMs = 0): TaggedWriteJob | undefined {
+    if (holdMs > 0 && this.held(maxBuffers, now, holdMs)) return undefined;
+    this.holdGap = -1;
     const j = this.ring.takeWrite(maxBuffers) as TaggedWriteJob | undefined;
     if (j) j.epoch = this.epoch; // tag in place: an object spread here cost ~1.2 µs per job (docs/performance.md)
     return j;
+  }
+
+  /** While takeWrite holds a run: the time by which it lets it go (ms); undefined when nothing is held. */
+  get heldUntil(): number | undefined {
+    return this.holdGap >= 0 ? this.holdUntil : undefined;
+  }
+
+  private held(maxBuffers: number, now: number, holdMs: number): boolean {
+    const ring = this.ring;
+    if (ring.pendingCount >= this.pressure) return false;
+    // Fast path, per packet while a run is held: only the gap's arrival or the deadline changes the answer.
+    if (this.holdGap >= 0 && !this.have.has(this.holdGap) && now < this.holdUntil) return true;
+    const run = ring.peekRun(maxBuffers);
+    if (!run) return false;
+    const gap = run.first + run.count;
+    const atGap = run.count < maxBuffers && gap < this.cfg.totalBlocks && !this.have.has(gap) && ring.pendingCount > run.count;
+    if (!atGap) return false;
+    if (run.first !== this.holdFirst) {
+      this.holdFirst = run.first;
+      this.holdUntil = now + holdMs;
+    }
+    if (now >= this.holdUntil) return false;
+    this.holdGap = gap;
+    return true;
   }
 
   /**

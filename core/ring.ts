@@ -95,6 +95,23 @@ export class BlockRing {
     return true;
   }
 
+  /**
+   * The run takeWrite would take now, without taking it: [first, first + count). `count` stops at maxBuffers.
+   * Returns undefined when nothing is pending; the result object is reused (no allocation per call).
+   */
+  peekRun(maxBuffers = 1024): { first: number; count: number } | undefined {
+    const it = this.pending.keys().next();
+    if (it.done) return undefined;
+    let first = it.value;
+    while (this.pending.has(first - 1) && maxBuffers > 1) first--;
+    let count = 0;
+    while (count < maxBuffers && this.pending.has(first + count)) count++;
+    this.peeked.first = first;
+    this.peeked.count = count;
+    return this.peeked;
+  }
+  private readonly peeked = { first: 0, count: 0 };
+
   /** Takes the oldest pending block and every pending neighbour after it (up to maxBuffers) as one job. */
   takeWrite(maxBuffers = 1024): WriteJob | undefined {
     const it = this.pending.keys().next();

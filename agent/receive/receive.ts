@@ -110,10 +110,15 @@ export interface Progress {
 /** Block size of a receive with no session (HTTP only, or a fallback with no earlier state): 64 KiB. */
 const HTTP_BLOCK_BYTES = 64 * 1024;
 /**
+ * A write run that ends where a block is missing waits this long for the repair (NACK back-off + RDATA), so at
+ * 1 % loss a repaired block rides in a long run instead of being a one-block write (bounded by half the ring too).
+ */
+const GAP_HOLD_MS = 200;
+/**
  * Writes of ≥ 256 KiB (≈ 190 blocks of 1385 bytes): when every packet could start one, a write carried 5-11
  * blocks and each cost a threadpool round trip (docs/performance.md).
  */
-const PUMP_OPTIONS = { batchBytes: 256 * 1024, flushMs: 20 };
+const PUMP_OPTIONS = { batchBytes: 256 * 1024, flushMs: 20, gapHoldMs: GAP_HOLD_MS };
 /** How often the progress callback (the terminal's progress line) is called. */
 const PROGRESS_INTERVAL_MS = 250;
 

@@ -27,6 +27,12 @@ export interface PumpOptions {
   batchBytes?: number;
   /** See batchBytes; default 20 ms. */
   flushMs?: number;
+  /**
+   * Gap hold (BlockStore.takeWrite): a run that ends where a block is still missing waits up to this long for the
+   * repair, so a repaired block goes out inside a long run instead of as a write of its own. drain() holds
+   * nothing. 0 (the default): off.
+   */
+  gapHoldMs?: number;
 }
 
 export class DiskPump {
@@ -41,7 +47,11 @@ export class DiskPump {
   private readonly writtenListeners = new Set<() => void>();
   private readonly batchBlocks: number;
   private readonly flushMs: number;
+  private readonly gapHoldMs: number;
   private flushTimer: NodeJS.Timeout | undefined;
+  private holdTimer: NodeJS.Timeout | undefined;
+  /** drain(): write everything, hold nothing. */
+  private draining = false;
   /** drain() or the flush timer: write what waits, however little. */
   private forced = false;
   private lastStart = 0;
@@ -62,6 +72,7 @@ export class DiskPump {
     const bs = Math.max(1, store.cfg.blockSize);
     this.batchBlocks = Math.max(1, Math.min(Math.ceil((opts.batchBytes ?? 0) / bs), Math.floor(store.ring.slots / 4)));
     this.flushMs = opts.flushMs ?? 20;
+    this.gapHoldMs = opts.gapHoldMs ?? 0;
   }
 
   /**
@@ -86,8 +97,22 @@ export class DiskPump {
       this.armFlush();
       return;
     }
+    const hold = this.draining ? 0 : this.gapHoldMs;
+    const now = hold ? this.now() : 0;
     let job: TaggedWriteJob | undefined;
-    while (this.writes < MAX_WRITES_IN_FLIGHT && (job = this.store.takeWrite(MAX_BUFFERS))) this.start(job);
+    while (this.writes < MAX_WRITES_IN_FLIGHT && (job = this.store.takeWrite(MAX_BUFFERS, now, hold))) this.start(job);
+    if (hold && this.writes === 0) this.armHold();
+  }
+
+  /** A held run (gap hold) is let go by its deadline even when no packet comes to kick the pump. */
+  private armHold(): void {
+    const until = this.store.heldUntil;
+    if (until === undefined || this.holdTimer || this.closed) return;
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = undefined;
+      this.kick();
+    }, Math.max(1, until - this.now()));
+    this.holdTimer.unref();
   }
 
   /** Write whatever waits now, however little (the end of a stream). */
@@ -122,7 +147,12 @@ export class DiskPump {
   async drain(): Promise<void> {
     for (;;) {
       if (this.failed) throw this.failed;
-      this.flush();
+      this.draining = true;
+      try {
+        this.flush();
+      } finally {
+        this.draining = false;
+      }
       if (this.writes === 0 && this.store.ring.pendingCount === 0) return;
       await new Promise<void>((res) => this.waiters.push(res));
     }
@@ -166,6 +196,8 @@ export class DiskPump {
     this.closed = true;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = undefined;
     await this.inflight?.catch(() => undefined);
   }
 

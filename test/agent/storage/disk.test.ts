@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { memfs } from 'memfs';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bitmap } from '../../../core/bitmap';
 import { BlockStore } from '../../../core/block-store';
 import { Exit, OsdcastError } from '../../../agent/errors';
@@ -278,5 +278,58 @@ describe('DiskPump', () => {
     await tick();
     expect(b.errors).toHaveLength(1);
     expect(b.errors[0]).toMatchObject({ kind: 'io', message: 'cannot write resume state /data/install.wim.osdcast: read-only file system (EROFS)' });
+  });
+
+  describe('gap hold (fake clock)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const holdSetup = () => {
+      vi.useFakeTimers({ now: 1000, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+      const store = new BlockStore({ totalBlocks: 64, blockSize: BS, contentSize: 64 * BS, ringSlots: 64 });
+      const sink = new FakeSink();
+      const pump = new DiskPump(store, sink, new Bitmap(64), undefined, () => Date.now(), () => {}, { gapHoldMs: 200 });
+      const put = (...idx: number[]) => {
+        for (const i of idx) expect(store.put(i, Buffer.alloc(BS, i), 0, BS, 0)).toBe('ok');
+      };
+      return { store, sink, pump, put };
+    };
+    const ranges = (sink: FakeSink) => sink.writes.map((w) => [w.offset / BS, w.data.length]);
+
+    it('a run ending at a missing block waits for the repair, then goes out as one write through it', async () => {
+      const { sink, pump, put } = holdSetup();
+      put(0, 1, 3, 4);
+      pump.kick();
+      expect(sink.writes).toHaveLength(0);
+      vi.advanceTimersByTime(50);
+      put(2); // the repair
+      pump.kick();
+      expect(ranges(sink)).toEqual([[0, 5 * BS]]);
+    });
+
+    it('with no packet to kick it, the held run goes out at the deadline (200 ms), the rest after its own hold', async () => {
+      const { sink, pump, put } = holdSetup();
+      put(0, 1, 3, 4, 6);
+      pump.kick();
+      vi.advanceTimersByTime(199);
+      expect(sink.writes).toHaveLength(0);
+      vi.advanceTimersByTime(1);
+      expect(ranges(sink)).toEqual([[0, 2 * BS]]);
+      await sink.finish();
+      // 3-4 end at the missing 5 with 6 after it: held 200 ms from now
+      expect(sink.writes).toHaveLength(1);
+      vi.advanceTimersByTime(200);
+      expect(ranges(sink)).toEqual([[0, 2 * BS], [3, 2 * BS], [6, BS]]);
+    });
+
+    it('drain() holds nothing', async () => {
+      const { sink, pump, put } = holdSetup();
+      put(0, 1, 3);
+      const drained = pump.drain();
+      expect(ranges(sink)).toEqual([[0, 2 * BS], [3, BS]]);
+      await sink.finish();
+      await sink.finish();
+      await drained;
+    });
   });
 });
