@@ -4,7 +4,7 @@
  * repair, the 8192-byte cells, and the targets of issue 10 stated as met or not. The section sits between two
  * HTML comments so a lab-only run (--quick, --smoke) can replace it in an existing report.
  */
-import { LabCell, LabReceiver, LabResult, LabRun, linkPayloadMBps } from './lab-bench';
+import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, linkPayloadMBps } from './lab-bench';
 import { MachineInfo, fmt } from './util';
 
 export const LAB_BEGIN = '<!-- lab-bench:begin -->';
@@ -148,7 +148,7 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
   if (osdOnly.length) {
     p('### osdcast alone at 8192-byte blocks');
     p();
-    p('`--block-size 8192`: each datagram is 6 IP fragments (as WDS sends when `ApBlockSize` is not lowered); udp-sender cannot go above 1456, so there is no ratio. A fragment is lost on its own, so 1 % per packet loses about 6 % of the datagrams. Link payload: 8192 of 8397 bytes on the wire.');
+    p('`--block-size 8192`: each datagram is 6 IP fragments (as WDS sends when `ApBlockSize` is not lowered); udp-sender cannot go above 1456, so there is no ratio. A fragment is lost on its own, so 1 % per packet loses about 6 % of the datagrams. Link payload: 8192 of 8397 bytes on the wire. The lab\'s namespaces set `net.ipv4.ipfrag_time=' + BENCH_IPFRAG.timeS + '` and `ipfrag_high_thresh` ' + (BENCH_IPFRAG.highThreshBytes >> 20) + ' MiB: at the kernel defaults (30 s, 4 MiB) every fragment of a lost datagram waits 30 s, the reassembly memory fills within a second and the kernel drops nearly every new fragment (`/proc/net/snmp` ReasmFails), so the 1 % cell measured the kernel; a Linux receiver on a lossy link at 8192-byte blocks needs the same settings.');
     p();
     p('| N | link | loss | MB/s | link payload MB/s | osdcast / link | start-up s | agent µs/dgram | listener µs/dgram | agent ÷ listener | agent CPU-s/GiB | coordinator CPU-s/GiB | correct |');
     p('|---|---|---|---|---|---|---|---|---|---|---|---|---|');

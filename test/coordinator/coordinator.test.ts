@@ -331,8 +331,8 @@ describe('DataState: ACK-clocked window (MS-WDSMT 3.1.5.9)', () => {
 
 // =========================================================================================================
 describe('NACK -> NCF + RDATA (MS-WDSMT 3.1.5.9.6)', () => {
-  function opened() {
-    const { sim, id } = manualSession({ data: image(200) });
+  function opened(o: { retentionMs?: number } = {}) {
+    const { sim, id } = manualSession({ data: image(200), ...o });
     for (const seq of [1, 4, 13]) {
       sim.run(sim.now + 10);
       inject(sim, { op: Op.ACK, clientId: id, seq, serverTime: lastOdataTime(sim, seq), hiSeq: seq, lossRate: 0 });
@@ -375,6 +375,41 @@ describe('NACK -> NCF + RDATA (MS-WDSMT 3.1.5.9.6)', () => {
     sim.run(sim.now + 4 * rtt);
     nack();
     expect(body(sim, Op.RDATA, t).map((r) => r.seq)).toEqual([5, 5]);
+  });
+
+  test('a repair queued behind the link (no ACK echoes it) is repeated at most once until an echo or 1 s', () => {
+    // The 8192-byte, 1 %-loss lab cell: RDATA bursts queued in the sender, ACKs (and so MCRTT) lagged, and the
+    // Master Client's NACKs every 2 x MCRTT made the coordinator repeat each lost block every 4 x MCRTT into the
+    // same queue (276,433 RDATA for 7,895 ODATA in 90 s).
+    const { sim, id } = opened({ retentionMs: 10_000 }); // seq 5 stays in the Data Packet List throughout
+    const rtt = sim.coord.mcRttMs;
+    const rdata5 = (since: number) => body(sim, Op.RDATA, since).filter((r) => r.seq === 5);
+    const t = sim.now;
+    const nackFor = (ms: number) => {
+      const end = sim.now + ms;
+      while (sim.now < end) {
+        inject(sim, { op: Op.NACK, clientId: id, hiSeq: 20, lossRate: 0, ranges: [[5, 5]] });
+        sim.run(sim.now + 2 * rtt);
+      }
+    };
+    nackFor(500); // 25 NACKs, no ACK in between
+    expect(rdata5(t)).toHaveLength(2); // the first repeat, and one blind repeat after 4 x MCRTT
+    expect(sim.coord.stats.rdataSkippedUnechoed).toBeGreaterThan(0);
+    // An ACK echoing a ServerTime after the last RDATA: that copy had its chance, so a NACK now repeats it once more.
+    const last = sim.sentOps(Op.RDATA, t).filter((s) => (s.pkt!.body as { seq: number }).seq === 5).pop()!;
+    expect(sim.now - rtt).toBeGreaterThan(last.pkt!.senderTime);
+    inject(sim, { op: Op.ACK, clientId: id, seq: sim.coord.trailSeq, serverTime: sim.now - rtt, hiSeq: 20, lossRate: 0 });
+    expect(sim.coord.mcRttMs).toBe(rtt);
+    const t2 = sim.now;
+    inject(sim, { op: Op.NACK, clientId: id, hiSeq: 20, lossRate: 0, ranges: [[5, 5]] });
+    expect(rdata5(t2)).toHaveLength(1);
+    // With no echo at all (ACKs lost), the blind wait ends after 1 s.
+    sim.run(sim.now + 1);
+    const t3 = sim.now;
+    nackFor(600);
+    expect(rdata5(t3)).toHaveLength(1);
+    nackFor(600);
+    expect(rdata5(t3)).toHaveLength(2);
   });
 
   test('a Zero NACK only shrinks the window (x0.75, at least 2)', () => {

@@ -9,6 +9,9 @@ import { DATA_HEADER_LEN, writeDataHeader } from '../../core/codec/ma';
 import { MtOption, MtOpt, Op, Range } from '../../core/codec/mt';
 import { Context, U16 } from './context';
 
+/** A packet already repeated once without an echo since goes out again anyway after this long (ACKs lost). */
+const BLIND_REPEAT_MS = 1000;
+
 /** What the pacer needs from the session (MT 3.1.1.3) and from the MA server (the blocks of the round). */
 export interface PacerPeers {
   /** ODATA may flow: DataState with a Master Client. */
@@ -25,6 +28,8 @@ interface DataEntry {
   block: number;
   creationTime: number;
   lastSendTime: number;
+  /** Transmissions since the last one the Master Client's ACK echoes show should have arrived (see nacked). */
+  blind: number;
 }
 
 export class Pacer {
@@ -42,6 +47,8 @@ export class Pacer {
   private tokensAt = 0;
   private readonly bucket: number;
   private readonly firstBlock: number;
+  /** The newest ServerTime a Master Client ACK echoed: it had received a packet sent then (3.1.5.9.5). */
+  private echoed = 0;
   /** When the window last held back a ready block (stats.windowStalls), until the next ODATA leaves. */
   private stalledAt: number | undefined;
 
@@ -71,6 +78,12 @@ export class Pacer {
     this.dataList = [];
     this.dataHead = 0;
     this.stalledAt = undefined;
+    this.echoed = 0;
+  }
+
+  /** A Master Client ACK echoed `serverTime`: everything sent before it has had its chance to arrive. */
+  echo(serverTime: number): void {
+    if (serverTime > this.echoed) this.echoed = serverTime;
   }
 
   /** An ACK may name only a sequence number between MCTrail and MCLead (3.1.5.9.5). */
@@ -91,6 +104,14 @@ export class Pacer {
   /**
    * 3.1.5.9.6: the window shrinks; NCF echoes the ranges on multicast; each listed packet still in the list
    * goes out again as RDATA unless it was sent less than `repeatAfterMs` ago. A Zero NACK only shrinks.
+   *
+   * Not said by the spec: a packet is repeated at most once "blind", i.e. while no Master Client ACK has echoed a
+   * ServerTime at or after its last transmission. MCRTT is measured from ACKs, so when a repair burst queues behind
+   * the sender's own socket or a shaped link, MCRTT stays at its old small value and the client's NACKs (every
+   * 2 x MCRTT) came back faster than the queue drained, so every repeat went into the same queue. Seen with
+   * 8192-byte blocks (6-fragment datagrams) at 1 % fragment loss, where the receiver's IP reassembly ran out of
+   * memory and nearly every datagram failed: 35 RDATA per ODATA, MCRTT up to 7.7 s. The
+   * echo is the evidence that the last copy had its chance; BLIND_REPEAT_MS bounds the wait if ACKs stop.
    */
   nacked(ranges: Range[], repeatAfterMs: number, now: number): void {
     this.window = Math.max(this.window * 0.75, 2);
@@ -110,10 +131,17 @@ export class Pacer {
           stats.rdataSkippedGone++;
           continue;
         }
-        if (now - entry.lastSendTime < repeatAfterMs) {
+        const since = now - entry.lastSendTime;
+        if (since < repeatAfterMs) {
           stats.rdataSkippedRecent++;
           continue;
         }
+        const seen = this.echoed >= entry.lastSendTime; // same millisecond: counted as seen (errs towards repeating)
+        if (!seen && entry.blind >= 1 && since < Math.max(BLIND_REPEAT_MS, repeatAfterMs)) {
+          stats.rdataSkippedUnechoed++;
+          continue;
+        }
+        entry.blind = seen ? 0 : entry.blind + 1;
         this.sendData(Op.RDATA, entry, now);
         entry.lastSendTime = now;
       }
@@ -157,7 +185,7 @@ export class Pacer {
       this.ctx.stats.windowSum += this.window;
       const block = this.peers.nextBlock();
       // 3.1.5.9.4: data trigger -> ODATA at the tail of the Data Packet List.
-      const entry: DataEntry = { seq: this.nextOdataSeqNo++, block, creationTime: now, lastSendTime: now };
+      const entry: DataEntry = { seq: this.nextOdataSeqNo++, block, creationTime: now, lastSendTime: now, blind: 0 };
       this.dataList.push(entry);
       this.lead = entry.seq;
       let options: MtOption[] | undefined;

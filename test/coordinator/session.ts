@@ -107,6 +107,7 @@ export class Session {
   // ---- 3.1.5.9.5 ACK
   onAck(b: Extract<MtBody, { op: typeof Op.ACK }>, now: number): void {
     this.ctx.stats.acksReceived++;
+    if (this.state === 'DataState' && b.clientId === this.masterId && b.serverTime > 0 && b.serverTime <= now) this.pacer.echo(b.serverTime);
     if (this.state !== 'DataState' || b.clientId !== this.masterId || !this.pacer.accepts(b.seq)) {
       this.ctx.stats.acksRejected++;
       return;

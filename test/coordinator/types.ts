@@ -153,6 +153,8 @@ export interface CoordinatorStats {
   /** NACKed sequence numbers not repeated: sent within 4 x MCRTT (3.1.5.9.6), or no longer in the Data Packet List. */
   rdataSkippedRecent: number;
   rdataSkippedGone: number;
+  /** RDATA held back: already repeated once with no Master Client ACK echoing a packet sent since (pacing.ts). */
+  rdataSkippedUnechoed: number;
   /** Times the window (not the rate cap) held back a block that was ready, and the ms until the next ODATA left. */
   windowStalls: number;
   windowStallMs: number;
@@ -182,7 +184,7 @@ export function newStats(): CoordinatorStats {
     pollAcksStale: 0, joinsReceived: 0, leavesReceived: 0,
     malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
     clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, joinFailures: 0,
-    masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0,
+    masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0, rdataSkippedUnechoed: 0,
     windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
     clientsActive: 0, clientsPending: 0, clientsKick: 0,
   };

@@ -28,6 +28,18 @@ s.bind(0, '${iface}', () => { s.setMulticastInterface('${iface}'); let i = 0;
 const allNamespaces = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' });
 
 describe('namespace lab', () => {
+  it('sets IPv4 reassembly per host namespace when asked (ipfrag), kernel defaults otherwise', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const read = (l: Lab, h: string) => l.exec(h, ['sysctl', '-n', 'net.ipv4.ipfrag_time', 'net.ipv4.ipfrag_high_thresh']).then((o) => o.trim().split(/\s+/).map(Number));
+    const plain = await createLab({ hosts: [{ name: 'a', host: 1 }] });
+    labs.push(plain);
+    const [t0] = await read(plain, 'a');
+    expect(t0).not.toBe(3);
+    const lab = await createLab({ hosts: [{ name: 'a', host: 1 }, { name: 'b', host: 2 }], subnet: '10.77.1', ipfrag: { timeS: 3, highThreshBytes: 48 << 20 } });
+    labs.push(lab);
+    for (const h of ['a', 'b']) expect(await read(lab, h)).toEqual([3, 48 << 20]);
+  });
+
   it('carries multicast from one host namespace to another across the bridge, then tears everything down', async (ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
     const lab = await createLab({ hosts: [{ name: 'a', host: 1 }, { name: 'b', host: 2 }] });

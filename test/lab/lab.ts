@@ -38,6 +38,13 @@ export interface LabOptions {
   mcastQuerier?: boolean;
   /** Keep IPv6 (default: disabled in every namespace, which keeps captures free of MLD/ND). */
   ipv6?: boolean;
+  /**
+   * IPv4 reassembly in every host namespace (`net.ipv4.ipfrag_time`, `ipfrag_high_thresh`; kernel defaults
+   * 30 s and 4 MiB per namespace). With fragmented datagrams under random per-fragment loss, each loss leaves the
+   * datagram's other fragments queued for ipfrag_time; at the defaults the 4 MiB fills within a second and the
+   * kernel then drops every new fragment (`/proc/net/snmp` Ip ReasmFails).
+   */
+  ipfrag?: { timeS: number; highThreshBytes: number };
 }
 
 export interface LabHost {
@@ -271,7 +278,7 @@ export class Lab {
     await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
   }
 
-  async addHost(spec: LabHostSpec, subnet: string, ipv6: boolean): Promise<LabHost> {
+  async addHost(spec: LabHostSpec, subnet: string, ipv6: boolean, ipfrag?: LabOptions['ipfrag']): Promise<LabHost> {
     if (!/^[a-z][a-z0-9]{0,12}$/.test(spec.name)) throw new Error(`lab host name ${spec.name}: 1-13 lowercase letters and digits`);
     if (!Number.isInteger(spec.host) || spec.host < 1 || spec.host > 254) throw new Error(`lab host ${spec.name}: host octet must be 1..254`);
     const h: LabHost = { name: spec.name, ns: `${this.name}-${spec.name}`, address: `${subnet}.${spec.host}`, bridgePort: `p-${spec.name}` };
@@ -281,6 +288,7 @@ export class Lab {
     await run('ip', ['-n', sw, 'link', 'set', h.bridgePort, 'master', 'br0', 'up']);
     const sysctls = ['net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0', 'net.ipv4.conf.eth0.rp_filter=0'];
     if (!ipv6) sysctls.push('net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1');
+    if (ipfrag) sysctls.push(`net.ipv4.ipfrag_high_thresh=${ipfrag.highThreshBytes}`, `net.ipv4.ipfrag_time=${ipfrag.timeS}`);
     await run('ip', ['netns', 'exec', h.ns, 'sysctl', '-qw', ...sysctls]);
     await run('ip', ['-n', h.ns, 'link', 'set', 'eth0', 'mtu', '1500', 'up']);
     // `brd +`: the subnet broadcast address, where udpcast's rendez-vous goes by default.
@@ -344,7 +352,7 @@ export async function createLab(o: LabOptions): Promise<Lab> {
     if (o.mcastSnooping && o.mcastQuerier) bridge.push('mcast_querier', '1');
     await run('ip', ['-n', sw, 'link', 'add', 'br0', 'type', 'bridge', 'stp_state', '0', 'forward_delay', '0', ...bridge]);
     await run('ip', ['-n', sw, 'link', 'set', 'br0', 'up']);
-    for (const h of o.hosts) await lab.addHost(h, subnet, o.ipv6 ?? false);
+    for (const h of o.hosts) await lab.addHost(h, subnet, o.ipv6 ?? false, o.ipfrag);
     return lab;
   } catch (e) {
     await lab.teardown();
