@@ -10,8 +10,7 @@ import { decodePdu, encodePdu } from '../../../core/rpc/pdu';
 import { decodeEptMapResponse, encodeTcpTower } from '../../../core/rpc/epm';
 import { decodeWdsRpcMessageRequest, decodeWdsRpcMessageResponse, encodeWdsRpcMessageRequest, encodeWdsRpcMessageResponse } from '../../../core/rpc/wds-rpc';
 import { RpcClient } from '../../../core/rpc/client';
-import { RpcConnector } from '../../../core/rpc/connect';
-import { FakeProvider } from './fake-provider';
+import { driveConnector } from '../../fuzz/arbitraries/connect';
 import { expectOk, isWellFormedResult } from '../codec/helpers';
 import { bytes, mutated, u16, u32, u8 } from '../../fuzz/arbitraries/common';
 import { expectedPdu, pdu, syntax } from '../../fuzz/arbitraries/rpc';
@@ -114,28 +113,7 @@ describe('rpc fuzz: the connect plan', () => {
     );
     fc.assert(
       fc.property(fc.boolean(), fc.array(step, { maxLength: 14 }), (hasCredentials, steps) => {
-        const c = new RpcConnector({
-          abstractSyntax: SRVSVC,
-          hasCredentials,
-          opnum: 0,
-          stub: Buffer.alloc(4),
-          timeoutMs: 100,
-          provider: (a) => new FakeProvider({ authType: a.authType }),
-        });
-        let now = 0;
-        let n = 0;
-        const events: string[] = [];
-        for (const s of steps) {
-          const action = c.pollAction(now);
-          if (action) n = action.attempt.n;
-          if (s.kind === 'bytes') c.handleBytes(n, s.b, now);
-          if (s.kind === 'close') c.handleClosed(n, now);
-          if (s.kind === 'connect') c.handleConnected(n, now);
-          if (s.kind === 'refused') c.handleConnectFailed(n, now, 'ECONNREFUSED');
-          if (s.kind === 'timeout') c.handleTimeout((now += 100));
-          while (c.pollSend());
-          for (let e = c.pollEvent(); e; e = c.pollEvent()) events.push(e.type);
-        }
+        const events = driveConnector(hasCredentials, steps);
         for (const t of events) expect(['attemptFailed', 'done', 'failed']).toContain(t);
         const ends = events.filter((t) => t !== 'attemptFailed');
         expect(ends.length).toBeLessThanOrEqual(1);

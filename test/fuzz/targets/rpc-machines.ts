@@ -4,7 +4,6 @@
  */
 import fc from 'fast-check';
 import { RpcClient } from '../../../core/rpc/client';
-import { RpcConnector } from '../../../core/rpc/connect';
 import { AuthLevel } from '../../../core/rpc/security';
 import { Credentials } from '../../../core/ntlm/auth';
 import { NtlmClientProvider, SpnegoClientProvider } from '../../../core/ntlm/providers';
@@ -15,10 +14,10 @@ import { reply } from '../arbitraries/wdsc';
 import { REPLY, TYPES, apply, callOut, feed as feedSealed, mutation as sealedMutation } from '../arbitraries/sealed';
 import { clientPdus, feed as feedServer, mutatePdus, newServer } from '../arbitraries/rpc-server';
 import { FakeWdscServer } from '../../core/wdsc/fake-server';
-import { FakeProvider } from '../../core/rpc/fake-provider';
 import { SRVSVC } from '../../core/rpc/srvsvc';
 import { V } from '../../core/rpc/vectors';
 import { FuzzTarget, assert, count, same } from '../target';
+import { driveConnector } from '../arbitraries/connect';
 
 const CAPTURED = Object.values(V);
 const chunk = fc.oneof(bytes(40), fc.constantFrom(...CAPTURED), fc.tuple(fc.constantFrom(...CAPTURED), fc.array(mutation, { minLength: 1, maxLength: 3 })).map(([v, ms]) => ms.reduce(mutate, v)));
@@ -57,21 +56,7 @@ const rpcConnector: FuzzTarget<{ hasCredentials: boolean; steps: (typeof connect
   seen: new Map(),
   input: fc.record({ hasCredentials: fc.boolean(), steps: fc.array(connectStep, { maxLength: 14 }) }),
   check({ hasCredentials, steps }) {
-    const c = new RpcConnector({ abstractSyntax: SRVSVC, hasCredentials, opnum: 0, stub: Buffer.alloc(4), timeoutMs: 100, provider: (a) => new FakeProvider({ authType: a.authType }) });
-    let now = 0;
-    let n = 0;
-    const events: string[] = [];
-    for (const s of steps) {
-      const action = c.pollAction(now);
-      if (action) n = action.attempt.n;
-      if (s.kind === 'bytes') c.handleBytes(n, s.b, now);
-      if (s.kind === 'close') c.handleClosed(n, now);
-      if (s.kind === 'connect') c.handleConnected(n, now);
-      if (s.kind === 'refused') c.handleConnectFailed(n, now, 'ECONNREFUSED');
-      if (s.kind === 'timeout') c.handleTimeout((now += 100));
-      while (c.pollSend());
-      for (let e = c.pollEvent(); e; e = c.pollEvent()) events.push(e.type);
-    }
+    const events = driveConnector(hasCredentials, steps);
     for (const t of events) assert(['attemptFailed', 'done', 'failed'].includes(t), 'an untyped connect event', { t });
     const ends = events.filter((t) => t !== 'attemptFailed');
     assert(ends.length <= 1, 'more than one end', { events });
