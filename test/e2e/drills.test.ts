@@ -10,12 +10,16 @@
  * - DEMOTE: the coordinator demotes the agent (it advertises CAP_MULTISTREAM) to its lower-speed session; the
  *   agent leaves, joins that session and completes byte-exact there, and the report names the new session.
  *
- * The two run concurrently (the first waits 30 s).
+ * - The same in a HASH session (the lower session MUST use the same security mode and keys, MS-WDSMT 2.2.13), and
+ *   through the coordinator CLI's administrator trigger (SIGUSR2).
+ *
+ * They run concurrently (the first waits 30 s).
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { newSecurity } from '../coordinator/security';
 import { startCoordinator } from '../coordinator/udp';
 import { randomImage, runAgent, sha256, tempDir } from './harness';
 import type { ReceiveDeps } from '../../agent/receive/receive';
@@ -163,5 +167,46 @@ describe.concurrent('fault drills (loopback)', () => {
     expect(ls.clientsJoined).toBe(1);
     expect(ls.dataBytesSent).toBeGreaterThan(0.6 * image.length);
     expect(ls.leavesReceived).toBe(1);
+  }, 60_000);
+
+  it('DEMOTE in a HASH session (initiated over MS-WDSC): the lower session has the same mode and keys, every packet verifies', async () => {
+    const image = randomImage(6 * MIB + 77, 73);
+    const NS = 'WDS:DR/hash/1';
+    const coord = await startCoordinator({ data: image, namespace: NS, content: 'img.wim', port: 0, iface: '127.0.0.1', udpMsi: false, rpc: { port: 0, allowAnonymous: true }, security: newSecurity('hash', Math.random), rateBytesPerSec: 4e6 });
+    cleanups.push(() => coord.stop());
+    const out = path.join(dir(), 'img.wim');
+    let hit!: () => void;
+    const third = new Promise<void>((r) => (hit = r));
+    const run = runAgent({ server: '127.0.0.1', port: 0, initiation: 'rpc', rpcPort: coord.rpcPort, retries: 0, namespace: NS, content: 'img.wim', out }, { onProgress: (p) => p.blocks / p.totalBlocks >= 0.3 && hit() });
+    await third;
+    const c = coord.coordinator.clients().find((x) => x.state === 'active')!;
+    expect(await coord.demote(c.clientId)).toBe(true);
+    const r = await run;
+    expect(r, r.error).toMatchObject({ status: 'ok', initiation: 'rpc', sha256: sha256(image), multicastBytes: image.length, drops: { wrongSource: 0, authFailed: 0 } });
+    expect(r.demotedTo).toEqual([coord.lower()!.sessionId]);
+    expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
+    // Both sessions took the client's HASH packets (a different key would be authFailed, another mode securityMismatch).
+    for (const st of [coord.coordinator.stats, coord.lower()!.coordinator.stats]) expect(st).toMatchObject({ authFailed: 0, securityMismatch: 0 });
+    expect(coord.lower()!.coordinator.stats).toMatchObject({ clientsJoined: 1, leavesReceived: 1 });
+  }, 60_000);
+
+  it('the coordinator CLI\'s administrator trigger: SIGUSR2 demotes the agent, which completes in the lower session', async () => {
+    const coord = start('coordinator.cjs', ['--generate', '10', '--namespace', 'WDS:DR/cli/1', '--content', 'img.wim', '--msi-port', '0', '--interface', '127.0.0.1', '--rate', '4', '--lower-rate', '2']);
+    const ready = JSON.parse(await coord.line(/"event":"ready"/)) as { msiPort: number; sha256: string; sessionId: number };
+    const out = path.join(dir(), 'img.wim');
+    const agent = start('osdcast.cjs', ['receive', '--server', `127.0.0.1:${ready.msiPort}`, '--namespace', 'WDS:DR/cli/1', '--content', 'img.wim', '--out', out, '--interface', '127.0.0.1', '--json']);
+    await coord.line(/client \d+ joined/);
+    await new Promise((r) => setTimeout(r, 800));
+    coord.p.kill('SIGUSR2');
+    const said = await coord.line(/SIGUSR2: demoting client \d+ \(LossRate [\d.]+\) to session \d+/);
+    const lowerId = Number(/to session (\d+)/.exec(said)![1]);
+    expect(lowerId).not.toBe(ready.sessionId);
+    const end = await agent.exited;
+    expect(end.code, agent.stderr().slice(-2000)).toBe(0);
+    expect(report(agent)).toMatchObject({ status: 'ok', sha256: ready.sha256, demotedTo: [lowerId], httpBytes: 0 });
+    expect(agent.stderr()).toContain(`demoted to the slower session ${lowerId}`);
+    await coord.line(/lower session: client \d+ joined/);
+    coord.p.kill('SIGTERM');
+    await coord.exited;
   }, 60_000);
 });
