@@ -314,7 +314,13 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     },
     async demote(clientId: number) {
       if (stopped) return false;
-      lower ??= startLower().then((r) => (lowerRunning = r));
+      lower ??= startLower().then(
+        (r) => (lowerRunning = r),
+        (e: unknown) => {
+          lower = undefined; // e.g. its port was taken: the next demote tries again
+          throw e;
+        },
+      );
       const l = await lower;
       if (stopped) return false;
       const ok = coordinator.demote(clientId, { sessionId: l.sessionId, multicastAddr: l.group, multicastPort: l.port, serverAddr: l.iface, serverPort: l.port }, clock());
