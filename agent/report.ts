@@ -39,6 +39,8 @@ export interface Report {
   maxRssBytes?: number;
   /** Which method started the multicast session: MS-WDSC over RPC, MS-WDSMSI over UDP, or none (HTTP only, or no session). */
   initiation?: 'rpc' | 'udp' | 'none';
+  /** The SessionIds of the lower-speed sessions DEMOTE moved the receive to, in order (absent: never demoted). */
+  demotedTo?: number[];
 }
 
 export interface ReportDrops {
@@ -79,6 +81,7 @@ export const REPORT_FIELDS = keys<Report>({
   resumedBytes: true,
   maxRssBytes: true,
   initiation: true,
+  demotedTo: true,
 });
 
 /** @internal The fields of `drops`. */

@@ -185,6 +185,9 @@ const A = 500 / 65536;
  * The client's timers (3.2.2), in the order they fire when due at the same instant. The LEAVE delay runs first
  * and alone once the client is closed; the inactivity timer closes the client, so nothing after it fires then.
  */
+/** Opcodes only a client sends (MS-WDSMT 2.2.3, 3.1.5.1); 0x0C decodes as POLL from a server. */
+const CLIENT_OPS: ReadonlySet<number> = new Set([Op.JOIN, Op.QCR, Op.ACK, Op.NACK, Op.LEAVE, Op.POLLACK]);
+
 const TIMERS = ['leave', 'inactivity', 'join', 'poll', 'qcc', 'forceQcc', 'nack'] as const;
 type MtTimer = (typeof TIMERS)[number];
 const CLOSED_TIMERS: readonly MtTimer[] = ['leave'];
@@ -489,9 +492,16 @@ export class MtClient {
       this.counters.wrongSession++;
       return;
     }
+    const b = p.body;
+    if (CLIENT_OPS.has(b.op)) {
+      // An opcode only clients send is not "a packet received from server" (3.2.5.1): ignored, and it does not
+      // reset the Inactivity timer. Our own NACKs and QCRs reach our group socket once nothing else holds the
+      // server's port on this host (a dead server on loopback), and kept us waiting for ever (protocol-notes #92).
+      this.counters.ignored++;
+      return;
+    }
     this.counters.received++;
     this.lastHeard = now;
-    const b = p.body;
     if (this.phase === 'join') {
       if (b.op === Op.JOINACK) this.onJoinAck(p, b, now);
       else this.counters.ignored++;

@@ -49,6 +49,8 @@ export interface McContext {
   dropRate?: number;
   dropRng?: () => number;
   dropFilter?: (msg: Buffer) => boolean;
+  /** Told the new SessionId whenever a DEMOTE moves the receive to a lower-speed session. */
+  onDemoted?: (sessionId: number) => void;
   /** Statistics out, also on failure. */
   stats?: (s: ReceiverStats) => void;
 }
@@ -133,7 +135,10 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       logEvent(ev);
       policy.handleEvent(now(), ev, rx.stats());
       if (ev.type === 'complete') return finish({ kind: 'complete' });
-      if (ev.type === 'demoted') void switchGroup(ev.multicast.address, ev.multicast.port, ev.server).catch((e) => finish(e));
+      if (ev.type === 'demoted') {
+        c.onDemoted?.(ev.sessionId >>> 0);
+        void switchGroup(ev.multicast.address, ev.multicast.port, ev.server).catch((e) => finish(e));
+      }
       const d = policy.pollDecision();
       if (d) return carryOut(d);
     }

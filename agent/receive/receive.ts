@@ -343,6 +343,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         dropRate: deps.dropRate,
         dropRng: deps.dropRng,
         dropFilter: deps.dropFilter,
+        onDemoted: (sid) => (report.demotedTo = [...(report.demotedTo ?? []), sid]),
         stats: (st) => {
           report.multicastBytes = st.bytes;
           report.drops = { wrongSource: st.drops.wrongSource, authFailed: st.drops.authFailed };

@@ -1,10 +1,10 @@
 /**
- * The Client List of MS-WDSMT 3.1.1.2: one record per client, on the Pending, Active or Kick list (one map; the
+ * The Client List of MS-WDSMT 3.1.1.2: one record per client, on the Pending, Active, Kick or Demoted list (one map; the
  * record's `list` says which), ClientId allocation, and the queries the other parts ask (active clients, their
  * highest RTT, the list gauges in the stats). Which packet moves a client between lists is mt-server.ts.
  */
 import type { SecMode } from '../../core/codec/mt';
-import { ClientListName, CoordinatorStats } from './types';
+import { ClientListName, CoordinatorStats, LowerSession } from './types';
 
 /** The Client List record of MS-WDSMT 3.1.1.2 (plus a few fields kept for stats). */
 export interface Client {
@@ -17,6 +17,8 @@ export interface Client {
   rtt: number;
   supportsDemote: boolean;
   kickReason: number;
+  /** On the Demoted list: the lower session it was told to join (3.1.5.10). */
+  demotedTo?: LowerSession;
   joinAckSendCount: number;
   qcrReceived: boolean;
   list: ClientListName;
@@ -37,6 +39,10 @@ export interface ClientSummary {
   rtt: number;
   progress?: number;
   master: boolean;
+  /** It advertised WDSMCTP_CAP_MULTISTREAM in its JOIN (SupportsDemote, 3.1.5.2.1). */
+  supportsDemote: boolean;
+  /** Its last reported LossRate, 0..1 (from its QCR, ACK or NACK). */
+  lossRate: number;
 }
 
 export class ClientList {
@@ -113,6 +119,8 @@ export class ClientList {
       rtt: c.rtt,
       progress: c.progress,
       master: c.clientId === masterId,
+      supportsDemote: c.supportsDemote,
+      lossRate: c.lossRate,
     }));
   }
 
@@ -121,10 +129,12 @@ export class ClientList {
     let a = 0;
     let p = 0;
     let k = 0;
+    let d = 0;
     for (const c of this.map.values()) {
       if (c.list === 'active') a++;
       else if (c.list === 'pending') p++;
-      else k++;
+      else if (c.list === 'kick') k++;
+      else d++;
     }
     const modes = new Set<SecMode>();
     for (const c of this.map.values()) modes.add(this.serverModeFor(c.secMode));
@@ -132,6 +142,7 @@ export class ClientList {
     this.stats.clientsActive = a;
     this.stats.clientsPending = p;
     this.stats.clientsKick = k;
+    this.stats.clientsDemote = d;
   }
 }
 

@@ -15,7 +15,7 @@ import { CoordinatorEvent, CoordinatorStats, Dest, ResolvedConfig, Transmit, new
  * which keeps runs reproducible. joinAck has one timer per pending client (id = ClientId); rate is ours (the
  * token bucket of the optional rate cap).
  */
-export const TIMERS = ['inactivity', 'joinAck', 'inStateQcc', 'spm', 'cleanup', 'rate', 'query', 'outStateQcc', 'kick', 'clientCleanup'] as const;
+export const TIMERS = ['inactivity', 'joinAck', 'inStateQcc', 'spm', 'cleanup', 'rate', 'query', 'outStateQcc', 'kick', 'demote', 'clientCleanup'] as const;
 export type TimerName = (typeof TIMERS)[number];
 
 export const U16 = 0xffff;

@@ -26,7 +26,7 @@ import { WdscAnswer, WdscResponder } from './wdsc';
 import { CallAuth } from '../../core/rpc/server';
 import { MtServer } from './mt-server';
 import { Session } from './session';
-import { CoordinatorConfig, CoordinatorEvent, CoordinatorStats, MaState, SessionState, Transmit, resolveConfig } from './types';
+import { CoordinatorConfig, CoordinatorEvent, CoordinatorStats, LowerSession, MaState, SessionState, Transmit, resolveConfig } from './types';
 
 export class Coordinator {
   readonly stats: CoordinatorStats;
@@ -77,6 +77,7 @@ export class Coordinator {
       query: (t) => ma.onQueryTimer(t),
       outStateQcc: (t) => session.onOutStateQccTimer(t),
       kick: (t) => mt.onKickTimer(t),
+      demote: (t) => mt.onDemoteTimer(t),
       clientCleanup: (t) => mt.onClientCleanupTimer(t),
     };
   }
@@ -162,5 +163,14 @@ export class Coordinator {
   /** KICK trigger (3.1.5.6). Returns false when the client is on neither the Active nor the Pending list. */
   kick(clientId: number, reason: number, now: number): boolean {
     return this.mt.kick(clientId, reason, now);
+  }
+
+  /**
+   * Demote trigger (3.1.5.10): tell an Active client that advertised WDSMCTP_CAP_MULTISTREAM to leave for the
+   * lower-speed session `lower` (the caller runs that session: udp.ts starts one). Returns false when the client
+   * is not Active, does not support DEMOTE, or `lower` is this session.
+   */
+  demote(clientId: number, lower: LowerSession, now: number): boolean {
+    return this.mt.demote(clientId, lower, now);
   }
 }

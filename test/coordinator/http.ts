@@ -15,7 +15,7 @@ export interface ContentServer {
   stop(): Promise<void>;
 }
 
-export async function startContentServer(o: { source: ContentSource; path: string; iface?: string; etag?: string }): Promise<ContentServer> {
+export async function startContentServer(o: { source: ContentSource; path: string; iface?: string; port?: number; etag?: string }): Promise<ContentServer> {
   const etag = o.etag ?? `"${crypto.randomBytes(6).toString('hex')}"`;
   const lastModified = new Date(0).toUTCString();
   const state = { requests: 0, bytesServed: 0 };
@@ -58,7 +58,13 @@ export async function startContentServer(o: { source: ContentSource; path: strin
     };
     pump();
   });
-  await new Promise<void>((res) => server.listen(0, o.iface ?? '127.0.0.1', res));
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(o.port ?? 0, o.iface ?? '127.0.0.1', () => {
+      server.off('error', rej);
+      res();
+    });
+  });
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${o.iface ?? '127.0.0.1'}:${port}${o.path}`,

@@ -14,6 +14,9 @@
  * --sec-mode checksum|hash|sign|none: the MS-WDSMT security of the session (security.ts). hash and sign make a
  * SymKey (and an RSA key pair) at start; clients that are pre-OS (every MS-WDSMSI request over UDP, and a WDSC
  * INITIATE whose Cap has BOOT_DEVICE) still get CHECKSUM.
+ * DEMOTE (MS-WDSMT 3.1.5.10, an administrator's trigger): SIGUSR2 demotes the Active client with the highest
+ * LossRate among those that advertised CAP_MULTISTREAM to a lower-speed session (started on the first one, at
+ * --lower-rate MB/s, default half of --rate or 10; its events are logged as "lower session: …").
  * A bad flag exits 2 with one line.
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -26,7 +29,8 @@ import { Credentials } from '../../core/ntlm/auth';
 import { RpcShellEvent } from './tcp';
 import { SEC_MODE_NAMES, SecModeName, newSecurity } from './security';
 import { CoordinatorEvent } from './types';
-import { DEFAULT_GROUP, DEFAULT_IFACE, RpcOptions, startCoordinator } from './udp';
+import { ContentServer, bufferContent, startContentServer } from './http';
+import { DEFAULT_GROUP, DEFAULT_IFACE, RpcOptions, fileSource, startCoordinator } from './udp';
 
 const IN_MEMORY_LIMIT = 256 * 1024 * 1024;
 
@@ -69,6 +73,8 @@ function describe(e: CoordinatorEvent): string {
       return `client ${e.clientId} silent for ClientDeadTimeout; removed`;
     case 'client-kicked':
       return `client ${e.clientId} kicked (reason ${e.reason})`;
+    case 'client-demoted':
+      return `client ${e.clientId} demoted to the lower-speed session ${e.lowerSessionId}`;
     case 'state':
       return `transport ${e.from} -> ${e.to}`;
     case 'master':
@@ -164,6 +170,8 @@ async function main(): Promise<void> {
     .option('--exp-max-window <n>', 'ExpMaxWindowSize: the window grows by 2 per ACKed packet up to here (MS-WDSMT 3.1.5.9.5)', int('--exp-max-window', 1, 1 << 20), 64)
     .option('--max-window <n>', 'MaxWindowSize: the largest window, in packets (MS-WDSMT 3.1.5.9.5)', int('--max-window', 1, 1 << 20), 2048)
     .option('--master-hold <ms>', 'after a Master Client switch, no NACK-driven switch for this long (0 = MS-WDSMT 3.1.5.9.6.1 literally)', int('--master-hold', 0, 1 << 30), 0)
+    .option('--http-port <port>', 'also serve the content over HTTP (ranged, ETag) on --interface at this TCP port, as /SMS_DP_SMSPKG$/<content>/<content> (the DP\'s IIS stand-in); 0 = a free one; printed as httpUrl', int('--http-port', 0, 65535))
+    .option('--lower-rate <MB/s>', 'rate cap of the lower-speed session a DEMOTE (SIGUSR2) sends a client to (default half of --rate, or 10)', num('--lower-rate', 0.001, 1e5))
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
     .option('--no-udp-msi', 'do not answer MS-WDSMSI on UDP (like Windows Server 2016+); needs --rpc-port')
     .option('--rpc-port <port>', 'serve session initiation over DCE/RPC (MS-WDSC) on this TCP port; 0 = a free one', int('--rpc-port', 0, 65535))
@@ -191,6 +199,8 @@ async function main(): Promise<void> {
     expMaxWindow: number;
     maxWindow: number;
     masterHold: number;
+    lowerRate?: number;
+    httpPort?: number;
     sessionId?: number;
     udpMsi: boolean;
     rpcPort?: number;
@@ -264,11 +274,22 @@ async function main(): Promise<void> {
     udpMsi: o.udpMsi,
     ...(rpc ? { rpc } : {}),
     onEvent: (e) => log(describe(e)),
+    lower: { ...(o.lowerRate ? { rateBytesPerSec: o.lowerRate * 1e6 } : {}), onEvent: (e) => log(`lower session: ${describe(e)}`) },
   }).catch((e: Error) => {
     gen?.cleanup();
     log(`cannot start: ${e.message}`);
     process.exit(1);
   });
+  let web: ContentServer | undefined;
+  let webFile: { close(): void } | undefined;
+  if (o.httpPort !== undefined) {
+    const fsrc = gen?.data ? undefined : fileSource((gen?.file ?? o.file)!);
+    webFile = fsrc;
+    web = await startContentServer({ source: gen?.data ? bufferContent(gen.data) : fsrc!.source, path: `/SMS_DP_SMSPKG$/${o.content}/${o.content}`, iface: o.interface, port: o.httpPort }).catch((e: Error) => {
+      log(`cannot start the HTTP server: ${e.message}`);
+      process.exit(1);
+    });
+  }
   const blocks = r.coordinator.totalBlocks;
   log(
     `serving ${o.namespace}/${o.content}: ${r.size} bytes, ${blocks} blocks of ${o.blockSize} (first block ${o.blockBase}); ` +
@@ -278,10 +299,11 @@ async function main(): Promise<void> {
       `session ${r.iface}:${r.port}, multicast ${r.group}:${r.port}, session id ${r.sessionId}` +
       `, security ${o.secMode}${o.secMode === 'checksum' ? '' : ' (pre-OS clients: checksum)'}` +
       (o.rate ? `, rate cap ${o.rate} MB/s` : '') +
-      (o.dropPercent ? `, dropping ${o.dropPercent} % of ODATA` : ''),
+      (o.dropPercent ? `, dropping ${o.dropPercent} % of ODATA` : '') +
+      (web ? `, HTTP ${web.url}` : ''),
   );
   process.stdout.write(
-    JSON.stringify({ event: 'ready', msiPort: o.udpMsi ? r.msiPort : null, ...(r.rpcPort !== undefined ? { rpcPort: r.rpcPort } : {}), ...(r.epmPort !== undefined ? { epmPort: r.epmPort } : {}), port: r.port, group: r.group, iface: r.iface, sessionId: r.sessionId, size: r.size, blocks, sha256: gen?.sha256 }) + '\n',
+    JSON.stringify({ event: 'ready', msiPort: o.udpMsi ? r.msiPort : null, ...(r.rpcPort !== undefined ? { rpcPort: r.rpcPort } : {}), ...(r.epmPort !== undefined ? { epmPort: r.epmPort } : {}), port: r.port, group: r.group, iface: r.iface, sessionId: r.sessionId, size: r.size, blocks, sha256: gen?.sha256, ...(web ? { httpUrl: web.url } : {}) }) + '\n',
   );
 
   let stopping = false;
@@ -290,6 +312,8 @@ async function main(): Promise<void> {
     stopping = true;
     log(`${sig}: stopping`);
     await r.stop();
+    await web?.stop();
+    webFile?.close();
     gen?.cleanup();
     const s = r.coordinator.stats;
     log(
@@ -301,6 +325,14 @@ async function main(): Promise<void> {
     process.stdout.write(JSON.stringify({ event: 'stats', ...s, sendErrors: r.sendErrors() }) + '\n');
     process.exit(0);
   };
+  process.on('SIGUSR2', () => {
+    const c = r.coordinator.clients().filter((x) => x.state === 'active' && x.supportsDemote).sort((a, b) => b.lossRate - a.lossRate)[0];
+    if (!c) return log('SIGUSR2: no Active client that supports DEMOTE');
+    void r.demote(c.clientId).then((ok) => {
+      const l = r.lower();
+      log(ok && l ? `SIGUSR2: demoting client ${c.clientId} (LossRate ${c.lossRate.toFixed(4)}) to session ${l.sessionId} at ${l.group}:${l.port}` : `SIGUSR2: client ${c.clientId} was not demoted`);
+    });
+  });
   process.on('SIGINT', () => void stop('SIGINT'));
   process.on('SIGTERM', () => void stop('SIGTERM'));
 }

@@ -4,19 +4,22 @@
  * (security.ts), the same mode the client joined with; our SessionId) and dispatched; JOIN puts a client on the Pending
  * list and sends JOINACK (3.1.5.2, JoinAck timer 3.1.6.1), its QCR(0) moves it to the Active list (3.1.5.2.3);
  * QCR (3.1.5.8, with the MA Status trigger), LEAVE (3.1.5.3), POLLACK (3.1.5.5); KICK and the Kick timer
- * (3.1.5.6, 3.1.6.3), the Client Cleanup timer (3.1.6.2) and the Inactivity timer that terminates the session
+ * (3.1.5.6, 3.1.6.3), DEMOTE and the Demote timer (3.1.5.10, 3.1.6.8), the Client Cleanup timer (3.1.6.2) and the Inactivity timer that terminates the session
  * (3.1.6.9). ACK and NACK go to the session (session.ts), POLLACK payloads to the MA server (ma-server.ts).
  */
 import { MaOp, decodeMa } from '../../core/codec/ma';
 import { CAP_MULTISTREAM, MtBody, MtOption, MtOpt, Op, SecMode, decodeMt } from '../../core/codec/mt';
+import { ipToBytes } from '../../core/codec/msi';
 import { Client, ClientList, noteProgress } from './clients';
 import { Context, clamp16, lossFromWire } from './context';
 import { MaServer } from './ma-server';
 import { Session } from './session';
+import type { LowerSession } from './types';
 
 type From = { address: string; port: number };
 
 const KICK_MAX_PER_PACKET = 200; // 3.1.5.6.1 refers to the 200-client maximum of 3.1.1.2
+const DEMOTE_MAX_PER_PACKET = 250; // 2.2.13
 const KICK_REASON_FAIL = 0x02; // "WDSMCTP_KICK_REAON_POLICY_FAIL" on initialization (3.1.1.2)
 
 export class MtServer {
@@ -50,6 +53,29 @@ export class MtServer {
     if (!this.ctx.timers.armed('kick')) {
       this.sendKick(now);
       this.ctx.timers.arm('kick', now + this.ctx.cfg.kickIntervalMs);
+    }
+    return true;
+  }
+
+  /**
+   * Demote trigger (3.1.5.10): moves an Active client to the Demoted list, told to join `lower`; the first DEMOTE
+   * leaves at once, then every DemoteInterval while the list is not empty (3.1.6.8). Returns false for a client
+   * that is not Active, or that did not advertise WDSMCTP_CAP_MULTISTREAM in its JOIN (SupportsDemote FALSE: it
+   * would not understand the packet, protocol-notes #90), or when `lower` is this session.
+   */
+  demote(clientId: number, lower: LowerSession, now: number): boolean {
+    const c = this.clients.get(clientId);
+    if (!c || c.list !== 'active' || !c.supportsDemote) return false;
+    if (lower.sessionId >>> 0 === this.ctx.cfg.sessionId >>> 0) return false;
+    c.list = 'demoted';
+    c.demotedTo = lower;
+    this.ctx.stats.clientsDemoted++;
+    this.ctx.emit({ type: 'client-demoted', clientId, lowerSessionId: lower.sessionId >>> 0 });
+    this.ma.forget(clientId);
+    this.clients.updateGauges();
+    if (!this.ctx.timers.armed('demote')) {
+      this.sendDemote(now);
+      this.ctx.timers.arm('demote', now + this.ctx.cfg.demoteIntervalMs);
     }
     return true;
   }
@@ -215,7 +241,9 @@ export class MtServer {
     noteProgress(c, m.value);
   }
 
-  // ---- 3.1.5.3 LEAVE
+  // ---- 3.1.5.3 LEAVE: off whichever list the client is on. 3.1.5.3 names the Active and Kick lists; a demoted
+  // client's LEAVE (CANCELLED, 3.2.5.16) takes it off the Demoted list too, which ends its DEMOTE repeats
+  // (protocol-notes #91).
   private onLeave(clientId: number, reason: number): void {
     this.ctx.stats.leavesReceived++;
     const c = this.clients.get(clientId);
@@ -265,7 +293,46 @@ export class MtServer {
     this.ctx.timers.arm('kick', now + this.ctx.cfg.kickIntervalMs);
   }
 
-  // ---- 3.1.6.2 Client Cleanup timer (recurring from initialization, 3.1.3)
+  // ---- 3.1.5.10.1 DEMOTE, 3.1.6.8 Demote timer
+  /** Every client on the Demoted list, at most 250 per packet (2.2.13), one run of packets per lower session. */
+  private sendDemote(now: number): void {
+    const byLower = new Map<number, { lower: LowerSession; ids: number[] }>();
+    for (const c of this.clients.all()) {
+      if (c.list !== 'demoted' || !c.demotedTo) continue;
+      const key = c.demotedTo.sessionId >>> 0;
+      const g = byLower.get(key) ?? { lower: c.demotedTo, ids: [] };
+      g.ids.push(c.clientId);
+      byLower.set(key, g);
+    }
+    for (const { lower, ids } of byLower.values()) {
+      for (let i = 0; i < ids.length; i += DEMOTE_MAX_PER_PACKET) {
+        this.ctx.stats.demoteSent++;
+        this.ctx.send(
+          'multicast',
+          {
+            op: Op.DEMOTE,
+            lowerSessionId: lower.sessionId >>> 0,
+            mAddress: ipToBytes(lower.multicastAddr),
+            mPort: lower.multicastPort,
+            uAddress: ipToBytes(lower.serverAddr),
+            uPort: lower.serverPort,
+            clients: ids.slice(i, i + DEMOTE_MAX_PER_PACKET),
+          },
+          now,
+        );
+      }
+    }
+  }
+
+  onDemoteTimer(now: number): void {
+    if (!this.clients.anyOn('demoted')) return;
+    this.sendDemote(now);
+    this.ctx.timers.arm('demote', now + this.ctx.cfg.demoteIntervalMs);
+  }
+
+  // ---- 3.1.6.2 Client Cleanup timer (recurring from initialization, 3.1.3). It names the Active and Kick lists;
+  // the Demoted list is cleaned the same way, else a demoted client whose LEAVE was lost would be sent DEMOTE for
+  // ever (protocol-notes #91).
   onClientCleanupTimer(now: number): void {
     for (const c of [...this.clients.all()]) {
       if (c.list === 'pending') continue;

@@ -5,7 +5,7 @@
  * (test/support/udp-clients.ts).
  */
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
-import { LOSS_SCALE, MtBody, MtPacket, MtOpt, Op, Range, Sec, decodeMt, encodeMt, findOption } from '../../core/codec/mt';
+import { CAP_MULTISTREAM, LOSS_SCALE, MtBody, MtPacket, MtOpt, Op, Range, Sec, decodeMt, encodeMt, findOption } from '../../core/codec/mt';
 import { readUintBE } from '../../core/codec/bytes';
 
 export interface SimClientOpts {
@@ -24,6 +24,7 @@ export interface SimClientOpts {
   reportLoss?: number; // LossRate fraction to report (default: measured)
   leaveOnComplete?: boolean; // default true
   nack?: boolean; // send NACKs (default true); false = rely on later MA rounds only
+  multistream?: boolean; // advertise WDSMCTP_CAP_MULTISTREAM in JOIN (default false); it does not follow a DEMOTE
 }
 
 /** What a fake client needs from its world: the simulator, or real sockets (udp.test.ts). */
@@ -93,7 +94,8 @@ export class SimClient {
   private sendJoin(): void {
     if (this.state !== 'join') return;
     const ip = Buffer.from(this.address.split('.').map(Number));
-    this.send({ op: Op.JOIN, clientName: this.opts.name ?? `PC${this.port}`, ipAddress: ip, macAddress: Buffer.from([2, 0, 0, 0, 0, this.port & 0xff]) });
+    const caps = this.opts.multistream ? [{ id: MtOpt.CAPABILITIES, value: Buffer.from([CAP_MULTISTREAM]) }] : undefined;
+    this.send({ op: Op.JOIN, clientName: this.opts.name ?? `PC${this.port}`, ipAddress: ip, macAddress: Buffer.from([2, 0, 0, 0, 0, this.port & 0xff]) }, caps);
     const gen = ++this.joinTimerGen;
     this.sim.at(this.sim.now + 500, () => {
       if (gen === this.joinTimerGen) this.sendJoin();

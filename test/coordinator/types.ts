@@ -36,6 +36,7 @@ export interface CoordinatorConfig {
   maxJoinAckSends?: number; // MaxJoinAckSends, 3
   noClientQccIntervalMs?: number; // NoClientQCCInterval, 500
   kickIntervalMs?: number; // KickInterval, 15000
+  demoteIntervalMs?: number; // DemoteInterval, 500 (3.1.1.4)
   clientDeadTimeoutMs?: number; // ClientDeadTimeout, 60000
   cleanupIntervalMs?: number; // CleanupDataListInterval, 200
   retentionMs?: number; // Data Packet List retention (3.1.6.7), 1000
@@ -61,6 +62,7 @@ export const DEFAULTS = {
   maxJoinAckSends: 3,
   noClientQccIntervalMs: 500,
   kickIntervalMs: 15000,
+  demoteIntervalMs: 500,
   clientDeadTimeoutMs: 60000,
   cleanupIntervalMs: 200,
   retentionMs: 1000,
@@ -93,7 +95,19 @@ export interface Transmit {
 
 export type SessionState = 'PreStartState' | 'QCCState' | 'DataState';
 export type MaState = 'Idle' | 'QueryState' | 'DataState';
-export type ClientListName = 'pending' | 'active' | 'kick';
+export type ClientListName = 'pending' | 'active' | 'kick' | 'demoted';
+
+/**
+ * A lower-speed multicast session of the same content, as the Demote trigger obtains it (MS-WDSMT 3.1.5.10): what a
+ * DEMOTE packet tells the clients to join (2.2.13: LowerSessionId, MAddress:MPort, UAddress:UPort).
+ */
+export interface LowerSession {
+  sessionId: number;
+  multicastAddr: string;
+  multicastPort: number;
+  serverAddr: string;
+  serverPort: number;
+}
 
 export type CoordinatorEvent =
   | { type: 'msi'; address: string; port: number; ok: boolean; win32?: number; namespace?: string; content?: string; via: 'udp' | 'rpc'; user?: string }
@@ -102,6 +116,7 @@ export type CoordinatorEvent =
   | { type: 'client-left'; clientId: number; reason: number }
   | { type: 'client-timeout'; clientId: number }
   | { type: 'client-kicked'; clientId: number; reason: number }
+  | { type: 'client-demoted'; clientId: number; lowerSessionId: number }
   | { type: 'state'; from: SessionState; to: SessionState }
   | { type: 'master'; clientId: number; rtt: number; why: 'qcc' | 'nack' }
   | { type: 'round-started'; round: number; ranges: number; blocks: number; clients: number; dropped: number }
@@ -123,6 +138,7 @@ export interface CoordinatorStats {
   qccSent: number;
   pollSent: number;
   kickSent: number;
+  demoteSent: number;
   joinAckSent: number;
   dataBytesSent: number;
   droppedOdata: number;
@@ -145,6 +161,7 @@ export interface CoordinatorStats {
   clientsLeft: number;
   clientsTimedOut: number;
   clientsKicked: number;
+  clientsDemoted: number;
   joinFailures: number;
   masterChanges: number;
   /** NACKs from the Master Client; Zero NACKs (no ranges) from anyone. */
@@ -173,20 +190,22 @@ export interface CoordinatorStats {
   clientsActive: number;
   clientsPending: number;
   clientsKick: number;
+  /** Gauge: clients on the Demoted Client List (3.1.1.2), until their LEAVE or the Client Cleanup timer. */
+  clientsDemote: number;
 }
 
 export function newStats(): CoordinatorStats {
   return {
     msiRequests: 0, msiReplies: 0, msiErrors: 0, wdscCalls: 0, wdscRefused: 0,
-    odataSent: 0, rdataSent: 0, ncfSent: 0, spmSent: 0, qccSent: 0, pollSent: 0, kickSent: 0, joinAckSent: 0,
+    odataSent: 0, rdataSent: 0, ncfSent: 0, spmSent: 0, qccSent: 0, pollSent: 0, kickSent: 0, demoteSent: 0, joinAckSent: 0,
     dataBytesSent: 0, droppedOdata: 0,
     acksReceived: 0, acksRejected: 0, nacksReceived: 0, qcrReceived: 0, qcrStale: 0, pollAcksReceived: 0,
     pollAcksStale: 0, joinsReceived: 0, leavesReceived: 0,
     malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
-    clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, joinFailures: 0,
+    clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, clientsDemoted: 0, joinFailures: 0,
     masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0, rdataSkippedUnechoed: 0,
     windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
-    clientsActive: 0, clientsPending: 0, clientsKick: 0,
+    clientsActive: 0, clientsPending: 0, clientsKick: 0, clientsDemote: 0,
   };
 }
 

@@ -44,6 +44,23 @@ export interface StartOptions
   udpMsi?: boolean;
   /** Serve WDSMC_OP_INITIATE over DCE/RPC (MS-WDSC). */
   rpc?: RpcOptions;
+  /**
+   * The lower-speed session a DEMOTE sends clients to (MS-WDSMT 3.1.5.10): started on the first demote(), on the
+   * same interface, with the same content, block size and security (2.2.13: same mode, algorithms and keys), no
+   * session initiation of its own (clients reach it only by DEMOTE).
+   */
+  lower?: LowerOptions;
+}
+
+export interface LowerOptions {
+  /** Its rate cap (bytes/s); default half of rateBytesPerSec, or 10 MB/s when that has no cap. */
+  rateBytesPerSec?: number;
+  /** Its multicast group; default 239.192.0.2 (the session's group + 1 in its last octet). */
+  group?: string;
+  /** Its session port; 0 (default) = a free one. */
+  port?: number;
+  /** Its events; default the session's onEvent. */
+  onEvent?: (e: CoordinatorEvent) => void;
 }
 
 export interface RpcOptions {
@@ -71,6 +88,13 @@ export interface RunningCoordinator {
   coordinator: Coordinator;
   stop(): Promise<void>;
   kick(clientId: number, reason: number): void;
+  /**
+   * Demote trigger (an administrator's, MS-WDSMT 3.1.4): starts the lower-speed session if none runs yet, then
+   * moves the client there (3.1.5.10). False when the coordinator refuses (not Active, no CAP_MULTISTREAM).
+   */
+  demote(clientId: number): Promise<boolean>;
+  /** The lower-speed session, once a demote() started it. */
+  lower(): RunningCoordinator | undefined;
   /** Send errors seen on either socket (e.g. ENOBUFS under load); the protocol recovers from the loss. */
   sendErrors(): number;
 }
@@ -143,6 +167,21 @@ function close(sock: dgram.Socket): Promise<void> {
   });
 }
 
+/** The next group address (last octet + 1, wrapping within the /24). */
+function nextGroup(group: string): string {
+  const o = group.split('.').map(Number);
+  o[3] = ((o[3]! + 1) & 0xff) || 1;
+  return o.join('.');
+}
+
+/** A session id for the lower session: random, never 0, never the session's own. */
+function lowerSessionId(own: number, rng: () => number): number {
+  for (;;) {
+    const id = (Math.floor(rng() * 0xffff_fffe) + 1) >>> 0;
+    if (id !== own >>> 0) return id;
+  }
+}
+
 export async function startCoordinator(opts: StartOptions): Promise<RunningCoordinator> {
   if (!opts.file === !opts.data) throw new Error('give exactly one of file and data');
   const iface = opts.iface ?? DEFAULT_IFACE;
@@ -185,7 +224,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   const port = session.address().port;
   const sessionId = (opts.sessionId ?? Math.floor(rng() * 0xffff_fffe) + 1) >>> 0;
 
-  const { file: _f, data: _d, msiPort: _m, port: _p, group: _g, iface: _i, onEvent, clock: _c, rng: _r, sessionId: _s, udpMsi: _u, rpc, ...cfg } = opts;
+  const { file: _f, data: _d, msiPort: _m, port: _p, group: _g, iface: _i, onEvent, clock: _c, rng: _r, sessionId: _s, udpMsi: _u, rpc, lower: _lo, ...cfg } = opts;
   const coordinator = new Coordinator(
     { ...cfg, source: src.source, rng, sessionId, multicastAddr: group, serverAddr: iface, port, rpcAnonymous: rpc?.allowAnonymous ?? false },
     clock(),
@@ -205,6 +244,21 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   let armedAt: number | undefined;
   let stopped = false;
   let sendErrors = 0;
+  let lower: Promise<RunningCoordinator> | undefined;
+  let lowerRunning: RunningCoordinator | undefined;
+  const startLower = (): Promise<RunningCoordinator> => {
+    const l = opts.lower ?? {};
+    const { lower: _l, msiPort: _mp, port: _pp, group: _gg, sessionId: _ss, udpMsi: _uu, rpc: _rr, onEvent: _oe, rateBytesPerSec, ...same } = opts;
+    return startCoordinator({
+      ...same,
+      udpMsi: false,
+      port: l.port ?? 0,
+      group: l.group ?? nextGroup(group),
+      rateBytesPerSec: l.rateBytesPerSec ?? (rateBytesPerSec ? rateBytesPerSec / 2 : 10e6),
+      sessionId: lowerSessionId(sessionId, rng),
+      onEvent: l.onEvent ?? onEvent,
+    });
+  };
 
   const pump = () => {
     if (stopped) return;
@@ -258,10 +312,27 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       coordinator.kick(clientId, reason, clock());
       pump();
     },
+    async demote(clientId: number) {
+      if (stopped) return false;
+      lower ??= startLower().then(
+        (r) => (lowerRunning = r),
+        (e: unknown) => {
+          lower = undefined; // e.g. its port was taken: the next demote tries again
+          throw e;
+        },
+      );
+      const l = await lower;
+      if (stopped) return false;
+      const ok = coordinator.demote(clientId, { sessionId: l.sessionId, multicastAddr: l.group, multicastPort: l.port, serverAddr: l.iface, serverPort: l.port }, clock());
+      pump();
+      return ok;
+    },
+    lower: () => lowerRunning,
     sendErrors: () => sendErrors,
     async stop() {
       if (stopped) return;
       stopped = true;
+      if (lower) await (await lower.catch(() => undefined))?.stop();
       if (timer) clearTimeout(timer);
       timer = undefined;
       await Promise.all(services.map((x) => x.stop()));

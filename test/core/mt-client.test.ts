@@ -319,6 +319,32 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
   });
 });
 
+describe('MT client: a client opcode is not a packet from the server (protocol-notes #92)', () => {
+  it('its own NACKs and QCRs coming back (a dead server on loopback) do not hold off InactivityTimeout', () => {
+    const { c } = joined(7, { rng: () => 0 });
+    c.pollEvent();
+    c.handleDatagram(odata(1, 99), 1000);
+    const before = c.stats().received;
+    // Everything a client sends, with the session's id and a valid checksum, every second for 40 s.
+    const own = [
+      srv({ op: Op.NACK, clientId: 7, hiSeq: 5, lossRate: 0, ranges: [[2, 3]] }),
+      srv({ op: Op.QCR, clientId: 7, qccSeqNo: 0, backoff: 0, serverTime: 0, hiSeq: 1, lossRate: 0, appData: Buffer.alloc(0) }),
+      srv({ op: Op.ACK, clientId: 7, seq: 1, serverTime: 0, hiSeq: 1, lossRate: 0 }),
+      srv({ op: Op.LEAVE, clientId: 7, reason: LeaveReason.CANCELLED }),
+      srv({ op: Op.JOIN, clientName: 'PC-01', ipAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.alloc(6) }),
+    ];
+    const events = [];
+    for (let t = 2000; t <= 41_000; t += 1000) {
+      c.handleDatagram(own[t % own.length]!, t);
+      c.handleTimeout(t);
+      let e;
+      while ((e = c.pollEvent())) events.push({ t, e });
+    }
+    expect(events[0]).toEqual({ t: 31_000, e: { type: 'inactive' } });
+    expect(c.stats().received).toBe(before);
+  });
+});
+
 describe('MT client: Master Client liveness (protocol-notes #19)', () => {
   it('stops NACKing a sequence number the Master Client can never get, so its ACK point moves on', () => {
     const { c } = joined(7, { rng: () => 0, params: { masterNackGiveUp: 3 } });

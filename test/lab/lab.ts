@@ -30,6 +30,8 @@ export interface LabHostSpec {
 
 export interface LabOptions {
   hosts: LabHostSpec[];
+  /** Start of the lab's namespace names (lowercase letters and digits, default `osdlab`): one per test file. */
+  prefix?: string;
   /** First three octets of the lab's private /24; only ever configured inside the lab's namespaces. */
   subnet?: string;
   /** Bridge IGMP snooping (default off: the bridge floods multicast to every port). */
@@ -233,6 +235,29 @@ export class Lab {
     await this.nft('switch', lines.join('\n') + '\n');
   }
 
+  /**
+   * Cuts a host's link (`on` true) or restores it: the bridge table `osdcut_<host>` drops every frame from and to
+   * its bridge port (ARP, IGMP, unicast and multicast alike), counting them. Other hosts are not touched, so each
+   * host can be cut and restored on its own.
+   */
+  async cut(host: string, on: boolean): Promise<void> {
+    const h = this.host(host);
+    const table = `osdcut_${h.name}`;
+    if (!on) {
+      await this.exec('switch', ['nft', 'delete', 'table', 'bridge', table]);
+      return;
+    }
+    await this.nft('switch', `table bridge ${table} {\n  chain forward {\n    type filter hook forward priority -10; policy accept;\n    iifname "${h.bridgePort}" counter drop\n    oifname "${h.bridgePort}" counter drop\n  }\n}\n`);
+  }
+
+  /** Frames a cut (`cut(host, true)`, still in place) has dropped: from the host and towards it. */
+  async cutDropped(host: string): Promise<{ from: number; to: number }> {
+    const out = await this.exec('switch', ['nft', 'list', 'chain', 'bridge', `osdcut_${this.host(host).name}`, 'forward']);
+    const n = [...out.matchAll(/counter packets (\d+)/g)].map((m) => Number(m[1]));
+    if (n.length !== 2) throw new Error(`osdcut_${host}: expected two counters:\n${out}`);
+    return { from: n[0]!, to: n[1]! };
+  }
+
   /** Every named counter of the table `impair` built: `{ "<host>_seen": packets, … }`. */
   async counters(): Promise<Record<string, number>> {
     return parseNftCounters(await this.exec('switch', ['nft', '-j', 'list', 'counters', 'table', 'bridge', 'osdlab']));
@@ -342,7 +367,9 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /** Builds the lab; on any failure what was built is torn down again before the error is thrown. */
 export async function createLab(o: LabOptions): Promise<Lab> {
-  const lab = new Lab(`osdlab${process.pid}x${labSeq++}`);
+  const prefix = o.prefix ?? 'osdlab';
+  if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw new Error(`lab prefix ${prefix}: 1-16 lowercase letters and digits`);
+  const lab = new Lab(`${prefix}${process.pid}x${labSeq++}`);
   const subnet = o.subnet ?? DEFAULT_SUBNET;
   if (!/^(10\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3})$/.test(subnet)) throw new Error(`lab subnet ${subnet} is not a private /24 prefix`);
   try {
