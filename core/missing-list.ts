@@ -98,6 +98,12 @@ export class MissingList {
     return this.s.length === 0 ? this.end : this.s[0]! - 1;
   }
 
+  /** The highest missing sequence number (the end of the last range), or 0 when nothing is missing. */
+  highestMissing(): number {
+    const n = this.e.length;
+    return n === 0 ? 0 : this.e[n - 1]!;
+  }
+
   reset(): void {
     this.start = 0;
     this.end = 0;

@@ -26,6 +26,7 @@ export interface CoordinatorConfig {
   expMaxWindow?: number; // ExpMaxWindowSize, default 64
   maxWindow?: number; // MaxWindowSize, default 2048
   fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets (default 32, protocol-notes #45); 0 = off: an ACK per ODATA (2008 R2)
+  repeatGuard?: 'rdata' | 'odata'; // what LastSendTime (3.1.5.9.6's 4 x MCRTT skip) starts from: 'rdata' (default) = set only by an RDATA; 'odata' = the ODATA's send
   masterHoldMs?: number; // after a Master Client switch, no NACK-driven switch for this long (ours; 0 = 3.1.5.9.6.1 literally)
   spmIntervalMs?: number; // SPMInterval, default 220
   pollBackoffMs?: number; // PollBackOff, default 200
@@ -54,6 +55,7 @@ export const DEFAULTS = {
   maxWindow: 2048,
   fwLeadEvery: 32,
   masterHoldMs: 0,
+  repeatGuard: 'rdata' as 'rdata' | 'odata',
   spmIntervalMs: 220,
   pollBackoffMs: 200,
   qccIntervalMs: 5000,

@@ -360,6 +360,35 @@ describe('MT client: protocol-notes choices', () => {
     expect(drain(c).filter((x) => x.p.body.op === Op.NACK)).toHaveLength(1);
   });
 
+  it('#101: the Master Client NACKs a loss it detects while its NACK timer waits to repeat at once; earlier ranges alone wait for the timer', () => {
+    for (const atOnce of [true, false]) {
+      const { c } = joined(7, { params: { masterNackAtOnce: atOnce } }); // MinNACKBackOff 10, MaxNACKBackOff 30
+      const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
+      c.handleDatagram(odata(1, 7), 100);
+      c.handleDatagram(odata(3, 7), 101); // 2 lost
+      c.handleTimeout(101);
+      expect(nacks()).toEqual([[[2, 2]]]); // timer zero (3.2.5.12)
+      const repeatAt = c.pollTimeout()!;
+      expect(repeatAt).toBeGreaterThanOrEqual(111);
+      c.handleDatagram(odata(4, 7), 103); // nothing new missing: the repeat timer stays
+      expect(c.pollTimeout()).toBe(repeatAt);
+      c.handleDatagram(odata(6, 7), 104); // 5 lost: a new hole behind which the ACK point (and the window) waits
+      if (atOnce) {
+        expect(c.pollTimeout()).toBe(104);
+        c.handleTimeout(104);
+        expect(nacks()).toEqual([[[2, 2], [5, 5]]]);
+        c.handleDatagram(odata(7, 7), 105); // 2 and 5 already NACKed: no NACK before the repeat timer
+        expect(c.pollTimeout()).toBeGreaterThanOrEqual(114);
+      } else {
+        expect(c.pollTimeout()).toBe(repeatAt); // literal: stop while the NACK timer is active
+        c.handleTimeout(104);
+        expect(nacks()).toEqual([]);
+        c.handleTimeout(repeatAt);
+        expect(nacks()).toEqual([[[2, 2], [5, 5]]]);
+      }
+    }
+  });
+
   it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {
     const app = new FakeApp();
     app.cache = 1;
