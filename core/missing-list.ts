@@ -27,7 +27,7 @@ export class MissingList {
     return c;
   }
 
-  /** 3.2.1.3.1.1 Update Start of List. */
+  /** 3.2.1.3.1.1 Update Start of List (with #102: on the first one, Start itself stays to be received). */
   updateStart(newStart: number): void {
     if (newStart < this.start) return;
     let drop = 0;
@@ -44,7 +44,11 @@ export class MissingList {
       this.e.splice(0, drop);
     }
     this.start = newStart;
-    if (this.end < this.start) this.end = this.start;
+    // 3.2.1.3.1.1 says End becomes Start here. On the first Update Start (nothing tracked yet: End 0) that counts
+    // Start itself as received though it never was: the Master Client then ACKs it and nobody NACKs it (only an
+    // MS-WDSMA round repairs it). There End = Start - 1, so the next Update End lists Start as missing
+    // (protocol-notes #102); later (a receiver left behind the server's trail) as the spec says.
+    if (this.end < this.start) this.end = this.end === 0 ? this.start - 1 : this.start;
   }
 
   /** 3.2.1.3.1.2 Update End of List. */

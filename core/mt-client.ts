@@ -587,7 +587,10 @@ export class MtClient {
     this.minNackBackoff = b.minNackBackoff;
     this.maxNackBackoff = b.maxNackBackoff;
     this.mcRtt = b.rtt;
-    if (this.firstSeq === 0 && b.leadSeq !== 0) this.startAt(b.leadSeq);
+    // "the first non-zero LeadODATASeqNo" (3.2.1.3). An SPM with Lead 0 says nothing was sent yet, so every
+    // ODATA from 1 (NextODATASeqNo starts at 1, 3.1.1.3) is ours: a loss of ODATA 1 is NACKed, not left to an
+    // MS-WDSMA round because the first ODATA that arrived was 2 (protocol-notes #102).
+    if (this.firstSeq === 0) this.startAt(b.leadSeq !== 0 ? b.leadSeq : 1);
     if (this.firstSeq !== 0 && b.leadSeq > this.hiLossSeq) {
       // 3.2.5.10.1: every sequence number up to Lead not yet accounted for counts as a loss step
       this.lossSteps(b.leadSeq - this.hiLossSeq);

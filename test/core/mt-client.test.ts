@@ -228,12 +228,31 @@ describe('MT client: SPM (3.2.5.9)', () => {
     expect(c.info().firstSeq).toBe(50);
     expect(c.info().minNackBackoff).toBe(4);
     expect(c.info().mcRtt).toBe(3);
-    expect(drain(c).map((x) => x.p.body)).toEqual([expect.objectContaining({ op: Op.ACK, serverTime: 777, seq: 50 })]);
+    // protocol-notes #102: ODATA 50 was announced, not received: it is missing and the ACK stops below it (3.2.1.3.1.1
+    // read literally would count 50 as received and ACK it)
+    expect(drain(c).map((x) => x.p.body)).toEqual([expect.objectContaining({ op: Op.ACK, serverTime: 777, seq: 49 })]);
+    expect(c.info().missing).toEqual([[50, 50]]);
     c.handleDatagram(spm(1, 60), 11);
     expect(c.stats().ignored).toBe(1);
     c.handleDatagram(odata(53, 7), 12); // 51..52 missing
     c.handleDatagram(spm(2, 55), 13); // lead 55 → 54..55 missing too
-    expect(c.info().missing).toEqual([[51, 52], [54, 55]]);
+    expect(c.info().missing).toEqual([[50, 52], [54, 55]]);
+  });
+
+  it('protocol-notes #102: after an SPM with LeadODATASeqNo 0, ODATA 1 is ours: lost, it is NACKed although ODATA 2 came first', () => {
+    const { c } = joined(7);
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 8, minNackBackoff: 4, maxNackBackoff: 8, trailSeq: 0, leadSeq: 0, rtt: 3 }), 10);
+    expect(c.info().firstSeq).toBe(1);
+    c.handleDatagram(odata(2, 8, undefined, 1), 20); // ODATA 1 lost
+    expect(c.info().missing).toEqual([[1, 1]]);
+    c.handleDatagram(srv({ op: Op.RDATA, clientId: 8, seq: 1, trailSeq: 1, data: Buffer.from('r') }), 40);
+    expect(c.info().missing).toEqual([]);
+    expect(c.stats().ignored).toBe(0);
+    // without the SPM (first ODATA 2), ODATA 1 is before FirstODATASeqNo: 3.2.5.13 as written
+    const late = joined(7);
+    late.c.handleDatagram(odata(2, 8, undefined, 1), 20);
+    expect(late.c.info().firstSeq).toBe(2);
+    expect(late.c.info().missing).toEqual([]);
   });
 });
 

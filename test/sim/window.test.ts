@@ -23,4 +23,13 @@ describe('window and repair under loss (simulated time)', () => {
     expect(before.goodputMBs).toBeLessThan(0.5 * clean.goodputMBs);
     expect(before.repairMeanMs).toBeGreaterThan(100);
   });
+
+  it('N = 3, 200 Mbit/s, 1 % loss: no MS-WDSMA repair round for a lost first ODATA, goodput >= 0.7 x the clean one (protocol-notes #102)', () => {
+    const n3 = (o: Partial<WindowArgs>) => cell({ receivers: 3, linkMbit: 200, ...o });
+    const clean = runWindowCell(n3({ lossPercent: 0 }));
+    const lossy = runWindowCell(n3({})); // seed 1: one receiver loses ODATA 1 (block 1)
+    expect(lossy.byteExact).toBe(3);
+    expect(lossy.maRounds).toBe(1);
+    expect(lossy.goodputMBs).toBeGreaterThanOrEqual(0.7 * clean.goodputMBs);
+  });
 });
