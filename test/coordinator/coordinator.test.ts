@@ -243,6 +243,31 @@ describe('JOIN / JOINACK / QCR handshake (MS-WDSMT 3.1.5.2, 3.1.5.7, 3.1.6.1)', 
     expect(eventsOf(sim, 'master')).toMatchObject([{ clientId: cs[0]!.id, why: 'qcc' }, { clientId: cs[1]!.id, why: 'qcc' }]);
   });
 
+  test('protocol-notes #103: when the Master Client leaves and others stay, the election runs at once, not after MaxNoResponseSPM', () => {
+    const sim = new Sim({ data: image(20_000), rateBytesPerSec: 200_000, record: true });
+    const cs = [sim.addClient({ latency: 1 }), sim.addClient({ latency: 3 })];
+    sim.runFor(2000, () => sim.coord.sessionState === 'DataState' && sim.coord.stats.odataSent > 50);
+    const master = cs.find((c) => c.id === sim.coord.masterClientId)!;
+    const other = cs.find((c) => c !== master)!;
+    master.leave(0);
+    const t = sim.now;
+    sim.runFor(300, () => sim.coord.masterClientId === other.id && sim.coord.sessionState === 'DataState');
+    expect(sim.coord.masterClientId).toBe(other.id);
+    expect(sim.now - t).toBeLessThan(100); // MaxNoResponseSPM: 5 x 220 ms
+    expect(sim.coord.stats.masterLeft).toBe(1);
+    expect(sim.coord.stats.spmTimeouts).toBe(0);
+    expect(eventsOf(sim, 'master').pop()).toMatchObject({ clientId: other.id, why: 'qcc' });
+    // a client that is not the Master Client leaving changes nothing
+    const n = sim.sentOps(Op.QCC).length;
+    const c = sim.addClient({ latency: 1 });
+    sim.runFor(2000, () => c.state === 'regular');
+    c.leave(0);
+    sim.runFor(50);
+    expect(sim.coord.stats.masterLeft).toBe(1);
+    expect(sim.coord.masterClientId).toBe(other.id);
+    expect(sim.sentOps(Op.QCC).length - n).toBeLessThanOrEqual(1); // at most an OutState QCC
+  });
+
   test('InState QCC WaitTime doubles up to NoClientQCCInterval while the Active list is empty', () => {
     const sim = new Sim({ data, record: true });
     const c = sim.addClient({ latency: 1 });

@@ -164,6 +164,7 @@ async function main(): Promise<void> {
     .option('--exp-max-window <n>', 'ExpMaxWindowSize: the window grows by 2 per ACKed packet up to here (MS-WDSMT 3.1.5.9.5)', int('--exp-max-window', 1, 1 << 20), 64)
     .option('--max-window <n>', 'MaxWindowSize: the largest window, in packets (MS-WDSMT 3.1.5.9.5)', int('--max-window', 1, 1 << 20), 2048)
     .option('--master-hold <ms>', 'after a Master Client switch, no NACK-driven switch for this long (0 = MS-WDSMT 3.1.5.9.6.1 literally)', int('--master-hold', 0, 1 << 30), 0)
+    .addOption(new Option('--repeat-guard <from>', "the 4 x MCRTT skip of a NACKed packet (MS-WDSMT 3.1.5.9.6) runs from its last RDATA, or from its ODATA too (protocol-notes #100)").choices(['rdata', 'odata']).default('rdata'))
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
     .option('--no-udp-msi', 'do not answer MS-WDSMSI on UDP (like Windows Server 2016+); needs --rpc-port')
     .option('--rpc-port <port>', 'serve session initiation over DCE/RPC (MS-WDSC) on this TCP port; 0 = a free one', int('--rpc-port', 0, 65535))
@@ -191,6 +192,7 @@ async function main(): Promise<void> {
     expMaxWindow: number;
     maxWindow: number;
     masterHold: number;
+    repeatGuard: 'rdata' | 'odata';
     sessionId?: number;
     udpMsi: boolean;
     rpcPort?: number;
@@ -259,6 +261,7 @@ async function main(): Promise<void> {
     expMaxWindow: o.expMaxWindow,
     maxWindow: o.maxWindow,
     masterHoldMs: o.masterHold,
+    repeatGuard: o.repeatGuard,
     sessionId: o.sessionId,
     security,
     udpMsi: o.udpMsi,

@@ -88,7 +88,7 @@ export class MtServer {
       case Op.QCR:
         return this.onQcr(b, now);
       case Op.LEAVE:
-        return this.onLeave(b.clientId, b.reason);
+        return this.onLeave(b.clientId, b.reason, now);
       case Op.POLLACK:
         return this.onPollAck(b.clientId, b.pollSeqNo, b.appData);
       case Op.ACK:
@@ -216,7 +216,7 @@ export class MtServer {
   }
 
   // ---- 3.1.5.3 LEAVE
-  private onLeave(clientId: number, reason: number): void {
+  private onLeave(clientId: number, reason: number, now: number): void {
     this.ctx.stats.leavesReceived++;
     const c = this.clients.get(clientId);
     if (!c) {
@@ -226,6 +226,7 @@ export class MtServer {
     this.removeClient(c);
     this.ctx.stats.clientsLeft++;
     this.ctx.emit({ type: 'client-left', clientId, reason });
+    this.session.clientGone(clientId, now);
   }
 
   private removeClient(c: Client): void {
@@ -273,6 +274,7 @@ export class MtServer {
         this.removeClient(c);
         this.ctx.stats.clientsTimedOut++;
         this.ctx.emit({ type: 'client-timeout', clientId: c.clientId });
+        this.session.clientGone(c.clientId, now);
       }
     }
     this.ctx.timers.arm('clientCleanup', now + this.ctx.cfg.clientDeadTimeoutMs);

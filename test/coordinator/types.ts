@@ -168,6 +168,7 @@ export interface CoordinatorStats {
   /** Sum of CurrentWindowSize over the ODATA sent (the mean window is this / odataSent). */
   windowSum: number;
   spmTimeouts: number; // DataState -> QCCState after MaxNoResponseSPM
+  masterLeft: number; // DataState -> QCCState because the Master Client left or timed out (protocol-notes #103)
   rounds: number;
   roundsFinished: number;
   blocksQueued: number;
@@ -187,7 +188,7 @@ export function newStats(): CoordinatorStats {
     malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
     clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, joinFailures: 0,
     masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0, rdataSkippedUnechoed: 0,
-    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
+    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, masterLeft: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
     clientsActive: 0, clientsPending: 0, clientsKick: 0,
   };
 }

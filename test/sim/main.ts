@@ -31,6 +31,8 @@ interface Cli extends SimArgs {
   json: boolean;
   /** --link-mbit: the window cell of window.ts (a shaped link, goodput in simulated time) instead of the NACK run. */
   linkMbit: number;
+  /** --rate-mbit given (with --link-mbit the coordinator's cap is off unless it is). */
+  rateSet: boolean;
   coordinator: NonNullable<WindowArgs['coordinator']>;
   mtParams: NonNullable<WindowArgs['mtParams']>;
   table: boolean;
@@ -41,7 +43,7 @@ interface Cli extends SimArgs {
 }
 
 function parse(argv: string[]): Cli {
-  const a: Cli = { receivers: 0, lossPercent: 1, seed: 1, backoff: 'exponential', sizeMiB: 16, rateMbit: 100, latencyMs: 1, linkMbit: 0, coordinator: {}, mtParams: {}, json: false, table: false, from: [], maxReceivers: 10_000, out: path.resolve(__dirname, '..', 'docs', 'performance.md') };
+  const a: Cli = { receivers: 0, lossPercent: 1, seed: 1, backoff: 'exponential', sizeMiB: 16, rateMbit: 100, latencyMs: 1, linkMbit: 0, rateSet: false, coordinator: {}, mtParams: {}, json: false, table: false, from: [], maxReceivers: 10_000, out: path.resolve(__dirname, '..', 'docs', 'performance.md') };
   const num = (flag: string, v: string | undefined, min: number, max: number, int = false): number => {
     const n = Number(v);
     if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) fail(`${flag} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v ?? 'nothing'}`);
@@ -58,11 +60,15 @@ function parse(argv: string[]): Cli {
       if (b !== 'uniform' && b !== 'exponential') fail(`--backoff is uniform or exponential, got ${b ?? 'nothing'}`);
       a.backoff = b;
     } else if (f === '--size-mib') a.sizeMiB = num(f, v(), 0.01, 4096);
-    else if (f === '--rate-mbit') a.rateMbit = num(f, v(), 0, 100_000);
+    else if (f === '--rate-mbit') {
+      a.rateMbit = num(f, v(), 0, 100_000);
+      a.rateSet = true;
+    }
     else if (f === '--latency-ms') a.latencyMs = num(f, v(), 0.01, 1000);
     else if (f === '--link-mbit') a.linkMbit = num(f, v(), 1, 100_000);
     else if (f === '--max-window') a.coordinator.maxWindow = num(f, v(), 2, 1 << 20, true);
     else if (f === '--master-hold') a.coordinator.masterHoldMs = num(f, v(), 0, 1e9);
+    else if (f === '--fw-lead-every') a.coordinator.fwLeadEvery = num(f, v(), 0, 1 << 20, true);
     else if (f === '--repeat-guard') {
       const g = v();
       if (g !== 'rdata' && g !== 'odata') fail(`--repeat-guard is rdata or odata, got ${g ?? 'nothing'}`);
@@ -85,7 +91,7 @@ function parse(argv: string[]): Cli {
     }
     else if (f === '--table') a.table = true;
     else if (f === '--help' || f === '-h') {
-      process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --receivers N --link-mbit R [--loss PERCENT] [--size-mib M] [--latency-ms L] [--max-window W] [--master-hold MS] [--repeat-guard rdata|odata] [--loss-model literal|ewma] [--master-nack at-once|wait] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
+      process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --receivers N --link-mbit R [--loss PERCENT] [--size-mib M] [--latency-ms L] [--max-window W] [--master-hold MS] [--fw-lead-every N] [--repeat-guard rdata|odata] [--loss-model literal|ewma] [--master-nack at-once|wait] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
       process.exit(0);
     } else fail(`unknown argument ${f}`);
   }
@@ -210,8 +216,8 @@ function table(a: Cli): void {
 
 /** --link-mbit: one window cell (window.ts): goodput in simulated time on a shaped link, and what held it. */
 function windowCell(a: Cli): void {
-  const r = runWindowCell({ receivers: a.receivers, linkMbit: a.linkMbit, lossPercent: a.lossPercent, sizeMiB: a.sizeMiB, seed: a.seed, latencyMs: a.latencyMs, coordinator: a.coordinator, mtParams: a.mtParams });
-  const cfg = JSON.stringify({ ...a.coordinator, ...a.mtParams });
+  const r = runWindowCell({ rateMbit: a.rateSet ? a.rateMbit : undefined, receivers: a.receivers, linkMbit: a.linkMbit, lossPercent: a.lossPercent, sizeMiB: a.sizeMiB, seed: a.seed, latencyMs: a.latencyMs, coordinator: a.coordinator, mtParams: a.mtParams });
+  const cfg = JSON.stringify({ ...(a.rateSet ? { rateMbit: a.rateMbit } : {}), ...a.coordinator, ...a.mtParams });
   if (a.json) process.stdout.write(JSON.stringify({ receivers: a.receivers, linkMbit: a.linkMbit, lossPercent: a.lossPercent, sizeMiB: a.sizeMiB, seed: a.seed, latencyMs: a.latencyMs, settings: cfg, ...r }) + '\n');
   else
     process.stdout.write(`${a.receivers} receivers, ${a.linkMbit} Mbit/s link, ${a.lossPercent} % loss, ${a.sizeMiB} MiB, seed ${a.seed}, ${a.latencyMs} ms latency, ${cfg}: ` +

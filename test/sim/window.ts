@@ -19,6 +19,8 @@ export interface WindowArgs {
   seed: number;
   /** One-way latency besides the link's queue (ms). */
   latencyMs: number;
+  /** The coordinator's own rate cap (its token bucket on ODATA + RDATA bytes), Mbit/s; none when absent. */
+  rateMbit?: number;
   coordinator?: Partial<Pick<CoordinatorConfig, 'expMaxWindow' | 'maxWindow' | 'fwLeadEvery' | 'masterHoldMs' | 'repeatGuard'>>;
   mtParams?: Partial<MtParams>;
 }
@@ -58,6 +60,7 @@ export function runWindowCell(a: WindowArgs): WindowResult {
     loss: a.lossPercent / 100,
     latencyMs: a.latencyMs,
     linkBytesPerSec: rate,
+    rateBytesPerSec: a.rateMbit ? (a.rateMbit * 1e6) / 8 : undefined,
     cacheBytes: 64 * 1024 * 1024, // the agent's default --cache
     coordinator: a.coordinator,
     mtParams: a.mtParams,
