@@ -27,7 +27,7 @@ export class MissingList {
     return c;
   }
 
-  /** 3.2.1.3.1.1 Update Start of List. */
+  /** 3.2.1.3.1.1 Update Start of List (with #102: on the first one, Start itself stays to be received). */
   updateStart(newStart: number): void {
     if (newStart < this.start) return;
     let drop = 0;
@@ -44,7 +44,11 @@ export class MissingList {
       this.e.splice(0, drop);
     }
     this.start = newStart;
-    if (this.end < this.start) this.end = this.start;
+    // 3.2.1.3.1.1 says End becomes Start here. On the first Update Start (nothing tracked yet: End 0) that counts
+    // Start itself as received though it never was: the Master Client then ACKs it and nobody NACKs it (only an
+    // MS-WDSMA round repairs it). There End = Start - 1, so the next Update End lists Start as missing
+    // (protocol-notes #102); later (a receiver left behind the server's trail) as the spec says.
+    if (this.end < this.start) this.end = this.end === 0 ? this.start - 1 : this.start;
   }
 
   /** 3.2.1.3.1.2 Update End of List. */
@@ -96,6 +100,12 @@ export class MissingList {
   /** 3.2.1.3.1.4 Highest Continuous Received ODATASeqNo. */
   highestContinuous(): number {
     return this.s.length === 0 ? this.end : this.s[0]! - 1;
+  }
+
+  /** The highest missing sequence number (the end of the last range), or 0 when nothing is missing. */
+  highestMissing(): number {
+    const n = this.e.length;
+    return n === 0 ? 0 : this.e[n - 1]!;
   }
 
   reset(): void {

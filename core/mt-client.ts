@@ -90,6 +90,12 @@ export interface MtParams {
    * (protocol-notes #47; found by npm run fuzz).
    */
   minNackRepeat: number;
+  /**
+   * The Master Client NACKs a newly detected loss at once even while its NACK timer waits to repeat earlier ranges
+   * (MinNACKBackOff "is ignored by the Master Client", 3.2.1.3; its timeout "MUST be zero", 3.2.5.12); false =
+   * the new loss waits for the running timer (protocol-notes #101).
+   */
+  masterNackAtOnce: boolean;
 }
 
 export const DEFAULT_MT_PARAMS: MtParams = {
@@ -102,6 +108,7 @@ export const DEFAULT_MT_PARAMS: MtParams = {
   masterNackGiveUp: 32,
   nackBackoff: 'exponential',
   minNackRepeat: 10,
+  masterNackAtOnce: true,
 };
 
 export interface MtClientConfig {
@@ -258,6 +265,8 @@ export class MtClient {
     nackGiveUps: 0,
   };
   private nackHead = 0;
+  /** The highest sequence number a NACK of ours named (masterNackAtOnce: what lies above it is a new loss). */
+  private nackedThrough = 0;
   private nackHeadCount = 0;
   /** The last packet of our session (3.2.2 Inactivity): the timer is re-armed from it when it fires, not per packet. */
   private lastHeard = 0;
@@ -436,6 +445,9 @@ export class MtClient {
         lossRate: this.lossRate * LOSS_SCALE,
         ranges: this.missing.ranges(this.params.maxNackRanges) as Range[],
       }, now);
+      // every loss known now counts as reported, named or beyond the maxNackRanges cap (else each arrival would
+      // find the unnamed ones "new" and NACK again)
+      this.nackedThrough = this.missing.highestMissing();
       this.counters.nacksSent++;
       this.timers.arm('nack', now + Math.max(this.params.minNackRepeat, this.randomBackoff()));
     }
@@ -585,7 +597,10 @@ export class MtClient {
     this.minNackBackoff = b.minNackBackoff;
     this.maxNackBackoff = b.maxNackBackoff;
     this.mcRtt = b.rtt;
-    if (this.firstSeq === 0 && b.leadSeq !== 0) this.startAt(b.leadSeq);
+    // "the first non-zero LeadODATASeqNo" (3.2.1.3). An SPM with Lead 0 says nothing was sent yet, so every
+    // ODATA from 1 (NextODATASeqNo starts at 1, 3.1.1.3) is ours: a loss of ODATA 1 is NACKed, not left to an
+    // MS-WDSMA round because the first ODATA that arrived was 2 (protocol-notes #102).
+    if (this.firstSeq === 0) this.startAt(b.leadSeq !== 0 ? b.leadSeq : 1);
     if (this.firstSeq !== 0 && b.leadSeq > this.hiLossSeq) {
       // 3.2.5.10.1: every sequence number up to Lead not yet accounted for counts as a loss step
       this.lossSteps(b.leadSeq - this.hiLossSeq);
@@ -691,10 +706,19 @@ export class MtClient {
     return drawNackBackoff(this.params.nackBackoff, this.minNackBackoff, this.maxNackBackoff, this.rng());
   }
 
-  /** 3.2.5.12 NACK management. */
+  /**
+   * 3.2.5.12 NACK management. The Master Client's timeout is zero; a loss it detects while its timer runs for a
+   * repeat is NACKed at once too (masterNackAtOnce, protocol-notes #101): otherwise the new hole holds its ACK
+   * point, and so the server's window, for up to MaxNACKBackOff (2 x MCRTT and more) before the server hears of it.
+   */
   private armNack(now: number): void {
-    if (this.missing.isEmpty() || this.timers.armed('nack')) return;
-    this.timers.arm('nack', this.masterClientId === this.clientId ? now : now + this.randomBackoff());
+    if (this.missing.isEmpty()) return;
+    const master = this.masterClientId === this.clientId;
+    if (this.timers.armed('nack')) {
+      if (master && this.params.masterNackAtOnce && this.missing.highestMissing() > this.nackedThrough) this.timers.arm('nack', now);
+      return;
+    }
+    this.timers.arm('nack', master ? now : now + this.randomBackoff());
   }
 
   /** 3.2.5.11 */
@@ -738,7 +762,7 @@ export class MtClient {
     this.lastPollSeqNo = this.lastQccSeqNo = 0;
     this.minNackBackoff = this.maxNackBackoff = 0;
     this.lossRate = 0;
-    this.firstSeq = this.hiSeq = this.hiLossSeq = this.trailSeq = this.leadSeq = 0;
+    this.firstSeq = this.hiSeq = this.hiLossSeq = this.trailSeq = this.leadSeq = this.nackedThrough = 0;
     this.lastSpmSeqNo = this.masterClientId = this.mcRtt = this.lastRdataTime = 0;
     this.missing.reset();
     this.timers.disarmAll(['leave', 'inactivity']);

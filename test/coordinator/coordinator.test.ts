@@ -243,6 +243,31 @@ describe('JOIN / JOINACK / QCR handshake (MS-WDSMT 3.1.5.2, 3.1.5.7, 3.1.6.1)', 
     expect(eventsOf(sim, 'master')).toMatchObject([{ clientId: cs[0]!.id, why: 'qcc' }, { clientId: cs[1]!.id, why: 'qcc' }]);
   });
 
+  test('protocol-notes #103: when the Master Client leaves and others stay, the election runs at once, not after MaxNoResponseSPM', () => {
+    const sim = new Sim({ data: image(20_000), rateBytesPerSec: 200_000, record: true });
+    const cs = [sim.addClient({ latency: 1 }), sim.addClient({ latency: 3 })];
+    sim.runFor(2000, () => sim.coord.sessionState === 'DataState' && sim.coord.stats.odataSent > 50);
+    const master = cs.find((c) => c.id === sim.coord.masterClientId)!;
+    const other = cs.find((c) => c !== master)!;
+    master.leave(0);
+    const t = sim.now;
+    sim.runFor(300, () => sim.coord.masterClientId === other.id && sim.coord.sessionState === 'DataState');
+    expect(sim.coord.masterClientId).toBe(other.id);
+    expect(sim.now - t).toBeLessThan(100); // MaxNoResponseSPM: 5 x 220 ms
+    expect(sim.coord.stats.masterLeft).toBe(1);
+    expect(sim.coord.stats.spmTimeouts).toBe(0);
+    expect(eventsOf(sim, 'master').pop()).toMatchObject({ clientId: other.id, why: 'qcc' });
+    // a client that is not the Master Client leaving changes nothing
+    const n = sim.sentOps(Op.QCC).length;
+    const c = sim.addClient({ latency: 1 });
+    sim.runFor(2000, () => c.state === 'regular');
+    c.leave(0);
+    sim.runFor(50);
+    expect(sim.coord.stats.masterLeft).toBe(1);
+    expect(sim.coord.masterClientId).toBe(other.id);
+    expect(sim.sentOps(Op.QCC).length - n).toBeLessThanOrEqual(1); // at most an OutState QCC
+  });
+
   test('InState QCC WaitTime doubles up to NoClientQCCInterval while the Active list is empty', () => {
     const sim = new Sim({ data, record: true });
     const c = sim.addClient({ latency: 1 });
@@ -331,7 +356,7 @@ describe('DataState: ACK-clocked window (MS-WDSMT 3.1.5.9)', () => {
 
 // =========================================================================================================
 describe('NACK -> NCF + RDATA (MS-WDSMT 3.1.5.9.6)', () => {
-  function opened(o: { retentionMs?: number } = {}) {
+  function opened(o: { retentionMs?: number; repeatGuard?: 'rdata' | 'odata' } = {}) {
     const { sim, id } = manualSession({ data: image(200), ...o });
     for (const seq of [1, 4, 13]) {
       sim.run(sim.now + 10);
@@ -375,6 +400,33 @@ describe('NACK -> NCF + RDATA (MS-WDSMT 3.1.5.9.6)', () => {
     sim.run(sim.now + 4 * rtt);
     nack();
     expect(body(sim, Op.RDATA, t).map((r) => r.seq)).toEqual([5, 5]);
+  });
+
+  test('protocol-notes #100: the first NACK of a packet gets its RDATA even within 4 x MCRTT of its ODATA; the 4 x MCRTT skip runs from the last RDATA', () => {
+    // The Master Client NACKs at once (timer zero), so its NACK lands about one MCRTT after the ODATA left; other
+    // clients wait at least MinNACKBackOff = 2 x MCRTT, about 3 x MCRTT. Timed from the ODATA, every first NACK fell
+    // inside 4 x MCRTT and was skipped (N = 1, 400 Mbit/s link, 1 % loss in simulated time: 0.28 of the link).
+    for (const repeatGuard of ['rdata', 'odata'] as const) {
+      const { sim, id } = opened({ repeatGuard });
+      const rtt = sim.coord.mcRttMs;
+      const lead = sim.coord.leadSeq;
+      expect(sim.now - lastOdataTime(sim, lead)).toBeGreaterThan(4 * rtt);
+      inject(sim, { op: Op.ACK, clientId: id, seq: lead - 1, serverTime: sim.now - rtt, hiSeq: lead, lossRate: 0 });
+      const fresh = sim.coord.leadSeq; // ODATA just released by that ACK: sent now
+      expect(fresh).toBeGreaterThan(lead);
+      expect(sim.now - lastOdataTime(sim, fresh)).toBeLessThan(4 * rtt);
+      sim.run(sim.now + rtt);
+      const t = sim.now;
+      const nack = () => inject(sim, { op: Op.NACK, clientId: id, hiSeq: fresh, lossRate: 0, ranges: [[fresh, fresh]] });
+      nack();
+      expect(body(sim, Op.RDATA, t).map((r) => r.seq)).toEqual(repeatGuard === 'rdata' ? [fresh] : []);
+      sim.run(sim.now + 2 * rtt);
+      nack(); // within 4 x MCRTT of that RDATA (or, for 'odata', of the ODATA): skipped
+      expect(body(sim, Op.RDATA, t)).toHaveLength(repeatGuard === 'rdata' ? 1 : 0);
+      sim.run(sim.now + 3 * rtt);
+      nack();
+      expect(body(sim, Op.RDATA, t)).toHaveLength(repeatGuard === 'rdata' ? 2 : 1);
+    }
   });
 
   test('a repair queued behind the link (no ACK echoes it) is repeated at most once until an echo or 1 s', () => {

@@ -10,6 +10,12 @@
  *
  *   npm run build && npx esbuild test/coordinator/losslab.ts --bundle --platform=node --outfile=dist/losslab.cjs
  *   node dist/losslab.cjs --receivers 3 --loss 1 --mib 128 --reps 3 --variant 'A=' --variant 'B=--fw-lead-every 0'
+ *
+ * Two builds A/B (agent and coordinator both from each variant's dist/): `--dist NAME=DIR` per variant, e.g.
+ *   node dist/losslab.cjs --receivers 3 --mbit 200 --loss 1 --mib 128 --reps 3 --variant A= --dist A=/tmp/distA \
+ *        --variant B= --dist B=dist
+ * The shaped link is the bench lab's (Lab.shape: tbf with an 8 MiB queue). At the end: median MB/s per variant and
+ * the per-repetition ratios to the first variant.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,7 +29,7 @@ interface Args {
   mib: number;
   reps: number;
   mbit: number;
-  variants: { name: string; args: string[] }[];
+  variants: { name: string; args: string[]; dist?: string }[];
   udpcast: boolean;
   blockSize: number;
 }
@@ -43,6 +49,12 @@ function parseArgs(argv: string[]): Args {
       const s = v();
       const eq = s.indexOf('=');
       a.variants.push({ name: s.slice(0, eq), args: s.slice(eq + 1).split(' ').filter(Boolean) });
+    } else if (k === '--dist') {
+      const s = v();
+      const eq = s.indexOf('=');
+      const variant = a.variants.find((x) => x.name === s.slice(0, eq));
+      if (!variant) throw new Error(`--dist ${s}: name a --variant given before it`);
+      variant.dist = path.resolve(s.slice(eq + 1));
     } else throw new Error(`unknown argument ${k}`);
   }
   if (a.variants.length === 0) a.variants.push({ name: 'default', args: [] });
@@ -145,16 +157,18 @@ async function main(): Promise<void> {
   const hosts = [{ name: 'coord', host: 1 }, ...Array.from({ length: a.receivers }, (_, i) => ({ name: `rx${i}`, host: 10 + i }))];
   const lab = await createLab({ hosts });
   try {
-    if (a.mbit > 0) await lab.exec('coord', ['tc', 'qdisc', 'add', 'dev', 'eth0', 'root', 'tbf', 'rate', `${a.mbit}mbit`, 'burst', '64kb', 'latency', '50ms']);
+    if (a.mbit > 0) await lab.shape('coord', a.mbit);
     if (a.loss > 0) {
       const n = Math.round(a.loss * 100);
       const rules = Array.from({ length: a.receivers }, (_, i) => `  oifname "p-rx${i}" numgen random mod 10000 < ${n} counter drop`).join('\n');
       await lab.nft('switch', `table bridge rxloss {\n chain towards {\n  type filter hook forward priority 0; policy accept;\n${rules}\n }\n}\n`);
     }
     console.log(`cell: ${a.receivers} rx, ${a.mib} MiB, loss ${a.loss} % per receiver port, ${a.mbit ? `${a.mbit} Mbit/s tbf` : 'unshaped'}, block ${a.blockSize}`);
+    const mbps = new Map<string, number[]>(a.variants.map((v) => [v.name, []]));
     for (let rep = 1; rep <= a.reps; rep++) {
       for (const v of a.variants) {
-        const r = await osdcastRun(lab, a, image, v.args, dist, work);
+        const r = await osdcastRun(lab, a, image, v.args, v.dist ?? dist, work);
+        mbps.get(v.name)!.push(r.ok === a.receivers ? r.mbps : NaN);
         const s = r.stats;
         console.log(JSON.stringify({ rep, variant: v.name, mbps: +r.mbps.toFixed(2), wall: +r.wall.toFixed(2), ok: r.ok, coordCpu: r.coordCpu, cpuSPerGiB: +(r.coordCpu / (a.mib / 1024)).toFixed(2), rxCpu: r.rxCpu, rounds: r.rounds, http: r.http,
           odata: s.odataSent, rdata: s.rdataSent, acks: s.acksReceived, acksRejected: s.acksRejected, nacks: s.nacksReceived, nacksMaster: s.nacksFromMaster, zeroNacks: s.zeroNacksReceived,
@@ -165,6 +179,15 @@ async function main(): Promise<void> {
         const u = await udpcastRun(lab, a, image, work);
         console.log(JSON.stringify({ rep, variant: 'udpcast', mbps: +u.mbps.toFixed(2), wall: +u.wall.toFixed(2), ok: u.ok, sndCpu: u.sndCpu, cpuSPerGiB: +(u.sndCpu / (a.mib / 1024)).toFixed(2), rxCpu: u.rxCpu }));
       }
+    }
+    const med = (x: number[]) => {
+      const y = x.filter(Number.isFinite).sort((p, q) => p - q);
+      return y.length ? (y.length % 2 ? y[y.length >> 1]! : (y[y.length / 2 - 1]! + y[y.length / 2]!) / 2) : NaN;
+    };
+    const base = mbps.get(a.variants[0]!.name)!;
+    for (const v of a.variants) {
+      const m = mbps.get(v.name)!;
+      console.log(JSON.stringify({ summary: v.name, dist: v.dist ?? dist, medianMBs: +med(m).toFixed(2), runs: m.map((x) => +x.toFixed(2)), ratioPerRep: m.map((x, i) => +(x / base[i]!).toFixed(3)), medianRatio: +med(m.map((x, i) => x / base[i]!)).toFixed(3) }));
     }
     if (a.loss > 0) console.log(`nft: ${(await lab.exec('switch', ['nft', 'list', 'table', 'bridge', 'rxloss'])).match(/packets \d+/g)?.join(', ')}`);
   } finally {

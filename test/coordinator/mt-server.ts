@@ -114,7 +114,7 @@ export class MtServer {
       case Op.QCR:
         return this.onQcr(b, now);
       case Op.LEAVE:
-        return this.onLeave(b.clientId, b.reason);
+        return this.onLeave(b.clientId, b.reason, now);
       case Op.POLLACK:
         return this.onPollAck(b.clientId, b.pollSeqNo, b.appData);
       case Op.ACK:
@@ -244,7 +244,7 @@ export class MtServer {
   // ---- 3.1.5.3 LEAVE: off whichever list the client is on. 3.1.5.3 names the Active and Kick lists; a demoted
   // client's LEAVE (CANCELLED, 3.2.5.16) takes it off the Demoted list too, which ends its DEMOTE repeats
   // (protocol-notes #91).
-  private onLeave(clientId: number, reason: number): void {
+  private onLeave(clientId: number, reason: number, now: number): void {
     this.ctx.stats.leavesReceived++;
     const c = this.clients.get(clientId);
     if (!c) {
@@ -254,6 +254,7 @@ export class MtServer {
     this.removeClient(c);
     this.ctx.stats.clientsLeft++;
     this.ctx.emit({ type: 'client-left', clientId, reason });
+    this.session.clientGone(clientId, now);
   }
 
   private removeClient(c: Client): void {
@@ -340,6 +341,7 @@ export class MtServer {
         this.removeClient(c);
         this.ctx.stats.clientsTimedOut++;
         this.ctx.emit({ type: 'client-timeout', clientId: c.clientId });
+        this.session.clientGone(c.clientId, now);
       }
     }
     this.ctx.timers.arm('clientCleanup', now + this.ctx.cfg.clientDeadTimeoutMs);

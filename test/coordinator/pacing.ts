@@ -185,7 +185,7 @@ export class Pacer {
       this.ctx.stats.windowSum += this.window;
       const block = this.peers.nextBlock();
       // 3.1.5.9.4: data trigger -> ODATA at the tail of the Data Packet List.
-      const entry: DataEntry = { seq: this.nextOdataSeqNo++, block, creationTime: now, lastSendTime: now, blind: 0 };
+      const entry: DataEntry = { seq: this.nextOdataSeqNo++, block, creationTime: now, lastSendTime: this.ctx.cfg.repeatGuard === 'odata' ? now : -Infinity, blind: 0 };
       this.dataList.push(entry);
       this.lead = entry.seq;
       let options: MtOption[] | undefined;

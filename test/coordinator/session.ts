@@ -139,6 +139,19 @@ export class Session {
     this.pacer.nacked(b.ranges, 4 * this.mcRtt, now);
   }
 
+  /**
+   * A client left the Active list (LEAVE 3.1.5.3, or the Client Cleanup timer). The spec says nothing of the Master
+   * Client leaving: only MaxNoResponseSPM would notice, after 5 SPM intervals of max(SPMInterval, 4 x MCRTT)
+   * (>= 1.1 s, seconds when the queue inflates MCRTT) with the window shut. Ours: when the Master Client goes and
+   * others stay, the InState QCC election (3.1.5.7) runs at once, as it would after that timeout
+   * (protocol-notes #103).
+   */
+  clientGone(clientId: number, now: number): void {
+    if (this.state !== 'DataState' || clientId !== this.masterId || this.clients.activeCount() === 0) return;
+    this.ctx.stats.masterLeft++;
+    this.enterQcc(now);
+  }
+
   // ---- 3.1.5.9.6.1
   private considerMaster(c: Client, loss: number, now: number): void {
     if (now < this.masterSince + this.ctx.cfg.masterHoldMs) return;

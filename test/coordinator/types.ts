@@ -26,6 +26,7 @@ export interface CoordinatorConfig {
   expMaxWindow?: number; // ExpMaxWindowSize, default 64
   maxWindow?: number; // MaxWindowSize, default 2048
   fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets (default 32, protocol-notes #45); 0 = off: an ACK per ODATA (2008 R2)
+  repeatGuard?: 'rdata' | 'odata'; // what LastSendTime (3.1.5.9.6's 4 x MCRTT skip) starts from: 'rdata' (default) = set only by an RDATA; 'odata' = the ODATA's send
   masterHoldMs?: number; // after a Master Client switch, no NACK-driven switch for this long (ours; 0 = 3.1.5.9.6.1 literally)
   spmIntervalMs?: number; // SPMInterval, default 220
   pollBackoffMs?: number; // PollBackOff, default 200
@@ -55,6 +56,7 @@ export const DEFAULTS = {
   maxWindow: 2048,
   fwLeadEvery: 32,
   masterHoldMs: 0,
+  repeatGuard: 'rdata' as 'rdata' | 'odata',
   spmIntervalMs: 220,
   pollBackoffMs: 200,
   qccIntervalMs: 5000,
@@ -183,6 +185,7 @@ export interface CoordinatorStats {
   /** Sum of CurrentWindowSize over the ODATA sent (the mean window is this / odataSent). */
   windowSum: number;
   spmTimeouts: number; // DataState -> QCCState after MaxNoResponseSPM
+  masterLeft: number; // DataState -> QCCState because the Master Client left or timed out (protocol-notes #103)
   rounds: number;
   roundsFinished: number;
   blocksQueued: number;
@@ -204,7 +207,7 @@ export function newStats(): CoordinatorStats {
     malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
     clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, clientsDemoted: 0, joinFailures: 0,
     masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0, rdataSkippedUnechoed: 0,
-    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
+    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowSum: 0, spmTimeouts: 0, masterLeft: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
     clientsActive: 0, clientsPending: 0, clientsKick: 0, clientsDemote: 0,
   };
 }

@@ -24,6 +24,8 @@ describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
   it('Update End extends the last range when it ends at EndODATASeqNo, else appends', () => {
     const m = new MissingList();
     m.updateStart(1);
+    m.updateEnd(1);
+    m.received(1);
     m.updateEnd(3); // (2,3)
     expect(m.ranges()).toEqual([[2, 3]]);
     m.updateEnd(6); // last range ends at End=3 → (2,6)
@@ -38,6 +40,8 @@ describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
   it('Update Start drops ranges below the trail and trims the one containing it', () => {
     const m = new MissingList();
     m.updateStart(1);
+    m.updateEnd(1);
+    m.received(1);
     m.updateEnd(10);
     m.received(5);
     expect(m.ranges()).toEqual([[2, 4], [6, 10]]);
@@ -48,6 +52,16 @@ describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
     m.updateStart(20);
     expect(m.ranges()).toEqual([]);
     expect(m.end).toBe(20); // End raised to Start
+  });
+
+  it('protocol-notes #102: the first Update Start (nothing tracked yet) leaves Start itself to be received', () => {
+    const m = new MissingList();
+    m.updateStart(1); // an SPM announcing ODATA 1, or Trail 1 of the first ODATA that arrived (2)
+    expect(m.end).toBe(0);
+    m.updateEnd(2);
+    m.received(2);
+    expect(m.ranges()).toEqual([[1, 1]]);
+    expect(m.highestContinuous()).toBe(0); // the Master Client does not ACK the ODATA 1 it never had
   });
 
   it('matches a set model under random operations', () => {
@@ -65,7 +79,7 @@ describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
             if (v >= start) {
               for (const x of [...missing]) if (x < v) missing.delete(x);
               start = v;
-              if (end < start) end = start;
+              if (end < start) end = end === 0 ? start - 1 : start; // protocol-notes #102 on the first (the spec: end = start)
             }
           } else if (k === 'end') {
             m.updateEnd(v);

@@ -228,12 +228,31 @@ describe('MT client: SPM (3.2.5.9)', () => {
     expect(c.info().firstSeq).toBe(50);
     expect(c.info().minNackBackoff).toBe(4);
     expect(c.info().mcRtt).toBe(3);
-    expect(drain(c).map((x) => x.p.body)).toEqual([expect.objectContaining({ op: Op.ACK, serverTime: 777, seq: 50 })]);
+    // protocol-notes #102: ODATA 50 was announced, not received: it is missing and the ACK stops below it (3.2.1.3.1.1
+    // read literally would count 50 as received and ACK it)
+    expect(drain(c).map((x) => x.p.body)).toEqual([expect.objectContaining({ op: Op.ACK, serverTime: 777, seq: 49 })]);
+    expect(c.info().missing).toEqual([[50, 50]]);
     c.handleDatagram(spm(1, 60), 11);
     expect(c.stats().ignored).toBe(1);
     c.handleDatagram(odata(53, 7), 12); // 51..52 missing
     c.handleDatagram(spm(2, 55), 13); // lead 55 → 54..55 missing too
-    expect(c.info().missing).toEqual([[51, 52], [54, 55]]);
+    expect(c.info().missing).toEqual([[50, 52], [54, 55]]);
+  });
+
+  it('protocol-notes #102: after an SPM with LeadODATASeqNo 0, ODATA 1 is ours: lost, it is NACKed although ODATA 2 came first', () => {
+    const { c } = joined(7);
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 8, minNackBackoff: 4, maxNackBackoff: 8, trailSeq: 0, leadSeq: 0, rtt: 3 }), 10);
+    expect(c.info().firstSeq).toBe(1);
+    c.handleDatagram(odata(2, 8, undefined, 1), 20); // ODATA 1 lost
+    expect(c.info().missing).toEqual([[1, 1]]);
+    c.handleDatagram(srv({ op: Op.RDATA, clientId: 8, seq: 1, trailSeq: 1, data: Buffer.from('r') }), 40);
+    expect(c.info().missing).toEqual([]);
+    expect(c.stats().ignored).toBe(0);
+    // without the SPM (first ODATA 2), ODATA 1 is before FirstODATASeqNo: 3.2.5.13 as written
+    const late = joined(7);
+    late.c.handleDatagram(odata(2, 8, undefined, 1), 20);
+    expect(late.c.info().firstSeq).toBe(2);
+    expect(late.c.info().missing).toEqual([]);
   });
 });
 
@@ -384,6 +403,35 @@ describe('MT client: protocol-notes choices', () => {
     expect(c.pollTimeout()).toBe(15);
     c.handleTimeout(15);
     expect(drain(c).filter((x) => x.p.body.op === Op.NACK)).toHaveLength(1);
+  });
+
+  it('#101: the Master Client NACKs a loss it detects while its NACK timer waits to repeat at once; earlier ranges alone wait for the timer', () => {
+    for (const atOnce of [true, false]) {
+      const { c } = joined(7, { params: { masterNackAtOnce: atOnce } }); // MinNACKBackOff 10, MaxNACKBackOff 30
+      const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
+      c.handleDatagram(odata(1, 7), 100);
+      c.handleDatagram(odata(3, 7), 101); // 2 lost
+      c.handleTimeout(101);
+      expect(nacks()).toEqual([[[2, 2]]]); // timer zero (3.2.5.12)
+      const repeatAt = c.pollTimeout()!;
+      expect(repeatAt).toBeGreaterThanOrEqual(111);
+      c.handleDatagram(odata(4, 7), 103); // nothing new missing: the repeat timer stays
+      expect(c.pollTimeout()).toBe(repeatAt);
+      c.handleDatagram(odata(6, 7), 104); // 5 lost: a new hole behind which the ACK point (and the window) waits
+      if (atOnce) {
+        expect(c.pollTimeout()).toBe(104);
+        c.handleTimeout(104);
+        expect(nacks()).toEqual([[[2, 2], [5, 5]]]);
+        c.handleDatagram(odata(7, 7), 105); // 2 and 5 already NACKed: no NACK before the repeat timer
+        expect(c.pollTimeout()).toBeGreaterThanOrEqual(114);
+      } else {
+        expect(c.pollTimeout()).toBe(repeatAt); // literal: stop while the NACK timer is active
+        c.handleTimeout(104);
+        expect(nacks()).toEqual([]);
+        c.handleTimeout(repeatAt);
+        expect(nacks()).toEqual([[[2, 2], [5, 5]]]);
+      }
+    }
   });
 
   it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {

@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { replaceSection } from './doc-section';
 import { SimArgs, SimResult, runSim } from './run';
+import { WindowArgs, runWindowCell } from './window';
 
 function fail(msg: string): never {
   process.stderr.write(`sim: ${msg}\n`);
@@ -28,6 +29,12 @@ function fail(msg: string): never {
 
 interface Cli extends SimArgs {
   json: boolean;
+  /** --link-mbit: the window cell of window.ts (a shaped link, goodput in simulated time) instead of the NACK run. */
+  linkMbit: number;
+  /** --rate-mbit given (with --link-mbit the coordinator's cap is off unless it is). */
+  rateSet: boolean;
+  coordinator: NonNullable<WindowArgs['coordinator']>;
+  mtParams: NonNullable<WindowArgs['mtParams']>;
   table: boolean;
   maxReceivers: number;
   out: string;
@@ -36,7 +43,7 @@ interface Cli extends SimArgs {
 }
 
 function parse(argv: string[]): Cli {
-  const a: Cli = { receivers: 0, lossPercent: 1, seed: 1, backoff: 'exponential', sizeMiB: 16, rateMbit: 100, latencyMs: 1, json: false, table: false, from: [], maxReceivers: 10_000, out: path.resolve(__dirname, '..', 'docs', 'performance.md') };
+  const a: Cli = { receivers: 0, lossPercent: 1, seed: 1, backoff: 'exponential', sizeMiB: 16, rateMbit: 100, latencyMs: 1, linkMbit: 0, rateSet: false, coordinator: {}, mtParams: {}, json: false, table: false, from: [], maxReceivers: 10_000, out: path.resolve(__dirname, '..', 'docs', 'performance.md') };
   const num = (flag: string, v: string | undefined, min: number, max: number, int = false): number => {
     const n = Number(v);
     if (v === undefined || v.trim() === '' || !Number.isFinite(n) || n < min || n > max || (int && !Number.isInteger(n))) fail(`${flag} needs ${int ? 'an integer' : 'a number'} in ${min}..${max}, got ${v ?? 'nothing'}`);
@@ -53,8 +60,28 @@ function parse(argv: string[]): Cli {
       if (b !== 'uniform' && b !== 'exponential') fail(`--backoff is uniform or exponential, got ${b ?? 'nothing'}`);
       a.backoff = b;
     } else if (f === '--size-mib') a.sizeMiB = num(f, v(), 0.01, 4096);
-    else if (f === '--rate-mbit') a.rateMbit = num(f, v(), 0, 100_000);
+    else if (f === '--rate-mbit') {
+      a.rateMbit = num(f, v(), 0, 100_000);
+      a.rateSet = true;
+    }
     else if (f === '--latency-ms') a.latencyMs = num(f, v(), 0.01, 1000);
+    else if (f === '--link-mbit') a.linkMbit = num(f, v(), 1, 100_000);
+    else if (f === '--max-window') a.coordinator.maxWindow = num(f, v(), 2, 1 << 20, true);
+    else if (f === '--master-hold') a.coordinator.masterHoldMs = num(f, v(), 0, 1e9);
+    else if (f === '--fw-lead-every') a.coordinator.fwLeadEvery = num(f, v(), 0, 1 << 20, true);
+    else if (f === '--repeat-guard') {
+      const g = v();
+      if (g !== 'rdata' && g !== 'odata') fail(`--repeat-guard is rdata or odata, got ${g ?? 'nothing'}`);
+      a.coordinator.repeatGuard = g;
+    } else if (f === '--loss-model') {
+      const m = v();
+      if (m !== 'literal' && m !== 'ewma') fail(`--loss-model is literal or ewma, got ${m ?? 'nothing'}`);
+      a.mtParams.lossModel = m;
+    } else if (f === '--master-nack') {
+      const m = v();
+      if (m !== 'at-once' && m !== 'wait') fail(`--master-nack is at-once or wait, got ${m ?? 'nothing'}`);
+      a.mtParams.masterNackAtOnce = m === 'at-once';
+    }
     else if (f === '--max-receivers') a.maxReceivers = num(f, v(), 1, 100_000, true);
     else if (f === '--out') a.out = path.resolve(v() ?? fail('--out needs a file'));
     else if (f === '--json') a.json = true;
@@ -64,7 +91,7 @@ function parse(argv: string[]): Cli {
     }
     else if (f === '--table') a.table = true;
     else if (f === '--help' || f === '-h') {
-      process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
+      process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --receivers N --link-mbit R [--loss PERCENT] [--size-mib M] [--latency-ms L] [--max-window W] [--master-hold MS] [--fw-lead-every N] [--repeat-guard rdata|odata] [--loss-model literal|ewma] [--master-nack at-once|wait] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
       process.exit(0);
     } else fail(`unknown argument ${f}`);
   }
@@ -187,9 +214,22 @@ function table(a: Cli): void {
   if (rows.some((r) => r.byteExact !== r.receivers)) process.exit(1);
 }
 
+/** --link-mbit: one window cell (window.ts): goodput in simulated time on a shaped link, and what held it. */
+function windowCell(a: Cli): void {
+  const r = runWindowCell({ rateMbit: a.rateSet ? a.rateMbit : undefined, receivers: a.receivers, linkMbit: a.linkMbit, lossPercent: a.lossPercent, sizeMiB: a.sizeMiB, seed: a.seed, latencyMs: a.latencyMs, coordinator: a.coordinator, mtParams: a.mtParams });
+  const cfg = JSON.stringify({ ...(a.rateSet ? { rateMbit: a.rateMbit } : {}), ...a.coordinator, ...a.mtParams });
+  if (a.json) process.stdout.write(JSON.stringify({ receivers: a.receivers, linkMbit: a.linkMbit, lossPercent: a.lossPercent, sizeMiB: a.sizeMiB, seed: a.seed, latencyMs: a.latencyMs, settings: cfg, ...r }) + '\n');
+  else
+    process.stdout.write(`${a.receivers} receivers, ${a.linkMbit} Mbit/s link, ${a.lossPercent} % loss, ${a.sizeMiB} MiB, seed ${a.seed}, ${a.latencyMs} ms latency, ${cfg}: ` +
+      `${fmt(r.goodputMBs)} MB/s simulated = ${fmt(r.ofLink, 3)} of the link payload (link busy ${fmt(r.linkBusy * 100, 1)} %); mean window ${fmt(r.meanWindow, 0)}, mean MCRTT ${fmt(r.meanMcRttMs, 1)} ms; ` +
+      `repair ${fmt(r.repairMeanMs, 1)} ms mean, ${fmt(r.repairMaxMs, 0)} max; ${r.nacks} NACKs, ${r.rdata} RDATA, ${r.masterChanges} master changes, ${r.acksRejected} ACKs rejected, ${r.spmTimeouts} SPM timeouts, ${r.maRounds} MA rounds; ${r.byteExact}/${a.receivers} byte-exact\n`);
+  if (r.byteExact !== a.receivers) process.exit(1);
+}
+
 function main(): void {
   const a = parse(process.argv.slice(2));
   if (a.table) return table(a);
+  if (a.linkMbit > 0) return windowCell(a);
   const r = runSim(a);
   process.stdout.write(a.json ? JSON.stringify(r) + '\n' : line(r) + '\n');
   if (r.byteExact !== r.receivers) process.exit(1);

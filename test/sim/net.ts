@@ -14,7 +14,9 @@ import type { NackBackoff } from '../../core/nack-backoff';
 import { MsiUdpInitiator } from '../../core/msi-client';
 import { Receiver, storeFor } from '../../core/receiver';
 import { securityFromReply } from '../../core/session';
+import type { MtParams } from '../../core/mt-client';
 import { Coordinator } from '../coordinator/coordinator';
+import type { CoordinatorConfig } from '../coordinator/types';
 import { CoordinatorSecurity } from '../coordinator/security';
 import { bufferSource, mulberry32 } from '../coordinator/sim';
 
@@ -59,6 +61,18 @@ export interface FleetOptions {
   skipNcf?: boolean;
   /** The coordinator's cap on ODATA + RDATA bytes per second (its token bucket); none when absent. */
   rateBytesPerSec?: number;
+  /**
+   * The sender's link: everything the coordinator sends leaves through one FIFO at this many bytes per second
+   * (each datagram counted with 42 bytes of UDP/IPv4/Ethernet headers), like `tc tbf` on its interface with a
+   * queue large enough never to drop (the bench lab's), then `latencyMs` to each receiver. Absent: no link limit.
+   */
+  linkBytesPerSec?: number;
+  /** Coordinator settings beyond the defaults (window sizes, ACK interval, Master Client hold...). */
+  coordinator?: Partial<Pick<CoordinatorConfig, 'expMaxWindow' | 'maxWindow' | 'fwLeadEvery' | 'masterHoldMs' | 'retentionMs' | 'repeatGuard'>>;
+  /** The receivers' MT parameters beyond the defaults (nackBackoff above wins). */
+  mtParams?: Partial<MtParams>;
+  /** Measure loss → repair time per receiver (repairs, repairMsSum, repairMsMax); for small fleets. */
+  trackRepair?: boolean;
 }
 
 interface Event {
@@ -112,11 +126,24 @@ export class Fleet {
   private dataPackets = 0;
   /** The source's blocks as views, shared by every receiver's check. */
   private readonly blocks: Buffer[] = [];
+  /** When the sender's link (linkBytesPerSec) has sent everything queued so far, and its busy time in total. */
+  private linkFreeAt = 0;
+  linkBusyMs = 0;
+  /** Simulated time the first ODATA/RDATA reached a receiver, or -1. */
+  firstDataAt = -1;
+  /**
+   * With `trackRepair`: per receiver, when each data sequence number it lost was lost; repairs counts and sums
+   * the time from a loss to that receiver's first copy of the sequence number (NACK → NCF → RDATA, or later).
+   */
+  private lostAt: Map<number, number>[] = [];
+  repairs = 0;
+  repairMsSum = 0;
+  repairMsMax = 0;
 
   constructor(readonly o: FleetOptions) {
     const rng = mulberry32(o.seed);
     this.coord = new Coordinator(
-      { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng, security: o.security, rateBytesPerSec: o.rateBytesPerSec },
+      { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng, security: o.security, rateBytesPerSec: o.rateBytesPerSec, ...o.coordinator },
       0,
     );
     for (let i = 0; i < o.receivers; i++) {
@@ -181,6 +208,17 @@ export class Fleet {
     return this.o.latencyMs ?? 1;
   }
 
+  /** From now to the arrival at a receiver of a datagram the coordinator sends now: the link's queue, then latency. */
+  private downDelay(bytes: number): number {
+    const rate = this.o.linkBytesPerSec;
+    if (!rate) return this.latency();
+    const start = Math.max(this.now, this.linkFreeAt);
+    const ms = ((bytes + 42) * 1000) / rate;
+    this.linkFreeAt = start + ms;
+    this.linkBusyMs += ms;
+    return this.linkFreeAt - this.now + this.latency();
+  }
+
   private serviceInit(n: Node): void {
     const init = n.init!;
     let tx;
@@ -196,7 +234,7 @@ export class Fleet {
       const preOs = this.o.preOs ? this.o.preOs(n.id) : !this.o.security;
       const session = preOs ? init.result.session : { ...init.result.session, security: securityFromReply(this.coord.replySecurity(false)) };
       n.store = storeFor(session, this.o.cacheBytes ?? 256 * 1024);
-      const params = this.o.nackBackoff ? { nackBackoff: this.o.nackBackoff } : undefined;
+      const params = this.o.nackBackoff || this.o.mtParams ? { ...this.o.mtParams, ...(this.o.nackBackoff ? { nackBackoff: this.o.nackBackoff } : {}) } : undefined;
       n.rx = new Receiver({ session, clientName: `SIM${n.id}`, localAddress: Buffer.from(n.address.split('.').map(Number)), macAddress: Buffer.alloc(6), store: n.store, params }, n.rng, this.now);
       n.init = undefined;
       this.serviceRx(n);
@@ -306,13 +344,31 @@ export class Fleet {
     const seq = this.dataSeq(data);
     if (seq < 0 && this.o.skipNcf && data[5 + data.readUInt16BE(3) + 4] === Op.NCF) return;
     const loss = this.o.loss ?? 0;
-    this.at(this.now + this.latency(), () => {
+    this.at(this.now + this.downDelay(data.length), () => {
+      if (seq >= 0 && this.firstDataAt < 0) this.firstDataAt = this.now;
       for (const n of this.nodes) {
         if (!n.rx || n.done) continue;
         if (loss && n.lossRng() < loss) {
           this.lost++;
-          if (seq >= 0) this.noteLost(seq);
+          if (seq >= 0) {
+            this.noteLost(seq);
+            if (this.o.trackRepair) {
+              const m = (this.lostAt[n.id] ??= new Map());
+              if (!m.has(seq)) m.set(seq, this.now);
+            }
+          }
           continue;
+        }
+        if (this.o.trackRepair && seq >= 0) {
+          const m = this.lostAt[n.id];
+          const t0 = m?.get(seq);
+          if (t0 !== undefined) {
+            m!.delete(seq);
+            const ms = this.now - t0;
+            this.repairs++;
+            this.repairMsSum += ms;
+            if (ms > this.repairMsMax) this.repairMsMax = ms;
+          }
         }
         this.delivered++;
         n.rx.handleDatagram(data, SERVER_FROM, this.now);
@@ -344,6 +400,7 @@ export class Fleet {
       }
       const targets = tx.dest === 'multicast' ? this.nodes : [this.byAddr.get(tx.dest.address)].filter((x): x is Node => !!x);
       const forged = forgedCopy;
+      const delay = this.downDelay(data.length);
       for (const n of targets) {
         if (forged) {
           this.at(this.now + this.latency() / 2, () => {
@@ -358,14 +415,14 @@ export class Fleet {
           continue;
         }
         if (tx.via === 'msi') {
-          this.at(this.now + this.latency(), () => {
+          this.at(this.now + delay, () => {
             if (n.init) {
               n.init.handleDatagram(data, { address: '10.0.0.1', port: 5041 }, this.now);
               this.serviceInit(n);
             }
           });
         } else {
-          this.at(this.now + this.latency(), () => {
+          this.at(this.now + delay, () => {
             if (!n.rx || n.done) return;
             this.delivered++;
             n.rx.handleDatagram(data, SERVER_FROM, this.now);
