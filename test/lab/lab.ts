@@ -217,7 +217,9 @@ export class Lab {
    *   a fresh draw per packet and port; an IP fragment is one packet, so a datagram of k fragments is lost with
    *   1 - (1 - p)^k); only towards the hosts in `lossTowards` when given;
    * - counter `<host>_corrupt`: frames longer than `dataBytes` that got through, `corruptPer10k` in 10,000 of them
-   *   with byte `corruptAt` of the UDP payload set to 0x41 (nftables does not fix the UDP checksum of a raw
+   *   with the byte at `corruptAt` of the UDP payload set to 0x41 (`corruptBytes` 4: the 4 bytes there set to
+   *   41 be 5a 0f; nftables has no xor of a payload with itself, so a frame that already held those is unchanged)
+   *   (nftables does not fix the UDP checksum of a raw
    *   payload write; veth frames carry no computed checksum, CHECKSUM_PARTIAL, so the receiver's kernel does not
    *   check it and the application gets the changed bytes);
    * - counter `<host>_data`: frames longer than `dataBytes` that got through;
@@ -226,7 +228,7 @@ export class Lab {
    * - with `gate`: an empty chain `gate` every IPv4 frame the bridge forwards passes first; `gate(true)` makes it
    *   drop them all (counter `gated`), `gate(false)` empties it again.
    */
-  async impair(towards: string[], o: { lossPer10k?: number; lossTowards?: string[]; dataBytes?: number; corruptPer10k?: number; corruptAt?: number; dupPer10k?: number; gate?: boolean } = {}): Promise<void> {
+  async impair(towards: string[], o: { lossPer10k?: number; lossTowards?: string[]; dataBytes?: number; corruptPer10k?: number; corruptAt?: number; corruptBytes?: 1 | 4; dupPer10k?: number; gate?: boolean } = {}): Promise<void> {
     const per10k = (what: string, v: number | undefined) => {
       if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 10000)) throw new Error(`impair: ${what} ${v} is not 0..10000`);
       return v ?? 0;
@@ -236,7 +238,8 @@ export class Lab {
     const dup = per10k('dupPer10k', o.dupPer10k);
     const big = o.dataBytes ?? 1000;
     const at = o.corruptAt ?? big - 100;
-    if (corrupt && !(Number.isInteger(at) && at >= 0 && at + 8 + 20 <= big)) throw new Error(`impair: corruptAt ${at} is not inside a frame longer than ${big} bytes`);
+    const width = o.corruptBytes ?? 1;
+    if (corrupt && !(Number.isInteger(at) && at >= 0 && at + width + 8 + 20 <= big)) throw new Error(`impair: corruptAt ${at} is not inside a frame longer than ${big} bytes`);
     const losing = new Set(o.lossTowards ?? towards);
     const lines = ['table bridge osdlab {'];
     for (const h of towards) for (const c of ['seen', 'lost', 'corrupt', 'data']) lines.push(`  counter ${h}_${c} {}`);
@@ -247,7 +250,7 @@ export class Lab {
       lines.push(`    oifname "${h.bridgePort}" meta length > ${big} counter name "${h.name}_seen"`);
       if (loss > 0 && losing.has(h.name)) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp numgen random mod 10000 < ${loss} counter name "${h.name}_lost" drop`);
       // @th: from the UDP header (8 bytes) on, in bits
-      if (corrupt > 0) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp meta length > ${big} numgen random mod 10000 < ${corrupt} counter name "${h.name}_corrupt" @th,${(8 + at) * 8},8 set 0x41`);
+      if (corrupt > 0) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp meta length > ${big} numgen random mod 10000 < ${corrupt} counter name "${h.name}_corrupt" @th,${(8 + at) * 8},${width * 8} set ${width === 4 ? '0x41be5a0f' : '0x41'}`);
       lines.push(`    oifname "${h.bridgePort}" meta length > ${big} counter name "${h.name}_data"`);
     }
     lines.push('  }', '}');

@@ -43,6 +43,13 @@ export interface LabCell {
   burst?: { offMs: number; everyMs: number };
   dupPct?: number;
   corruptPct?: number;
+  /** bytes overwritten per corrupted frame (default 1) */
+  corruptBytes?: 1 | 4;
+  /**
+   * 'exact' (default): every receiver exits 0 byte-exact. 'sha256': each one either that, or exit 5 (SHA-256
+   * mismatch against --sha256) with no file at --out: for corruption the MS-WDSMT CHECKSUM cannot see.
+   */
+  expect?: 'exact' | 'sha256';
   /** the last receiver starts when rx1 has this share of the blocks as data frames */
   lateJoinAt?: number;
 }
@@ -65,10 +72,14 @@ const lossCells = [0.1, 1, 5, 20].flatMap((p): LabCell[] => [
 ]);
 
 export const CELLS: readonly Cell[] = [
+  { kind: 'lab', id: 'clean', title: 'no impairment (baseline)', receivers: 3 },
   ...lossCells,
   { kind: 'lab', id: 'burst', title: 'bursts: all dropped 2 s every 6 s', receivers: 3, burst: { offMs: 2000, everyMs: 6000 } },
   { kind: 'lab', id: 'dup5', title: '5 % duplicated', receivers: 3, dupPct: 5 },
-  { kind: 'lab', id: 'corrupt0.1', title: '0.1 % of data frames corrupted', receivers: 3, corruptPct: 0.1 },
+  { kind: 'lab', id: 'corrupt0.1', title: '0.1 % of data frames with 1 byte changed', receivers: 3, corruptPct: 0.1 },
+  // A byte sum (MS-WDSMT 2.2.2.3) misses a change that keeps the sum: 4 bytes overwritten keep it 1 time in ~600
+  // for random data (protocol-notes #48); the agent's --sha256 check must then refuse the file.
+  { kind: 'lab', id: 'corrupt4-0.1', title: '0.1 % of data frames with 4 bytes overwritten', receivers: 3, corruptPct: 0.1, corruptBytes: 4, expect: 'sha256' },
   { kind: 'lab', id: 'latejoin', title: 'third receiver joins at 50 %', receivers: 3, lateJoinAt: 0.5 },
   { kind: 'lab', id: 'n8-loss1', title: '8 receivers, 1 % loss on all links', receivers: 8, lossPct: 1, lossOn: 'all' },
   { kind: 'sim', id: 'sim-delay50', title: 'sim: 50 ms delay', receivers: 3, latencyMs: 50, jitterMs: 0, lossPct: 0 },
@@ -81,9 +92,15 @@ export interface ReceiverResult {
   host: string;
   exitCode: number | null;
   byteExact: boolean;
+  /** exit 5 (SHA-256 mismatch) and no file at --out: wrong bytes refused by the end-to-end check */
+  refused?: boolean;
   droppedPackets?: number;
+  /** blocks that arrived twice with different bytes (the report's conflictingDuplicates) */
+  conflictingDuplicates?: number;
   nacksSent?: number;
   rdataReceived?: number;
+  /** the nftables counters of this receiver's port (lost, corrupt, dup) */
+  hits?: Record<string, number>;
   error?: string;
 }
 
@@ -102,6 +119,8 @@ export interface CellResult {
   rdata?: number;
   odata?: number;
   rounds?: number;
+  /** Master Client changes (the coordinator's masterChanges) */
+  masterChanges?: number;
   droppedPackets?: number;
   /**
    * What the impairment rules hit: lost, corrupt, dup, gated (lab); reordered, lost (sim). lateStartAtData: the
@@ -123,6 +142,8 @@ export interface MatrixOptions {
   /** a lab cell's receivers not done after this long are ended (and fail); default 120 s + 3 s per MiB */
   capS?: number;
   log?: (line: string) => void;
+  /** keep each lab cell's logs (agents' --log-file, coordinator's stderr) under this folder */
+  keepLogs?: string;
 }
 
 const MiB = 1024 * 1024;
@@ -205,6 +226,7 @@ async function runLabCell(lab: Lab, poller: CounterPoller, c: LabCell, o: Matrix
     lossTowards: c.lossOn === 'one' ? [hosts[0]!] : hosts,
     dupPer10k: per10k(c.dupPct),
     corruptPer10k: per10k(c.corruptPct),
+    corruptBytes: c.corruptBytes,
     gate: !!c.burst,
   });
   const coord = lab.start('coord', [process.execPath, path.join(o.dist, 'coordinator.cjs'), '--generate', String(o.sizeMiB), '--interface', lab.address('coord')]);
@@ -294,20 +316,22 @@ async function runLabCell(lab: Lab, poller: CounterPoller, c: LabCell, o: Matrix
       const sha = sha256File(p.out);
       const lg = parseLog(p.log);
       logs.push(lg);
-      let report: { droppedPackets?: number; error?: string } = {};
+      let report: { droppedPackets?: number; conflictingDuplicates?: number; error?: string; errorKind?: string } = {};
       try {
         report = JSON.parse(p.proc.stdout().trim().split('\n').pop() ?? '{}');
       } catch {
         /* no report: the exit code says it */
       }
-      const r: ReceiverResult = { host: h, exitCode: p.proc.child.exitCode, byteExact: sha === ready.sha256, droppedPackets: report.droppedPackets, nacksSent: lg.mt?.nacksSent, rdataReceived: lg.mt?.rdata };
+      const r: ReceiverResult = { host: h, exitCode: p.proc.child.exitCode, byteExact: sha === ready.sha256, droppedPackets: report.droppedPackets, conflictingDuplicates: report.conflictingDuplicates, nacksSent: lg.mt?.nacksSent, rdataReceived: lg.mt?.rdata, hits: Object.fromEntries(['lost', 'corrupt', 'dup'].map((w) => [w, k[`${h}_${w}`] ?? 0])) };
+      if (r.exitCode === 5 && report.errorKind === 'integrity' && !fs.existsSync(p.out)) r.refused = true;
       if (r.exitCode !== 0 || !r.byteExact) r.error = `exit ${r.exitCode ?? p.proc.child.signalCode}, ${r.byteExact ? 'byte-exact' : sha ? 'SHA-256 differs' : 'no file'}${report.error ? `: ${report.error}` : ''}; stderr ${p.proc.stderr().slice(-400)}`;
       return r;
     });
     const joins = logs.map((l) => l.joinedMs).filter((x): x is number => x !== undefined);
     const ends = logs.map((l) => l.completeMs);
-    const ok = receivers.every((r) => r.exitCode === 0 && r.byteExact);
-    const seconds = ok && joins.length === hosts.length && ends.every((e) => e !== undefined) ? (Math.max(...(ends as number[])) - Math.min(...joins)) / 1000 : undefined;
+    const exact = (r: ReceiverResult) => r.exitCode === 0 && r.byteExact;
+    const ok = receivers.every((r) => exact(r) || (c.expect === 'sha256' && r.refused));
+    const seconds = receivers.every(exact) && joins.length === hosts.length && ends.every((e) => e !== undefined) ? (Math.max(...(ends as number[])) - Math.min(...joins)) / 1000 : undefined;
     return {
       id: c.id,
       title: c.title,
@@ -321,6 +345,7 @@ async function runLabCell(lab: Lab, poller: CounterPoller, c: LabCell, o: Matrix
       rdata: stats.rdataSent,
       odata: stats.odataSent,
       rounds: stats.rounds,
+      masterChanges: stats.masterChanges,
       droppedPackets: receivers.reduce((a, r) => a + (r.droppedPackets ?? 0), 0),
       hits,
       wallS: (Date.now() - t0) / 1000,
@@ -333,6 +358,20 @@ async function runLabCell(lab: Lab, poller: CounterPoller, c: LabCell, o: Matrix
     for (const p of procs) if (p.proc.child.exitCode === null) p.proc.child.kill('SIGKILL');
     if (coord.child.exitCode === null) coord.child.kill('SIGKILL');
     await Promise.all([coord.exited, ...procs.map((p) => p.proc.exited)]);
+    if (o.keepLogs) {
+      const keep = path.join(o.keepLogs, `${c.id}-${o.sizeMiB}MiB`);
+      fs.mkdirSync(keep, { recursive: true });
+      fs.writeFileSync(path.join(keep, 'coordinator.log'), coord.stderr() + coord.stdout());
+      for (const p of procs) {
+        if (fs.existsSync(p.log)) fs.copyFileSync(p.log, path.join(keep, `${p.host}.log`));
+        fs.writeFileSync(path.join(keep, `${p.host}.out`), p.proc.stdout() + p.proc.stderr());
+        // what a failed receiver wrote (kept by the agent after a SHA-256 mismatch)
+        if (p.proc.child.exitCode !== 0 && fs.existsSync(`${p.out}.partial`)) fs.copyFileSync(`${p.out}.partial`, path.join(keep, `${p.host}.bin.partial`));
+      }
+      // …and one good copy beside it, to compare with
+      const good = procs.find((p) => p.proc.child.exitCode === 0 && fs.existsSync(p.out));
+      if (good && procs.some((p) => p.proc.child.exitCode !== 0)) fs.copyFileSync(good.out, path.join(keep, `${good.host}.bin`));
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -383,12 +422,18 @@ export function runSimCell(c: SimCell, sizeMiB: number): CellResult {
 
 const f1 = (x: number | undefined, d = 1) => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 
+/** "3/3", or "2/3, 1 refused by SHA-256" */
+function exactText(r: CellResult): string {
+  const refused = r.receivers.filter((x) => x.refused).length;
+  return `${r.receivers.filter((x) => x.byteExact && x.exitCode === 0).length}/${r.receivers.length}${refused ? `, ${refused} refused by SHA-256 (exit 5)` : ''}`;
+}
+
 export function describeResult(r: CellResult): string {
-  const exact = `${r.receivers.filter((x) => x.byteExact && x.exitCode === 0).length}/${r.receivers.length}`;
+  const exact = exactText(r);
   const hits = Object.entries(r.hits).map(([k, v]) => `${k} ${v}`).join(', ');
   return (
     `matrix ${r.id} (${r.title}, ${r.sizeMiB} MiB): ${r.ok ? 'ok' : 'FAILED'} ${exact} byte-exact, ${f1(r.seconds)} s, ${f1(r.MBps)} MB/s, ` +
-    `NACKs ${r.nacks ?? '–'}, RDATA ${r.rdata ?? '–'}, rounds ${r.rounds ?? '–'}, dropped ${r.droppedPackets ?? '–'}${hits ? `, hit: ${hits}` : ''}; wall ${r.wallS.toFixed(1)} s, load ${r.loadAvg.toFixed(2)}` +
+    `NACKs ${r.nacks ?? '–'}, RDATA ${r.rdata ?? '–'}, rounds ${r.rounds ?? '–'}, master changes ${r.masterChanges ?? '–'}, dropped ${r.droppedPackets ?? '–'}${hits ? `, hit: ${hits}` : ''}; wall ${r.wallS.toFixed(1)} s, load ${r.loadAvg.toFixed(2)}` +
     (r.error ? `\n  ${r.error.split('\n').slice(0, 6).join('\n  ')}` : '') +
     r.receivers.filter((x) => x.error).map((x) => `\n  ${x.host}: ${x.error}`).join('')
   );
@@ -396,11 +441,11 @@ export function describeResult(r: CellResult): string {
 
 /** The Markdown table of results (docs/reliability.md). */
 export function matrixTable(results: readonly CellResult[]): string {
-  const rows = ['| cell | where | byte-exact | time s | MB/s | NACKs | RDATA | MA rounds | dropped by receivers | impairment hits |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---|'];
+  const rows = ['| cell | where | byte-exact | time s | MB/s | NACKs | RDATA | MA rounds | master changes | dropped by receivers | impairment hits |', '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|'];
   for (const r of results) {
-    const exact = r.error && r.receivers.length === 0 ? `not run: ${r.error.split('\n')[0]}` : `${r.receivers.filter((x) => x.byteExact && x.exitCode === 0).length}/${r.receivers.length}${r.ok ? '' : ' **FAILED**'}`;
+    const exact = r.error && r.receivers.length === 0 ? `not run: ${r.error.split('\n')[0]}` : `${exactText(r)}${r.ok ? '' : ' **FAILED**'}`;
     const hits = Object.entries(r.hits).map(([k, v]) => `${k} ${v}`).join(', ');
-    rows.push(`| ${r.title} | ${r.kind} | ${exact} | ${f1(r.seconds)} | ${f1(r.MBps)} | ${r.nacks ?? '–'} | ${r.rdata ?? '–'} | ${r.rounds ?? '–'} | ${r.kind === 'sim' ? '–' : (r.droppedPackets ?? '–')} | ${hits || '–'} |`);
+    rows.push(`| ${r.title} | ${r.kind} | ${exact} | ${f1(r.seconds)} | ${f1(r.MBps)} | ${r.nacks ?? '–'} | ${r.rdata ?? '–'} | ${r.rounds ?? '–'} | ${r.masterChanges ?? '–'} | ${r.kind === 'sim' ? '–' : (r.droppedPackets ?? '–')} | ${hits || '–'} |`);
   }
   return rows.join('\n');
 }

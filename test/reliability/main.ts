@@ -4,9 +4,9 @@
  * `<!-- loss-matrix:end -->` is rewritten). Needs root, iproute2 and nftables for the lab cells (the sim cells run
  * anywhere).
  *
- *   node dist/reliability.cjs [--mib 128] [--parallel 1] [--cells id,id,…] [--out docs/reliability.md] [--no-write] [--json]
+ *   node dist/reliability.cjs [--mib 128] [--parallel 1] [--cells id,id,…] [--out docs/reliability.md] [--no-write] [--json] [--keep-logs DIR]
  *
- * Exit 0 when every cell passed, 1 when one did not (the table is written either way), 2 for a bad argument.
+ * --keep-logs DIR keeps each lab cell's agent and coordinator logs there. Exit 0 when every cell passed, 1 when one did not (the table is written either way), 2 for a bad argument.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -29,6 +29,7 @@ interface Cli {
   out: string;
   write: boolean;
   json: boolean;
+  keepLogs?: string;
 }
 
 function parse(argv: string[]): Cli {
@@ -50,9 +51,10 @@ function parse(argv: string[]): Cli {
       a.cells = ids;
     } else if (f === '--out') a.out = path.resolve(v() ?? fail('--out needs a file'));
     else if (f === '--no-write') a.write = false;
+    else if (f === '--keep-logs') a.keepLogs = path.resolve(v() ?? fail('--keep-logs needs a folder'));
     else if (f === '--json') a.json = true;
     else if (f === '--help' || f === '-h') {
-      process.stdout.write(`usage: npm run reliability -- [--mib 128] [--parallel 1] [--cells ${CELLS.map((c) => c.id).join(',')}] [--out FILE] [--no-write] [--json]\n`);
+      process.stdout.write(`usage: npm run reliability -- [--mib 128] [--parallel 1] [--cells ${CELLS.map((c) => c.id).join(',')}] [--out FILE] [--no-write] [--json] [--keep-logs DIR]\n`);
       process.exit(0);
     } else fail(`unknown argument ${f}`);
   }
@@ -69,13 +71,13 @@ function commit(): string {
   }
 }
 
-function section(a: Cli, results: CellResult[], started: Date, seconds: number, load: number[]): string {
+function section(a: Cli, results: CellResult[], started: Date, seconds: number, load: number[], at: string): string {
   const cmd = `npm run reliability${a.mib !== 128 ? ` -- --mib ${a.mib}` : ''}${a.parallel !== 1 ? ` --parallel ${a.parallel}` : ''}${a.cells ? ` --cells ${a.cells.join(',')}` : ''}`;
   const passed = results.filter((r) => r.ok).length;
   return [
     `## Loss matrix`,
     '',
-    `${passed}/${results.length} cells passed at ${a.mib} MiB, ${a.parallel === 1 ? 'one lab cell at a time' : `${a.parallel} lab cells at a time`}. Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${commit()}, ` +
+    `${passed}/${results.length} cells passed at ${a.mib} MiB, ${a.parallel === 1 ? 'one lab cell at a time' : `${a.parallel} lab cells at a time`}. Run ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC at commit ${at}, ` +
       `${seconds.toFixed(0)} s wall, on the 2-core development machine shared with other work: load average ${load.map((x) => x.toFixed(2)).join(' / ')} (1 min) at the start and end ` +
       `(absolute MB/s move with the load; the lab is unshaped, so they are what two shared cores give sender and receivers together). Reproduce: \`${cmd}\`.`,
     '',
@@ -93,14 +95,15 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   const cells = a.cells ? CELLS.filter((c) => a.cells!.includes(c.id)) : CELLS;
   const started = new Date();
+  const at = commit(); // what dist/ was built from (npm run reliability builds first)
   const load0 = os.loadavg()[0]!;
   const log = (l: string) => process.stderr.write(`${new Date().toISOString()} ${l}\n`);
-  const results = await runMatrix(cells, { sizeMiB: a.mib, dist: __dirname, parallel: a.parallel, labSkip: matrixUnavailable(__dirname), log });
+  const results = await runMatrix(cells, { sizeMiB: a.mib, dist: __dirname, parallel: a.parallel, keepLogs: a.keepLogs, labSkip: matrixUnavailable(__dirname), log });
   const seconds = (Date.now() - started.getTime()) / 1000;
   if (a.json) process.stdout.write(JSON.stringify(results) + '\n');
   if (a.write) {
     const old = fs.existsSync(a.out) ? fs.readFileSync(a.out, 'utf8') : '# Reliability\n';
-    fs.writeFileSync(a.out, replaceSection(old, 'loss-matrix', section(a, results, started, seconds, [load0, os.loadavg()[0]!])));
+    fs.writeFileSync(a.out, replaceSection(old, 'loss-matrix', section(a, results, started, seconds, [load0, os.loadavg()[0]!], at)));
     log(`wrote the loss-matrix section of ${a.out}`);
   }
   process.exit(results.every((r) => r.ok) ? 0 : 1);
