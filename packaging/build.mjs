@@ -15,6 +15,7 @@ const entries = [
   ['test/lab/forger.ts', 'dist/lab-forger.cjs', false], // a forging host for the namespace lab (test/lab)
   ['test/sim/main.ts', 'dist/sim.cjs', false], // npm run sim: the NACK-suppression fleet simulation
   ['test/fuzz/main.ts', 'dist/fuzz.cjs', false], // npm run fuzz (test/fuzz)
+  ['test/reliability/main.ts', 'dist/reliability.cjs', false], // npm run reliability: the loss matrix (test/lab/matrix.ts)
 ];
 for (const [src, out, shebang] of entries) {
   if (!existsSync(path.join(root, src))) continue;

@@ -144,7 +144,7 @@ export function linkPayloadMBps(mbit: number, blockSize: number): number {
   return ((mbit * 1e6) / 8 / 1e6) * (blockSize / wire);
 }
 
-function sha256File(file: string): string | undefined {
+export function sha256File(file: string): string | undefined {
   try {
     const h = crypto.createHash('sha256');
     const fd = fs.openSync(file, 'r');
@@ -262,12 +262,13 @@ function readTime(file: string): { cpuS: number; maxRssKiB: number } | undefined
   }
 }
 
-interface AgentLog {
+export interface AgentLog {
   joinedMs?: number;
   completeMs?: number;
   mt?: { received?: number; odata?: number; rdata?: number; acksSent?: number; nacksSent?: number };
 }
-function parseLog(file: string): AgentLog {
+/** The agent's --log-file: when it joined, when every block was on disk, its MS-WDSMT counters. */
+export function parseLog(file: string): AgentLog {
   const r: AgentLog = {};
   let text = '';
   try {
@@ -635,7 +636,8 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
   };
 }
 
-function cleanEnv(): NodeJS.ProcessEnv {
+/** The environment for an agent: without the variables that would point it elsewhere or carry a password. */
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env = { ...process.env };
   for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath', 'OSDCAST_PASSWORD']) delete env[k];
   return env;

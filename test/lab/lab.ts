@@ -215,24 +215,63 @@ export class Lab {
    * - counter `<host>_seen`: frames longer than `dataBytes` (data, not control) forwarded towards it, before loss;
    * - counter `<host>_lost`: UDP towards it dropped at random, `lossPer10k` in 10,000 (`numgen random mod 10000`,
    *   a fresh draw per packet and port; an IP fragment is one packet, so a datagram of k fragments is lost with
-   *   1 - (1 - p)^k);
-   * - counter `<host>_data`: frames longer than `dataBytes` that got through.
+   *   1 - (1 - p)^k); only towards the hosts in `lossTowards` when given;
+   * - counter `<host>_corrupt`: frames longer than `dataBytes` that got through, `corruptPer10k` in 10,000 of them
+   *   with the byte at `corruptAt` of the UDP payload set to 0x41 (`corruptBytes` 4: the 4 bytes there set to
+   *   41 be 5a 0f; nftables has no xor of a payload with itself, so a frame that already held those is unchanged)
+   *   (nftables does not fix the UDP checksum of a raw
+   *   payload write; veth frames carry no computed checksum, CHECKSUM_PARTIAL, so the receiver's kernel does not
+   *   check it and the application gets the changed bytes);
+   * - counter `<host>_data`: frames longer than `dataBytes` that got through;
+   * - with `dupPer10k`: counter `<host>_dup`, UDP sent twice out of the port (table `netdev osdlabdup`, an egress
+   *   chain per port with `dup to` the port itself: the bridge family has no `dup`);
+   * - with `gate`: an empty chain `gate` every IPv4 frame the bridge forwards passes first; `gate(true)` makes it
+   *   drop them all (counter `gated`), `gate(false)` empties it again.
    */
-  async impair(towards: string[], o: { lossPer10k?: number; dataBytes?: number } = {}): Promise<void> {
-    const loss = o.lossPer10k ?? 0;
-    if (!Number.isInteger(loss) || loss < 0 || loss > 10000) throw new Error(`impair: lossPer10k ${loss} is not 0..10000`);
+  async impair(towards: string[], o: { lossPer10k?: number; lossTowards?: string[]; dataBytes?: number; corruptPer10k?: number; corruptAt?: number; corruptBytes?: 1 | 4; dupPer10k?: number; gate?: boolean } = {}): Promise<void> {
+    const per10k = (what: string, v: number | undefined) => {
+      if (v !== undefined && (!Number.isInteger(v) || v < 0 || v > 10000)) throw new Error(`impair: ${what} ${v} is not 0..10000`);
+      return v ?? 0;
+    };
+    const loss = per10k('lossPer10k', o.lossPer10k);
+    const corrupt = per10k('corruptPer10k', o.corruptPer10k);
+    const dup = per10k('dupPer10k', o.dupPer10k);
     const big = o.dataBytes ?? 1000;
+    const at = o.corruptAt ?? big - 100;
+    const width = o.corruptBytes ?? 1;
+    if (corrupt && !(Number.isInteger(at) && at >= 0 && at + width + 8 + 20 <= big)) throw new Error(`impair: corruptAt ${at} is not inside a frame longer than ${big} bytes`);
+    const losing = new Set(o.lossTowards ?? towards);
     const lines = ['table bridge osdlab {'];
-    for (const h of towards) for (const c of ['seen', 'lost', 'data']) lines.push(`  counter ${h}_${c} {}`);
+    for (const h of towards) for (const c of ['seen', 'lost', 'corrupt', 'data']) lines.push(`  counter ${h}_${c} {}`);
+    if (o.gate) lines.push('  counter gated {}', '  chain gate {', '  }');
     lines.push('  chain forward {', '    type filter hook forward priority 0; policy accept;');
+    if (o.gate) lines.push('    meta protocol ip jump gate');
     for (const h of towards.map((n) => this.host(n))) {
       lines.push(`    oifname "${h.bridgePort}" meta length > ${big} counter name "${h.name}_seen"`);
-      if (loss > 0) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp numgen random mod 10000 < ${loss} counter name "${h.name}_lost" drop`);
+      if (loss > 0 && losing.has(h.name)) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp numgen random mod 10000 < ${loss} counter name "${h.name}_lost" drop`);
+      // @th: from the UDP header (8 bytes) on, in bits
+      if (corrupt > 0) lines.push(`    oifname "${h.bridgePort}" meta protocol ip ip protocol udp meta length > ${big} numgen random mod 10000 < ${corrupt} counter name "${h.name}_corrupt" @th,${(8 + at) * 8},${width * 8} set ${width === 4 ? '0x41be5a0f' : '0x41'}`);
       lines.push(`    oifname "${h.bridgePort}" meta length > ${big} counter name "${h.name}_data"`);
     }
     lines.push('  }', '}');
     await this.exec('switch', ['nft', 'delete', 'table', 'bridge', 'osdlab']).catch(() => undefined);
+    await this.exec('switch', ['nft', 'delete', 'table', 'netdev', 'osdlabdup']).catch(() => undefined);
     await this.nft('switch', lines.join('\n') + '\n');
+    if (dup > 0) {
+      const d = ['table netdev osdlabdup {'];
+      for (const h of towards.map((n) => this.host(n))) {
+        d.push(`  counter ${h.name}_dup {}`, `  chain out_${h.name} {`, `    type filter hook egress device "${h.bridgePort}" priority 0; policy accept;`);
+        d.push(`    meta protocol ip ip protocol udp numgen random mod 10000 < ${dup} counter name "${h.name}_dup" dup to "${h.bridgePort}"`, '  }');
+      }
+      d.push('}');
+      await this.nft('switch', d.join('\n') + '\n');
+    }
+  }
+
+  /** With `impair({ gate: true })`: drop every IPv4 frame the bridge forwards (true) or none (false). */
+  async gate(closed: boolean): Promise<void> {
+    await this.exec('switch', ['nft', 'flush', 'chain', 'bridge', 'osdlab', 'gate']);
+    if (closed) await this.exec('switch', ['nft', 'add', 'rule', 'bridge', 'osdlab', 'gate', 'counter', 'name', 'gated', 'drop']);
   }
 
   /**
@@ -260,7 +299,9 @@ export class Lab {
 
   /** Every named counter of the table `impair` built: `{ "<host>_seen": packets, … }`. */
   async counters(): Promise<Record<string, number>> {
-    return parseNftCounters(await this.exec('switch', ['nft', '-j', 'list', 'counters', 'table', 'bridge', 'osdlab']));
+    const out = parseNftCounters(await this.exec('switch', ['nft', '-j', 'list', 'counters', 'table', 'bridge', 'osdlab']));
+    const dup = await this.exec('switch', ['nft', '-j', 'list', 'counters', 'table', 'netdev', 'osdlabdup']).catch(() => undefined);
+    return dup === undefined ? out : { ...out, ...parseNftCounters(dup) };
   }
 
   /** One long-lived `nft -j -i` in the switch namespace answering counter reads (a poll costs no process start). */

@@ -32,6 +32,12 @@ export interface FleetOptions {
   /** Loss on the uplink (receiver → server). */
   uplinkLoss?: number;
   latencyMs?: number;
+  /**
+   * Delay and reordering: every delivery (either direction) takes `latencyMs` plus a uniform draw in
+   * [0, jitterMs), drawn per packet and receiver from a seeded PRNG, so later packets overtake earlier ones
+   * (counted in `reordered`). With jitter each receiver's copy of a multicast datagram is its own event.
+   */
+  jitterMs?: number;
   cacheBytes?: number;
   /** Receivers joining at these times (ms) instead of 0, by index. */
   joinAt?: (i: number) => number;
@@ -95,6 +101,8 @@ interface Node {
   wakeAt: number;
   rng: () => number;
   lossRng: () => number;
+  /** The highest data sequence number delivered so far (jitter runs only). */
+  lastSeq: number;
   done: boolean;
   /** Per block: does the last write at that block's offset hold the source bytes? */
   good?: Uint8Array;
@@ -121,6 +129,9 @@ export class Fleet {
   private readonly byAddr = new Map<string, Node>();
   delivered = 0;
   lost = 0;
+  /** Data packets (ODATA/RDATA) that reached a receiver after one with a higher sequence number (jitterMs). */
+  reordered = 0;
+  private readonly jitterRng: () => number;
   /** Forged copies delivered (counted per receiver that got one). */
   forged = 0;
   private dataPackets = 0;
@@ -142,12 +153,13 @@ export class Fleet {
 
   constructor(readonly o: FleetOptions) {
     const rng = mulberry32(o.seed);
+    this.jitterRng = mulberry32(o.seed * 31 + 7);
     this.coord = new Coordinator(
       { namespace: 'WDS:Sim/img/1', content: 'img', source: bufferSource(o.image), sessionId: 0x5151, multicastAddr: '239.1.1.1', serverAddr: '10.0.0.1', port: 64001, blockSize: o.blockSize, blockBase: o.blockBase, rng, security: o.security, rateBytesPerSec: o.rateBytesPerSec, ...o.coordinator },
       0,
     );
     for (let i = 0; i < o.receivers; i++) {
-      const n: Node = { id: i, address: `10.1.${i >> 8}.${i & 255}`, wakeAt: Infinity, rng: mulberry32(o.seed * 1000 + i), lossRng: mulberry32(o.seed * 7919 + i), done: false, doneAt: -1 };
+      const n: Node = { id: i, address: `10.1.${i >> 8}.${i & 255}`, wakeAt: Infinity, rng: mulberry32(o.seed * 1000 + i), lossRng: mulberry32(o.seed * 7919 + i), lastSeq: -1, done: false, doneAt: -1 };
       this.nodes.push(n);
       this.byAddr.set(n.address, n);
       this.at(o.joinAt ? o.joinAt(i) : 0, () => this.start(n));
@@ -205,18 +217,24 @@ export class Fleet {
   }
 
   private latency(): number {
-    return this.o.latencyMs ?? 1;
+    const base = this.o.latencyMs ?? 1;
+    return this.o.jitterMs ? base + this.jitterRng() * this.o.jitterMs : base;
   }
 
   /** From now to the arrival at a receiver of a datagram the coordinator sends now: the link's queue, then latency. */
   private downDelay(bytes: number): number {
+    return this.linkQueue(bytes) + this.latency();
+  }
+
+  /** From now to the end of the link's transmission of a datagram queued now (0 without a link rate). */
+  private linkQueue(bytes: number): number {
     const rate = this.o.linkBytesPerSec;
-    if (!rate) return this.latency();
+    if (!rate) return 0;
     const start = Math.max(this.now, this.linkFreeAt);
     const ms = ((bytes + 42) * 1000) / rate;
     this.linkFreeAt = start + ms;
     this.linkBusyMs += ms;
-    return this.linkFreeAt - this.now + this.latency();
+    return this.linkFreeAt - this.now;
   }
 
   private serviceInit(n: Node): void {
@@ -344,6 +362,30 @@ export class Fleet {
     const seq = this.dataSeq(data);
     if (seq < 0 && this.o.skipNcf && data[5 + data.readUInt16BE(3) + 4] === Op.NCF) return;
     const loss = this.o.loss ?? 0;
+    if (this.o.jitterMs) {
+      // one event per receiver, each with its own delay after the link's queue
+      const queued = this.linkQueue(data.length);
+      for (const n of this.nodes) {
+        if (!n.rx || n.done) continue;
+        if (loss && n.lossRng() < loss) {
+          this.lost++;
+          if (seq >= 0) this.noteLost(seq);
+          continue;
+        }
+        this.at(this.now + queued + this.latency(), () => {
+          if (!n.rx || n.done) return;
+          if (seq >= 0 && this.firstDataAt < 0) this.firstDataAt = this.now;
+          if (seq >= 0) {
+            if (seq < n.lastSeq) this.reordered++;
+            else n.lastSeq = seq;
+          }
+          this.delivered++;
+          n.rx.handleDatagram(data, SERVER_FROM, this.now);
+          this.serviceRx(n);
+        });
+      }
+      return;
+    }
     this.at(this.now + this.downDelay(data.length), () => {
       if (seq >= 0 && this.firstDataAt < 0) this.firstDataAt = this.now;
       for (const n of this.nodes) {
