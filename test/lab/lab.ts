@@ -45,6 +45,8 @@ export interface LabOptions {
    * kernel then drops every new fragment (`/proc/net/snmp` Ip ReasmFails).
    */
   ipfrag?: { timeS: number; highThreshBytes: number };
+  /** Namespace name prefix (default `osdlab`): one per test file, so parallel runs of different files never collide. */
+  prefix?: string;
 }
 
 export interface LabHost {
@@ -342,7 +344,9 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /** Builds the lab; on any failure what was built is torn down again before the error is thrown. */
 export async function createLab(o: LabOptions): Promise<Lab> {
-  const lab = new Lab(`osdlab${process.pid}x${labSeq++}`);
+  const prefix = o.prefix ?? 'osdlab';
+  if (!/^[a-z][a-z0-9]{0,15}$/.test(prefix)) throw new Error(`lab prefix ${prefix}: 1-16 lowercase letters and digits`);
+  const lab = new Lab(`${prefix}${process.pid}x${labSeq++}`);
   const subnet = o.subnet ?? DEFAULT_SUBNET;
   if (!/^(10\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3})$/.test(subnet)) throw new Error(`lab subnet ${subnet} is not a private /24 prefix`);
   try {
