@@ -6,7 +6,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MaOp, encodeMa } from '../../core/codec/ma';
-import { Op } from '../../core/codec/mt';
+import { Calg, encodeSymKeyBlob } from '../../core/codec/mt-security';
+import { MtBody, Op, Sec, encodeMt } from '../../core/codec/mt';
+import { sessionAuth } from '../../core/session';
 import { ReceiverDrops, Receiver, SessionInfo, storeFor } from '../../core/receiver';
 import { HOSTILE_KINDS, HostileContext, HostileKind, hostilePacket } from '../support/hostile';
 import { SERVER, SID, fixedRng, srv } from './helpers';
@@ -146,5 +148,28 @@ describe('Receiver: each kind of hostile packet from the server\'s address has i
     expect(st.drops).toEqual(want);
     expect(st.dropped).toBe(Object.values(want).reduce((a, b) => a + b, 0));
     expect(finish(rx, store, t).equals(image())).toBe(true);
+  });
+
+  it('authFailed: in a HASH session a packet from the server\'s address whose HMAC does not verify, and nothing else', () => {
+    const key = encodeSymKeyBlob(Buffer.alloc(24, 9));
+    const security = { client: { mode: Sec.HASH, key }, server: { mode: Sec.HASH, key }, hashAlgId: Calg.SHA_256 };
+    const auth = sessionAuth(security);
+    if (typeof auth === 'string') throw new Error(auth);
+    const sealed = (body: MtBody) => encodeMt(body, { secMode: Sec.HASH, sessionId: SID, senderTime: 1000, auth: auth.server });
+    const hashed = { ...session, security };
+    const store = storeFor(hashed, 1 << 20);
+    const rx = new Receiver({ session: hashed, clientName: 'PC-01', localAddress: Buffer.from([10, 0, 0, 5]), macAddress: Buffer.alloc(6), store }, fixedRng(0.5), 0);
+    rx.handleDatagram(sealed({ op: Op.JOINACK, clientId: 7, minNackBackoff: 10, maxNackBackoff: 30, rtt: 0, clientTime: 0 }), SERVER, 1);
+    const data = (n: number, bytes: Buffer) => sealed({ op: Op.ODATA, clientId: 7, seq: n, trailSeq: 1, data: encodeMa({ op: MaOp.DATA, blockNumber: n, data: bytes }) });
+    rx.handleDatagram(data(1, block(1)), SERVER, 2);
+    for (let i = 0; i < N; i++) {
+      const forged = data(2 + i, block(2 + i));
+      forged[forged.length - 3] ^= 0x40; // a payload byte changed after sealing
+      rx.handleDatagram(forged, SERVER, 3 + i);
+    }
+    const st = rx.stats();
+    expect(st.drops).toEqual({ ...zeroDrops(), authFailed: N });
+    expect(st.dropped).toBe(N);
+    expect(store.have.count).toBe(1);
   });
 });
