@@ -18,7 +18,7 @@ import { createLogger, Logger, resolveLogTarget } from './log/log';
 import { ProgressMeter, Terminal } from './log/terminal';
 import { receive, Progress } from './receive/receive';
 import { commanderOption, CommandName, Flags, flagsOf, receiveFields, ServerFlag, TS_FIELDS } from './options';
-import { Report, reportLine } from './report';
+import { Report, noDrops, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
 import { showHostPort } from './transport/address';
@@ -256,7 +256,7 @@ function openLog(f: CommonFlags): Logger {
  * in the log file if there is one), and, as for any run, the --json report and the --ts-var variables.
  */
 function failedBeforeRun(f: CommonFlags, mappings: TsVarMapping[], kind: FailureKind, message: string): number {
-  const rep: Report = { status: 'error', exitCode: EXIT_OF[kind], bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, error: message, errorKind: kind, integrity: 'unverified', initiation: 'none' };
+  const rep: Report = { status: 'error', exitCode: EXIT_OF[kind], bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: noDrops(), conflictingDuplicates: 0, error: message, errorKind: kind, integrity: 'unverified', initiation: 'none' };
   const log = openLog(f);
   if (resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }).file) log.error({ report: rep }, message);
   if (f.json) process.stderr.write(`osdcast: ${message}\n`); // without --json finishRun writes it

@@ -5,6 +5,7 @@
  * types.
  */
 import type { FailureKind, FallbackCause } from '../core/outcome';
+import type { ReceiverDrops } from '../core/receiver';
 
 export interface Report {
   status: 'ok' | 'error';
@@ -14,12 +15,9 @@ export interface Report {
   seconds: number;
   multicastBytes: number;
   httpBytes: number;
-  /** Every packet dropped as malformed or foreign, `drops.wrongSource` included. */
+  /** Every packet dropped as malformed or foreign: the sum of the fields of `drops`. */
   droppedPackets: number;
-  /**
-   * Drops by kind (those counted in droppedPackets): MS-WDSMT packets not from the session's server address, and
-   * HASH/SIGN packets that did not verify.
-   */
+  /** The same drops by kind; each dropped packet is in exactly one field (core/receiver.ts `ReceiverDrops` defines them). */
   drops?: ReportDrops;
   /** Blocks that arrived twice with different bytes while the first copy was in the ring (not in droppedPackets). */
   conflictingDuplicates?: number;
@@ -43,11 +41,8 @@ export interface Report {
   demotedTo?: number[];
 }
 
-export interface ReportDrops {
-  wrongSource: number;
-  /** HASH/SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42). */
-  authFailed: number;
-}
+/** The Receiver's drop counters, summed over the multicast sessions of a receive (and the files of an ACP run). */
+export type ReportDrops = ReceiverDrops;
 
 /** The ACP report: the receive report's fields, summed over the files, plus the package's. */
 export interface AcpReport extends Report {
@@ -85,7 +80,28 @@ export const REPORT_FIELDS = keys<Report>({
 });
 
 /** @internal The fields of `drops`. */
-export const REPORT_DROPS_FIELDS = keys<ReportDrops>({ wrongSource: true, authFailed: true });
+export const REPORT_DROPS_FIELDS = keys<ReportDrops>({
+  wrongSource: true,
+  authFailed: true,
+  wrongSession: true,
+  wrongSecurity: true,
+  badChecksum: true,
+  truncated: true,
+  badCount: true,
+  outOfRange: true,
+  replayed: true,
+  malformed: true,
+});
+
+/** A `drops` of zeros (a report before, or without, a multicast session). */
+export function noDrops(): ReportDrops {
+  return Object.fromEntries(REPORT_DROPS_FIELDS.map((k) => [k, 0])) as unknown as ReportDrops;
+}
+
+/** Adds `from`'s drops into `into` (ACP: one report over its files). */
+export function addDrops(into: ReportDrops, from: Partial<ReportDrops> | undefined): void {
+  for (const k of REPORT_DROPS_FIELDS) into[k] += from?.[k] ?? 0;
+}
 
 /** @internal What an ACP report adds. */
 export const ACP_REPORT_FIELDS = keys<Omit<AcpReport, keyof Report>>({ packageId: true, destination: true, files: true, filesDone: true, aborted: true });

@@ -3,7 +3,7 @@
  * Two bitmaps: `have` (received: in the ring or on disk) drives CNTCIR and PROGRESS; `disk` (written) drives
  * completion and the resume state. Block numbering is auto-detected (protocol-notes #1).
  */
-import { CNTCIR_MAX_RANGES, DATA_HEADER_LEN, MaOp, decodeMa, encodeMa, peekDataAt } from './codec/ma';
+import { CNTCIR_MAX_RANGES, DATA_BLOCK_TOO_BIG, DATA_HEADER_LEN, MaOp, decodeMa, encodeMa, peekDataAt } from './codec/ma';
 import { BlockStore } from './block-store';
 import type { MtApplication } from './mt-client';
 
@@ -17,7 +17,12 @@ export interface MaStats {
   duplicates: number;
   /** Duplicates whose bytes differ from the first copy still in the ring (also counted in `duplicates`). */
   conflicting: number;
-  badBlocks: number; // out of range / wrong length / not a DATA packet
+  /** DATA whose BlockNumber is outside the content (below the numbering's first block, past its last, or >= 2^53): dropped. */
+  outOfRange: number;
+  /** Malformed MS-WDSMA in an ODATA/RDATA (no DATA header, Packet-Size or DataLen wrong, not the block's length): dropped. */
+  badBlocks: number;
+  /** POLLs whose AppData is not an SRVCIR: answered anyway (the server asked), so not a drop. */
+  badPoll: number;
   ringFull: number;
   renumbered: number; // blocks discarded when 0-based numbering was detected
 }
@@ -27,7 +32,7 @@ export class MaClient implements MtApplication {
   baseKnown: boolean;
   private readonly joinTime: number;
   private readonly peek = { dataStart: 0, dataLen: 0 };
-  readonly stats: MaStats = { blocks: 0, duplicates: 0, conflicting: 0, badBlocks: 0, ringFull: 0, renumbered: 0 };
+  readonly stats: MaStats = { blocks: 0, duplicates: 0, conflicting: 0, outOfRange: 0, badBlocks: 0, badPoll: 0, ringFull: 0, renumbered: 0 };
 
   constructor(
     readonly store: BlockStore,
@@ -64,13 +69,20 @@ export class MaClient implements MtApplication {
   onDataAt(buf: Buffer, start: number, acct: number, _now: number): void {
     const bn = peekDataAt(buf, start, acct, this.peek);
     if (bn < 0) {
-      this.stats.badBlocks++;
+      if (bn === DATA_BLOCK_TOO_BIG) this.stats.outOfRange++;
+      else this.stats.badBlocks++;
       this.release(acct);
       return;
     }
     const len = this.peek.dataLen;
     this.learnNumbering(bn, len);
-    const r = this.store.put(bn - this.base, buf, this.peek.dataStart, len, acct);
+    const idx = bn - this.base;
+    if (idx < 0 || idx >= this.store.cfg.totalBlocks) {
+      this.stats.outOfRange++;
+      this.release(acct);
+      return;
+    }
+    const r = this.store.put(idx, buf, this.peek.dataStart, len, acct);
     if (r === 'ok') {
       this.stats.blocks++;
       this.bytes += len;
@@ -85,7 +97,7 @@ export class MaClient implements MtApplication {
       this.lastConflict = bn;
     }
     else if (r === 'full') this.stats.ringFull++;
-    else this.stats.badBlocks++;
+    else this.stats.badBlocks++; // 'invalid' for a block in range: DataLen is not the block's length
     this.release(acct);
   }
 
@@ -97,7 +109,7 @@ export class MaClient implements MtApplication {
   /** 3.2.5.4 POLL trigger → CNTCIR with up to 64 missing ranges in the server's numbering. */
   onPoll(appData: Buffer, now: number): Buffer {
     const d = decodeMa(appData);
-    if (!d.ok || d.value.op !== MaOp.SRVCIR) this.stats.badBlocks++; // answer anyway: the server asked
+    if (!d.ok || d.value.op !== MaOp.SRVCIR) this.stats.badPoll++; // answer anyway: the server asked
     this.rounds++;
     const ranges = this.store.have.missingRanges(CNTCIR_MAX_RANGES).map(([s, e]) => [s + this.base, e + this.base] as [number, number]);
     if (!this.baseKnown) {

@@ -145,7 +145,12 @@ export interface MtStats {
   /** HASH / SIGN packets whose HMAC or signature did not verify (MS-WDSMT 3.2.5.2): dropped, never used. */
   authFailed: number;
   wrongSession: number;
-  ignored: number; // valid packets not for this state (e.g. stale SPM/QCC/POLL, ODATA below FirstODATASeqNo)
+  /**
+   * SPM, QCC or POLL whose SPMSeqNo / QCCSeqNo / POLLSeqNo is not above the last one taken (MS-WDSMT 3.2.5.9,
+   * 3.2.5.7, 3.2.5.6: "MUST be rejected"): a replay, or a duplicate from the network (protocol-notes #80).
+   */
+  replayed: number;
+  ignored: number; // valid packets not for this state (e.g. anything but JOINACK while joining, ODATA below FirstODATASeqNo, NCF)
   odata: number;
   rdata: number;
   spm: number;
@@ -252,6 +257,7 @@ export class MtClient {
     wrongSecurity: 0,
     authFailed: 0,
     wrongSession: 0,
+    replayed: 0,
     ignored: 0,
     odata: 0,
     rdata: 0,
@@ -532,7 +538,7 @@ export class MtClient {
         return this.onSpm(p, b, now);
       case Op.QCC:
         if (b.qccSeqNo <= this.lastQccSeqNo) {
-          this.counters.ignored++;
+          this.counters.replayed++;
           return;
         }
         this.lastQccSeqNo = b.qccSeqNo;
@@ -542,7 +548,7 @@ export class MtClient {
         return;
       case Op.POLL:
         if (b.pollSeqNo <= this.lastPollSeqNo) {
-          this.counters.ignored++;
+          this.counters.replayed++;
           return;
         }
         this.lastPollSeqNo = b.pollSeqNo;
@@ -586,7 +592,7 @@ export class MtClient {
   private onSpm(p: MtPacket, b: Extract<MtBody, { op: typeof Op.SPM }>, now: number): void {
     // 3.2.5.9
     if (b.spmSeqNo <= this.lastSpmSeqNo) {
-      this.counters.ignored++;
+      this.counters.replayed++;
       return;
     }
     this.counters.spm++;

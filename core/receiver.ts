@@ -49,12 +49,42 @@ export type ReceiverEvent =
   /** The first block of this session that arrived twice with different bytes (at most one per session). */
   | { type: 'conflicting-duplicate'; sessionId: number; block: number };
 
-/** Datagrams dropped before they reach the MT client. */
+/**
+ * Every datagram the receive dropped, by kind: each dropped datagram is in exactly one field, and `dropped` is
+ * their sum. From the counters of the three layers (the source check here, `MtStats`, `MaStats`):
+ */
 export interface ReceiverDrops {
-  /** Not from the session's server address (protocol-notes #20). */
+  /** Not from the session's server address (protocol-notes #20). Checked first. */
   wrongSource: number;
-  /** HASH / SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42); the MT client's `authFailed`. */
+  /** HASH / SIGN packets whose HMAC or signature did not verify (protocol-notes #39-#42): `mt.authFailed`. */
   authFailed: number;
+  /** A SessionId other than the session's (now: a DEMOTE changes it): `mt.wrongSession`. */
+  wrongSession: number;
+  /** A security header type other than the server's mode (e.g. the other copy in a mixed session): `mt.wrongSecurity`. */
+  wrongSecurity: number;
+  /** The CHECKSUM does not match (MS-WDSMT 2.2.2.3): `mt.malformed.checksum`. */
+  badChecksum: number;
+  /** Shorter than its fields (a security or session header, a packet section, a declared DataLen): `mt.malformed.truncated`. */
+  truncated: number;
+  /** RangeCount, ClientCount or OptionsCount larger than the packet: `mt.malformed['bad-count']`. */
+  badCount: number;
+  /** MS-WDSMA DATA whose BlockNumber is outside the content: `ma.outOfRange`. */
+  outOfRange: number;
+  /** SPM / QCC / POLL with a sequence number not above the last one taken (protocol-notes #80): `mt.replayed`. */
+  replayed: number;
+  /**
+   * Everything else that is malformed: the other MT decode errors (`bad-magic`, `bad-length`, `unknown-opcode`,
+   * `trailing`, `bad-value`, …, i.e. every `mt.malformed` code but `checksum`, `truncated`, `bad-count`) and
+   * malformed MS-WDSMA DATA (`ma.badBlocks`).
+   */
+  malformed: number;
+}
+
+/** The sum of the fields of `drops`. */
+function dropTotal(d: ReceiverDrops): number {
+  let n = 0;
+  for (const v of Object.values(d)) n += v;
+  return n;
 }
 
 /** `Receiver.stats()`: a copy, safe to keep. */
@@ -75,10 +105,7 @@ export interface ReceiverStats extends MaStats {
   /** The session now (a DEMOTE changes it) and our ClientId in it (0 until JOINACK). */
   sessionId: number;
   clientId: number;
-  /**
-   * Datagrams dropped as not ours or not valid: not from the server's address, malformed MT, wrong security, a
-   * HASH/SIGN that does not verify, wrong session, bad MA blocks.
-   */
+  /** Datagrams dropped as not ours or not valid: the sum of `drops`. */
   dropped: number;
   drops: ReceiverDrops;
   /** MS-WDSMT InactivityTimeout in force (ms). */
@@ -91,7 +118,7 @@ export class Receiver {
   private readonly ma: MaClient;
   private readonly store: BlockStore;
   private readonly inactivityMs: number;
-  private readonly drops = { wrongSource: 0 };
+  private readonly sourceDrops = { wrongSource: 0 };
   private events: ReceiverEvent[] = [];
   private completed = false;
   private conflictsSeen = 0;
@@ -137,7 +164,7 @@ export class Receiver {
   handleDatagram(buf: Buffer, from: { address: string; port?: number }, now: number): void {
     const server = this.mt.serverAddress();
     if (from.address !== server && !sameAddress(from.address, server)) {
-      this.drops.wrongSource++;
+      this.sourceDrops.wrongSource++;
       return;
     }
     this.mt.handleDatagram(buf, now);
@@ -166,11 +193,34 @@ export class Receiver {
     this.mt.leave(LeaveReason.CANCELLED, now);
   }
 
+  /** The drop counters alone (cheaper than `stats()`): a copy. */
+  drops(): ReceiverDrops {
+    const mt = this.mt.stats();
+    const ma = this.ma.stats;
+    const m = mt.malformed;
+    const badChecksum = m.checksum ?? 0;
+    const truncated = m.truncated ?? 0;
+    const badCount = m['bad-count'] ?? 0;
+    const anyMalformed = Object.values(m).reduce((a, b) => a + (b ?? 0), 0);
+    return {
+      wrongSource: this.sourceDrops.wrongSource,
+      authFailed: mt.authFailed,
+      wrongSession: mt.wrongSession,
+      wrongSecurity: mt.wrongSecurity,
+      badChecksum,
+      truncated,
+      badCount,
+      outOfRange: ma.outOfRange,
+      replayed: mt.replayed,
+      malformed: anyMalformed - badChecksum - truncated - badCount + ma.badBlocks,
+    };
+  }
+
   stats(): ReceiverStats {
     const mt = this.mt.stats();
     const info = this.mt.info();
     const ma = this.ma.stats;
-    const malformed = Object.values(mt.malformed).reduce((a, b) => a + (b ?? 0), 0);
+    const drops = this.drops();
     return {
       ...ma,
       bytes: this.ma.bytes,
@@ -182,8 +232,8 @@ export class Receiver {
       state: info.state,
       sessionId: info.sessionId,
       clientId: info.clientId,
-      dropped: malformed + mt.wrongSecurity + mt.authFailed + mt.wrongSession + ma.badBlocks + this.drops.wrongSource,
-      drops: { wrongSource: this.drops.wrongSource, authFailed: mt.authFailed },
+      dropped: dropTotal(drops),
+      drops,
       inactivityMs: this.inactivityMs,
       mt,
     };

@@ -21,7 +21,7 @@ import { DEFAULTS } from '../defaults';
 import { EXIT_OF, Exit, FailureKind } from '../errors';
 import type { Logger } from '../log/log';
 import type { ReceiveDeps, ReceiveOptions } from '../receive/receive';
-import type { AcpReport, Report } from '../report';
+import { type AcpReport, type Report, addDrops, noDrops } from '../report';
 import { resolveHost } from '../transport/resolve';
 import { redactUrl } from '../util/url';
 import { expandTemplate, packageUrl, Templates } from './config';
@@ -111,7 +111,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     multicastBytes: 0,
     httpBytes: 0,
     droppedPackets: 0,
-    drops: { wrongSource: 0, authFailed: 0 },
+    drops: noDrops(),
     conflictingDuplicates: 0,
     packageId: o.packageId,
     destination: dest,
@@ -241,8 +241,7 @@ export async function runAcp(o: AcpOptions, deps: AcpDeps): Promise<AcpReport> {
     rep.multicastBytes += r.multicastBytes;
     rep.httpBytes += r.httpBytes;
     rep.droppedPackets += r.droppedPackets;
-    rep.drops!.wrongSource += r.drops?.wrongSource ?? 0;
-    rep.drops!.authFailed += r.drops?.authFailed ?? 0;
+    addDrops(rep.drops!, r.drops);
     rep.conflictingDuplicates! += r.conflictingDuplicates ?? 0;
     if (r.status !== 'ok') {
       const err = `${shownPath}: ${r.error ?? `exit ${r.exitCode}`}`;

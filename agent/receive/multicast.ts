@@ -241,8 +241,8 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     await closeSocket(mc?.socket);
     await closeSocket(sess);
     const st = rx.stats();
-    const { mt, blocks, duplicates, conflicting, badBlocks, ringFull, renumbered, drops } = st;
-    log.info({ mt, ma: { blocks, duplicates, conflicting, badBlocks, ringFull, renumbered }, drops, injectedDrops, disk: { ...pump.counts } }, 'multicast statistics');
+    const { mt, blocks, duplicates, conflicting, outOfRange, badBlocks, badPoll, ringFull, renumbered, drops } = st;
+    log.info({ mt, ma: { blocks, duplicates, conflicting, outOfRange, badBlocks, badPoll, ringFull, renumbered }, drops, injectedDrops, disk: { ...pump.counts } }, 'multicast statistics');
     if (st.baseKnown) c.onBlockBase?.(st.base);
     c.stats?.(st);
   }

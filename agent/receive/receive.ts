@@ -20,7 +20,7 @@ import { initiateSession, InitiationMethod, NoSession } from './initiate';
 import type { Logger } from '../log/log';
 import { runMulticast } from './multicast';
 import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
-import type { Report } from '../report';
+import { type Report, noDrops } from '../report';
 import { FileSink } from '../storage/sink';
 import { OutLock } from '../storage/lock';
 import { Lookup, resolveHost } from '../transport/resolve';
@@ -146,7 +146,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: { wrongSource: 0, authFailed: 0 }, conflictingDuplicates: 0, integrity: 'unverified', initiation: 'none' };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: noDrops(), conflictingDuplicates: 0, integrity: 'unverified', initiation: 'none' };
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
   const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
@@ -346,7 +346,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
         onDemoted: (sid) => (report.demotedTo = [...(report.demotedTo ?? []), sid]),
         stats: (st) => {
           report.multicastBytes = st.bytes;
-          report.drops = { wrongSource: st.drops.wrongSource, authFailed: st.drops.authFailed };
+          report.drops = { ...st.drops };
           report.droppedPackets = st.dropped;
           report.conflictingDuplicates = st.conflicting;
         },

@@ -111,6 +111,9 @@ export function peekData(buf: Buffer, out: { dataStart: number; dataLen: number 
   return peekDataAt(buf, 0, buf.length, out);
 }
 
+/** `peekDataAt`'s result for a BlockNumber of 2^53 or more (beyond any content; not a malformed packet). */
+export const DATA_BLOCK_TOO_BIG = -4;
+
 /**
  * `peekData` of the MA packet at `buf[start, start + len)` (the AppData of an ODATA, read in place inside the
  * datagram); `out.dataStart` is an offset within `buf`.
@@ -121,7 +124,7 @@ export function peekDataAt(buf: Buffer, start: number, len: number, out: { dataS
   if (size !== len && size !== len - MA_HEADER_LEN) return -2;
   if (buf[start + 2] !== MaOp.DATA) return -3;
   const hi = ((buf[start + 3]! << 24) | (buf[start + 4]! << 16) | (buf[start + 5]! << 8) | buf[start + 6]!) >>> 0;
-  if (hi >= 0x20_0000) return -4;
+  if (hi >= 0x20_0000) return DATA_BLOCK_TOO_BIG;
   const dataLen = (buf[start + 11]! << 8) | buf[start + 12]!;
   if (DATA_HEADER_LEN + dataLen !== len) return -5;
   out.dataStart = start + DATA_HEADER_LEN;

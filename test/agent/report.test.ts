@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAILURE_KINDS, FALLBACK_CAUSES } from '../../core/outcome';
-import { ACP_REPORT_FIELDS, REPORT_DROPS_FIELDS, REPORT_FIELDS } from '../../agent/report';
+import { ACP_REPORT_FIELDS, REPORT_DROPS_FIELDS, REPORT_FIELDS, addDrops, noDrops } from '../../agent/report';
 
 const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
 
@@ -47,5 +47,17 @@ describe('README: the --json report', () => {
     expect(new Set(REPORT_FIELDS).size).toBe(REPORT_FIELDS.length);
     expect(ACP_REPORT_FIELDS.filter((f) => (REPORT_FIELDS as readonly string[]).includes(f))).toEqual([]);
     expect(REPORT_FIELDS).toContain('maxRssBytes');
+  });
+});
+
+describe('report drops', () => {
+  it('noDrops is every drops field at zero; addDrops sums field by field and tolerates an older report without drops', () => {
+    const d = noDrops();
+    expect(Object.keys(d).sort()).toEqual([...REPORT_DROPS_FIELDS].sort());
+    expect(Object.values(d).every((v) => v === 0)).toBe(true);
+    addDrops(d, { ...noDrops(), truncated: 2, outOfRange: 5 });
+    addDrops(d, { truncated: 1 });
+    addDrops(d, undefined);
+    expect(d).toEqual({ ...noDrops(), truncated: 3, outOfRange: 5 });
   });
 });

@@ -55,7 +55,8 @@ describe('MA client (MS-WDSMA 3.2)', () => {
     ma.onData(data(0), 0);
     ma.onData(data(4, 3), 0);
     ma.onData(Buffer.from([0, 3, 9]), 0);
-    expect(ma.stats.badBlocks).toBe(4);
+    expect(ma.stats.outOfRange).toBe(2); // 11 > TotalBlocks, 0 under 1-based numbering
+    expect(ma.stats.badBlocks).toBe(2); // a short block 4, no DATA header
     expect(released).toHaveLength(4);
     expect(ma.store.have.count).toBe(0);
   });

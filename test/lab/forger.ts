@@ -14,6 +14,13 @@
  * forger then runs in the coordinator's namespace, hears the session over multicast loopback, and its packets
  * carry the server's source address, which is all a receiver checks: MS-WDSMT fixes no source port).
  * Prints one JSON line when done: {"event":"done","sent":n,"secType":t,...}.
+ *
+ * With `--kinds wrongSession,badChecksum,…` (issue 11 point 3; the kinds of test/support/hostile.ts) it sends, instead
+ * of forged ODATA, one hostile packet of the next kind in turn for every `--every`-th real ODATA after `skip`, made
+ * from that real ODATA (CHECKSUM sessions only; `--total-blocks` for outOfRange); `replayed` re-sends the last real
+ * SPM / QCC / POLL heard after `skip` (the agent has it already: it went out first, on the same link). `--server`
+ * limits what counts as the session's packets to those from that address (default with `--kinds`: `iface`). The done line
+ * then carries `byKind` (packets sent of each kind).
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import dgram from 'node:dgram';
@@ -21,6 +28,7 @@ import { parseArgs } from 'node:util';
 import { MaOp, decodeMa, encodeMa } from '../../core/codec/ma';
 import { Op, Sec, SecMode, decodeMt, encodeMt, type MtPacket } from '../../core/codec/mt';
 import type { PacketAuth } from '../../core/codec/mt-security';
+import { HOSTILE_KINDS, HostileContext, HostileKind, hostilePacket } from '../support/hostile';
 
 const { values } = parseArgs({
   options: {
@@ -30,6 +38,10 @@ const { values } = parseArgs({
     count: { type: 'string', default: '2000' },
     skip: { type: 'string', default: '300' },
     ahead: { type: 'string', default: '8' },
+    kinds: { type: 'string' },
+    every: { type: 'string', default: '1' },
+    'total-blocks': { type: 'string', default: '0' },
+    server: { type: 'string' },
   },
 });
 if (!values.group || !values.port || !values.iface) {
@@ -42,6 +54,27 @@ const iface = values.iface;
 const count = Number(values.count);
 const skip = Number(values.skip);
 const ahead = Number(values.ahead);
+const kinds = (values.kinds ?? '').split(',').filter(Boolean) as HostileKind[];
+const every = Math.max(1, Number(values.every));
+const totalBlocks = Number(values['total-blocks']);
+for (const k of kinds) {
+  if (!(HOSTILE_KINDS as readonly string[]).includes(k)) {
+    process.stderr.write(`lab-forger: unknown kind ${k} (one of ${HOSTILE_KINDS.join(', ')})\n`);
+    process.exit(2);
+  }
+}
+if (kinds.includes('outOfRange') && !(totalBlocks > 0)) {
+  process.stderr.write('lab-forger: outOfRange needs --total-blocks\n');
+  process.exit(2);
+}
+/**
+ * Only packets from this address are taken as the session's (`--server`; with `--kinds` it defaults to `iface`, the
+ * coordinator's): so an injector never builds on another injector's packets (a copy of a wrong-session packet
+ * would be a wrong-session packet of another kind).
+ */
+const server = values.server ?? (kinds.length ? iface : undefined);
+const byKind: Partial<Record<HostileKind, number>> = {};
+const control: NonNullable<HostileContext['control']> = {};
 
 // `sock` hears the group; `out` sends from iface on a port of its own (not the session port, which the coordinator's
 // session socket may hold on the same address).
@@ -56,7 +89,7 @@ let fullLength = 0;
 
 function finishIfDone(): void {
   if (queued < count || sent + failed < queued) return;
-  process.stdout.write(JSON.stringify({ event: 'done', sent, failed, seenOdata: seen, secType }) + '\n');
+  process.stdout.write(JSON.stringify({ event: 'done', sent, failed, seenOdata: seen, secType, ...(kinds.length ? { byKind } : {}) }) + '\n');
   out.close(() => sock.close(() => process.exit(0)));
 }
 
@@ -78,12 +111,39 @@ function wrongKey(mode: typeof Sec.HASH | typeof Sec.SIGN, length: number): Pack
 
 const ownPort = () => out.address().port;
 
+/** `--kinds`: one hostile packet per `every` real ODATA after `skip`, the kinds in turn. */
+function hostile(msg: Buffer, p: MtPacket): void {
+  if (p.secType !== Sec.CHECKSUM) return;
+  const op = p.body.op;
+  if (op === Op.SPM || op === Op.QCC || op === Op.POLL) {
+    if (seen > skip) control[op] = Buffer.from(msg);
+    return;
+  }
+  if (op !== Op.ODATA) return;
+  if (++seen <= skip || (seen - skip) % every !== 0) return;
+  const kind = kinds[queued % kinds.length]!;
+  // The variant by the kind's own count, so every variant of every kind is sent.
+  const pkt = hostilePacket(kind, Math.floor(queued / kinds.length), { odata: msg, totalBlocks, control });
+  secType = p.secType;
+  queued++;
+  out.send(pkt, port, group, (err) => {
+    if (err) failed++;
+    else {
+      sent++;
+      byKind[kind] = (byKind[kind] ?? 0) + 1;
+    }
+    finishIfDone();
+  });
+}
+
 sock.on('message', (msg, rinfo) => {
   if ((rinfo.address === iface && rinfo.port === ownPort()) || queued >= count) return;
+  if (server !== undefined && rinfo.address !== server) return;
   const r = readServerPacket(msg);
   if (!r) return;
   const { p, secLen } = r;
   const b = p.body;
+  if (kinds.length) return hostile(msg, p);
   if (b.op !== Op.ODATA) return;
   const ma = decodeMa(b.data);
   if (!ma.ok || ma.value.op !== MaOp.DATA) return;

@@ -8,7 +8,7 @@ import { templatesOf } from '../../../agent/configmgr/config';
 import { Exit } from '../../../agent/errors';
 import { silentLogger } from '../../../agent/log/log';
 import type { ReceiveOptions } from '../../../agent/receive/receive';
-import type { Report } from '../../../agent/report';
+import { type Report, noDrops } from '../../../agent/report';
 import { memLogger } from '../transport/helpers';
 
 describe('acp arguments', () => {
@@ -87,7 +87,7 @@ describe('acp: one RPC logon per package', () => {
       const receive = async (o: ReceiveOptions): Promise<Report> => {
         calls.push(o);
         fs.writeFileSync(o.out, 'hello');
-        return { status: 'ok', exitCode: 0, bytes: 5, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, ...(calls.length === 1 ? first : { initiation: 'udp' }) };
+        return { status: 'ok', exitCode: 0, bytes: 5, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 3, drops: { ...noDrops(), replayed: 2, wrongSource: 1 }, ...(calls.length === 1 ? first : { initiation: 'udp' }) };
       };
       const r = await runAcp(
         {
@@ -100,6 +100,9 @@ describe('acp: one RPC logon per package', () => {
         { log: silentLogger(), receive },
       );
       expect(r).toMatchObject({ exitCode: 0, files: 3, filesDone: 3 });
+      // The drops of the files are summed field by field; droppedPackets stays their sum.
+      expect(r.drops).toEqual({ ...noDrops(), replayed: 6, wrongSource: 3 });
+      expect(r.droppedPackets).toBe(9);
       expect(calls).toHaveLength(3);
       expect(calls[0]!).toMatchObject({ initiation: 'auto', httpOnly: false });
       for (const c of calls.slice(1)) expect(later(c), JSON.stringify({ initiation: c.initiation, httpOnly: c.httpOnly })).toBe(true);

@@ -149,6 +149,16 @@ function checkJob(store: BlockStore, j: { offset: number; buffers: Buffer[]; fir
   assert(ok, 'a write job outside the content or not at its blocks', { job: { offset: j.offset, firstBlock: j.firstBlock, count: j.count, bytes: j.bytes, buffers: sum }, blockSize, contentSize, totalBlocks });
 }
 
+/** A datagram is dropped at most once: into one field of `drops` (issue 11 point 3), and `dropped` follows them. */
+function oneDrop(rx: Receiver, feed: () => void): void {
+  const before = rx.drops();
+  feed();
+  const after = rx.drops();
+  let moved = 0;
+  for (const k of Object.keys(after) as (keyof typeof after)[]) moved += after[k] === before[k] ? 0 : after[k] - before[k] === 1 ? 1 : 2;
+  assert(moved <= 1, 'one datagram moved the drops by other than one field by one', { before, after });
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Receiver (MtClient + MaClient + BlockStore)
 // ---------------------------------------------------------------------------------------------------------------
@@ -184,8 +194,8 @@ const receiver: FuzzTarget<{ sh: Shape; joined: boolean; steps: Step[]; rng: num
         let b = serverPacket(s.body, sh, s.otherSession ? sid ^ 1 : sid, s.noneSec ? Sec.NONE : Sec.CHECKSUM, now);
         b = s.ms.reduce(mutate, b);
         const from = s.from === 'forger' ? FORGER : s.from === 'mapped' ? { address: `::ffff:${server.address}`, port: 1 } : server;
-        rx.handleDatagram(b, from, now);
-      } else if (s.k === 'bytes') rx.handleDatagram(s.b, server, now);
+        oneDrop(rx, () => rx.handleDatagram(b, from, now));
+      } else if (s.k === 'bytes') oneDrop(rx, () => rx.handleDatagram(s.b, server, now));
       else if (s.k === 'time') now = advance(rx, now, now + s.dt, drain);
       else if (s.k === 'cancel') rx.cancel(now);
       else {
@@ -209,7 +219,7 @@ const receiver: FuzzTarget<{ sh: Shape; joined: boolean; steps: Step[]; rng: num
     assert(completes <= 1, 'complete emitted more than once', { completes });
     if (completes) assert(st.allOnDisk && st.complete, 'complete without every block on disk', { st });
     assert(store.have.count <= sh.totalBlocks && store.disk.count <= store.have.count, 'the bitmaps hold more blocks than the content', { have: store.have.count, disk: store.disk.count });
-    assert(st.dropped >= st.drops.wrongSource + st.drops.authFailed, 'drops do not add up', { st });
+    assert(st.dropped === Object.values(st.drops).reduce((x, y) => x + y, 0), 'dropped is not the sum of drops', { st });
     if (completes) count(this.seen, 'runs that completed');
   },
 };
