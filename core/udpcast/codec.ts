@@ -56,7 +56,6 @@ export type UdpMessage =
   /** `opcode`: 0x0500 (HELLO), 10 (HELLO_NEW) or 11 (HELLO_STREAMING). */
   | { op: 'hello'; opcode: number; capabilities: number; dataAddress: string; blockSize: number };
 
-export type UdpMessageOp = UdpMessage['op'];
 
 function ipv4(r: Reader, field: string): string {
   const a = r.bytes(16, field);
