@@ -104,6 +104,10 @@ export function encodeUdpcast(m: UdpMessage): Buffer {
 
 /** Decodes one udpcast datagram (either direction). Never throws. */
 export function decodeUdpcast(buf: Buffer): Decoded<UdpMessage> {
+  // The hot path (one per data packet): DATA read in place, no Reader, no closure.
+  if (buf.length >= DATA_HEADER && buf[0] === 0 && buf[1] === UdpOp.DATA) {
+    return ok({ op: 'data', slice: buf.readUInt32BE(4), block: buf.readUInt16BE(8), sliceBytes: buf.readUInt32BE(12), payload: buf.subarray(DATA_HEADER) });
+  }
   return guard('udpcast', () => {
     const r = new Reader(buf);
     const opcode = r.u16('opcode');
