@@ -340,6 +340,44 @@ describe('UdpcastReceiver: ends', () => {
     expect(a.written.equals(data)).toBe(true);
   });
 
+  it('re-answers the end REQACK while lingering when its OK was lost; the sender then finishes', () => {
+    const data = image(30 * BS + 1);
+    const net = new Net({ data });
+    let endOks = 0;
+    let sent: UdpMessage[] = [];
+    net.add('10.77.0.11', { lingerMs: 500 }, (n) => {
+      sent = tap(n);
+      const tapped = n.dropOut!;
+      n.dropOut = (d) => {
+        tapped(d);
+        const m = decoded(d);
+        return m.op === 'ok' && m.slice === 1 && endOks++ === 0; // the first OK of the end slice (slice 1) is lost
+      };
+    });
+    net.run(60_000, done(net));
+    expect(net.sender.phase).toBe('done');
+    expect(sent.filter((m) => m.op === 'ok' && m.slice === 1).length).toBe(2);
+    expect(sent.at(-1)).toEqual({ op: 'disconnect' });
+  });
+
+  it('startTimeoutMs: connected, but the sender never starts: inactivity; mcastTimeoutMs Infinity: never gives up connecting', () => {
+    const mk = (params: Partial<typeof DEFAULT_UDPCAST_PARAMS>) => new UdpcastReceiver({ openStore: (bs) => BlockStore.growable({ blockSize: bs, ringSlots: 8 }), localAddress: '10.77.0.11', rdvAddress: BCAST, portbase: P, params }, 0);
+    const rx = mk({ startTimeoutMs: 10_000 });
+    rx.handleDatagram(encodeUdpcast({ op: 'connect-reply', client: 0, blockSize: BS, capabilities: 9, dataAddress: GROUP }), SENDER, 100);
+    expect(rx.pollTimeout()).toBe(10_100);
+    rx.handleTimeout(10_100);
+    expect(rx.pollEvent()?.type).toBe('connected');
+    expect(rx.pollEvent()).toEqual({ type: 'failed', kind: 'inactivity', cause: 'inactivity' });
+    expect(rx.pollEvent()).toEqual({ type: 'closed' });
+    const patient = mk({ mcastTimeoutMs: Number.POSITIVE_INFINITY });
+    for (let t = 500; t <= 3_600_000; t += 500) {
+      expect(patient.pollTimeout()).toBe(t);
+      patient.handleTimeout(t);
+    }
+    expect(patient.pollEvent()).toBeUndefined();
+    expect(patient.stats().connectReqs).toBe(7201);
+  });
+
   it('inactivity: a sender killed mid-transfer ends as inactivity after inactivityMs, with DISCONNECT', () => {
     const data = image(3000 * BS);
     const net = new Net({ data, sliceMs: 20 });
