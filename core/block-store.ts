@@ -71,11 +71,12 @@ export class BlockStore {
 
   /**
    * Extends the content to `totalBlocks` blocks and `contentSize` bytes (never shrinks): the old last block becomes
-   * a whole block, so it must not have been received short. Blocks already held keep their bits.
+   * a whole block, so it must not have been received short (RangeError). Blocks already held keep their bits.
    */
   grow(totalBlocks: number, contentSize: number): void {
     const c = this.cfg;
     if (totalBlocks < c.totalBlocks || contentSize < c.contentSize) throw new RangeError('a store never shrinks');
+    if (contentSize > c.contentSize && c.totalBlocks > 0 && this.lastLen < c.blockSize && this.have.has(c.totalBlocks - 1)) throw new RangeError('the short last block was received: the content cannot grow past it');
     c.totalBlocks = totalBlocks;
     c.contentSize = contentSize;
     this.have.grow(totalBlocks);

@@ -93,6 +93,8 @@ describe('BlockStore growth (udpcast: the size is learnt slice by slice)', () =>
     expect(s.have.count).toBe(3);
     expect([s.have.has(0), s.have.has(1), s.have.has(2), s.have.has(4)]).toEqual([true, false, true, true]);
     expect(() => s.grow(4, 4 * BS)).toThrow(RangeError);
+    expect(() => s.grow(6, 6 * BS)).toThrow(/short last block/); // block 4 was received 1 byte long
+    s.grow(5, 4 * BS + 1); // the same size again: nothing changes
     const jobs: [number, number][] = [];
     for (let j = s.takeWrite(); j; j = s.takeWrite()) {
       jobs.push([j.firstBlock, j.count]);
