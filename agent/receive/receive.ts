@@ -78,6 +78,12 @@ export interface ReceiveOptions {
    * refused because another osdcast owns `<out>` never touches that one's files.
    */
   discardOnFailure?: boolean;
+  /** --udpcast: receive from a udpcast udp-sender (server, namespace and content are not used). */
+  udpcast?: boolean;
+  /** --portbase: udpcast's receiver port P (the sender's is P+1); default DEFAULTS.udpcastPortbase. */
+  portbase?: number;
+  /** --rdv-address: where the udpcast sender is looked for; default the subnet broadcast of `iface`. */
+  rdvAddress?: string;
 }
 
 export interface ReceiveDeps {
