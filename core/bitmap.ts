@@ -1,9 +1,32 @@
-/** A fixed-size bit set with a population count, 0-based. */
+/**
+ * A bit set with a population count, 0-based. Fixed-size, except that `grow` may add clear bits at the end (the
+ * udpcast store learns its size slice by slice): `words` is then a view of a larger backing array, so growing
+ * copies only when the capacity doubles.
+ */
 export class Bitmap {
-  readonly words: Uint32Array;
+  words: Uint32Array;
   private pop = 0;
-  constructor(readonly size: number) {
+  private _size: number;
+  constructor(size: number) {
+    this._size = size;
     this.words = new Uint32Array(Math.ceil(size / 32));
+  }
+  get size(): number {
+    return this._size;
+  }
+  /** Adds clear bits up to `size` (never shrinks). Amortised O(1) per added word. */
+  grow(size: number): void {
+    if (size <= this._size) return;
+    const need = Math.ceil(size / 32);
+    const backing = this.words.buffer as ArrayBuffer;
+    const capacity = (backing.byteLength - this.words.byteOffset) >>> 2;
+    if (need <= capacity) this.words = new Uint32Array(backing, this.words.byteOffset, need);
+    else {
+      const next = new Uint32Array(Math.max(need, capacity * 2, 64));
+      next.set(this.words);
+      this.words = next.subarray(0, need);
+    }
+    this._size = size;
   }
   get count(): number {
     return this.pop;
@@ -74,7 +97,7 @@ export class Bitmap {
     const src = buf.byteOffset % 4 === 0 && buf.byteLength >= this.words.byteLength ? new Uint32Array(buf.buffer, buf.byteOffset, this.words.length) : new Uint32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + this.words.byteLength));
     this.words.set(src);
     // drop bits past size, recount
-    const tail = this.size & 31;
+    const tail = this._size & 31;
     if (tail) this.words[this.words.length - 1]! &= (1 << tail) - 1;
     let p = 0;
     for (let w = 0; w < this.words.length; w++) {

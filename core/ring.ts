@@ -119,6 +119,12 @@ export class BlockRing {
     let first = it.value;
     // extend backwards to the start of the run
     while (this.pending.has(first - 1) && maxBuffers > 1) first--;
+    return this.takeRun(first, maxBuffers);
+  }
+
+  /** Takes the run of pending blocks that starts at `first` (up to maxBuffers); undefined when `first` is not pending. */
+  takeRun(first: number, maxBuffers = 1024): WriteJob | undefined {
+    if (!this.pending.has(first)) return undefined;
     const buffers: Buffer[] = [];
     const slots: number[] = [];
     let bytes = 0;
