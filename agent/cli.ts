@@ -89,7 +89,8 @@ udpcast (FOG, Clonezilla): from a stock udp-sender (only Debian's udpcast 201204
   writes the image in order to stdout (out-of-order data waits in the --cache ring) and the --json report then goes
   to stderr as its last line. No sender (HELLO / CONNECT_REPLY) within --mcast-timeout: exit 3; 30 s without a
   packet once data flowed: exit 4; a session already running (late joiner) or an --async sender: exit 3 with a
-  message saying so. With --http (not with --out -) each of these falls back to HTTP for the whole image.
+  message saying so. With --http each of these falls back to HTTP for what is still missing (the size then comes
+  from the HTTP server); HTTP is a fallback only, never used beside a running udpcast transfer.
 
 Fallback: with --http, multicast problems (no session, no data, KICK, inactivity, too slow) end in an HTTP
 download from the DP; holes multicast keeps missing are fetched by HTTP Range while multicast continues.

@@ -9,11 +9,16 @@ import crypto from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { OsdcastError, ioError } from '../errors';
 import type { PumpSink } from './disk';
+import type { FileSink } from './sink';
 
-export class StdoutSink implements PumpSink {
+/** What receive.ts needs of an output: the pump's writes, then finish, hash and commit (the file sink, or stdout). */
+export type OutputSink = PumpSink & Pick<FileSink, 'finish' | 'hash' | 'commit' | 'close'>;
+
+export class StdoutSink implements OutputSink {
   readonly partial = 'stdout';
   private next = 0;
-  private readonly hash = crypto.createHash('sha256');
+  private readonly digest = crypto.createHash('sha256');
+  private sha: string | undefined;
   private failed: OsdcastError | undefined;
   private pending = 0;
   private idle: (() => void)[] = [];
@@ -33,7 +38,7 @@ export class StdoutSink implements PumpSink {
     if (offset !== this.next) return Promise.reject(new OsdcastError('internal', `stdout: write at ${offset}, expected ${this.next} (not in order)`));
     let bytes = 0;
     for (const b of buffers) {
-      this.hash.update(b);
+      this.digest.update(b);
       bytes += b.length;
     }
     this.next += bytes;
@@ -64,10 +69,17 @@ export class StdoutSink implements PumpSink {
     if (this.failed) throw this.failed;
   }
 
-  /** The SHA-256 of everything written (call once, after finish). */
-  digest(): string {
-    return this.hash.digest('hex');
+  /** The SHA-256 of everything written (after finish). */
+  hash(): Promise<string> {
+    this.sha ??= this.digest.digest('hex');
+    return Promise.resolve(this.sha);
   }
+
+  /** Nothing to rename: the reader has the bytes. */
+  commit(): void {}
+
+  /** stdout stays open (the --json report may still go to stderr; the process exit closes it). */
+  close(): void {}
 
   private fail(e: unknown): void {
     if (this.failed) return;

@@ -54,6 +54,13 @@ export function openConnected(iface: string, to: { address: string; port: number
   );
 }
 
+/** What to log about the receive buffer the kernel granted: a warning when it is under half of what was asked. */
+export function recvBufferNote(granted: number): { warn: boolean; text: string } {
+  const mib = (n: number) => (n / MiB).toFixed(1);
+  if (granted && granted < RECV_BUFFER_BYTES / 2) return { warn: true, text: `socket receive buffer is only ${mib(granted)} MiB (asked for ${mib(RECV_BUFFER_BYTES)} MiB; raise net.core.rmem_max): bursts may be lost` };
+  return { warn: false, text: `socket receive buffer ${mib(granted)} MiB` };
+}
+
 export interface MulticastSocket {
   socket: dgram.Socket;
   /** recvBufferSize granted by the kernel (capped by net.core.rmem_max). */

@@ -38,7 +38,7 @@ describe('osdcast receive --udpcast: the command line', () => {
     expect(fs.existsSync(CLI), 'dist/osdcast.cjs is built by npm test before vitest runs').toBe(true);
     const r = await run(['receive', '--help']);
     expect(r.code).toBe(0);
-    for (const s of ['--udpcast', '--portbase <port>', '--rdv-address <address>', 'udpcast (FOG, Clonezilla):', '(default: 9000)', 'osdcast receive --udpcast --interface', 'last line of stderr', '20120424']) expect(r.stdout).toContain(s);
+    for (const s of ['--udpcast', '--portbase <port>', '--rdv-address <address>', 'udpcast (FOG, Clonezilla):', '(default: 9000)', 'osdcast receive --udpcast --interface', 'to stderr as its last line', '20120424']) expect(r.stdout).toContain(s);
   });
 
   it.each([
