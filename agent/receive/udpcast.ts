@@ -37,7 +37,7 @@ function failureText(kind: UdpcastFailure | UdpcastRefusal, c: UdpcastContext, s
   const sender = st.sender ? `${st.sender.address}:${st.sender.port}` : 'the udp-sender';
   switch (kind) {
     case 'no-sender':
-      return `no udpcast sender answered at ${rdv} within ${c.mcastTimeoutMs / 1000} s (is udp-sender running with --portbase ${c.portbase} on this subnet?)`;
+      return `no udpcast sender answered at ${rdv} within ${c.mcastTimeoutMs / 1000} s (is udp-sender running with --portbase ${c.portbase} on this subnet? A sender whose transfer is already running answers no late joiner and sends no HELLO then)`;
     case 'late-join':
       return `${sender} is there but never answered our CONNECT_REQ within ${c.mcastTimeoutMs / 1000} s: its transfer was already running (udp-sender serves no late joiner; start osdcast before the sender starts, or run the sender with --daemon-mode for a next session)`;
     case 'inactivity':
@@ -53,6 +53,11 @@ function failureText(kind: UdpcastFailure | UdpcastRefusal, c: UdpcastContext, s
     case 'no-big-endian':
       return `${sender} does not speak the big-endian protocol (udpcast older than 2004?): not supported`;
   }
+}
+
+/** A data address that is our own (udp-sender --pointopoint names it in CONNECT_REPLY): nothing to join. */
+function isUnicastTo(address: string, iface: string): boolean {
+  return address === iface || !isMulticast(address);
 }
 
 export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
@@ -106,9 +111,16 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
   const onEvent = (ev: UdpcastEvent) => {
     switch (ev.type) {
       case 'hello':
+        // Joined at once: if our CONNECT_REQ is never answered, the data of a running transfer tells the receiver
+        // why (a late joiner), instead of silence.
+        try {
+          sock?.join(ev.dataAddress);
+        } catch (e) {
+          log.warn(`cannot join ${ev.dataAddress} on ${c.iface} yet: ${(e as Error).message}`);
+        }
         return log.info({ sender: ev.sender, dataAddress: ev.dataAddress, blockSize: ev.blockSize }, `udp-sender at ${ev.sender.address}:${ev.sender.port} (data ${ev.dataAddress}, blocks of ${ev.blockSize} bytes)`);
       case 'connected':
-        if (!ev.pointToPoint) {
+        if (!ev.pointToPoint && !isUnicastTo(ev.dataAddress, c.iface)) {
           try {
             sock!.join(ev.dataAddress);
           } catch (e) {

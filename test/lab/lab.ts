@@ -30,6 +30,8 @@ export interface LabHostSpec {
 
 export interface LabOptions {
   hosts: LabHostSpec[];
+  /** Namespace name prefix (default `osdlab`): a test file's own, so parallel runs by others never collide. */
+  prefix?: string;
   /** First three octets of the lab's private /24; only ever configured inside the lab's namespaces. */
   subnet?: string;
   /** Bridge IGMP snooping (default off: the bridge floods multicast to every port). */
@@ -342,7 +344,8 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 
 /** Builds the lab; on any failure what was built is torn down again before the error is thrown. */
 export async function createLab(o: LabOptions): Promise<Lab> {
-  const lab = new Lab(`osdlab${process.pid}x${labSeq++}`);
+  if (o.prefix !== undefined && !/^[a-z][a-z0-9]{0,11}$/.test(o.prefix)) throw new Error(`lab prefix ${o.prefix}: 1-12 lowercase letters and digits`);
+  const lab = new Lab(`${o.prefix ?? 'osdlab'}${process.pid}x${labSeq++}`);
   const subnet = o.subnet ?? DEFAULT_SUBNET;
   if (!/^(10\.\d{1,3}\.\d{1,3}|192\.168\.\d{1,3}|172\.(1[6-9]|2\d|3[01])\.\d{1,3})$/.test(subnet)) throw new Error(`lab subnet ${subnet} is not a private /24 prefix`);
   try {

@@ -1,0 +1,261 @@
+/**
+ * Issue 12 point 5: `osdcast receive --udpcast` (the built CLI) against Debian's stock udp-sender (udpcast 20120424)
+ * in the namespace lab: sender at 10.77.0.1, receivers at .11-.13, rendez-vous by the subnet broadcast. Every
+ * sender runs `--nokbd --retries-until-drop 20` (a failure costs seconds, not 200 s) and starts on
+ * `--min-receivers n` (or `--autostart`), with `--max-wait` as a bound.
+ *
+ * Cases: one receiver (the sender goes point-to-point: data unicast to it), three receivers (multicast),
+ * `--autostart`, 1 % and 5 % random loss of UDP towards every receiver (nftables at the bridge: data, REQACK, HELLO
+ * and CONNECT_REPLY alike), a `--fec 8x8` sender (FEC packets ignored, completed by retransmission), a late
+ * joiner (exit 3, saying why), a sender killed mid-transfer (without --http: exit 4 after the 30 s inactivity
+ * limit and no file; with --http: byte-exact by HTTP from nginx in the sender's namespace), and `--out -` into
+ * sha256sum (and into a reader that goes away: exit 6). Byte-exact means the output file's own SHA-256 equals the
+ * image's, computed here (beside the agent's --sha256 check).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { canRun } from '../support/env';
+import { startNginx, nginxAvailable, type NginxServer } from '../support/nginx';
+import { randomImage } from '../e2e/harness';
+import { Lab, LabProcess, createLab, labUnavailable } from './lab';
+
+const CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
+const SENDER_BIN = '/usr/bin/udp-sender';
+const SND = 'snd';
+const RX = ['r1', 'r2', 'r3'];
+const MiB = 1024 * 1024;
+
+const why = labUnavailable({ nft: true }) ?? (fs.existsSync(SENDER_BIN) ? undefined : `the udpcast lab tests need Debian's udpcast (${SENDER_BIN})`) ?? (nginxAvailable().ok ? undefined : nginxAvailable().reason);
+
+type Report = { status: string; exitCode: number; bytes: number; sha256: string; multicastBytes: number; httpBytes: number; initiation: string; error?: string; errorKind?: string; fallbackCause?: string; integrity?: string; drops?: { wrongSource: number } };
+interface Image {
+  file: string;
+  sha256: string;
+  size: number;
+}
+interface Result {
+  host: string;
+  code: number | null;
+  report: Report | undefined;
+  out: string;
+  log: string;
+  stderr: string;
+}
+
+let lab: Lab | undefined;
+let dir = '';
+let nginx: NginxServer | undefined;
+const images = new Map<string, Image>();
+
+function image(name: string, bytes: number, seed: number): Image {
+  let img = images.get(name);
+  if (!img) {
+    const data = randomImage(bytes, seed);
+    const file = path.join(dir, 'www', name);
+    fs.writeFileSync(file, data);
+    img = { file, sha256: crypto.createHash('sha256').update(data).digest('hex'), size: bytes };
+    images.set(name, img);
+  }
+  return img;
+}
+
+const sha256File = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
+
+beforeAll(async () => {
+  if (why) return;
+  expect(fs.existsSync(CLI), 'dist/osdcast.cjs is built by npm test before vitest runs').toBe(true);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-udpcast-lab-'));
+  fs.mkdirSync(path.join(dir, 'www'));
+  lab = await createLab({ prefix: 'osdudpc', hosts: [{ name: SND, host: 1 }, ...RX.map((name, i) => ({ name, host: 11 + i }))] });
+  nginx = await startNginx({ root: path.join(dir, 'www'), netns: { ns: lab.host(SND).ns, address: lab.address(SND) } });
+}, 60_000);
+
+afterAll(async () => {
+  await nginx?.stop();
+  await lab?.teardown();
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+let caseNo = 0;
+
+function sender(img: Image, args: string[]): LabProcess {
+  return lab!.start(SND, [SENDER_BIN, '--file', img.file, '--interface', 'eth0', '--nokbd', '--retries-until-drop', '20', ...args]);
+}
+
+/** One osdcast receiver in `host` (`--out` a file in the case's folder unless `args` give their own). */
+function receiver(host: string, img: Image, args: string[] = [], shell?: (cmd: string) => string): { host: string; proc: LabProcess; out: string; log: string } {
+  const out = path.join(dir, `c${caseNo}-${host}.img`);
+  const log = path.join(dir, `c${caseNo}-${host}.log`);
+  const env = { ...process.env };
+  for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath', 'OSDCAST_PASSWORD']) delete env[k];
+  const argv = [process.execPath, CLI, 'receive', '--udpcast', '--interface', lab!.address(host), '--json', '--log-file', log, '--log-format', 'json', '--timeout', '90', ...(args.includes('--out') ? [] : ['--out', out, '--sha256', img.sha256]), ...args];
+  const proc = shell ? lab!.start(host, ['bash', '-c', shell(argv.map((a) => `'${a}'`).join(' '))], { env }) : lab!.start(host, argv, { env });
+  return { host, proc, out, log };
+}
+
+async function result(r: ReturnType<typeof receiver>, reportFrom: 'stdout' | 'stderr' = 'stdout'): Promise<Result> {
+  const { code } = await r.proc.exited;
+  const text = reportFrom === 'stdout' ? r.proc.stdout() : r.proc.stderr();
+  const last = text.trim().split('\n').pop() ?? '';
+  let report: Report | undefined;
+  try {
+    report = JSON.parse(last) as Report;
+  } catch {
+    report = undefined;
+  }
+  return { host: r.host, code, report, out: r.out, log: fs.existsSync(r.log) ? fs.readFileSync(r.log, 'utf8') : '', stderr: r.proc.stderr() };
+}
+
+const explain = (r: Result, snd?: LabProcess) => `${r.host}: exit ${r.code}\nreport ${JSON.stringify(r.report)}\nstderr ${r.stderr.slice(-1500)}\nlog ${r.log.slice(-3000)}${snd ? `\nsender ${snd.stdout().slice(-800)} ${snd.stderr().slice(-800)}` : ''}`;
+
+function byteExact(r: Result, img: Image, snd?: LabProcess): void {
+  expect(r.code, explain(r, snd)).toBe(0);
+  expect(r.report?.status).toBe('ok');
+  expect(r.report?.initiation).toBe('udpcast');
+  expect(r.report?.bytes).toBe(img.size);
+  expect(sha256File(r.out), `${r.host}'s file`).toBe(img.sha256);
+  expect(fs.existsSync(`${r.out}.partial`)).toBe(false);
+}
+
+/** Runs one sender and its receivers to the end (receivers started first unless `senderFirst`). */
+async function session(o: { img: Image; senderArgs: string[]; receivers: { host: string; args?: string[] }[]; senderFirst?: boolean; lossPer10k?: number }): Promise<{ results: Result[]; snd: LabProcess }> {
+  caseNo++;
+  await lab!.impair(RX, { lossPer10k: o.lossPer10k ?? 0 });
+  let snd: LabProcess | undefined;
+  if (o.senderFirst) {
+    snd = sender(o.img, o.senderArgs);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  const rx = o.receivers.map((r) => receiver(r.host, o.img, r.args));
+  if (!snd) {
+    await new Promise((r) => setTimeout(r, 300));
+    snd = sender(o.img, o.senderArgs);
+  }
+  const results = await Promise.all(rx.map((r) => result(r)));
+  await snd.exited;
+  return { results, snd };
+}
+
+describe('osdcast --udpcast against udp-sender (Debian udpcast 20120424)', () => {
+  it('one receiver: the sender goes point-to-point (data unicast), byte-exact', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const img = image('ptp.img', 8 * MiB + 123, 1);
+    const { results, snd } = await session({ img, senderFirst: true, senderArgs: ['--min-receivers', '1', '--max-wait', '10'], receivers: [{ host: 'r1' }] });
+    byteExact(results[0]!, img, snd);
+    expect(results[0]!.log).toContain('point-to-point');
+  }, 60_000);
+
+  it('three receivers (multicast), started before the sender: each byte-exact', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const img = image('three.img', 12 * MiB + 7, 2);
+    const { results, snd } = await session({ img, senderArgs: ['--min-receivers', '3', '--max-wait', '10'], receivers: RX.map((host) => ({ host })) });
+    for (const r of results) {
+      byteExact(r, img, snd);
+      expect(r.log).not.toContain('point-to-point');
+    }
+  }, 60_000);
+
+  it('--autostart: the sender starts after its HELLO repetitions, byte-exact', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const img = image('auto.img', 8 * MiB, 3);
+    const { results, snd } = await session({ img, senderFirst: true, senderArgs: ['--autostart', '2'], receivers: [{ host: 'r1' }, { host: 'r2' }] });
+    for (const r of results) byteExact(r, img, snd);
+  }, 60_000);
+
+  it.for([
+    [100, '1 %'],
+    [500, '5 %'],
+  ] as const)('loss %i/10000 (%s) of UDP towards every receiver: three receivers byte-exact', async ([loss], ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const img = image(`loss${loss}.img`, 8 * MiB + 1, 4);
+    const { results, snd } = await session({ img, lossPer10k: loss, senderArgs: ['--min-receivers', '3', '--max-wait', '15'], receivers: RX.map((host) => ({ host })) });
+    const c = await lab!.counters();
+    for (const r of results) {
+      byteExact(r, img, snd);
+      expect(c[`${r.host}_lost`], 'the bridge dropped packets towards it').toBeGreaterThan(0);
+    }
+  }, 90_000);
+
+  it('a --fec 8x8 sender at 1 % loss: completed by retransmission, FEC packets ignored, byte-exact', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    const img = image('fec.img', 8 * MiB + 5, 5);
+    const { results, snd } = await session({ img, lossPer10k: 100, senderArgs: ['--fec', '8x8', '--min-receivers', '2', '--max-wait', '10'], receivers: [{ host: 'r1' }, { host: 'r2' }] });
+    for (const r of results) {
+      byteExact(r, img, snd);
+      const stats = r.log.split('\n').find((l) => l.includes('udpcast statistics'));
+      expect((JSON.parse(stats!) as { udpcast: { fecIgnored: number } }).udpcast.fecIgnored).toBeGreaterThan(0);
+    }
+  }, 90_000);
+
+  it('a late joiner (the transfer already runs) ends with exit 3 and says why; the first receiver is byte-exact', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    caseNo++;
+    await lab!.impair(RX, { lossPer10k: 0 });
+    const img = image('late.img', 16 * MiB, 6);
+    const first = receiver('r1', img);
+    await new Promise((r) => setTimeout(r, 300));
+    // 40 Mbit/s: 16 MiB take ~3.4 s after the start rule (2 s after r1 connected).
+    const snd = sender(img, ['--min-receivers', '1', '--max-wait', '5', '--max-bitrate', '40m', '--nopointopoint']);
+    await new Promise((r) => setTimeout(r, 3000));
+    const late = receiver('r2', img, ['--mcast-timeout', '4']);
+    const [a, b] = await Promise.all([result(first), result(late)]);
+    await snd.exited;
+    byteExact(a, img, snd);
+    expect(b.code, explain(b, snd)).toBe(3);
+    expect(b.report?.errorKind).toBe('no-session');
+    expect(b.report?.error).toMatch(/already running|late joiner/);
+    expect(fs.existsSync(b.out) || fs.existsSync(`${b.out}.partial`)).toBe(false);
+  }, 60_000);
+
+  it('a sender killed mid-transfer: without --http exit 4 after 30 s and no file; with --http byte-exact by HTTP', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    caseNo++;
+    await lab!.impair(RX, { lossPer10k: 0 });
+    const img = image('killed.img', 16 * MiB + 9, 7);
+    const url = `http://${lab!.address(SND)}:${nginx!.port}/${path.basename(img.file)}`;
+    const plain = receiver('r1', img);
+    const withHttp = receiver('r2', img, ['--http', url]);
+    await new Promise((r) => setTimeout(r, 300));
+    const snd = sender(img, ['--min-receivers', '2', '--max-wait', '5', '--max-bitrate', '30m']);
+    // The start rule takes ~2 s after the last connect; then ~1.5 s of data (of ~4.5 s).
+    await new Promise((r) => setTimeout(r, 3500));
+    process.kill(snd.pid, 'SIGKILL');
+    const [a, b] = await Promise.all([result(plain), result(withHttp)]);
+    expect(a.code, explain(a)).toBe(4);
+    expect(a.report?.errorKind).toBe('inactivity');
+    expect(a.report!.multicastBytes).toBeGreaterThan(0);
+    expect(fs.existsSync(a.out) || fs.existsSync(`${a.out}.partial`)).toBe(false);
+    byteExact(b, img);
+    expect(b.report?.fallbackCause).toBe('inactivity');
+    expect(b.report!.httpBytes).toBeGreaterThan(0);
+    expect(b.report!.multicastBytes).toBeGreaterThan(0);
+    expect(b.report!.httpBytes).toBeLessThan(img.size);
+  }, 90_000);
+
+  it('--out -: the image in order into sha256sum, the --json report as the last line of stderr; a reader that goes away: exit 6', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    caseNo++;
+    await lab!.impair(RX, { lossPer10k: 100 });
+    const img = image('pipe.img', 8 * MiB + 3, 8);
+    const sum = path.join(dir, `c${caseNo}-sum.txt`);
+    const piped = receiver('r1', img, ['--out', '-', '--sha256', img.sha256], (cmd) => `set -o pipefail; ${cmd} | sha256sum > '${sum}'`);
+    const gone = receiver('r2', img, ['--out', '-'], (cmd) => `set -o pipefail; ${cmd} | head -c 1000000 > /dev/null`);
+    await new Promise((r) => setTimeout(r, 300));
+    const snd = sender(img, ['--min-receivers', '2', '--max-wait', '10']);
+    const [a, b] = await Promise.all([result(piped, 'stderr'), result(gone, 'stderr')]);
+    await snd.exited;
+    expect(a.code, explain(a, snd)).toBe(0);
+    expect(fs.readFileSync(sum, 'utf8').split(' ')[0]).toBe(img.sha256);
+    expect(a.report?.status).toBe('ok');
+    expect(a.report?.sha256).toBe(img.sha256);
+    expect(a.report?.integrity).toBe('verified');
+    expect(a.report?.bytes).toBe(img.size);
+    expect(piped.proc.stdout()).toBe('');
+    expect(b.code, explain(b, snd)).toBe(6);
+    expect(b.report?.errorKind).toBe('io');
+    expect(b.report?.error).toContain('went away');
+  }, 90_000);
+});
