@@ -24,6 +24,9 @@
 import { BlockStore } from '../block-store';
 import { Endpoint, Transmit } from '../mt-client';
 import { FallbackCause } from '../outcome';
+import { Outbox } from '../outbox';
+import { Timers } from '../timers';
+import { MAP_BYTES, RECEIVER_CAPS, UdpCap, UdpMessage, UdpOp, decodeUdpcast, encodeUdpcast } from './codec';
 
 export interface UdpcastParams {
   /** CONNECT_REQ is repeated this often until CONNECT_REPLY (ms); udp-receiver repeats only on a new HELLO. */
@@ -73,8 +76,12 @@ export interface UdpcastConfig {
  */
 export type UdpcastFailure = 'no-sender' | 'late-join' | 'inactivity' | 'dropped' | 'protocol';
 
-/** Why the sender's offer is refused: `async` (capability 0x20, or a streaming HELLO), `table-full` (client −1), `no-big-endian`. */
-export type UdpcastRefusal = 'async' | 'table-full' | 'no-big-endian';
+/**
+ * Why the sender's offer is refused: `async` (capability 0x20: receivers must stay silent, no repair),
+ * `streaming` (a HELLO_STREAMING sender), `table-full` (CONNECT_REPLY client −1), `no-big-endian` (capability 0x08
+ * missing: another byte order).
+ */
+export type UdpcastRefusal = 'async' | 'streaming' | 'table-full' | 'no-big-endian';
 
 /** The fallback cause (core/outcome.ts) of each failure: what MulticastPolicy-style callers decide on. */
 export function udpcastFallbackCause(f: UdpcastFailure | UdpcastRefusal): FallbackCause {
@@ -83,6 +90,7 @@ export function udpcastFallbackCause(f: UdpcastFailure | UdpcastRefusal): Fallba
       return 'no-reply';
     case 'late-join':
     case 'async':
+    case 'streaming':
     case 'table-full':
     case 'no-big-endian':
       return 'no-session';
@@ -150,47 +158,433 @@ export interface UdpcastStats {
   drops: UdpcastDrops;
 }
 
+/** udpcast's limit on blocks per slice (the 128-byte maps). */
+const MAX_SLICE_BLOCKS = MAP_BYTES * 8;
+
+type TimerName = 'connect' | 'giveUp' | 'inactivity' | 'linger';
+
+/** A slice seen before its offset is known (the slice before it was missed entirely): its blocks, copied. */
+interface Hold {
+  slice: number;
+  bytes: number;
+  blocks: Map<number, Buffer>;
+  held: number;
+}
+
 export class UdpcastReceiver {
-  constructor(cfg: UdpcastConfig, now: number) {
-    void cfg;
-    void now;
-    throw new Error('not implemented');
+  private readonly p: UdpcastParams;
+  private readonly senderPort: number;
+  private readonly out = new Outbox<Transmit>();
+  private readonly events: UdpcastEvent[] = [];
+  private readonly timers = new Timers<TimerName>(['connect', 'giveUp', 'inactivity', 'linger']);
+  private st: UdpcastStats['state'] = 'connecting';
+  /** The sender heard in a HELLO (before CONNECT_REPLY), then the one that answered. */
+  private heard: Endpoint | undefined;
+  private sender: Endpoint | undefined;
+  private client = -1;
+  private blockSize = 0;
+  private s: BlockStore | undefined;
+  /** Placed slices 0..start.length-1: first block of each; sizes of placed and seen slices. */
+  private readonly start: number[] = [];
+  private readonly got: number[] = [];
+  private readonly sizes = new Map<number, number>();
+  private placedBytes = 0;
+  /** The lowest slice not yet wholly received. */
+  private low = 0;
+  private hold: Hold | undefined;
+  private endSlice: number | undefined;
+  private endOk = false;
+  private completed = false;
+  private readonly c = {
+    bytes: 0,
+    dataPackets: 0,
+    duplicates: 0,
+    fecIgnored: 0,
+    reqacks: 0,
+    oks: 0,
+    retransmits: 0,
+    connectReqs: 0,
+    heldPlaced: 0,
+  };
+  private readonly drops: UdpcastDrops = { wrongSource: 0, malformed: {}, foreign: 0, badBlock: 0, full: 0 };
+
+  constructor(
+    private readonly cfg: UdpcastConfig,
+    now: number,
+  ) {
+    this.p = { ...DEFAULT_UDPCAST_PARAMS, ...cfg.params };
+    this.senderPort = cfg.portbase + 1;
+    this.connectReq({ address: cfg.rdvAddress, port: this.senderPort });
+    this.timers.arm('connect', now + this.p.connectRetryMs);
+    this.timers.arm('giveUp', now + this.p.mcastTimeoutMs);
   }
+
   /** The store, once connected (undefined before CONNECT_REPLY). */
   get store(): BlockStore | undefined {
-    throw new Error('not implemented');
+    return this.s;
   }
+
   /** A datagram received on port P from `from` (any destination: broadcast, group, unicast). */
   handleDatagram(buf: Buffer, from: Endpoint, now: number): void {
-    void buf;
-    void from;
-    void now;
-    throw new Error('not implemented');
+    if (this.st === 'closed') return;
+    const known = this.sender;
+    if (known ? from.port !== known.port || !sameAddress(from.address, known.address) : from.port !== this.senderPort) {
+      this.drops.wrongSource++;
+      return;
+    }
+    const r = decodeUdpcast(buf);
+    if (!r.ok) {
+      const code = r.error.code;
+      this.drops.malformed[code] = (this.drops.malformed[code] ?? 0) + 1;
+      return;
+    }
+    const m = r.value;
+    switch (m.op) {
+      case 'ok':
+      case 'retransmit':
+      case 'go':
+      case 'connect-req':
+      case 'disconnect':
+        this.drops.foreign++;
+        return;
+      case 'hello':
+        return this.onHello(m, from, now);
+      case 'connect-reply':
+        return this.onReply(m, from, now);
+    }
+    // DATA, FEC, REQACK: the transfer runs.
+    if (!known) {
+      if (this.heard && !sameAddress(from.address, this.heard.address)) {
+        this.drops.wrongSource++;
+        return;
+      }
+      // Not connected, yet a transfer runs: we are late (or a ghost whose CONNECT_REPLY was lost): DISCONNECT
+      // removes a ghost at once (protocol-notes #62).
+      this.heard ??= { address: from.address, port: from.port };
+      return this.fail('late-join');
+    }
+    if (this.st === 'connected') {
+      this.st = 'receiving';
+      this.events.push({ type: 'started' });
+    }
+    if (!this.endOk) this.timers.arm('inactivity', now + this.p.inactivityMs);
+    if (m.op === 'data') this.onData(m);
+    else if (m.op === 'reqack') this.onReqack(m, now);
+    else this.c.fecIgnored++;
   }
+
   handleTimeout(now: number): void {
-    void now;
-    throw new Error('not implemented');
+    for (let f = this.timers.popExpired(now); f; f = this.timers.popExpired(now)) {
+      if (this.st === 'closed') return;
+      switch (f.name) {
+        case 'connect':
+          this.connectReq(this.heard ?? { address: this.cfg.rdvAddress, port: this.senderPort });
+          this.timers.arm('connect', now + this.p.connectRetryMs);
+          break;
+        case 'giveUp':
+          if (this.st === 'connecting') this.fail(this.heard ? 'late-join' : 'no-sender');
+          else if (this.st === 'connected') this.fail('inactivity');
+          break;
+        case 'inactivity':
+          this.fail('inactivity');
+          break;
+        case 'linger':
+          this.maybeClose();
+          break;
+      }
+    }
   }
+
   /** Blocks of the store were written (`store.writeDone`). */
   handleWritten(now: number): void {
     void now;
-    throw new Error('not implemented');
+    this.s?.takeReleased();
+    this.checkComplete();
   }
+
   /** Give up (Ctrl-C, --timeout, a disk error, an HTTP fallback): DISCONNECT to the sender if known, then `closed`. */
   cancel(now: number): void {
     void now;
-    throw new Error('not implemented');
+    if (this.st !== 'closed') this.close();
   }
+
   pollTransmit(): Transmit | undefined {
-    throw new Error('not implemented');
+    return this.out.poll();
   }
   pollTimeout(): number | undefined {
-    throw new Error('not implemented');
+    return this.st === 'closed' ? undefined : this.timers.next();
   }
   pollEvent(): UdpcastEvent | undefined {
-    throw new Error('not implemented');
+    return this.events.shift();
   }
+
   stats(): UdpcastStats {
-    throw new Error('not implemented');
+    const malformed = Object.values(this.drops.malformed).reduce<number>((a, b) => a + (b ?? 0), 0);
+    return {
+      state: this.st,
+      sender: this.sender ? { ...this.sender } : undefined,
+      client: this.client,
+      blockSize: this.blockSize,
+      knownSlices: this.start.length,
+      endSlice: this.endSlice,
+      knownBytes: this.placedBytes,
+      totalBytes: this.endSlice !== undefined && this.start.length >= this.endSlice ? this.placedBytes : undefined,
+      ...this.c,
+      dropped: this.drops.wrongSource + malformed + this.drops.foreign + this.drops.badBlock,
+      drops: { ...this.drops, malformed: { ...this.drops.malformed } },
+    };
   }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Rendez-vous
+  // -------------------------------------------------------------------------------------------------------------
+
+  private connectReq(to: Endpoint): void {
+    this.c.connectReqs++;
+    this.send(to, { op: 'connect-req', capabilities: RECEIVER_CAPS, rcvbuf: this.p.rcvbuf });
+  }
+
+  private onHello(m: Extract<UdpMessage, { op: 'hello' }>, from: Endpoint, now: number): void {
+    if (this.st !== 'connecting') return; // --autostart repeats HELLO; nothing to do once connected
+    if (this.heard && !sameAddress(from.address, this.heard.address)) return; // a second sender: the first one heard is ours
+    const first = !this.heard;
+    this.heard = { address: from.address, port: from.port };
+    if (m.opcode === UdpOp.HELLO_STREAMING) return this.refuse('streaming');
+    if (m.capabilities & UdpCap.ASYNC) return this.refuse('async');
+    if (first) this.events.push({ type: 'hello', sender: { ...this.heard }, dataAddress: m.dataAddress, blockSize: m.blockSize, capabilities: m.capabilities });
+    // As udp-receiver: a unicast CONNECT_REQ for each HELLO; ours also repeat on the connect timer.
+    this.connectReq(this.heard);
+    this.timers.arm('connect', now + this.p.connectRetryMs);
+  }
+
+  private onReply(m: Extract<UdpMessage, { op: 'connect-reply' }>, from: Endpoint, now: number): void {
+    if (this.st !== 'connecting') return; // the answer to a repeated CONNECT_REQ: same client number
+    this.heard = { address: from.address, port: from.port };
+    if (m.client < 0) return this.refuse('table-full');
+    if (m.capabilities & UdpCap.ASYNC) return this.refuse('async');
+    if (!(m.capabilities & UdpCap.BIG_ENDIAN)) return this.refuse('no-big-endian');
+    if (m.blockSize <= 0 || m.blockSize > 65535) {
+      this.sender = this.heard;
+      return this.fail('protocol');
+    }
+    this.sender = this.heard;
+    this.client = m.client;
+    this.blockSize = m.blockSize;
+    this.s = this.cfg.openStore(m.blockSize);
+    this.st = 'connected';
+    this.timers.disarm('connect');
+    if (Number.isFinite(this.p.startTimeoutMs)) this.timers.arm('giveUp', now + this.p.startTimeoutMs);
+    else this.timers.disarm('giveUp');
+    this.events.push({
+      type: 'connected',
+      sender: { ...this.sender },
+      client: m.client,
+      dataAddress: m.dataAddress,
+      blockSize: m.blockSize,
+      capabilities: m.capabilities,
+      pointToPoint: m.dataAddress === this.cfg.localAddress,
+      store: this.s,
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Slices
+  // -------------------------------------------------------------------------------------------------------------
+
+  private blocksOf(bytes: number): number {
+    return Math.ceil(bytes / this.blockSize);
+  }
+
+  /** A size for slice `n` from a DATA or REQACK: false when it contradicts what is known (the packet is dropped). */
+  private learn(n: number, bytes: number): boolean {
+    const had = this.sizes.get(n);
+    if (had !== undefined) return had === bytes;
+    if (bytes > MAX_SLICE_BLOCKS * this.blockSize) return false;
+    if (this.endSlice !== undefined && n >= this.endSlice) return false;
+    this.sizes.set(n, bytes);
+    this.place();
+    return true;
+  }
+
+  /** Places every slice whose predecessors are all placed: the store grows by them. */
+  private place(): void {
+    const store = this.s!;
+    for (let n = this.start.length; this.sizes.has(n); n = this.start.length) {
+      const bytes = this.sizes.get(n)!;
+      if (bytes === 0) {
+        this.endSlice = n;
+        break;
+      }
+      if (store.cfg.contentSize % this.blockSize !== 0) {
+        // Only the last block of the last slice may be short: a slice after a short one has no offset.
+        this.fail('protocol');
+        return;
+      }
+      this.start.push(store.cfg.totalBlocks);
+      this.got.push(0);
+      this.placedBytes += bytes;
+      store.grow(store.cfg.totalBlocks + this.blocksOf(bytes), this.placedBytes);
+      const h = this.hold;
+      if (h && h.slice === n) {
+        this.hold = undefined;
+        for (const [b, payload] of h.blocks) {
+          if (this.put(n, b, payload, 0, payload.length)) this.c.heldPlaced++;
+        }
+      }
+    }
+    this.advance();
+  }
+
+  /** Moves `low` past wholly received slices. */
+  private advance(): void {
+    while (this.low < this.start.length && this.got[this.low] === this.blocksOf(this.sizes.get(this.low)!)) this.low++;
+  }
+
+  private put(n: number, b: number, src: Buffer, at: number, len: number): boolean {
+    const store = this.s!;
+    const idx = this.start[n]! + b;
+    if (store.ordered && !store.fitsOrdered(idx)) {
+      this.drops.full++;
+      return false;
+    }
+    const r = store.put(idx, src, at, len, 0);
+    if (r === 'ok') {
+      this.c.bytes += len;
+      this.got[n]!++;
+      if (n === this.low) this.advance();
+      return true;
+    }
+    if (r === 'full') this.drops.full++;
+    else if (r === 'invalid') this.drops.badBlock++;
+    else this.c.duplicates++;
+    return false;
+  }
+
+  private onData(m: Extract<UdpMessage, { op: 'data' }>): void {
+    this.c.dataPackets++;
+    const n = m.slice;
+    if (m.sliceBytes === 0 || (this.endSlice !== undefined && n >= this.endSlice)) {
+      this.drops.badBlock++;
+      return;
+    }
+    // Two slices in flight at most: data of low+2 means the sender acknowledged `low` without us (#61).
+    if (n > this.low + 1) return this.fail('dropped');
+    if (!this.learn(n, m.sliceBytes) || m.block >= this.blocksOf(m.sliceBytes)) {
+      this.drops.badBlock++;
+      return;
+    }
+    if (this.st === 'closed') return; // place() found a protocol error
+    const len = Math.min(this.blockSize, m.sliceBytes - m.block * this.blockSize);
+    if (m.payload.length < len) {
+      this.drops.badBlock++;
+      return;
+    }
+    if (n < this.start.length) this.put(n, m.block, m.payload, 0, len);
+    else this.holdBlock(n, m.sliceBytes, m.block, m.payload, len);
+  }
+
+  private holdBlock(n: number, bytes: number, b: number, payload: Buffer, len: number): void {
+    let h = this.hold;
+    if (!h || h.slice !== n) h = this.hold = { slice: n, bytes, blocks: new Map(), held: 0 };
+    if (h.blocks.has(b)) {
+      this.c.duplicates++;
+      return;
+    }
+    if (h.held + len > this.p.holdBytes) {
+      this.drops.full++;
+      return;
+    }
+    h.blocks.set(b, Buffer.from(payload.subarray(0, len)));
+    h.held += len;
+  }
+
+  private onReqack(m: Extract<UdpMessage, { op: 'reqack' }>, now: number): void {
+    this.c.reqacks++;
+    const n = m.slice;
+    if (!this.learn(n, m.bytes)) {
+      this.drops.badBlock++;
+      return;
+    }
+    if (this.st === 'closed') return;
+    if ((m.ready[this.client >>> 3]! >>> (this.client & 7)) & 1) return; // we said OK already
+    // A REQACK for n goes out only once every client acknowledged n-1 (#61).
+    if (n > this.low) return this.fail('dropped');
+    if (n === this.endSlice) {
+      this.sendOk(n);
+      if (!this.endOk) {
+        this.endOk = true;
+        this.st = 'linger';
+        this.timers.disarm('inactivity');
+        this.timers.arm('linger', now + this.p.lingerMs);
+        this.checkComplete();
+      }
+      return;
+    }
+    if (n < this.low) return this.sendOk(n);
+    this.c.retransmits++;
+    this.send(this.sender!, { op: 'retransmit', slice: n, rxmit: m.rxmit, map: this.haveMap(n) });
+  }
+
+  private sendOk(n: number): void {
+    this.c.oks++;
+    this.send(this.sender!, { op: 'ok', slice: n });
+  }
+
+  private haveMap(n: number): Buffer {
+    const map = Buffer.alloc(MAP_BYTES);
+    const have = this.s!.have;
+    const first = this.start[n]!;
+    const count = this.blocksOf(this.sizes.get(n)!);
+    for (let b = 0; b < count; b++) if (have.has(first + b)) map[b >>> 3]! |= 1 << (b & 7);
+    return map;
+  }
+
+  // -------------------------------------------------------------------------------------------------------------
+  // Ends
+  // -------------------------------------------------------------------------------------------------------------
+
+  private checkComplete(): void {
+    if (this.completed || !this.endOk || !this.s?.complete) return;
+    this.completed = true;
+    this.events.push({ type: 'complete', bytes: this.s.cfg.contentSize });
+    this.maybeClose();
+  }
+
+  /** After the end: DISCONNECT once the linger time passed and every byte is on disk. */
+  private maybeClose(): void {
+    if (!this.completed || this.timers.armed('linger')) return;
+    this.close();
+  }
+
+  private refuse(reason: UdpcastRefusal): void {
+    this.events.push({ type: 'refused', reason, cause: udpcastFallbackCause(reason) });
+    this.close();
+  }
+
+  private fail(kind: UdpcastFailure): void {
+    if (this.st === 'closed') return;
+    this.events.push({ type: 'failed', kind, cause: udpcastFallbackCause(kind) });
+    this.close();
+  }
+
+  /** DISCONNECT to whoever we talked to (the sender ignores it from a stranger), then nothing more. */
+  private close(): void {
+    const to = this.sender ?? this.heard;
+    if (to) this.send(to, { op: 'disconnect' });
+    this.st = 'closed';
+    this.timers.disarmAll();
+    this.hold = undefined;
+    this.events.push({ type: 'closed' });
+  }
+
+  private send(to: Endpoint, m: UdpMessage): void {
+    this.out.push({ to: { address: to.address, port: to.port }, data: encodeUdpcast(m) });
+  }
+}
+
+/** IPv4 addresses may come as IPv4-mapped IPv6 (`::ffff:a.b.c.d`) from a dual-stack socket. */
+function sameAddress(a: string, b: string): boolean {
+  if (a === b) return true;
+  const plain = (x: string) => (x.toLowerCase().startsWith('::ffff:') ? x.slice(7) : x.toLowerCase());
+  return plain(a) === plain(b);
 }
