@@ -7,6 +7,7 @@
 import type { BlockStore } from '../../core/block-store';
 import { failureWithoutFallback, type FallbackCause } from '../../core/outcome';
 import { UdpcastReceiver, UdpcastEvent, UdpcastFailure, UdpcastRefusal, UdpcastStats } from '../../core/udpcast/receiver';
+import type { Transmit } from '../../core/mt-client';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
@@ -48,6 +49,8 @@ function failureText(kind: UdpcastFailure | UdpcastRefusal, c: UdpcastContext, s
       return `${sender} sent slices that cannot be laid out as one image`;
     case 'async':
       return `${sender} runs --async (unacknowledged streaming, capability 0x20): not supported; run udp-sender without --async`;
+    case 'streaming':
+      return `${sender} runs --streaming (receivers join a running stream, no acknowledged start): not supported; run udp-sender without --streaming`;
     case 'table-full':
       return `${sender} refused the connection: its receiver table is full`;
     case 'no-big-endian':
@@ -148,17 +151,33 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     }
   };
 
+  // dgram sends complete on a later tick: the socket is closed only once the last (the DISCONNECT) went out.
+  let sending = 0;
+  let sent: (() => void) | undefined;
+  const afterSend = () => {
+    if (--sending === 0) sent?.();
+  };
+  const send = (tx: Transmit) => {
+    if (!sock) return;
+    sending++;
+    sock.socket.send(tx.data, tx.to.port, tx.to.address, afterSend);
+  };
+  const flushed = () => (sending === 0 ? Promise.resolve() : new Promise<void>((res) => {
+    sent = res;
+    setTimeout(res, 500).unref();
+  }));
+
   /** After every input: send, write, handle events, re-arm the one timer. */
   const service = () => {
     if (done) return;
     let tx;
-    while ((tx = rx.pollTransmit())) sock?.socket.send(tx.data, tx.to.port, tx.to.address);
+    while ((tx = rx.pollTransmit())) send(tx);
     pump?.kick();
     let ev;
     while (!done && (ev = rx.pollEvent())) onEvent(ev);
     if (done) return;
     // A cancel inside onEvent queued a DISCONNECT.
-    while ((tx = rx.pollTransmit())) sock?.socket.send(tx.data, tx.to.port, tx.to.address);
+    while ((tx = rx.pollTransmit())) send(tx);
     const next = rx.pollTimeout() ?? Infinity;
     if (next < timerAt) {
       if (timer) clearTimeout(timer);
@@ -205,6 +224,7 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     if (timer) clearTimeout(timer);
     stopListening();
     c.signal.removeEventListener('abort', onAbort);
+    await flushed();
     await closeSocket(sock?.socket);
     const st = rx.stats();
     const { state, knownSlices, knownBytes, totalBytes, bytes, dataPackets, duplicates, fecIgnored, reqacks, oks, retransmits, connectReqs, heldPlaced, drops } = st;
