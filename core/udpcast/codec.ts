@@ -56,7 +56,6 @@ export type UdpMessage =
   /** `opcode`: 0x0500 (HELLO), 10 (HELLO_NEW) or 11 (HELLO_STREAMING). */
   | { op: 'hello'; opcode: number; capabilities: number; dataAddress: string; blockSize: number };
 
-export type UdpMessageOp = UdpMessage['op'];
 
 function ipv4(r: Reader, field: string): string {
   const a = r.bytes(16, field);
@@ -105,6 +104,10 @@ export function encodeUdpcast(m: UdpMessage): Buffer {
 
 /** Decodes one udpcast datagram (either direction). Never throws. */
 export function decodeUdpcast(buf: Buffer): Decoded<UdpMessage> {
+  // The hot path (one per data packet): DATA read in place, no Reader, no closure.
+  if (buf.length >= DATA_HEADER && buf[0] === 0 && buf[1] === UdpOp.DATA) {
+    return ok({ op: 'data', slice: buf.readUInt32BE(4), block: buf.readUInt16BE(8), sliceBytes: buf.readUInt32BE(12), payload: buf.subarray(DATA_HEADER) });
+  }
   return guard('udpcast', () => {
     const r = new Reader(buf);
     const opcode = r.u16('opcode');

@@ -161,7 +161,8 @@ export interface UdpcastStats {
 /** udpcast's limit on blocks per slice (the 128-byte maps). */
 const MAX_SLICE_BLOCKS = MAP_BYTES * 8;
 
-type TimerName = 'connect' | 'giveUp' | 'inactivity' | 'linger';
+/** In the order they fire when due at once: giving up before one more CONNECT_REQ. */
+type TimerName = 'giveUp' | 'inactivity' | 'linger' | 'connect';
 
 /** A slice seen before its offset is known (the slice before it was missed entirely): its blocks, copied. */
 interface Hold {
@@ -176,7 +177,7 @@ export class UdpcastReceiver {
   private readonly senderPort: number;
   private readonly out = new Outbox<Transmit>();
   private readonly events: UdpcastEvent[] = [];
-  private readonly timers = new Timers<TimerName>(['connect', 'giveUp', 'inactivity', 'linger']);
+  private readonly timers = new Timers<TimerName>(['giveUp', 'inactivity', 'linger', 'connect']);
   private st: UdpcastStats['state'] = 'connecting';
   /** The sender heard in a HELLO (before CONNECT_REPLY), then the one that answered. */
   private heard: Endpoint | undefined;

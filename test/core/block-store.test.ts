@@ -72,3 +72,89 @@ describe('BlockStore gap hold (fake clock: now is passed in)', () => {
     expect(take(1, 1000)).toEqual([[0, 2], [3, 2]]);
   });
 });
+
+describe('BlockStore growth (udpcast: the size is learnt slice by slice)', () => {
+  it('starts empty with the whole ring, grows its bitmaps and content, keeps what it holds', () => {
+    const s = BlockStore.growable({ blockSize: BS, ringSlots: 8 });
+    expect(s.cfg).toMatchObject({ totalBlocks: 0, contentSize: 0 });
+    expect(s.ring.slots).toBe(8);
+    expect(s.complete).toBe(true); // nothing yet: the udpcast receiver also waits for the end slice
+    expect(s.put(0, Buffer.alloc(BS), 0, BS, 0)).toBe('invalid');
+    s.grow(3, 3 * BS);
+    expect(s.put(0, Buffer.alloc(BS, 1), 0, BS, 0)).toBe('ok');
+    expect(s.put(2, Buffer.alloc(BS, 3), 0, BS, 0)).toBe('ok');
+    expect(s.put(3, Buffer.alloc(BS), 0, BS, 0)).toBe('invalid');
+    // the last block is short only in the last slice: after growing it is a whole block
+    s.grow(5, 4 * BS + 1);
+    expect(s.lengthOf(2)).toBe(BS);
+    expect(s.lengthOf(4)).toBe(1);
+    expect(s.put(4, Buffer.alloc(BS), 0, BS, 0)).toBe('invalid');
+    expect(s.put(4, Buffer.alloc(1, 5), 0, 1, 0)).toBe('ok');
+    expect(s.have.count).toBe(3);
+    expect([s.have.has(0), s.have.has(1), s.have.has(2), s.have.has(4)]).toEqual([true, false, true, true]);
+    expect(() => s.grow(4, 4 * BS)).toThrow(RangeError);
+    const jobs: [number, number][] = [];
+    for (let j = s.takeWrite(); j; j = s.takeWrite()) {
+      jobs.push([j.firstBlock, j.count]);
+      s.writeDone(j);
+    }
+    expect(jobs).toEqual([[0, 1], [2, 1], [4, 1]]);
+    expect(s.complete).toBe(false);
+  });
+
+  it('grows over many word boundaries and capacity doublings without losing a bit', () => {
+    const s = BlockStore.growable({ blockSize: 1, ringSlots: 4 });
+    let total = 0;
+    const set: number[] = [];
+    for (let k = 0; k < 400; k++) {
+      const add = 1 + ((k * 37) % 61);
+      s.grow(total + add, total + add);
+      const i = total + (k % add);
+      s.have.set(i);
+      set.push(i);
+      total += add;
+    }
+    expect(s.have.size).toBe(total);
+    expect(s.have.count).toBe(set.length);
+    for (const i of set) expect(s.have.has(i)).toBe(true);
+    expect(s.have.words.length).toBe(Math.ceil(total / 32));
+    const have = new Set(set);
+    const clear = [...Array(total).keys()].filter((i) => !have.has(i));
+    const ranges = s.have.missingRanges(1_000_000);
+    expect(ranges.reduce((n, [a, b]) => n + b - a + 1, 0)).toBe(clear.length);
+    expect(ranges[0]![0]).toBe(clear[0]);
+    expect(ranges.at(-1)![1]).toBe(clear.at(-1));
+  });
+
+  it('ordered: hands out only the run at the write frontier; fitsOrdered keeps a slot for the next block', () => {
+    const s = BlockStore.growable({ blockSize: BS, ringSlots: 4, ordered: true });
+    s.grow(10, 10 * BS);
+    const put = (i: number) => s.put(i, Buffer.alloc(BS, i), 0, BS, 0);
+    expect([s.fitsOrdered(3), s.fitsOrdered(4)]).toEqual([true, false]);
+    expect(put(2)).toBe('ok');
+    expect(put(3)).toBe('ok');
+    expect(s.takeWrite()).toBeUndefined(); // block 0 is not here: nothing may be written before it
+    expect(put(0)).toBe('ok');
+    const j0 = s.takeWrite()!;
+    expect([j0.firstBlock, j0.count]).toEqual([0, 1]);
+    expect(s.takeWrite()).toBeUndefined(); // 1 missing
+    expect(put(1)).toBe('ok');
+    const j1 = s.takeWrite()!;
+    expect([j1.firstBlock, j1.count]).toEqual([1, 3]);
+    // the window moves with what is on disk, not with what was handed out
+    expect(s.fitsOrdered(4)).toBe(false);
+    s.writeDone(j0);
+    expect([s.fitsOrdered(4), s.fitsOrdered(5)]).toEqual([true, false]);
+    s.writeFailed(j1); // back in the ring: handed out again from block 1
+    const again = s.takeWrite()!;
+    expect([again.firstBlock, again.count]).toEqual([1, 3]);
+    s.writeDone(again);
+    expect([s.fitsOrdered(7), s.fitsOrdered(8)]).toEqual([true, false]);
+  });
+
+  it('a WDS store (not growable) still sizes its ring by the image and is never ordered', () => {
+    const s = new BlockStore({ totalBlocks: 3, blockSize: BS, contentSize: 3 * BS, ringSlots: 100 });
+    expect(s.ring.slots).toBe(3);
+    expect(s.ordered).toBe(false);
+  });
+});
