@@ -11,7 +11,7 @@ import type { Transmit } from '../../core/mt-client';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
-import { MulticastSocket, closeSocket, isMulticast, openUdpcast, recvBufferNote } from '../transport/net';
+import { MulticastSocket, closeSocket, isMulticast, openUdpcast, recvBufferNote, subnetBroadcast } from '../transport/net';
 import type { McOutcome } from './multicast';
 
 export interface UdpcastContext {
@@ -56,6 +56,15 @@ function failureText(kind: UdpcastFailure | UdpcastRefusal, c: UdpcastContext, s
     case 'no-big-endian':
       return `${sender} does not speak the big-endian protocol (udpcast older than 2004?): not supported`;
   }
+}
+
+/**
+ * udp-sender's data group when --mcast-data-address is not given: the low 27 bits of its IPv4 address under
+ * 232.0.0.0/5 (shared/notes/udpcast-protocol.md §1: 10.77.0.1 → 234.77.0.1).
+ */
+function defaultDataGroup(senderIp: string): string {
+  const p = senderIp.split('.').map(Number);
+  return [232 | (p[0]! & 7), p[1], p[2], p[3]].join('.');
 }
 
 /** A data address that is our own (udp-sender --pointopoint names it in CONNECT_REPLY): nothing to join. */
@@ -207,6 +216,15 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
         service();
       });
       if (isMulticast(c.rdvAddress)) sock.join(c.rdvAddress);
+      else if (c.rdvAddress !== subnetBroadcast(c.iface)) {
+        // The sender's own address (FOG passes the storage node's): its default data group is known now, so a
+        // transfer already running is seen (and said so: a late joiner) instead of silence until --mcast-timeout.
+        try {
+          sock.join(defaultDataGroup(c.rdvAddress));
+        } catch (e) {
+          log.debug(`cannot join ${defaultDataGroup(c.rdvAddress)}: ${(e as Error).message}`);
+        }
+      }
     } catch (e) {
       const reason = `cannot listen on UDP port ${c.portbase} (${c.iface}${isMulticast(c.rdvAddress) ? `, group ${c.rdvAddress}` : ''}): ${(e as Error).message}${(e as NodeJS.ErrnoException).code === 'EADDRINUSE' ? ' (another udp-receiver or osdcast on this port?)' : ''}`;
       if (c.canFallBack) return { kind: 'fallback', cause: 'join-failed', reason };
