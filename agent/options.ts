@@ -573,7 +573,7 @@ export type Flags = { -readonly [K in FlagName]?: ValueOf<(typeof FLAGS)[K]> };
 /** The table in its declared order (the order of --help). */
 export const FLAG_LIST: readonly [FlagName, FlagSpec<unknown>][] = Object.entries(FLAGS) as [FlagName, FlagSpec<unknown>][];
 
-/** @internal The long flag's name ("--retry-delay") and commander's attribute for it ("retryDelay"). */
+/** The long flag's name ("--retry-delay") and commander's attribute for it ("retryDelay"). */
 export function longName(spec: { flags: string }): string {
   return /--[a-z0-9-]+/.exec(spec.flags)![0];
 }

@@ -9,7 +9,7 @@
  * and CONNECT_REPLY alike), a `--fec 8x8` sender (FEC packets ignored, completed by retransmission), a late
  * joiner (exit 3, saying why), a sender killed mid-transfer (without --http: exit 4 after the 30 s inactivity
  * limit and no file; with --http: byte-exact by HTTP from nginx in the sender's namespace), and `--out -` into
- * sha256sum (and into a reader that goes away: exit 6). Byte-exact means the output file's own SHA-256 equals the
+ * sha256sum (and into a reader that goes away: exit 6), and no sender at all (exit 3, or HTTP). Byte-exact means the output file's own SHA-256 equals the
  * image's, computed here (beside the agent's --sha256 check).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -266,6 +266,21 @@ describe('osdcast --udpcast against udp-sender (Debian udpcast 20120424)', () =>
     expect(b.report!.multicastBytes).toBeGreaterThan(0);
     expect(b.report!.httpBytes).toBeLessThan(img.size);
   }, 90_000);
+
+  it('no sender at all: with --http the whole image by HTTP after --mcast-timeout (fallbackCause no-reply); without: exit 3', async (ctx) => {
+    if (!canRun(!why, why ?? '')) return ctx.skip();
+    caseNo++;
+    await lab!.impair(RX, { lossPer10k: 0 });
+    const img = image('nosender.img', 3 * MiB + 11, 9);
+    const url = `http://${lab!.address(SND)}:${nginx!.port}/${path.basename(img.file)}`;
+    const [a, b] = await Promise.all([result(receiver('r1', img, ['--mcast-timeout', '2', '--http', url])), result(receiver('r2', img, ['--mcast-timeout', '2']))]);
+    byteExact(a, img);
+    expect(a.report?.fallbackCause).toBe('no-reply');
+    expect(a.report?.httpBytes).toBe(img.size);
+    expect(a.report?.multicastBytes).toBe(0);
+    expect(b.code, explain(b)).toBe(3);
+    expect(b.report?.error).toContain('no udpcast sender answered');
+  }, 30_000);
 
   it('--out -: the image in order into sha256sum, the --json report as the last line of stderr; a reader that goes away: exit 6', async (ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
