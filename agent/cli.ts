@@ -17,7 +17,7 @@ import { checkOut } from './storage/out-path';
 import { createLogger, Logger, resolveLogTarget } from './log/log';
 import { ProgressMeter, Terminal } from './log/terminal';
 import { receive, Progress } from './receive/receive';
-import { commanderOption, CommandName, Flags, flagsOf, receiveFields, ServerFlag, TS_FIELDS } from './options';
+import { commanderOption, CommandName, FLAG_LIST, FLAGS, Flags, flagsOf, foreignFlags, ipv4Arg, longName, receiveFields, ReceiveMode, ServerFlag, TS_FIELDS } from './options';
 import { Report, noDrops, reportLine } from './report';
 import { VERSION_LINE } from './util/version';
 import { buildTsVariables, parseTsVarFlags, setTsVariables, TsVarMapping } from './configmgr/tsenv';
@@ -81,6 +81,17 @@ Examples:
   osdcast.exe receive --namespace SMSPKG --content P0100023 --out C:\\_SMSTaskSequence\\osdcast\\install.wim \\
         --http http://dp01/SMS_DP_SMSPKG$/P0100023/install.wim --ts-var OSDCAST_SHA256=sha256 --ts-var OSDCAST_STATUS=status
 
+udpcast (FOG, Clonezilla): from a stock udp-sender (only Debian's udpcast 20120424 is verified):
+  osdcast receive --udpcast --interface 10.1.2.50 --out /data/image.img --sha256 <hex> --json
+  osdcast receive --udpcast --interface 10.1.2.50 --portbase 9002 --rdv-address 10.1.2.3 --out - | gunzip -c | partclone.restore …
+  --interface is required; --server, --namespace, --content and the initiation flags are usage errors. udpcast
+  announces no size: the file grows slice by slice; there is no resume (a new sender starts at slice 0). --out -
+  writes the image in order to stdout (out-of-order data waits in the --cache ring) and the --json report then goes
+  to stderr as its last line. No sender (HELLO / CONNECT_REPLY) within --mcast-timeout: exit 3; 30 s without a
+  packet once data flowed: exit 4; a session already running (late joiner) or an --async sender: exit 3 with a
+  message saying so. With --http each of these falls back to HTTP for what is still missing (the size then comes
+  from the HTTP server); HTTP is a fallback only, never used beside a running udpcast transfer.
+
 Fallback: with --http, multicast problems (no session, no data, KICK, inactivity, too slow) end in an HTTP
 download from the DP; holes multicast keeps missing are fetched by HTTP Range while multicast continues.
 Resume: rerun the same command; <out>.osdcast records which blocks are safely on disk.
@@ -102,11 +113,18 @@ read-only, --out in use by another osdcast: <out>.osdcast.lock), 130 interrupted
     )
     .action(async (f: CommonFlags, cmd: Command) => {
       const mappings = tsVarMappings(f, cmd, 'receive');
+      const mode: ReceiveMode = f.udpcast ? 'udpcast' : 'wds';
+      checkMode(f, cmd, mode);
       if (f.httpOnly && !f.http?.length) cmd.error(`--http-only needs at least one --http <url>`, { exitCode: Exit.USAGE, code: 'osdcast.httpOnly' });
       // --out before anything else: a folder is a usage error, an unwritable place exit 6; one line, nothing touched.
-      const outProblem = checkOut(f.out!);
+      const outProblem = f.out === STDOUT_OUT ? undefined : checkOut(f.out!);
       if (outProblem?.kind === 'usage') cmd.error(outProblem.message, { exitCode: Exit.USAGE, code: 'osdcast.out' });
       if (outProblem) return exit(failedBeforeRun(f, mappings, outProblem.kind, outProblem.message));
+      if (mode === 'udpcast') {
+        const log = openLog(f);
+        log.info(`udpcast receiver on ${f.interface}, port ${f.portbase}${f.rdvAddress ? `, rendez-vous ${f.rdvAddress}` : ''}`);
+        return exit(await runReceive(f, undefined, mappings, log, {}));
+      }
       let server: Server | undefined = f.server;
       let from = '--server';
       let disc: DiscoveryResult | undefined;
@@ -197,6 +215,33 @@ Run "osdcast receive --help" or "osdcast acp --help" for their options, examples
 /** The table's flags of one command, in table order (grouped in --help under the table's headings). */
 function addFlags(cmd: Command, name: CommandName): void {
   for (const flag of flagsOf(name)) cmd.addOption(commanderOption(flag, name));
+}
+
+/** `--out -`: the image goes to stdout (udpcast mode only). */
+const STDOUT_OUT = '-';
+
+/**
+ * receive's flags against its mode: a flag of the other mode is a usage error (one line naming it), a flag the mode
+ * requires must be there; --udpcast needs --interface, --out - needs --udpcast.
+ */
+function checkMode(f: CommonFlags, cmd: Command, mode: ReceiveMode): void {
+  const usage = (msg: string) => cmd.error(msg, { exitCode: Exit.USAGE, code: 'osdcast.mode' });
+  for (const n of foreignFlags(mode)) {
+    const src = cmd.getOptionValueSource(n);
+    if (src !== 'cli' && src !== 'env') continue;
+    const name = longName(FLAGS[n]);
+    usage(mode === 'udpcast' ? `${name} is not used with --udpcast (a udpcast sender has no DP, namespace or session initiation)` : `${name} needs --udpcast`);
+  }
+  for (const [n, s] of FLAG_LIST) if (s.required && s.mode === mode && s.commands.includes('receive') && f[n] === undefined) usage(`required option '${s.flags}' not specified`);
+  if (mode === 'udpcast' && !f.interface) usage('--udpcast needs --interface <local IPv4 address> (the one facing the udp-sender)');
+  if (mode === 'udpcast' && f.interface) {
+    try {
+      ipv4Arg('--interface')(f.interface);
+    } catch (e) {
+      usage(`${(e as Error).message} (udpcast is IPv4 only)`);
+    }
+  }
+  if (mode === 'wds' && f.out === STDOUT_OUT) usage('--out - (the image to stdout) needs --udpcast');
 }
 
 function tsVarMappings(f: CommonFlags, cmd: Command, command: CommandName): TsVarMapping[] {
@@ -315,8 +360,8 @@ async function runReceive(f: CommonFlags, server: Server | undefined, mappings: 
       ...init,
       server: server?.host ?? '',
       port: server?.port ?? MSI_PORT,
-      namespace: f.namespace!,
-      content: f.content!,
+      namespace: f.namespace ?? '',
+      content: f.content ?? '',
       out: f.out!,
     },
     { log, signal: sig.signal, onProgress },
@@ -364,7 +409,9 @@ async function runAcpCommand(
 
 /** The report on stdout (--json) or the error on stderr, then the task-sequence variables. */
 function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: Logger): number {
-  if (f.json) process.stdout.write(reportLine(rep) + '\n');
+  // With --out - stdout is the image: the report is the last line of stderr instead (after every log line).
+  const toStderr = f.out === STDOUT_OUT;
+  if (f.json && !toStderr) process.stdout.write(reportLine(rep) + '\n');
   else if (rep.status !== 'ok') process.stderr.write(`osdcast: ${rep.error}\n`);
   if (mappings.length) {
     const vars = buildTsVariables(mappings, { ...rep });
@@ -373,6 +420,7 @@ function finishRun(f: CommonFlags, rep: Report, mappings: TsVarMapping[], log: L
     else if (r.reason === 'not-windows' || r.reason === 'not-in-task-sequence') log.warn(`--ts-var: not running in a task sequence, variables not set (${r.message})`);
     else log.warn(`--ts-var: could not set task sequence variables (${r.reason}): ${r.message}`);
   }
+  if (f.json && toStderr) process.stderr.write(reportLine(rep) + '\n');
   return rep.exitCode;
 }
 

@@ -28,6 +28,8 @@ export const DEFAULTS = {
   rpcTimeoutMs: 10_000,
   /** --block-base: detect the server's block numbering. */
   blockBase: 'auto',
+  /** --portbase: udpcast's receiver port (the sender's is the next). */
+  udpcastPortbase: 9000,
   /** Not a flag: an HTTP(S) request (content or listing) with no byte for this long is aborted and retried. */
   httpIdleTimeoutMs: 60_000,
 } as const;

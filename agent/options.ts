@@ -22,6 +22,8 @@ import { readCaFile } from './transport/tls';
 import { redactUrl } from './util/url';
 
 export const COMMANDS = ['receive', 'acp'] as const;
+/** receive's two sources: a WDS/ConfigMgr DP, or a udpcast udp-sender (--udpcast). */
+export type ReceiveMode = 'wds' | 'udpcast';
 export type CommandName = (typeof COMMANDS)[number];
 const BOTH = COMMANDS;
 
@@ -50,7 +52,15 @@ export interface FlagSpec<T> {
   choices?: readonly string[];
   /** value: what the program holds when the flag is absent (none: undefined); shown: how --help and the README say it. */
   default: { value?: T; shown: string };
+  /**
+   * Required (with `mode`: required in that mode only, checked by cli.ts; without: commander checks it).
+   */
   required?: boolean;
+  /**
+   * receive: the flag belongs to one source. 'wds' flags (the DP, its session initiation) are usage errors with
+   * --udpcast; 'udpcast' flags are usage errors without it. Absent: both.
+   */
+  mode?: ReceiveMode;
   /** The ReceiveOptions field this flag sets (receive, and each file of acp). */
   feeds?: keyof ReceiveOptions;
 }
@@ -161,6 +171,22 @@ function userArg(v: string): string {
   return v;
 }
 
+/** --portbase: the receivers' port P (the sender's is P+1), even, so 2..65534. */
+function portbaseArg(v: string): number {
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || n < 2 || n > 65534 || n % 2 !== 0) throw bad(`--portbase must be an even port 2..65534 (the sender uses the next one), got "${v}"`);
+  return n;
+}
+
+/** A dotted IPv4 address (udpcast is IPv4 only). */
+export function ipv4Arg(name: string) {
+  return (v: string): string => {
+    const parts = v.split('.');
+    if (parts.length !== 4 || parts.some((p) => !/^\d{1,3}$/.test(p) || Number(p) > 255)) throw bad(`${name} must be an IPv4 address, got "${v}"`);
+    return parts.map(Number).join('.');
+  };
+}
+
 /** Report fields --ts-var may copy, per command (acp adds the package's). */
 export const TS_FIELDS: Readonly<Record<CommandName, readonly string[]>> = {
   receive: TS_VAR_FIELDS,
@@ -173,6 +199,7 @@ const G = {
   fallback: 'HTTP fallback:',
   tls: 'Integrity and HTTPS:',
   init: 'Session initiation:',
+  udpcast: 'udpcast (FOG, Clonezilla):',
   out: 'Report and logs:',
 } as const;
 
@@ -188,6 +215,7 @@ export const FLAGS = {
     },
     parse: parseServer,
     default: { shown: `port ${MSI_PORT}` },
+    mode: 'wds',
   }),
   namespace: flag({
     flags: '--namespace <ns>',
@@ -197,6 +225,7 @@ export const FLAGS = {
     help: 'multicast namespace, e.g. "WDS:Group/install.wim/1" or the ConfigMgr namespace of the package',
     parse: nonEmpty('--namespace'),
     required: true,
+    mode: 'wds',
     default: { shown: 'required' },
     feeds: 'namespace',
   }),
@@ -208,6 +237,7 @@ export const FLAGS = {
     help: 'content name inside the namespace, e.g. "install.wim"',
     parse: nonEmpty('--content'),
     required: true,
+    mode: 'wds',
     default: { shown: 'required' },
     feeds: 'content',
   }),
@@ -216,7 +246,7 @@ export const FLAGS = {
     commands: ['receive'],
     group: G.what,
     unit: 'path',
-    help: 'output file; data is written to <path>.partial and renamed only when complete',
+    help: 'output file; data is written to <path>.partial and renamed only when complete (with --udpcast, - writes the image in order to stdout)',
     parse: nonEmpty('--out'),
     required: true,
     default: { shown: 'required' },
@@ -240,13 +270,14 @@ export const FLAGS = {
     help: { receive: 'skip multicast and download over HTTP(S) only', acp: 'skip multicast: every file over HTTP(S) from the DP' },
     default: { shown: 'off' },
     feeds: 'httpOnly',
+    mode: 'wds',
   }),
   interface: flag({
     flags: '--interface <address>',
     commands: BOTH,
     group: G.net,
     unit: 'address',
-    help: 'local IPv4 address for the multicast join and unicast replies (default: the route to the server)',
+    help: 'local IPv4 address for the multicast join and unicast replies (default: the route to the server; required with --udpcast)',
     default: { shown: 'the route to the server' },
     feeds: 'iface',
   }),
@@ -269,6 +300,7 @@ export const FLAGS = {
     parse: blockBase,
     default: { value: DEFAULTS.blockBase, shown: DEFAULTS.blockBase },
     feeds: 'blockBase',
+    mode: 'wds',
   }),
   retries: flag<number>({
     flags: '--retries <n>',
@@ -312,6 +344,7 @@ export const FLAGS = {
     choices: ['auto', 'rpc', 'udp'],
     default: { value: DEFAULTS.initiation, shown: DEFAULTS.initiation },
     feeds: 'initiation',
+    mode: 'wds',
   }),
   rpcPort: flag<number>({
     flags: '--rpc-port <n>',
@@ -322,6 +355,7 @@ export const FLAGS = {
     parse: rpcPort,
     default: { value: DEFAULTS.rpcPort, shown: String(DEFAULTS.rpcPort) },
     feeds: 'rpcPort',
+    mode: 'wds',
   }),
   rpcTimeout: flag<number>({
     flags: '--rpc-timeout <seconds>',
@@ -332,6 +366,7 @@ export const FLAGS = {
     parse: numeric('--rpc-timeout', 'seconds', { min: 0, atLeast: false }),
     default: { value: DEFAULTS.rpcTimeoutMs, shown: `${DEFAULTS.rpcTimeoutMs / 1000} s` },
     feeds: 'rpcTimeoutMs',
+    mode: 'wds',
   }),
   user: flag({
     flags: '--user <name>',
@@ -341,6 +376,7 @@ export const FLAGS = {
     help: 'account for the RPC (NTLM) authentication: DOMAIN\\name, name@domain or name; the password from --password-file or OSDCAST_PASSWORD (in a task sequence, default: its network access account; else anonymous)',
     parse: userArg,
     default: { shown: 'anonymous' },
+    mode: 'wds',
   }),
   passwordFile: flag({
     flags: '--password-file <path>',
@@ -349,6 +385,7 @@ export const FLAGS = {
     unit: 'path',
     help: "file whose first line is --user's password (UTF-8, or UTF-16 with a BOM); else environment variable OSDCAST_PASSWORD; never a flag value",
     default: { shown: 'OSDCAST_PASSWORD' },
+    mode: 'wds',
   }),
   preOs: flag<boolean>({
     flags: '--pre-os',
@@ -358,13 +395,46 @@ export const FLAGS = {
     help: 'tell the DP this is a pre-OS client (WDSMC_CLIENT_CAP_BOOT_DEVICE; automatic in WinPE): it then offers CHECKSUM security',
     default: { shown: 'in WinPE' },
     feeds: 'preOs',
+    mode: 'wds',
+  }),
+  udpcast: flag<boolean>({
+    flags: '--udpcast',
+    commands: ['receive'],
+    group: G.udpcast,
+    unit: 'switch',
+    help: "receive from a udpcast udp-sender (FOG, Clonezilla; verified against Debian's udpcast 20120424) instead of a WDS/ConfigMgr DP: needs --interface; --server, --namespace, --content and the initiation flags are not used",
+    default: { shown: 'off' },
+    mode: 'udpcast',
+    feeds: 'udpcast',
+  }),
+  portbase: flag<number>({
+    flags: '--portbase <port>',
+    commands: ['receive'],
+    group: G.udpcast,
+    unit: 'count',
+    help: "udp-sender's --portbase: receivers use this port, the sender the next one (even)",
+    parse: portbaseArg,
+    default: { value: DEFAULTS.udpcastPortbase, shown: String(DEFAULTS.udpcastPortbase) },
+    mode: 'udpcast',
+    feeds: 'portbase',
+  }),
+  rdvAddress: flag({
+    flags: '--rdv-address <address>',
+    commands: ['receive'],
+    group: G.udpcast,
+    unit: 'address',
+    help: "udp-receiver's --mcast-rdv-address: where to look for the sender: a multicast group to join, or the sender's own address (FOG passes the storage node's)",
+    parse: ipv4Arg('--rdv-address'),
+    default: { shown: 'the subnet broadcast of --interface' },
+    mode: 'udpcast',
+    feeds: 'rdvAddress',
   }),
   mcastTimeout: flag<number>({
     flags: '--mcast-timeout <seconds>',
     commands: BOTH,
     group: G.fallback,
     unit: 'seconds',
-    help: 'fall back to HTTP when no multicast data arrived this long after JOIN (0 = never)',
+    help: 'fall back to HTTP when no multicast data arrived this long after JOIN (0 = never); --udpcast: no sender found this long (exit 3 without --http)',
     parse: numeric('--mcast-timeout', 'seconds', { integer: true, min: 0, atLeast: true }),
     default: { value: DEFAULTS.mcastTimeoutMs, shown: `${DEFAULTS.mcastTimeoutMs / 1000} s` },
     feeds: 'mcastTimeoutMs',
@@ -378,6 +448,7 @@ export const FLAGS = {
     parse: numeric('--min-rate', 'MB/s', { min: 0, atLeast: false }),
     default: { shown: 'off' },
     feeds: 'minRateBytesPerSec',
+    mode: 'wds',
   }),
   minRateWindow: flag<number>({
     flags: '--min-rate-window <seconds>',
@@ -388,6 +459,7 @@ export const FLAGS = {
     parse: numeric('--min-rate-window', 'seconds', { min: 0, atLeast: false }),
     default: { value: DEFAULTS.minRateWindowMs, shown: `${DEFAULTS.minRateWindowMs / 1000} s` },
     feeds: 'minRateWindowMs',
+    mode: 'wds',
   }),
   sha256: flag({
     flags: '--sha256 <hex>',
@@ -433,7 +505,7 @@ export const FLAGS = {
     commands: BOTH,
     group: G.out,
     unit: 'switch',
-    help: 'print one JSON report as the last line of stdout (for task sequences)',
+    help: 'print one JSON report as the last line of stdout (for task sequences; with --out -, the last line of stderr)',
     default: { shown: 'off' },
   }),
   tsVar: flag<string[]>({
@@ -501,7 +573,7 @@ export type Flags = { -readonly [K in FlagName]?: ValueOf<(typeof FLAGS)[K]> };
 /** The table in its declared order (the order of --help). */
 export const FLAG_LIST: readonly [FlagName, FlagSpec<unknown>][] = Object.entries(FLAGS) as [FlagName, FlagSpec<unknown>][];
 
-/** @internal The long flag's name ("--retry-delay") and commander's attribute for it ("retryDelay"). */
+/** The long flag's name ("--retry-delay") and commander's attribute for it ("retryDelay"). */
 export function longName(spec: { flags: string }): string {
   return /--[a-z0-9-]+/.exec(spec.flags)![0];
 }
@@ -514,13 +586,21 @@ export function commanderOption(name: FlagName, cmd: CommandName): Option {
   if (s.parse) o.argParser(s.parse as (v: string, prev: unknown) => unknown);
   if (s.choices) o.choices(s.choices);
   if (s.default.value !== undefined) o.default(s.default.value, s.default.shown);
-  if (s.required) o.makeOptionMandatory();
+  if (s.required && !s.mode) o.makeOptionMandatory();
   return o;
 }
 
 /** The flags of one command, in table order. */
 export function flagsOf(cmd: CommandName): FlagName[] {
   return FLAG_LIST.filter(([, s]) => s.commands.includes(cmd)).map(([n]) => n);
+}
+
+/** receive's flags that belong to the other mode than `mode` (a usage error when given). */
+export function foreignFlags(mode: ReceiveMode): FlagName[] {
+  return flagsOf('receive').filter((n) => {
+    const m = (FLAGS[n] as FlagSpec<unknown>).mode;
+    return m !== undefined && m !== mode;
+  });
 }
 
 /** The ReceiveOptions fields the given flags set (only those the command has and the user or a default gave). */

@@ -35,8 +35,11 @@ export interface Report {
   resumedBytes?: number;
   /** Peak resident memory of the process. */
   maxRssBytes?: number;
-  /** Which method started the multicast session: MS-WDSC over RPC, MS-WDSMSI over UDP, or none (HTTP only, or no session). */
-  initiation?: 'rpc' | 'udp' | 'none';
+  /**
+   * Which method started the multicast session: MS-WDSC over RPC, MS-WDSMSI over UDP, none (HTTP only, or no
+   * session); 'udpcast' for every --udpcast receive (a udpcast sender's session, or its HTTP fallback).
+   */
+  initiation?: 'rpc' | 'udp' | 'udpcast' | 'none';
   /** The SessionIds of the lower-speed sessions DEMOTE moved the receive to, in order (absent: never demoted). */
   demotedTo?: number[];
 }

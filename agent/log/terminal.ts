@@ -137,7 +137,9 @@ export class ProgressMeter {
     const [t0, b0] = this.samples[0]!;
     const rate = p.seconds > t0 ? (got - b0) / (p.seconds - t0) : 0;
     const left = Math.max(0, p.contentSize - p.bytes);
-    const eta = left === 0 ? clock(0) : rate > 0 ? clock(left / rate) : '--:--';
-    return `${pct.toFixed(1).padStart(5)}%  ${mib(p.bytes)}/${mib(p.contentSize)} MiB  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${eta}  multicast ${mib(p.multicastBytes)} MiB  HTTP ${mib(p.httpBytes)} MiB`;
+    const eta = p.sizeUnknown ? '--:--' : left === 0 ? clock(0) : rate > 0 ? clock(left / rate) : '--:--';
+    // udpcast announces no size: no percentage, the total is "?" until the end is seen.
+    const share = p.sizeUnknown ? '    ?%' : `${pct.toFixed(1).padStart(5)}%`;
+    return `${share}  ${mib(p.bytes)}/${p.sizeUnknown ? '?' : mib(p.contentSize)} MiB  ${(rate / 1e6).toFixed(1)} MB/s  ETA ${eta}  multicast ${mib(p.multicastBytes)} MiB  HTTP ${mib(p.httpBytes)} MiB`;
   }
 }

@@ -13,8 +13,7 @@ import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
-import { MiB } from '../defaults';
-import { Handler, MulticastSocket, RECV_BUFFER_BYTES, closeSocket, openConnected, openMulticast } from '../transport/net';
+import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast, recvBufferNote } from '../transport/net';
 
 /** At the end of a session: how long to keep sending (the LEAVE waits its random delay, at most MaxLeaveDelay), and how often to look. */
 const LEAVE_GRACE_MS = 1000;
@@ -214,9 +213,9 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       carryOut(policy.pollDecision()!);
       return await outcome;
     }
-    const mib = (n: number) => (n / MiB).toFixed(1);
-    if (mc.granted && mc.granted < RECV_BUFFER_BYTES / 2) log.warn({ granted: mc.granted }, `socket receive buffer is only ${mib(mc.granted)} MiB (asked for ${mib(RECV_BUFFER_BYTES)} MiB; raise net.core.rmem_max): bursts may be lost`);
-    else log.info({ granted: mc.granted }, `socket receive buffer ${mib(mc.granted)} MiB`);
+    const note = recvBufferNote(mc.granted);
+    if (note.warn) log.warn({ granted: mc.granted }, note.text);
+    else log.info({ granted: mc.granted }, note.text);
     await connect(session.server);
     policy.handleGroupJoined(now(), rx.stats());
     service(true);

@@ -19,9 +19,12 @@ import { HttpFiller } from './http-fill';
 import { initiateSession, InitiationMethod, NoSession } from './initiate';
 import type { Logger } from '../log/log';
 import { runMulticast } from './multicast';
-import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo } from '../transport/net';
+import { Handler, closeSocket, isLocalAddress, macFor, openUnicast, routeTo, subnetBroadcast } from '../transport/net';
 import { type Report, noDrops } from '../report';
 import { FileSink } from '../storage/sink';
+import { OutputSink, StdoutSink } from '../storage/stdout';
+import { BlockStore } from '../../core/block-store';
+import { runUdpcast } from './udpcast';
 import { OutLock } from '../storage/lock';
 import { Lookup, resolveHost } from '../transport/resolve';
 import { StateFile, StateIdentity, loadState, readStateIdentity, statePath } from '../storage/state';
@@ -78,6 +81,12 @@ export interface ReceiveOptions {
    * refused because another osdcast owns `<out>` never touches that one's files.
    */
   discardOnFailure?: boolean;
+  /** --udpcast: receive from a udpcast udp-sender (server, namespace and content are not used). */
+  udpcast?: boolean;
+  /** --portbase: udpcast's receiver port P (the sender's is P+1); default DEFAULTS.udpcastPortbase. */
+  portbase?: number;
+  /** --rdv-address: where the udpcast sender is looked for; default the subnet broadcast of `iface`. */
+  rdvAddress?: string;
 }
 
 export interface ReceiveDeps {
@@ -105,10 +114,14 @@ export interface Progress {
   /** This run's bytes by multicast (to block precision) and by HTTP. */
   multicastBytes: number;
   httpBytes: number;
+  /** udpcast: the size is not announced; contentSize is what is known so far. */
+  sizeUnknown?: boolean;
 }
 
 /** Block size of a receive with no session (HTTP only, or a fallback with no earlier state): 64 KiB. */
 const HTTP_BLOCK_BYTES = 64 * 1024;
+/** `--out -`. */
+const STDOUT_OUT = '-';
 /**
  * A write run that ends where a block is missing waits this long for the repair (NACK back-off + RDATA), so at
  * 1 % loss a repaired block rides in a long run instead of being a one-block write (bounded by half the ring too).
@@ -146,7 +159,9 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   const rng = deps.rng ?? rngFromCrypto();
   const log = deps.log;
   const t0 = now();
-  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: noDrops(), conflictingDuplicates: 0, integrity: 'unverified', initiation: 'none' };
+  const report: Report = { status: 'error', exitCode: Exit.TRANSFER_FAILED, bytes: 0, sha256: '', seconds: 0, multicastBytes: 0, httpBytes: 0, droppedPackets: 0, drops: noDrops(), conflictingDuplicates: 0, integrity: 'unverified', initiation: o.udpcast ? 'udpcast' : 'none' };
+  /** --out - (udpcast only): the image goes to stdout in order; no lock, no `.partial`, no resume. */
+  const toStdout = !!o.udpcast && o.out === STDOUT_OUT;
   const ac = new AbortController();
   const abort = (e: OsdcastError) => !ac.signal.aborted && ac.abort(e);
   const onOuterAbort = () => abort(new OsdcastError('interrupted', 'interrupted'));
@@ -158,7 +173,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   };
 
   let uni: dgram.Socket | undefined;
-  let sink: FileSink | undefined;
+  let sink: OutputSink | undefined;
   let http: HttpClient | undefined;
   let progressTimer: NodeJS.Timeout | undefined;
   let progressTick: (() => void) | undefined;
@@ -166,22 +181,161 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
   let stopHybrid: () => void = () => {};
   let lock: OutLock | undefined;
   let failed = false;
+  /** This run's bytes that came by HTTP (for the progress line). */
+  let httpShare = () => 0;
+  /** The progress callback every PROGRESS_INTERVAL_MS, on whichever store the receive has (udpcast: once it exists). */
+  const startProgress = (current: () => BlockStore | undefined, sizeUnknown = () => false) => {
+    if (!deps.onProgress || progressTimer) return;
+    const cb = deps.onProgress;
+    progressTick = () => {
+      const st = current();
+      if (!st) return;
+      const { blockSize, contentSize, totalBlocks } = st.cfg;
+      const bytes = Math.min(contentSize, st.disk.count * blockSize);
+      const httpBytes = httpShare();
+      // Multicast's share, to block precision: what reached the disk in this run and did not come by HTTP.
+      const multicastBytes = Math.max(0, bytes - (report.resumedBytes ?? 0) - httpBytes);
+      cb({ blocks: st.disk.count, totalBlocks, bytes, contentSize, seconds: (now() - t0) / 1000, multicastBytes, httpBytes, ...(sizeUnknown() ? { sizeUnknown: true } : {}) });
+    };
+    progressTimer = setInterval(progressTick, PROGRESS_INTERVAL_MS);
+  };
   try {
     // Usage errors first: they are exit 2 whether or not another osdcast runs, and take no lock.
     const urls = o.http ?? [];
     if (o.httpOnly && urls.length === 0) throw new OsdcastError('usage', '--http-only needs at least one --http <url>');
     if (!o.httpOnly && o.iface && !isLocalAddress(o.iface)) throw new OsdcastError('usage', `--interface ${o.iface} is not an address of this machine`);
     // Nothing of <out> is read or written before the lock is ours; nothing goes to the DP before it either.
-    lock = OutLock.acquire(o.out, log);
+    if (!toStdout) lock = OutLock.acquire(o.out, log);
     const retries = o.retries ?? DEFAULTS.retries;
     const retryDelayMs = o.retryDelayMs ?? DEFAULTS.retryDelayMs;
     if (urls.length) http = new HttpClient({ urls, retries, retryDelayMs, ca: o.ca, insecure: o.insecure, log, signal: ac.signal });
     // The DP's name once, before any request (the --sha256-url fetch included): one that does not resolve is said
     // so, without retries; with an HTTP source the receive falls back to it below.
-    const resolved = o.httpOnly ? undefined : await resolveHost(o.server, deps.lookup);
+    const resolved = o.httpOnly || o.udpcast ? undefined : await resolveHost(o.server, deps.lookup);
     const unresolved = resolved && !resolved.ok ? new NoSession('unresolved', `cannot resolve ${o.server}: ${resolved.message}`) : undefined;
     if (unresolved && !http) throw unresolved;
     const expectedSha = (o.sha256 ?? (o.sha256Url ? await fetchDigest(o.sha256Url, o, log, ac.signal) : undefined))?.toLowerCase();
+
+    /**
+     * Steps 6 and 7 for every source: HTTP for whatever is still missing, then the SHA-256 (checked against
+     * --sha256), then `<out>` appears (rename of `<out>.partial`; stdout: nothing to rename).
+     */
+    const finishImage = async (x: { store: BlockStore; pump: DiskPump; sink: OutputSink; filler?: HttpFiller; httpBytes: () => number; fallback?: { cause: FallbackCause; reason: string }; durable?: Bitmap; state?: StateFile; info?: HttpInfo; stPath?: string }): Promise<Report> => {
+      const { store, pump: disk, sink: out, filler } = x;
+      // ---- 6. HTTP for whatever is still missing
+      if (!store.complete) {
+        if (!filler) throw new OsdcastError('incomplete', 'multicast ended before the image was complete');
+        try {
+          // In file order, one range after another, when the store writes in order (a pipe): every block the
+          // pump waits for then comes before any block that could fill the ring ahead of it.
+          if (store.ordered) for (const r of filler.candidates()) await filler.fetch([r]);
+          else await filler.fetch(filler.candidates());
+        } catch (e) {
+          throw httpFailure(e);
+        }
+      }
+      await disk.drain();
+      if (!store.complete) throw new OsdcastError('incomplete', `${store.cfg.totalBlocks - store.disk.count} blocks still missing`);
+      report.httpBytes = x.httpBytes();
+      if (x.fallback) {
+        report.fallback = x.fallback.reason;
+        report.fallbackCause = x.fallback.cause;
+      }
+
+      // ---- 7. integrity, then the file appears
+      // Record every block as durable (so a mismatch can be inspected and a rerun does not refetch), and make sure
+      // no checkpoint can rewrite the state file after it is removed below.
+      await disk.close(true);
+      await out.finish();
+      const sha = await out.hash();
+      report.sha256 = sha;
+      report.bytes = store.cfg.contentSize;
+      if (expectedSha && sha !== expectedSha) {
+        report.integrity = 'mismatch';
+        // Keep the partial file for inspection, but let a rerun fetch everything again instead of failing forever.
+        x.durable?.clearAll();
+        x.state?.write(now());
+        const kept = toStdout ? 'the image went to stdout' : x.state ? `${out.partial} and ${x.stPath} are kept, nothing was renamed` : `nothing was renamed`;
+        throw new OsdcastError('integrity', `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${kept}`);
+      }
+      // An HTTP validator vouches only for bytes that all came over HTTP in this run (multicast carries none).
+      const pinned = !!(x.info?.validator.etag || x.info?.validator.lastModified) && !report.multicastBytes && !report.resumedBytes;
+      report.integrity = expectedSha || pinned ? 'verified' : 'unverified';
+      out.commit();
+      x.state?.remove();
+      return finishReport({ ...report, status: 'ok', exitCode: Exit.OK });
+    };
+
+    if (o.udpcast) {
+      // ---- udpcast: the store is made when the sender announces its block size, and grows slice by slice.
+      const iface = o.iface!;
+      const rdvAddress = o.rdvAddress ?? subnetBroadcast(iface);
+      if (!rdvAddress) throw new OsdcastError('usage', `--interface ${iface} is not an IPv4 address of this machine`);
+      const cacheBytes = o.cacheBytes ?? DEFAULTS.cacheBytes;
+      let store: BlockStore | undefined;
+      /** The end slice (or the HTTP server) told the size. */
+      let sizeKnown = false;
+      const open = (blockSize: number) => {
+        const st = BlockStore.growable({ blockSize, ringSlots: Math.max(2, Math.floor(cacheBytes / blockSize)), ordered: toStdout });
+        sink ??= toStdout ? new StdoutSink(process.stdout) : FileSink.open(o.out, 0);
+        pump = new DiskPump(st, sink, new Bitmap(0), undefined, now, (e) => abort(e), PUMP_OPTIONS);
+        store = st;
+        startProgress(() => store, () => !sizeKnown);
+        return { store: st, pump };
+      };
+      let fallback: { cause: FallbackCause; reason: string } | undefined;
+      const res = await runUdpcast({
+        iface,
+        portbase: o.portbase ?? DEFAULTS.udpcastPortbase,
+        rdvAddress,
+        openStore: open,
+        log,
+        now,
+        signal: ac.signal,
+        mcastTimeoutMs: o.mcastTimeoutMs === 0 ? Number.POSITIVE_INFINITY : (o.mcastTimeoutMs ?? DEFAULTS.mcastTimeoutMs),
+        inactivityMs: o.inactivityMs,
+        canFallBack: !!http,
+        stats: (st) => {
+          report.multicastBytes = st.bytes;
+          // udpcast's kinds in the report's fields: DATA that does not fit its slice is outOfRange; the other
+          // decode errors and other receivers' messages are malformed (droppedPackets stays their sum)
+          const truncated = st.drops.malformed.truncated ?? 0;
+          report.drops = { ...noDrops(), wrongSource: st.drops.wrongSource, truncated, outOfRange: st.drops.badBlock, malformed: st.dropped - st.drops.wrongSource - truncated - st.drops.badBlock };
+          report.droppedPackets = st.dropped;
+        },
+      });
+      aborted();
+      sizeKnown = true;
+      let filler: HttpFiller | undefined;
+      let info: HttpInfo | undefined;
+      if (res.kind === 'fallback') {
+        fallback = { cause: res.cause, reason: res.reason };
+        log.warn(`falling back to HTTP: ${fallback.reason}`);
+        try {
+          info = await http!.probe();
+        } catch (e) {
+          throw httpFailure(e);
+        }
+        const size = info.size;
+        const known = store?.cfg.contentSize ?? 0;
+        // The blocks udpcast brought are kept when the HTTP content can extend them: not shorter, and the last block
+        // received was a whole one (or the sizes agree).
+        const fits = store && size >= known && (known % store.cfg.blockSize === 0 || size === known);
+        if (store && !fits) {
+          if (toStdout) throw new OsdcastError('incomplete', `the HTTP content is ${size} bytes but ${known} bytes already went to stdout from the udpcast sender: not mixing them`);
+          log.warn(`the HTTP content is ${size} bytes, not an extension of the ${known} bytes from the udpcast sender: fetching all of it`);
+          await pump!.drain().catch(() => undefined);
+          await pump!.close();
+          store = undefined;
+        }
+        if (!store) open(HTTP_BLOCK_BYTES);
+        store!.grow(Math.ceil(size / store!.cfg.blockSize), size);
+        filler = new HttpFiller(http!, store!, pump!, log, info.validator);
+      }
+      if (!store || !pump || !sink) throw new OsdcastError('internal', 'udpcast session ended without a store');
+      const f = filler;
+      return await finishImage({ store, pump, sink, filler: f, httpBytes: () => f?.bytes ?? 0, fallback, info });
+    }
 
     // ---- 1. multicast session (unless --http-only)
     let fallback: { cause: FallbackCause; reason: string } | undefined = o.httpOnly ? { cause: 'http-only', reason: 'HTTP only (--http-only)' } : undefined;
@@ -290,17 +444,8 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
       hybridAc.abort();
       hybridHttp?.close();
     };
-    if (deps.onProgress) {
-      const cb = deps.onProgress;
-      progressTick = () => {
-        const bytes = Math.min(size, store.disk.count * blockSize);
-        const httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
-        // Multicast's share, to block precision: what reached the disk in this run and did not come by HTTP.
-        const multicastBytes = Math.max(0, bytes - (report.resumedBytes ?? 0) - httpBytes);
-        cb({ blocks: store.disk.count, totalBlocks, bytes, contentSize: size, seconds: (now() - t0) / 1000, multicastBytes, httpBytes });
-      };
-      progressTimer = setInterval(progressTick, PROGRESS_INTERVAL_MS);
-    }
+    httpShare = () => (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
+    startProgress(() => store);
 
     // ---- 5. multicast (with hybrid hole filling)
     if (session && !store.complete) {
@@ -362,45 +507,7 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     await closeSocket(uni);
     uni = undefined;
     aborted();
-
-    // ---- 6. HTTP for whatever is still missing
-    if (!store.complete) {
-      if (!filler) throw new OsdcastError('incomplete', 'multicast ended before the image was complete');
-      try {
-        await filler.fetch(filler.candidates());
-      } catch (e) {
-        throw httpFailure(e);
-      }
-    }
-    await pump.drain();
-    if (!store.complete) throw new OsdcastError('incomplete', `${totalBlocks - store.disk.count} blocks still missing`);
-    report.httpBytes = (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0);
-    if (fallback) {
-      report.fallback = fallback.reason;
-      report.fallbackCause = fallback.cause;
-    }
-
-    // ---- 7. integrity, then the file appears
-    // Record every block as durable (so a mismatch can be inspected and a rerun does not refetch), and make sure
-    // no checkpoint can rewrite the state file after it is removed below.
-    await pump.close(true);
-    await sink.finish();
-    const sha = await sink.hash();
-    report.sha256 = sha;
-    report.bytes = size;
-    if (expectedSha && sha !== expectedSha) {
-      report.integrity = 'mismatch';
-      // Keep the partial file for inspection, but let a rerun fetch everything again instead of failing forever.
-      durable.clearAll();
-      state.write(now());
-      throw new OsdcastError('integrity', `SHA-256 mismatch: expected ${expectedSha}, received ${sha}; ${sink.partial} and ${stPath} are kept, nothing was renamed`);
-    }
-    // An HTTP validator vouches only for bytes that all came over HTTP in this run (multicast carries none).
-    const pinned = !!(info?.validator.etag || info?.validator.lastModified) && !report.multicastBytes && !report.resumedBytes;
-    report.integrity = expectedSha || pinned ? 'verified' : 'unverified';
-    sink.commit();
-    state.remove();
-    return finishReport({ ...report, status: 'ok', exitCode: Exit.OK });
+    return await finishImage({ store, pump, sink, filler, httpBytes: () => (hybrid?.bytes ?? 0) + (filler?.bytes ?? 0), fallback, durable, state, info, stPath });
   } catch (e) {
     const err = e instanceof OsdcastError ? e : ac.signal.aborted && ac.signal.reason instanceof OsdcastError ? ac.signal.reason : httpFailure(e);
     // At exit the state file records what is safely on disk, so a rerun resumes from there.
@@ -417,7 +524,8 @@ export async function receive(o: ReceiveOptions, deps: ReceiveDeps): Promise<Rep
     http?.close();
     sink?.close();
     await closeSocket(uni);
-    if (failed && lock && o.discardOnFailure) discardLeftovers(o.out, log);
+    // udpcast has no resume: a failed receive leaves no `<out>.partial` either.
+    if (failed && lock && (o.discardOnFailure || o.udpcast)) discardLeftovers(o.out, log);
     lock?.release();
   }
 

@@ -54,20 +54,28 @@ export function openConnected(iface: string, to: { address: string; port: number
   );
 }
 
+/** What to log about the receive buffer the kernel granted: a warning when it is under half of what was asked. */
+export function recvBufferNote(granted: number): { warn: boolean; text: string } {
+  const mib = (n: number) => (n / MiB).toFixed(1);
+  if (granted && granted < RECV_BUFFER_BYTES / 2) return { warn: true, text: `socket receive buffer is only ${mib(granted)} MiB (asked for ${mib(RECV_BUFFER_BYTES)} MiB; raise net.core.rmem_max): bursts may be lost` };
+  return { warn: false, text: `socket receive buffer ${mib(granted)} MiB` };
+}
+
 export interface MulticastSocket {
   socket: dgram.Socket;
   /** recvBufferSize granted by the kernel (capped by net.core.rmem_max). */
   granted: number;
 }
 
-export function openMulticast(group: string, port: number, iface: string, onMessage: Handler): Promise<MulticastSocket> {
+/** A udp4 socket bound to 0.0.0.0:`port` with the 32 MiB receive buffer; `granted` is what the kernel gave. */
+function openBound(port: number, reuseAddr: boolean, onMessage: Handler, setup: (s: dgram.Socket) => void): Promise<MulticastSocket> {
   return new Promise((resolve, reject) => {
-    const s = dgram.createSocket({ type: 'udp4', reuseAddr: true, recvBufferSize: RECV_BUFFER_BYTES });
+    const s = dgram.createSocket({ type: 'udp4', reuseAddr, recvBufferSize: RECV_BUFFER_BYTES });
     s.once('error', reject);
     s.on('message', onMessage);
     s.bind(port, '0.0.0.0', () => {
       try {
-        s.addMembership(group, iface);
+        setup(s);
       } catch (e) {
         s.close();
         reject(e);
@@ -84,6 +92,54 @@ export function openMulticast(group: string, port: number, iface: string, onMess
       resolve({ socket: s, granted });
     });
   });
+}
+
+export function openMulticast(group: string, port: number, iface: string, onMessage: Handler): Promise<MulticastSocket> {
+  return openBound(port, true, onMessage, (s) => s.addMembership(group, iface));
+}
+
+/**
+ * udpcast's one socket (shared/notes/udpcast-protocol.md §1): bound to 0.0.0.0:`port` (P), it sends everything (the
+ * sender answers only port P) and receives the broadcast or multicast HELLO, the unicast CONNECT_REPLY, and the
+ * data, multicast or (one receiver: point-to-point) unicast. Broadcast sends allowed; multicast sends and joins on
+ * `iface`. Not shared (no SO_REUSEADDR): a udp-receiver on the same port is an error, not a silent split of the
+ * unicast traffic. `join` adds a group (the rendez-vous group, the data group) on `iface`.
+ */
+export async function openUdpcast(port: number, iface: string, onMessage: Handler): Promise<MulticastSocket & { join(group: string): void }> {
+  const m = await openBound(port, false, onMessage, (s) => {
+    s.setBroadcast(true);
+    s.setMulticastInterface(iface);
+    s.setMulticastLoopback(false);
+  });
+  const joined = new Set<string>();
+  return {
+    ...m,
+    join(group: string) {
+      if (joined.has(group)) return;
+      m.socket.addMembership(group, iface);
+      joined.add(group);
+    },
+  };
+}
+
+const ipInt = (a: string) => a.split('.').reduce((n, p) => ((n << 8) | Number(p)) >>> 0, 0);
+const intIp = (n: number) => [24, 16, 8, 0].map((s) => (n >>> s) & 255).join('.');
+
+/** The subnet broadcast address of the local IPv4 address `address` (from its netmask); undefined when not local. */
+export function subnetBroadcast(address: string): string | undefined {
+  for (const list of Object.values(os.networkInterfaces())) {
+    for (const a of list ?? []) {
+      if (a.family !== 'IPv4' || a.address !== address) continue;
+      const mask = ipInt(a.netmask);
+      return intIp(((ipInt(a.address) & mask) | ~mask) >>> 0);
+    }
+  }
+  return undefined;
+}
+
+/** Whether a dotted IPv4 address is multicast (224.0.0.0/4). */
+export function isMulticast(address: string): boolean {
+  return (ipInt(address) >>> 28) === 14;
 }
 
 /** The local address the kernel would use to reach `server` (no packet is sent by a UDP connect). */

@@ -40,6 +40,12 @@ export interface NginxOptions {
   tls?: boolean;
   /** Answer WebDAV PROPFIND (Depth 0 and 1; "infinity" is refused with 403, as IIS does by default). */
   dav?: boolean;
+  /**
+   * Run inside this network namespace (a lab host's: `ip netns exec`), listening on `address` port 8080 instead of
+   * 127.0.0.1 and an ephemeral port (the namespace is the test's own; its ports are all free). Ready once nginx wrote
+   * its pid file (after it opened its sockets).
+   */
+  netns?: { ns: string; address: string };
 }
 
 const CANDIDATES = ['/usr/sbin/nginx', '/usr/local/sbin/nginx', '/usr/local/nginx/sbin/nginx', '/usr/bin/nginx'];
@@ -118,7 +124,7 @@ function freePort(): Promise<number> {
   });
 }
 
-function config(dir: string, root: string, port: number, tls: { port: number; cert: string; key: string } | undefined, davModule?: string): string {
+function config(dir: string, root: string, port: number, tls: { port: number; cert: string; key: string } | undefined, davModule?: string, address = '127.0.0.1'): string {
   const q = (s: string) => JSON.stringify(s); // nginx accepts double-quoted strings with \" escapes
   // As root the workers would switch to "nobody" (and Debian has no group "nobody"); these are throw-away test
   // servers on loopback serving a temp dir, so they keep the caller's user.
@@ -142,8 +148,8 @@ http {
   sendfile on;
   keepalive_timeout 10s;
   server {
-    listen 127.0.0.1:${port};
-${tls ? `    listen 127.0.0.1:${tls.port} ssl;\n    ssl_certificate ${q(tls.cert)};\n    ssl_certificate_key ${q(tls.key)};\n` : ''}    server_name localhost 127.0.0.1;
+    listen ${address}:${port};
+${tls ? `    listen ${address}:${tls.port} ssl;\n    ssl_certificate ${q(tls.cert)};\n    ssl_certificate_key ${q(tls.key)};\n` : ''}    server_name localhost 127.0.0.1;
     root ${q(root)};
     location / {${davModule ? ' dav_ext_methods PROPFIND OPTIONS; ' : ' '}}
     location /private/ {
@@ -154,6 +160,20 @@ ${tls ? `    listen 127.0.0.1:${tls.port} ssl;\n    ssl_certificate ${q(tls.cert
   }
 }
 `;
+}
+
+/** nginx writes its pid file after it opened its listening sockets. */
+function waitPidFile(file: string, child: ChildProcess, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const look = () => {
+      if (child.exitCode !== null || child.signalCode !== null) return reject(new Error(`nginx exited (${child.exitCode ?? child.signalCode})`));
+      if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').trim()) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`nginx wrote no pid file within ${ms} ms`));
+      setTimeout(look, 20);
+    };
+    look();
+  });
 }
 
 function waitListening(port: number, child: ChildProcess, ms: number): Promise<void> {
@@ -213,19 +233,24 @@ export async function startNginx(o: NginxOptions): Promise<NginxServer> {
   const root = path.resolve(o.root);
   let lastErr: unknown;
   for (let tries = 0; tries < 5; tries++) {
-    const port = await freePort();
-    const httpsPort = pki ? await freePort() : undefined;
+    const port = o.netns ? 8080 : await freePort();
+    const httpsPort = pki ? (o.netns ? 8443 : await freePort()) : undefined;
     const conf = path.join(dir, 'nginx.conf');
-    fs.writeFileSync(conf, config(dir, root, port, pki && httpsPort ? { port: httpsPort, cert: pki.cert, key: pki.key } : undefined, davModule));
+    fs.writeFileSync(conf, config(dir, root, port, pki && httpsPort ? { port: httpsPort, cert: pki.cert, key: pki.key } : undefined, davModule, o.netns?.address));
     // -e: the error log before the config is read (else nginx opens /var/log/nginx/error.log); -p: prefix
-    const child = spawn(bin, ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const argv = ['-p', dir, '-e', path.join(dir, 'error.log'), '-c', conf];
+    // `ip netns exec` execs nginx: the child's PID is nginx's master.
+    const child = o.netns ? spawn('ip', ['netns', 'exec', o.netns.ns, bin, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] }) : spawn(bin, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
     if (child.pid !== undefined) running.add(child.pid);
     child.once('exit', () => child.pid !== undefined && running.delete(child.pid));
     let stderr = '';
     child.stderr!.on('data', (d) => (stderr += d));
     try {
-      await waitListening(port, child, 5000);
-      if (httpsPort) await waitListening(httpsPort, child, 5000);
+      if (o.netns) await waitPidFile(path.join(dir, 'nginx.pid'), child, 5000);
+      else {
+        await waitListening(port, child, 5000);
+        if (httpsPort) await waitListening(httpsPort, child, 5000);
+      }
     } catch (e) {
       await stopPid(child);
       const log = safeRead(path.join(dir, 'error.log'));

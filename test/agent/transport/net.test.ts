@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RECV_BUFFER_BYTES, closeSocket, isLocalAddress, macFor, openConnected, openMulticast, openUnicast, routeTo } from '../../../agent/transport/net';
+import { RECV_BUFFER_BYTES, closeSocket, isLocalAddress, isMulticast, macFor, openConnected, openMulticast, openUdpcast, openUnicast, routeTo, subnetBroadcast } from '../../../agent/transport/net';
 
 // Every socket here is bound to, and every datagram sent to, 127.0.0.1 (the multicast socket only joins a group
 // on the loopback interface; nothing is sent to the group).
@@ -114,7 +114,31 @@ describe('UDP sockets', () => {
   });
 });
 
+describe('udpcast socket', () => {
+  it('bound to 0.0.0.0:P with the big buffer, sends from P (the sender answers only port P), not shared: a second one on P fails', async () => {
+    const got: { port: number }[] = [];
+    const peer = await plain();
+    peer.on('message', (_m, r) => got.push({ port: r.port }));
+    const u = await openUdpcast(0, LO, () => undefined);
+    keep(u.socket);
+    const p = u.socket.address().port;
+    expect(u.socket.address().address).toBe('0.0.0.0');
+    expect(u.granted).toBeGreaterThan(0);
+    u.socket.send(Buffer.from('x'), peer.address().port, LO);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(got).toEqual([{ port: p }]);
+    await expect(openUdpcast(p, LO, () => undefined)).rejects.toThrow(/EADDRINUSE/);
+  });
+});
+
 describe('addresses', () => {
+  it('subnetBroadcast from the netmask (loopback /8), undefined for a foreign address; isMulticast is 224.0.0.0/4', () => {
+    expect(subnetBroadcast(LO)).toBe('127.255.255.255');
+    expect(subnetBroadcast('192.0.2.77')).toBeUndefined();
+    expect(['224.0.0.1', '234.77.0.1', '239.255.255.255'].map(isMulticast)).toEqual([true, true, true]);
+    expect(['223.255.255.255', '240.0.0.1', '10.77.0.255'].map(isMulticast)).toEqual([false, false, false]);
+  });
+
   it('routeTo: the local address towards a server (a UDP connect, no packet)', async () => {
     expect(await routeTo(LO, 9)).toBe(LO);
     expect(await routeTo('127.0.0.5', 9)).toBe(LO);
