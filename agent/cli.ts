@@ -83,7 +83,7 @@ Examples:
 
 udpcast (FOG, Clonezilla): from a stock udp-sender (only Debian's udpcast 20120424 is verified):
   osdcast receive --udpcast --interface 10.1.2.50 --out /data/image.img --sha256 <hex> --json
-  osdcast receive --udpcast --interface 10.1.2.50 --portbase 9002 --rdv-address 10.1.2.3 --out - | gunzip -c | partclone.restore …
+  osdcast receive --udpcast --interface 10.1.2.50 --portbase 9002 --rdv-address 10.1.2.3 --out - | gunzip -c | <restore command>
   --interface is required; --server, --namespace, --content and the initiation flags are usage errors. udpcast
   announces no size: the file grows slice by slice; there is no resume (a new sender starts at slice 0). --out -
   writes the image in order to stdout (out-of-order data waits in the --cache ring) and the --json report then goes

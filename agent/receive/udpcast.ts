@@ -40,7 +40,7 @@ function failureText(kind: UdpcastFailure | UdpcastRefusal, c: UdpcastContext, s
     case 'no-sender':
       return `no udpcast sender answered at ${rdv} within ${c.mcastTimeoutMs / 1000} s (is udp-sender running with --portbase ${c.portbase} on this subnet? A sender whose transfer is already running answers no late joiner and sends no HELLO then)`;
     case 'late-join':
-      return `${sender} is there but never answered our CONNECT_REQ within ${c.mcastTimeoutMs / 1000} s: its transfer was already running (udp-sender serves no late joiner; start osdcast before the sender starts, or run the sender with --daemon-mode for a next session)`;
+      return `${sender} is there but never answered our CONNECT_REQ within ${c.mcastTimeoutMs / 1000} s: its transfer was already running (udp-sender serves no late joiner; start osdcast before the sender's start rule fires, or wait for its next session)`;
     case 'inactivity':
       return `no packet from ${sender} for ${(c.inactivityMs ?? 30_000) / 1000} s (the sender stopped, or dropped this receiver)`;
     case 'dropped':
