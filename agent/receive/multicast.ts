@@ -14,6 +14,7 @@ import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
 import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast, recvBufferNote } from '../transport/net';
+import { Outcome } from '../util/outcome';
 
 /** At the end of a session: how long to keep sending (the LEAVE waits its random delay, at most MaxLeaveDelay), and how often to look. */
 const LEAVE_GRACE_MS = 1000;
@@ -84,23 +85,12 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   };
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
-  let done = false;
   const dropRate = c.dropRate ?? 0;
   const dropRng = c.dropRng ?? c.rng;
   let injectedDrops = 0;
 
-  let settle!: (o: McOutcome) => void;
-  let fail!: (e: unknown) => void;
-  const outcome = new Promise<McOutcome>((res, rej) => {
-    settle = res;
-    fail = rej;
-  });
-  const finish = (o: McOutcome | Error) => {
-    if (done) return;
-    done = true;
-    if (o instanceof Error) fail(o);
-    else settle(o);
-  };
+  const out = new Outcome<McOutcome>();
+  const finish = (o: McOutcome | Error) => out.finish(o);
   const carryOut = (d: PolicyDecision) => finish(d.action === 'fail' ? new OsdcastError(d.kind, d.message) : { kind: 'fallback', cause: d.cause, reason: d.message });
 
   /** What the agent shows of an event; the policy decides what it means. */
@@ -125,7 +115,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
    * rounds only change in handleTimeout, and datagrams and writes that matter to the policy come as events).
    */
   const service = (withStats: boolean) => {
-    if (done) return;
+    if (out.done) return;
     let tx;
     while ((tx = rx.pollTransmit())) send(tx);
     pump.kick();
@@ -164,7 +154,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     service(true);
   };
   const onMulticast: Handler = (msg, from) => {
-    if (done) return;
+    if (out.done) return;
     if ((dropRate > 0 && dropRng() < dropRate) || c.dropFilter?.(msg)) {
       injectedDrops++;
       return;
@@ -173,7 +163,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     service(false);
   };
   const onUnicast: Handler = (msg, from) => {
-    if (done) return;
+    if (out.done) return;
     rx.handleDatagram(msg, from, now());
     service(false);
   };
@@ -197,7 +187,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   // copy here: on a fast disk a write completes every packet or two, and the policy's time-based rules run on its
   // own timer (a copy per write doubled the agent's young heap and raised its peak RSS by ~25 MiB).
   const stopListening = pump.onWritten(() => {
-    if (done) return;
+    if (out.done) return;
     rx.handleWritten(now());
     service(false);
   });
@@ -211,7 +201,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     } catch (e) {
       policy.handleGroupJoinFailed(now(), `cannot join ${session.multicast.address}:${session.multicast.port} on ${c.iface}: ${(e as Error).message}`);
       carryOut(policy.pollDecision()!);
-      return await outcome;
+      return await out.promise;
     }
     const note = recvBufferNote(mc.granted);
     if (note.warn) log.warn({ granted: mc.granted }, note.text);
@@ -219,9 +209,9 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     await connect(session.server);
     policy.handleGroupJoined(now(), rx.stats());
     service(true);
-    return await outcome;
+    return await out.promise;
   } finally {
-    done = true;
+    out.done = true;
     if (timer) clearTimeout(timer);
     stopListening();
     c.signal.removeEventListener('abort', onAbort);

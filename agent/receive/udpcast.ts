@@ -13,6 +13,7 @@ import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
 import { MulticastSocket, closeSocket, isMulticast, openUdpcast, recvBufferNote, subnetBroadcast } from '../transport/net';
 import type { McOutcome } from './multicast';
+import { Outcome } from '../util/outcome';
 
 export interface UdpcastContext {
   iface: string;
@@ -79,22 +80,11 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
   let sock: (MulticastSocket & { join(group: string): void }) | undefined;
   let timer: NodeJS.Timeout | undefined;
   let timerAt = Infinity;
-  let done = false;
   /** The end the receiver reached (complete, failed, refused); the session returns once it is also `closed`. */
   let end: McOutcome | Error | undefined;
 
-  let settle!: (o: McOutcome) => void;
-  let fail!: (e: unknown) => void;
-  const outcome = new Promise<McOutcome>((res, rej) => {
-    settle = res;
-    fail = rej;
-  });
-  const finish = (o: McOutcome | Error) => {
-    if (done) return;
-    done = true;
-    if (o instanceof Error) fail(o);
-    else settle(o);
-  };
+  const out = new Outcome<McOutcome>();
+  const finish = (o: McOutcome | Error) => out.finish(o);
   const giveUp = (kind: UdpcastFailure | UdpcastRefusal, cause: FallbackCause) => {
     const reason = failureText(kind, c, rx.stats());
     end ??= c.canFallBack ? { kind: 'fallback', cause, reason } : new OsdcastError(failureWithoutFallback(cause), reason);
@@ -106,7 +96,7 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
         const made = c.openStore(blockSize);
         pump = made.pump;
         stopListening = made.pump.onWritten(() => {
-          if (done) return;
+          if (out.done) return;
           rx.handleWritten(now());
           service();
         });
@@ -178,13 +168,13 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
 
   /** After every input: send, write, handle events, re-arm the one timer. */
   const service = () => {
-    if (done) return;
+    if (out.done) return;
     let tx;
     while ((tx = rx.pollTransmit())) send(tx);
     pump?.kick();
     let ev;
-    while (!done && (ev = rx.pollEvent())) onEvent(ev);
-    if (done) return;
+    while (!out.done && (ev = rx.pollEvent())) onEvent(ev);
+    if (out.done) return;
     // A cancel inside onEvent queued a DISCONNECT.
     while ((tx = rx.pollTransmit())) send(tx);
     const next = rx.pollTimeout() ?? Infinity;
@@ -201,7 +191,7 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     service();
   };
   const onAbort = () => {
-    if (done) return;
+    if (out.done) return;
     end ??= c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError('interrupted', 'interrupted');
     rx.cancel(now()); // DISCONNECT, then closed
     service();
@@ -211,7 +201,7 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
   try {
     try {
       sock = await openUdpcast(c.portbase, c.iface, (msg, from) => {
-        if (done) return;
+        if (out.done) return;
         rx.handleDatagram(msg, from, now());
         service();
       });
@@ -236,9 +226,9 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     log.info(`looking for a udp-sender at ${c.rdvAddress}:${c.portbase + 1} from ${c.iface}:${c.portbase}`);
     if (c.signal.aborted) onAbort();
     service();
-    return await outcome;
+    return await out.promise;
   } finally {
-    done = true;
+    out.done = true;
     if (timer) clearTimeout(timer);
     stopListening();
     c.signal.removeEventListener('abort', onAbort);

@@ -3,35 +3,14 @@
  * and the wiring around receive: --ts-var, CMTrace logs in a task sequence (parsed back), server discovery.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { newSecurity } from '../coordinator/security';
 import { startCoordinator } from '../coordinator/udp';
-import { randomImage, runAgent, sha256, tempDir } from './harness';
+import { randomImage, runAgent, runCli as run, sha256, tempDir } from './harness';
 
 const CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
 
-/** The CLI in a clean environment (no OSDCAST_SERVER, no task sequence) plus `env`. */
-function run(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
-  const e: NodeJS.ProcessEnv = { ...process.env, ...env };
-  for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath']) if (!(k in env)) delete e[k];
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: e });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`osdcast ${args.join(' ')} did not exit in ${timeoutMs} ms`));
-    }, timeoutMs);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr, pid: p.pid ?? -1 });
-    });
-  });
-}
 
 const image = randomImage(3 * 1024 * 1024 + 123, 11);
 let coord: Awaited<ReturnType<typeof startCoordinator>>;

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -48,4 +49,27 @@ export function runAgent(o: Partial<ReceiveOptions> & Pick<ReceiveOptions, 'serv
   // OSDCAST_TEST_LOG=debug shows the agents' logs on stderr when a test needs explaining.
   const log = process.env.OSDCAST_TEST_LOG ? createLogger({ level: process.env.OSDCAST_TEST_LOG }) : silentLogger();
   return receive({ iface: '127.0.0.1', cacheBytes: 16 * MiB, ...o }, { log, ...deps });
+}
+
+const BUILT_CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
+
+/** The CLI in a clean environment (no OSDCAST_SERVER, no task sequence) plus `env`. */
+export function runCli(args: string[], timeoutMs = 60_000, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string; pid: number }> {
+  const e: NodeJS.ProcessEnv = { ...process.env, ...env };
+  for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath']) if (!(k in env)) delete e[k];
+  return new Promise((resolve, reject) => {
+    const p = spawn(process.execPath, [BUILT_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: e });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    const t = setTimeout(() => {
+      p.kill('SIGKILL');
+      reject(new Error(`osdcast ${args.join(' ')} did not exit in ${timeoutMs} ms`));
+    }, timeoutMs);
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, stdout, stderr, pid: p.pid ?? -1 });
+    });
+  });
 }

@@ -4,31 +4,12 @@
  * goes with --out -. The receive itself is in test/lab/udpcast.test.ts (against a real udp-sender).
  */
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { runCli as run } from './harness';
 
 const CLI = path.resolve(__dirname, '../../dist/osdcast.cjs');
 
-function run(args: string[], timeoutMs = 30_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const k of ['OSDCAST_SERVER', '_SMSTSLogPath']) delete env[k];
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    const t = setTimeout(() => {
-      p.kill('SIGKILL');
-      reject(new Error(`osdcast ${args.join(' ')} did not exit in ${timeoutMs} ms`));
-    }, timeoutMs);
-    p.on('exit', (code) => {
-      clearTimeout(t);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
 
 const U = ['receive', '--udpcast', '--interface', '127.0.0.1', '--out', '/tmp/osdcast-udpcast-cli-never-written'];
 const W = ['receive', '--server', 'h', '--namespace', 'n', '--content', 'c', '--out', 'o'];

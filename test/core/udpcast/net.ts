@@ -8,23 +8,13 @@ import { BlockStore } from '../../../core/block-store';
 import { Transmit } from '../../../core/mt-client';
 import { UdpcastEvent, UdpcastParams, UdpcastReceiver } from '../../../core/udpcast/receiver';
 import { FakeSender, SenderOptions } from './sender-model';
+import { mulberry32 } from '../../coordinator/sim';
 
 export const SENDER_IP = '10.77.0.1';
 export const BCAST = '10.77.0.255';
 export const GROUP = '234.77.0.1';
 export const P = 9000;
 
-/** mulberry32: a small seeded generator for reproducible loss. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export class Node {
   readonly events: UdpcastEvent[] = [];
@@ -87,7 +77,7 @@ export class Net {
   delivered = 0;
 
   constructor(opts: Partial<SenderOptions> & { data: Buffer }, seed = 1) {
-    this.rng = seeded(seed);
+    this.rng = mulberry32(seed);
     this.sender = new FakeSender({ address: SENDER_IP, portbase: P, rdvAddress: BCAST, dataAddress: GROUP, blockSize: 1456, ...opts }, this.now);
   }
 
@@ -168,7 +158,7 @@ export class Net {
 
 /** Deterministic image bytes. */
 export function image(bytes: number, seed = 7): Buffer {
-  const r = seeded(seed);
+  const r = mulberry32(seed);
   const b = Buffer.alloc(bytes);
   for (let i = 0; i < bytes; i++) b[i] = (r() * 256) | 0;
   return b;
