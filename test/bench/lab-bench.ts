@@ -35,7 +35,11 @@ import { CounterPoller, Lab, LabProcess, createLab, labUnavailable, parseProcNet
 import { PRELOAD, Usage } from './e2e';
 import { MiB, log } from './util';
 
-export type Tool = 'osdcast' | 'udpcast';
+/**
+ * osdcast: our coordinator → agents (MS-WDSMSI, MS-WDSMT); udpcast: udp-sender → udp-receiver; osdcast-udpcast:
+ * the same udp-sender → `osdcast receive --udpcast` (issue 12 point 6: the same C sender for both receivers).
+ */
+export type Tool = 'osdcast' | 'udpcast' | 'osdcast-udpcast';
 
 export interface LabCell {
   receivers: number;
@@ -66,6 +70,8 @@ export interface LabReceiver {
   socketDrops: number;
   nacks?: number;
   rdata?: number;
+  /** --udpcast: RETRANSMIT requests it sent (blocks missing at a REQACK) */
+  retransmits?: number;
   master?: boolean;
   /** complete → exit (final SHA-256 read-back and exit), s, and its CPU */
   hashS?: number;
@@ -111,15 +117,17 @@ export const SHAPED: Record<number, number> = { 1: 400, 3: 200, 8: 100 };
 
 /** The cells of a mode. */
 export function labCells(mode: 'full' | 'quick' | 'smoke'): LabCell[] {
-  if (mode === 'smoke') return [{ receivers: 1, lossPct: 0, blockSize: 1385, sizeMiB: 16, tools: ['osdcast', 'udpcast'] }];
+  if (mode === 'smoke') return [{ receivers: 1, lossPct: 0, blockSize: 1385, sizeMiB: 16, tools: ['osdcast', 'udpcast', 'osdcast-udpcast'] }];
   const ns = mode === 'quick' ? [1, 3] : [1, 3, 8];
   // --quick: 128 MiB, so that its 20 runs fit in 4 minutes on 2 shared cores (goodput excludes start-up either way).
   const sizeMiB = mode === 'quick' ? 128 : 256;
   const cells: LabCell[] = [];
   // Shaped cells first (they carry the targets), so that a spent budget cuts the unshaped and 8192-byte ones.
+  // N ≤ 3 also runs osdcast --udpcast from the same udp-sender (issue 12's bench; N = 8 would not fit the budget).
   for (const shaped of [true, false])
     for (const n of ns)
-      for (const lossPct of [0, 1]) cells.push({ receivers: n, lossPct, shapedMbit: shaped ? SHAPED[n] : undefined, blockSize: 1385, sizeMiB, tools: ['osdcast', 'udpcast'] });
+      for (const lossPct of [0, 1])
+        cells.push({ receivers: n, lossPct, shapedMbit: shaped ? SHAPED[n] : undefined, blockSize: 1385, sizeMiB, tools: n <= 3 ? ['osdcast', 'udpcast', 'osdcast-udpcast'] : ['osdcast', 'udpcast'] });
   for (const n of ns) for (const lossPct of [0, 1]) cells.push({ receivers: n, lossPct, shapedMbit: SHAPED[n], blockSize: 8192, sizeMiB, tools: ['osdcast'] });
   return cells;
 }
@@ -266,6 +274,8 @@ export interface AgentLog {
   joinedMs?: number;
   completeMs?: number;
   mt?: { received?: number; odata?: number; rdata?: number; acksSent?: number; nacksSent?: number };
+  /** `--udpcast`: the receiver's "udpcast statistics" line */
+  udpcast?: { dataPackets?: number; duplicates?: number; retransmits?: number; reqacks?: number };
 }
 /** The agent's --log-file: when it joined, when every block was on disk, its MS-WDSMT counters. */
 export function parseLog(file: string): AgentLog {
@@ -287,8 +297,10 @@ export function parseLog(file: string): AgentLog {
     const msg = String(j.msg ?? '');
     const t = Date.parse(String(j.time));
     if (msg.startsWith('joined session')) r.joinedMs = t;
-    if (msg.startsWith('every block is on disk')) r.completeMs = t;
+    // "complete": MS-WDSMT's "every block is on disk", or --udpcast's "end of transfer: … all on disk" (before its linger)
+    if (msg.startsWith('every block is on disk') || msg.startsWith('end of transfer:')) r.completeMs = t;
     if (msg === 'multicast statistics') r.mt = j.mt as AgentLog['mt'];
+    if (msg === 'udpcast statistics') r.udpcast = j.udpcast as AgentLog['udpcast'];
   }
   return r;
 }
@@ -493,10 +505,18 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
     await new Promise((r) => setTimeout(r, 200));
     for (const h of hosts) {
       const out = path.join(dir, `${h}.bin`);
-      const tf = path.join(dir, `${h}.time`);
-      const proc = lab.start(h, ['/usr/bin/time', '-f', '%U %S %M %e', '-o', tf, 'udp-receiver', '--file', out, '--interface', 'eth0', '--nokbd']);
-      let real: number | undefined;
-      const s: Started = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => (real ??= childPid(proc.pid))), out, extra: tf };
+      let s: Started;
+      if (tool === 'udpcast') {
+        const tf = path.join(dir, `${h}.time`);
+        const proc = lab.start(h, ['/usr/bin/time', '-f', '%U %S %M %e', '-o', tf, 'udp-receiver', '--file', out, '--interface', 'eth0', '--nokbd']);
+        let real: number | undefined;
+        s = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => (real ??= childPid(proc.pid))), out, extra: tf };
+      } else {
+        // osdcast --udpcast with its defaults (portbase 9000, the rendez-vous on the subnet broadcast), as the agent above
+        const ru = path.join(dir, `${h}-ru.json`);
+        const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--udpcast', '--interface', lab.address(h), '--out', out, '--json', '--log-file', path.join(dir, `${h}.log`), '--sha256', image.sha256, '--timeout', '1200'], h);
+        s = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => proc.pid), out, extra: ru };
+      }
       rx.push(s);
       watch.push(onExitTime(s));
     }
@@ -577,12 +597,13 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
       rcvbufErrors: (snmp1[i]!.RcvbufErrors ?? 0) - (snmp0[i]!.RcvbufErrors ?? 0),
       socketDrops: s.sampler.socketDrops(),
     };
-    if (tool === 'osdcast') {
+    if (tool !== 'udpcast') {
       const lg = parseLog(path.join(dir, `${h}.log`));
       const u = readJson<Usage>(s.extra);
       r.completeMs = lg.completeMs;
       r.nacks = lg.mt?.nacksSent;
       r.rdata = lg.mt?.rdata;
+      r.retransmits = lg.udpcast?.retransmits;
       r.master = (lg.mt?.acksSent ?? 0) > 0;
       if (cell.blockSize > 1472 && lg.mt?.received) r.datagrams = lg.mt.received;
       r.totalCpuS = u ? (u.userUs + u.sysUs) / 1e6 : undefined;

@@ -4,7 +4,7 @@
  * repair, the 8192-byte cells, and the targets of issue 10 stated as met or not. The section sits between two
  * HTML comments so a lab-only run (--quick, --smoke) can replace it in an existing report.
  */
-import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, linkPayloadMBps } from './lab-bench';
+import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, Tool, linkPayloadMBps } from './lab-bench';
 import { MachineInfo, fmt } from './util';
 
 export const LAB_BEGIN = '<!-- lab-bench:begin -->';
@@ -29,7 +29,8 @@ const median = (xs: (number | undefined)[]): number | undefined => {
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 /** the largest finite value (NaN when there is none) */
 const maxOf = (xs: number[]) => xs.filter(Number.isFinite).reduce((a, b) => (Number.isNaN(a) || b > a ? b : a), NaN);
-const sameCell = (a: LabCell, b: LabCell) => a.receivers === b.receivers && a.lossPct === b.lossPct && a.shapedMbit === b.shapedMbit && a.blockSize === b.blockSize && a.sizeMiB === b.sizeMiB;
+const sameCell = (a: LabCell, b: LabCell) =>
+  a.receivers === b.receivers && a.lossPct === b.lossPct && a.shapedMbit === b.shapedMbit && a.blockSize === b.blockSize && a.sizeMiB === b.sizeMiB && a.tools.join() === b.tools.join();
 
 /** µs of CPU per datagram of one receiver (first data → complete for the agent; the whole process for udp-receiver). */
 export const usPerDgram = (r: LabReceiver) => (r.rxCpuS !== undefined && r.datagrams > 0 ? (r.rxCpuS * 1e6) / r.datagrams : undefined);
@@ -39,27 +40,37 @@ const perGiB = (cpuS: number | undefined, sizeMiB: number) => (cpuS === undefine
 interface CellView {
   cell: LabCell;
   runs: Record<string, LabRun[]>;
-  /** repetitions in which every receiver of both tools was correct */
+  /** repetitions in which every receiver of osdcast and of udpcast was correct */
   valid: number[];
+  /** the same for udpcast and osdcast --udpcast (cells that ran both) */
+  validUdpcast: number[];
+}
+
+/** Repetitions in which every receiver of each of `tools` was correct. */
+function validReps(v: Pick<CellView, 'runs'>, tools: Tool[]): number[] {
+  const reps = [...new Set(Object.values(v.runs).flat().map((r) => r.rep))].sort((a, b) => a - b);
+  return reps.filter((rep) => tools.every((t) => v.runs[t]?.find((r) => r.rep === rep)?.allCorrect));
 }
 
 function group(result: LabResult): CellView[] {
   const views: CellView[] = [];
   for (const r of result.runs) {
     let v = views.find((x) => sameCell(x.cell, r.cell));
-    if (!v) views.push((v = { cell: r.cell, runs: {}, valid: [] }));
+    if (!v) views.push((v = { cell: r.cell, runs: {}, valid: [], validUdpcast: [] }));
     (v.runs[r.tool] ??= []).push(r);
   }
   for (const v of views) {
-    const reps = new Set(Object.values(v.runs).flat().map((r) => r.rep));
-    for (const rep of reps) if (v.cell.tools.every((t) => v.runs[t]?.find((r) => r.rep === rep)?.allCorrect)) v.valid.push(rep);
+    v.valid = validReps(v, ['osdcast', 'udpcast']);
+    v.validUdpcast = validReps(v, ['udpcast', 'osdcast-udpcast']);
   }
   return views;
 }
 
 const linkName = (c: LabCell) => (c.shapedMbit ? `${c.shapedMbit} Mbit/s` : 'unshaped');
 const correctness = (runs: LabRun[] | undefined) => (runs ? `${sum(runs.map((r) => r.receivers.filter((x) => x.correct).length))}/${sum(runs.map((r) => r.receivers.length))}` : '–');
-const over = (v: CellView, tool: string, valid: boolean) => (v.runs[tool] ?? []).filter((r) => !valid || v.valid.includes(r.rep));
+const over = (v: CellView, tool: string, valid: boolean, reps = v.valid) => (v.runs[tool] ?? []).filter((r) => !valid || reps.includes(r.rep));
+/** cells with osdcast beside udpcast (the ratio cells of issue 10) */
+const isRatioCell = (v: CellView) => v.cell.tools.includes('osdcast') && v.cell.tools.includes('udpcast');
 const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
 const agentRx1 = (r: LabRun) => r.receivers[0];
 const coordCores = (r: LabRun) => (r.sender.cpuS !== undefined && r.transferS ? r.sender.cpuS / r.transferS : undefined);
@@ -76,7 +87,8 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
     return L.join('\n') + '\n';
   }
   const views = group(result);
-  const ratioCells = views.filter((v) => v.cell.tools.length === 2);
+  const ratioCells = views.filter(isRatioCell);
+  const fromUdpSender = views.filter((v) => v.cell.tools.includes('osdcast-udpcast'));
   const osdOnly = views.filter((v) => v.cell.tools.length === 1);
   const reps = Math.max(0, ...result.runs.map((r) => r.rep));
   p(`${m.date.slice(0, 16).replace('T', ' ')} UTC, commit ${m.gitCommit}, \`${command}\` (${result.mode}; ${reps} repetition${reps === 1 ? '' : 's'}, medians; images of ${[...new Set(result.runs.map((r) => r.cell.sizeMiB))].join(', ')} MiB; ${(result.seconds / 60).toFixed(1)} min). ` +
@@ -145,6 +157,30 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
         `${t === 'osdcast' ? fmt(median(rs.map((r) => sum(r.receivers.map((x) => x.nacks ?? 0)))), 0) : '–'} | ${t === 'osdcast' ? fmt(median(rs.map((r) => agentRx1(r)!.rdata)), 0) : '–'} | ${t === 'osdcast' ? fmt(median(rs.map((r) => r.sender.stats.rdata)), 0) : '–'} | ${c.shapedMbit ? sum(rs.map((r) => r.tbf?.dropped ?? 0)) : '–'} |`);
     }
   p();
+  if (fromUdpSender.length) {
+    p('### osdcast --udpcast beside udp-receiver, the same udp-sender (issue 12)');
+    p();
+    p('The same `udp-sender` command as above (a new process per run), received once by N `udp-receiver`s and once by N `osdcast receive --udpcast --interface <ip> --out <file> --sha256 <hash>` with their defaults (portbase 9000, rendez-vous on the subnet broadcast, 32 MiB socket buffer, 64 MiB `--cache`), one right after the other. ' +
+      'Goodput and start-up as above; "complete" for osdcast is its log line "end of transfer: … all on disk" (its 0.5 s linger, DISCONNECT and final SHA-256 come after). ' +
+      'CPU-s/GiB: osdcast sampled from first data to complete, udp-receiver its whole process (it hashes nothing). Ratio = osdcast / udp-receiver over the repetitions in which every receiver of both was correct. RETRANSMIT: the requests osdcast sent (sum over its receivers, median run).');
+    p();
+    p('| N | link | loss | osdcast --udpcast MB/s | udp-receiver MB/s | ratio | valid | start-up osdcast s | start-up udp-receiver s | osdcast CPU-s/GiB | udp-receiver CPU-s/GiB | CPU ratio | osdcast µs/dgram | udp-receiver µs/dgram | peak RSS osdcast MiB | RETRANSMIT sent | correct osdcast | correct udp-receiver |');
+    p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    for (const v of fromUdpSender) {
+      const c = v.cell;
+      const os = v.runs['osdcast-udpcast'] ?? [];
+      const us = v.runs.udpcast ?? [];
+      const valid = v.validUdpcast;
+      const cpuO = median(os.map((r) => median(r.receivers.map((x) => perGiB(x.rxCpuS, c.sizeMiB)))));
+      const cpuU = median(us.map((r) => median(r.receivers.map((x) => perGiB(x.rxCpuS, c.sizeMiB)))));
+      p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(median(os.map((r) => r.goodputMBps)))} | ${fmt(median(us.map((r) => r.goodputMBps)))} | ` +
+        `${fmt(ratio(median(over(v, 'osdcast-udpcast', true, valid).map((r) => r.goodputMBps)), median(over(v, 'udpcast', true, valid).map((r) => r.goodputMBps))), 2)} | ${valid.length}/${reps} | ` +
+        `${fmt(median(os.map((r) => r.startupS)), 2)} | ${fmt(median(us.map((r) => r.startupS)), 2)} | ${fmt(cpuO, 2)} | ${fmt(cpuU, 2)} | ${fmt(ratio(cpuO, cpuU), 2)} | ` +
+        `${fmt(median(os.map((r) => median(r.receivers.map(usPerDgram)))))} | ${fmt(median(us.map((r) => median(r.receivers.map(usPerDgram)))))} | ` +
+        `${fmt(maxOf(os.flatMap((r) => r.receivers.map((x) => (x.hwmKiB ?? NaN) / 1024))), 0)} | ${fmt(median(os.map((r) => sum(r.receivers.map((x) => x.retransmits ?? 0)))), 0)} | ${correctness(os)} | ${correctness(us)} |`);
+    }
+    p();
+  }
   if (osdOnly.length) {
     p('### osdcast alone at 8192-byte blocks');
     p();
@@ -175,7 +211,7 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
 function renderTargets(result: LabResult, views: CellView[]): string[] {
   const out: string[] = ['### Targets of issue 10 (CHECKSUM sessions)', ''];
   const met = (ok: boolean | undefined) => (ok === undefined ? '**not measured**' : ok ? '**met**' : '**not met**');
-  const ratioCells = views.filter((v) => v.cell.tools.length === 2);
+  const ratioCells = views.filter(isRatioCell);
   // 1. receiver CPU per datagram ≤ 1.25× the listener's, clean and at 1 %
   for (const loss of [0, 1]) {
     const rs = ratioCells.filter((v) => v.cell.lossPct === loss).flatMap((v) => (v.runs.osdcast ?? []).map((r) => ratio(usPerDgram(agentRx1(r)!), floorUs(r))));

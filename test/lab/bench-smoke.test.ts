@@ -1,8 +1,9 @@
 /**
  * CI keeps the lab bench from rotting: `node dist/bench.cjs --smoke --out <tmp>` runs its one cell (N = 1,
- * unshaped, no loss, 16 MiB) with both osdcast and udpcast in the namespace lab and writes section 7. Asserted: the
- * bench exits 0, the cell's table row exists, every receiver of both tools wrote the image byte-exact (the bench
- * hashes each output file) and both goodputs were measured. Its numbers are not judged here (benchmarks measure,
+ * unshaped, no loss, 16 MiB) with osdcast, udpcast and osdcast --udpcast (from the same udp-sender) in the namespace
+ * lab and writes section 7. Asserted: the bench exits 0, the cell's rows exist in the table beside udpcast and in the
+ * udp-sender table, every receiver of every tool wrote the image byte-exact (the bench hashes each output file) and
+ * the goodputs were measured. Its numbers are not judged here (benchmarks measure,
  * tests do not time).
  */
 import { afterAll, describe, expect, it } from 'vitest';
@@ -21,7 +22,7 @@ afterAll(() => {
 });
 
 describe('lab bench smoke (issue 10)', () => {
-  it('one cell with osdcast and udpcast: byte-exact receivers for both tools and a table row', async (ctx) => {
+  it('one cell with osdcast, udpcast and osdcast --udpcast: byte-exact receivers for every tool and their table rows', async (ctx) => {
     if (!canRun(!why, why ?? '')) return ctx.skip();
     expect(fs.existsSync(BENCH), 'dist/bench.cjs is built by npm test before vitest runs').toBe(true);
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'osdcast-bench-smoke-'));
@@ -45,5 +46,15 @@ describe('lab bench smoke (issue 10)', () => {
     expect(cells.slice(-2), `${row}\n${stderr.slice(-3000)}`).toEqual(['1/1', '1/1']);
     expect(cells[6]).toBe('1/1');
     for (const i of [3, 4, 5]) expect(Number(cells[i]), `column ${i} of ${row}`).toBeGreaterThan(0);
+    // Issue 12's table: osdcast --udpcast and udp-receiver from the same udp-sender.
+    const at = md.indexOf('### osdcast --udpcast beside udp-receiver');
+    expect(at, md).toBeGreaterThan(0);
+    const urow = md.slice(at).split('\n').find((l) => l.startsWith('| 1 | unshaped | 0 % |'));
+    expect(urow, md.slice(at)).toBeDefined();
+    const u = urow!.split('|').slice(1, -1).map((c) => c.trim());
+    // | N | link | loss | osdcast --udpcast MB/s | udp-receiver MB/s | ratio | valid | … | correct osdcast | correct udp-receiver |
+    expect(u.slice(-2), `${urow}\n${stderr.slice(-3000)}`).toEqual(['1/1', '1/1']);
+    expect(u[6]).toBe('1/1');
+    for (const i of [3, 4, 5, 9]) expect(Number(u[i]), `column ${i} of ${urow}`).toBeGreaterThan(0);
   }, 90_000);
 });
