@@ -7,7 +7,7 @@ import http from 'node:http';
 import { redactUrl as redact } from '../util/url';
 import { parseContentRange } from './validators';
 
-export type HttpErrorKind = 'auth' | 'not-found' | 'range' | 'server' | 'network' | 'tls' | 'timeout' | 'changed' | 'protocol';
+export type HttpErrorKind = 'auth' | 'not-found' | 'range' | 'server' | 'network' | 'unresolved' | 'tls' | 'timeout' | 'changed' | 'protocol';
 
 export class HttpError extends Error {
   override name = 'HttpError';
@@ -25,7 +25,13 @@ export class HttpError extends Error {
 /** Worth another attempt on the same URL. */
 export const RETRY_KINDS = new Set<HttpErrorKind>(['server', 'network', 'timeout']);
 /** Which error to report when every URL failed: the one that tells the operator most about what to fix. */
-const REPORT_PRIORITY: HttpErrorKind[] = ['changed', 'auth', 'tls', 'range', 'protocol', 'not-found', 'timeout', 'server', 'network'];
+const REPORT_PRIORITY: HttpErrorKind[] = ['changed', 'auth', 'tls', 'range', 'protocol', 'not-found', 'unresolved', 'timeout', 'server', 'network'];
+
+/**
+ * The resolver's "this name does not exist" (getaddrinfo's answer, as node reports it): not worth a retry, unlike
+ * EAI_AGAIN (the name server did not answer), which stays 'network' and is retried.
+ */
+const NO_SUCH_NAME = new Set(['ENOTFOUND', 'EAI_NONAME', 'ENODATA', 'EAI_NODATA']);
 
 // OpenSSL verification results (node sets err.code to these) and node's own TLS error codes.
 const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|ERR_OSSL_|CERT_|UNABLE_TO_|SELF_SIGNED_|DEPTH_ZERO_|HOSTNAME_MISMATCH|INVALID_PURPOSE|INVALID_CA|PATH_LENGTH_EXCEEDED)/;
@@ -78,6 +84,15 @@ export function classify(e: unknown, url: string, phase: RequestPhase = 'request
       undefined,
       { cause: e },
     );
+  if (NO_SUCH_NAME.has(code)) {
+    let host = '';
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      /* the URL was checked when the option was read; no host to name then */
+    }
+    return new HttpError('unresolved', `${u}: cannot resolve ${host || 'the host'}: ${code === 'ENODATA' || code === 'EAI_NODATA' ? 'no IPv4 address for this name' : 'no such host'} (${code})`, url, undefined, { cause: e });
+  }
   if (code === 'ECONNRESET' && phase === 'body') return new HttpError('network', `${u}: connection reset during the body`, url, undefined, { cause: e });
   return new HttpError('network', `${u}: ${err?.message ?? String(e)}${code && !String(err?.message).includes(code) ? ` (${code})` : ''}`, url, undefined, { cause: e });
 }

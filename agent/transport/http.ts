@@ -40,6 +40,7 @@ import { redactUrl as redact } from '../util/url';
 import { USER_AGENT } from '../util/version';
 import { classify, combine, HttpError, RETRY_KINDS, statusError } from './http-errors';
 import { redirectDecision } from './redirect';
+import { isInvalidTld } from './resolve';
 import { KeepAliveAgents, Trust } from './tls';
 
 /** Retry back-off grows up to this (each wait doubles from --retry-delay). */
@@ -482,6 +483,8 @@ export class HttpClient {
     const headers: http.OutgoingHttpHeaders = { 'User-Agent': USER_AGENT, 'Accept-Encoding': 'identity', ...extra };
     return new Promise<Opened>((resolve, reject) => {
       if (signal?.aborted) return reject(abortReason(signal));
+      // RFC 6761 §6.4: a name under .invalid never resolves; answered here, as resolveHost does for the DP's name.
+      if (isInvalidTld(u.hostname)) return reject(classify(Object.assign(new Error(`getaddrinfo ENOTFOUND ${u.hostname}`), { code: 'ENOTFOUND' }), url));
       const req = mod.request(u, { method, headers, agent });
       let timeout: HttpError | undefined;
       let response: http.IncomingMessage | undefined;

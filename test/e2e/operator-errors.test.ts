@@ -103,6 +103,34 @@ describe('a DP name that does not resolve', () => {
   });
 });
 
+describe('an HTTP host that does not resolve (--sha256-url, --http)', () => {
+  it('--sha256-url on a name that does not resolve: one line, exit 4, no retries, nothing sent to the DP', async () => {
+    const requests: CoordinatorEvent[] = [];
+    const coord = await startCoordinator({ data: image, namespace: NS, content: 'x.wim', msiPort: 0, port: 0, iface: '127.0.0.1', onEvent: (e) => requests.push(e) });
+    cleanups.push(() => coord.stop());
+    const out = path.join(dir, 'unres-sha.wim');
+    // 5 retries 30 s apart would outlast the test's 60 s if they happened
+    const r = await run([...base(out), '--server', `127.0.0.1:${coord.msiPort}`, '--interface', '127.0.0.1', '--sha256-url', 'http://sums.invalid/x.sha256', '--retries', '5', '--retry-delay', '30', '--log-level', 'error', '--log-file', path.join(dir, 'unres-sha.log')]);
+    expect(r.code, r.stderr).toBe(4);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^osdcast: cannot fetch --sha256-url: http:\/\/sums\.invalid\/x\.sha256: cannot resolve sums\.invalid: no such host \(ENOTFOUND\)$/)]);
+    expect(requests, 'nothing reached the DP').toEqual([]);
+    expect(fs.readdirSync(dir).filter((f) => f.startsWith('unres-sha.wim'))).toEqual([]);
+  });
+
+  it('--http-only with a first URL that does not resolve: no retries on it, the next URL serves byte-exact', async () => {
+    const web = await startContentServer({ source: bufferContent(image), path: '/x.wim' });
+    cleanups.push(() => web.stop());
+    const out = path.join(dir, 'unres-httponly.wim');
+    const r = await run([...base(out), '--http-only', '--http', 'http://dp01.invalid/x.wim', '--http', web.url, '--retries', '5', '--retry-delay', '30', '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(report(r.stdout)).toMatchObject({ status: 'ok', httpBytes: image.length, sha256: sha256(image) });
+    const msgs = logMsgs(r.stderr);
+    expect(msgs.filter((m) => /cannot resolve dp01\.invalid: no such host/.test(m) && /trying the next URL/.test(m)).length, msgs.join('\n')).toBeGreaterThan(0);
+    expect(msgs.filter((m) => /retry \d+\/5/.test(m)), 'no retries on a name that does not resolve').toEqual([]);
+    expect(digest(out)).toBe(sha256(image));
+  });
+});
+
 describe('--out, --namespace, --content, --cache: one line, nothing touched', () => {
   const oneLine = (stderr: string) => stderr.trim().split('\n');
 

@@ -98,23 +98,33 @@ describe('classify', () => {
 
   it('other errors: network, the code appended unless the text has it; non-errors are shown as text', () => {
     expect(classify(errno('connect ECONNREFUSED 127.0.0.1:1', 'ECONNREFUSED'), URL_)).toMatchObject({ kind: 'network', message: `${SHOWN}: connect ECONNREFUSED 127.0.0.1:1` });
-    expect(classify(errno('getaddrinfo failed', 'ENOTFOUND'), URL_, 'body').message).toBe(`${SHOWN}: getaddrinfo failed (ENOTFOUND)`);
+    expect(classify(errno('getaddrinfo EAI_AGAIN dp01', 'EAI_AGAIN'), URL_)).toMatchObject({ kind: 'network', message: `${SHOWN}: getaddrinfo EAI_AGAIN dp01` });
     expect(classify(errno('plain'), URL_).message).toBe(`${SHOWN}: plain`);
     expect(classify('a string', URL_)).toMatchObject({ kind: 'network', message: `${SHOWN}: a string` });
     expect(classify(undefined, URL_)).toMatchObject({ kind: 'network', message: `${SHOWN}: undefined` });
   });
 });
 
+describe('a name that does not resolve', () => {
+  it('is its own kind, naming the host, for every "no such name" code (not EAI_AGAIN: that one is retried)', () => {
+    for (const [code, why] of [['ENOTFOUND', 'no such host'], ['EAI_NONAME', 'no such host'], ['ENODATA', 'no IPv4 address for this name'], ['EAI_NODATA', 'no IPv4 address for this name']] as const) {
+      const e = classify(errno(`getaddrinfo ${code} dp01.example`, code), 'http://dp01.example:8080/SMS_DP_SMSPKG$/PKG1/x.wim');
+      expect(e, code).toMatchObject({ kind: 'unresolved', message: `http://dp01.example:8080/SMS_DP_SMSPKG$/PKG1/x.wim: cannot resolve dp01.example: ${why} (${code})` });
+    }
+    expect(RETRY_KINDS.has('unresolved')).toBe(false);
+  });
+});
+
 describe('kinds', () => {
   it('only server, network and timeout are retried on the same URL', () => {
-    const all: HttpErrorKind[] = ['auth', 'not-found', 'range', 'server', 'network', 'tls', 'timeout', 'changed', 'protocol'];
+    const all: HttpErrorKind[] = ['auth', 'not-found', 'range', 'server', 'network', 'unresolved', 'tls', 'timeout', 'changed', 'protocol'];
     expect(all.filter((k) => RETRY_KINDS.has(k))).toEqual(['server', 'network', 'timeout']);
   });
 
   it('combine: one failure is itself; several report the most telling kind and every message', () => {
     const net = new HttpError('network', 'a: reset', 'http://a/');
     expect(combine([net])).toBe(net);
-    const order: HttpErrorKind[] = ['changed', 'auth', 'tls', 'range', 'protocol', 'not-found', 'timeout', 'server', 'network'];
+    const order: HttpErrorKind[] = ['changed', 'auth', 'tls', 'range', 'protocol', 'not-found', 'unresolved', 'timeout', 'server', 'network'];
     for (let i = 0; i < order.length - 1; i++) {
       const better = new HttpError(order[i]!, `b: ${order[i]}`, 'http://b/', 400 + i);
       const worse = new HttpError(order[i + 1]!, `c: ${order[i + 1]}`, 'http://c/');
