@@ -96,6 +96,12 @@ export interface MtParams {
    * the new loss waits for the running timer (protocol-notes #101).
    */
   masterNackAtOnce: boolean;
+  /**
+   * masterNackAtOnce holds back for this long (ms) after an ODATA arrived below the highest ODATA already received:
+   * on a path that reorders, a "new loss" is mostly a packet still on its way, and NACKing each at once had nearly
+   * every block sent twice (protocol-notes #104). 0 = never hold back.
+   */
+  reorderHoldMs: number;
 }
 
 export const DEFAULT_MT_PARAMS: MtParams = {
@@ -109,6 +115,7 @@ export const DEFAULT_MT_PARAMS: MtParams = {
   nackBackoff: 'exponential',
   minNackRepeat: 10,
   masterNackAtOnce: true,
+  reorderHoldMs: 5000,
 };
 
 export interface MtClientConfig {
@@ -161,6 +168,8 @@ export interface MtStats {
   pollacksSent: number;
   joinsSent: number;
   nackGiveUps: number;
+  /** ODATA that arrived below the highest ODATA already received (the path reorders: protocol-notes #104). */
+  reordered: number;
 }
 
 /** `MtClient.info()`: the client's view of the session (MS-WDSMT 3.2.1), copied. */
@@ -269,7 +278,11 @@ export class MtClient {
     pollacksSent: 0,
     joinsSent: 0,
     nackGiveUps: 0,
+    reordered: 0,
   };
+  /** The highest ODATA sequence number received, and when an ODATA last arrived below it (-Infinity: never). */
+  private hiOdata = 0;
+  private reorderedAt = -Infinity;
   private nackHead = 0;
   /** The highest sequence number a NACK of ours named (masterNackAtOnce: what lies above it is a new loss). */
   private nackedThrough = 0;
@@ -629,7 +642,14 @@ export class MtClient {
     if (op === Op.RDATA) {
       this.counters.rdata++;
       this.lastRdataTime = now; // 3.2.5.14
-    } else this.counters.odata++;
+    } else {
+      this.counters.odata++;
+      if (seq > this.hiOdata) this.hiOdata = seq;
+      else if (seq < this.hiOdata) {
+        this.counters.reordered++;
+        this.reorderedAt = now;
+      }
+    }
     // 3.2.5.13
     if (this.firstSeq !== 0 && seq < this.firstSeq) {
       this.counters.ignored++;
@@ -721,7 +741,9 @@ export class MtClient {
     if (this.missing.isEmpty()) return;
     const master = this.masterClientId === this.clientId;
     if (this.timers.armed('nack')) {
-      if (master && this.params.masterNackAtOnce && this.missing.highestMissing() > this.nackedThrough) this.timers.arm('nack', now);
+      // …unless the path reorders (#104): then the new hole waits for the running timer, as 3.2.5.12 reads.
+      const reorders = now - this.reorderedAt < this.params.reorderHoldMs;
+      if (master && this.params.masterNackAtOnce && !reorders && this.missing.highestMissing() > this.nackedThrough) this.timers.arm('nack', now);
       return;
     }
     this.timers.arm('nack', master ? now : now + this.randomBackoff());

@@ -7,6 +7,7 @@
 import type { BlockStore } from '../../core/block-store';
 import { failureWithoutFallback, type FallbackCause } from '../../core/outcome';
 import { UdpcastReceiver, UdpcastEvent, UdpcastFailure, UdpcastRefusal, UdpcastStats } from '../../core/udpcast/receiver';
+import { defaultDataGroup } from '../../core/udpcast/codec';
 import type { Transmit } from '../../core/mt-client';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
@@ -57,15 +58,6 @@ function failureText(kind: UdpcastFailure | UdpcastRefusal, c: UdpcastContext, s
     case 'no-big-endian':
       return `${sender} does not speak the big-endian protocol (udpcast older than 2004?): not supported`;
   }
-}
-
-/**
- * udp-sender's data group when --mcast-data-address is not given: the low 27 bits of its IPv4 address under
- * 232.0.0.0/5 (shared/notes/udpcast-protocol.md §1: 10.77.0.1 → 234.77.0.1).
- */
-function defaultDataGroup(senderIp: string): string {
-  const p = senderIp.split('.').map(Number);
-  return [232 | (p[0]! & 7), p[1], p[2], p[3]].join('.');
 }
 
 /** A data address that is our own (udp-sender --pointopoint names it in CONNECT_REPLY): nothing to join. */

@@ -76,6 +76,15 @@ function map(b: Buffer): Buffer {
   return m;
 }
 
+/**
+ * udp-sender's data group when --mcast-data-address is not given: the low 27 bits of its IPv4 address under
+ * 232.0.0.0/5 (shared/notes/udpcast-protocol.md §1: 10.77.0.1 → 234.77.0.1). `senderIp` is a dotted IPv4 address.
+ */
+export function defaultDataGroup(senderIp: string): string {
+  const p = senderIp.split('.').map(Number);
+  return [232 | (p[0]! & 7), p[1], p[2], p[3]].join('.');
+}
+
 export function encodeUdpcast(m: UdpMessage): Buffer {
   const w = new Writer(m.op === 'data' || m.op === 'fec' ? DATA_HEADER + m.payload.length : 160);
   switch (m.op) {

@@ -434,6 +434,36 @@ describe('MT client: protocol-notes choices', () => {
     }
   });
 
+  it('#104: after an ODATA arrives below the highest one (the path reorders), a new hole waits for the running timer for reorderHoldMs; then #101 applies again', () => {
+    for (const holdMs of [5000, 0]) {
+      const { c } = joined(7, { params: { reorderHoldMs: holdMs } }); // MinNACKBackOff 10, MaxNACKBackOff 30
+      const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
+      c.handleDatagram(odata(1, 7), 100);
+      c.handleDatagram(odata(3, 7), 101); // 2 missing: NACKed at once (timer zero)
+      c.handleTimeout(101);
+      expect(nacks()).toEqual([[[2, 2]]]);
+      c.handleDatagram(odata(2, 7), 102); // 2 was on its way: reordering
+      expect(c.stats().reordered).toBe(1);
+      const repeatAt = c.pollTimeout();
+      c.handleDatagram(odata(5, 7), 103); // 4 missing while the timer runs
+      if (holdMs) {
+        expect(c.pollTimeout()).toBe(repeatAt); // held: 4 may be on its way too
+        c.handleDatagram(odata(4, 7), 104); // it was
+        c.handleTimeout(104);
+        expect(nacks()).toEqual([]);
+        // reorderHoldMs after the last reordered ODATA, a new hole is NACKed at once again (#101)
+        c.handleDatagram(odata(7, 7), 104 + holdMs);
+        expect(c.pollTimeout()).toBe(104 + holdMs);
+        c.handleTimeout(104 + holdMs);
+        expect(nacks()).toEqual([[[6, 6]]]);
+      } else {
+        expect(c.pollTimeout()).toBe(103); // 0 = never held: #101 as before
+        c.handleTimeout(103);
+        expect(nacks()).toEqual([[[4, 4]]]);
+      }
+    }
+  });
+
   it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {
     const app = new FakeApp();
     app.cache = 1;

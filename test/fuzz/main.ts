@@ -132,13 +132,25 @@ function writeDocs(results: TargetResult[], started: Date): void {
   const file = path.resolve(__dirname, '..', 'docs', 'reliability.md');
   const cmd = ['npm run fuzz --', `--runs ${o.runs}`, `--seed ${o.seed}`, ...(o.jobs > 1 ? [`--jobs ${o.jobs}`] : []), ...(o.timeLimitS ? [`--time-limit ${o.timeLimitS}`] : []), ...(o.names.length !== TARGETS.length ? [`--target ${o.names.join(',')}`] : []), '--write-docs'].join(' ');
   const table = new Map(TARGETS.map((t, i) => [t.name, i]));
-  const rows = [...results].sort((a, b) => table.get(a.name)! - table.get(b.name)!).map((r) => `| ${r.name} | ${r.kind} | ${r.runs.toLocaleString('en-US')} | ${(r.ms / 1000).toFixed(1)} | ${r.failures} |${r.interrupted ? ' time limit' : ''} |`);
+  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n\n';
+  // A run of some targets keeps the other targets' rows of the table there, marked with the run they came from.
+  const when = `${started.toISOString().slice(0, 10)} ${started.toISOString().slice(11, 16)} UTC`;
+  const oldWhen = /Run on (\d{4}-\d\d-\d\d) \((\d\d:\d\d) UTC\)/.exec(old);
+  const kept = new Map<string, string>();
+  if (o.names.length !== TARGETS.length)
+    for (const m of old.matchAll(/^\| ([a-z0-9-]+) \| (decoder|machine) \|.*\|\s*$/gm)) {
+      if (!table.has(m[1]!) || results.some((r) => r.name === m[1])) continue;
+      const row = m[0].trimEnd();
+      kept.set(m[1]!, / \| [^|]*run of [^|]*\|$/.test(row) || !oldWhen ? row : row.replace(/ \|$/, `${row.endsWith('| |') ? '' : ';'} run of ${oldWhen[1]} ${oldWhen[2]} UTC |`)); // '| |' (no note) → '| run of … |'; '| time limit |' → '| time limit; run of … |'
+    }
+  const fresh = results.map((r) => [r.name, `| ${r.name} | ${r.kind} | ${r.runs.toLocaleString('en-US')} | ${(r.ms / 1000).toFixed(1)} | ${r.failures} |${r.interrupted ? ' time limit' : ''} |`] as const);
+  const rows = [...fresh, ...kept].sort((a, b) => table.get(a[0])! - table.get(b[0])!).map(([, row]) => row);
   const section = [
     '## Fuzzing',
     '',
     `Every decoder and client state machine of \`core/\`, as the targets of \`test/fuzz/targets.ts\` (what each checks: \`npm run fuzz -- --list\` and`,
     'the comments there). Run on ' + `${started.toISOString().slice(0, 10)} (${started.toISOString().slice(11, 16)} UTC), seed ${o.seed}, on the 2-core development machine shared with other`,
-    `work, at \`nice -n 10\`: \`${cmd}\`.`,
+    `work, at \`nice -n 10\`: \`${cmd}\`.${kept.size ? ` The rows marked "run of …" are the targets that run left out, kept from the earlier run named there (${when} is this one).` : ''}`,
     '',
     '| target | kind | runs | seconds | failures | note |',
     '|---|---|---:|---:|---:|---|',
@@ -148,7 +160,7 @@ function writeDocs(results: TargetResult[], started: Date): void {
     'a mutation cannot reach; for the state machines, sequences of packets, timeouts and disk writes). Generating an input',
     'costs 16-42 µs, 20-30 % of a run: the decoders, re-encodings and checks dominate, so a hand-rolled seeded PRNG mutator',
     'would not make 10^6 runs much cheaper, and fast-check shrinks a counterexample and replays it from its seed.',
-    ...(results.some((r) => r.interrupted) ? ['"time limit": the target was stopped by `--time-limit` before 10^6 inputs (the machine was shared).'] : []),
+    ...(results.some((r) => r.interrupted) || [...kept.values()].some((r) => r.includes('time limit')) ? ['"time limit": the target was stopped by `--time-limit` before 10^6 inputs (the machine was shared).'] : []),
     '',
     'A failure prints the shrunk counterexample and the command that replays it, and the run exits 1. What the targets found',
     "is fixed in `core/` with a regression test (`git log --grep 'found by'`).",
@@ -157,7 +169,6 @@ function writeDocs(results: TargetResult[], started: Date): void {
     'every target at 10^4 inputs under vitest (test/fuzz/decoders.test.ts, test/fuzz/machines.test.ts).',
     '',
   ].join('\n');
-  const old = existsSync(file) ? readFileSync(file, 'utf8') : '# Reliability\n\n';
   const at = old.search(/^## Fuzzing\s*$/m);
   let out: string;
   if (at < 0) out = `${old.trimEnd()}\n\n${section}`;

@@ -29,6 +29,8 @@ export interface FleetOptions {
   seed: number;
   /** Independent loss on each receiver's downlink (multicast and unicast), 0..1. */
   loss?: number;
+  /** Loss on one receiver's downlink by index (0..1), instead of `loss` (which then applies to none). */
+  lossOf?: (i: number) => number;
   /** Loss on the uplink (receiver → server). */
   uplinkLoss?: number;
   latencyMs?: number;
@@ -357,17 +359,22 @@ export class Fleet {
     this.lostSeqs++;
   }
 
+  /** Whether this delivery to `n` is lost (its own draw: `lossOf(i)` or `loss`). */
+  private lossy(n: Node): boolean {
+    const p = this.o.lossOf ? this.o.lossOf(n.id) : (this.o.loss ?? 0);
+    return p > 0 && n.lossRng() < p;
+  }
+
   /** One multicast session datagram to every receiver, in receiver order, each with its own independent loss. */
   private multicastBatch(data: Buffer): void {
     const seq = this.dataSeq(data);
     if (seq < 0 && this.o.skipNcf && data[5 + data.readUInt16BE(3) + 4] === Op.NCF) return;
-    const loss = this.o.loss ?? 0;
     if (this.o.jitterMs) {
       // one event per receiver, each with its own delay after the link's queue
       const queued = this.linkQueue(data.length);
       for (const n of this.nodes) {
         if (!n.rx || n.done) continue;
-        if (loss && n.lossRng() < loss) {
+        if (this.lossy(n)) {
           this.lost++;
           if (seq >= 0) this.noteLost(seq);
           continue;
@@ -390,7 +397,7 @@ export class Fleet {
       if (seq >= 0 && this.firstDataAt < 0) this.firstDataAt = this.now;
       for (const n of this.nodes) {
         if (!n.rx || n.done) continue;
-        if (loss && n.lossRng() < loss) {
+        if (this.lossy(n)) {
           this.lost++;
           if (seq >= 0) {
             this.noteLost(seq);
@@ -452,7 +459,7 @@ export class Fleet {
             this.serviceRx(n);
           });
         }
-        if (this.o.loss && n.lossRng() < this.o.loss) {
+        if (this.lossy(n)) {
           this.lost++;
           continue;
         }

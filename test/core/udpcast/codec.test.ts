@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { MAP_BYTES, UdpMessage, decodeUdpcast, encodeUdpcast } from '../../../core/udpcast/codec';
+import { MAP_BYTES, UdpMessage, decodeUdpcast, defaultDataGroup, encodeUdpcast } from '../../../core/udpcast/codec';
 import { expectFail, expectOk } from '../codec/helpers';
 
 interface Vector {
@@ -139,5 +139,14 @@ describe('udpcast codec: liberal receive, literal send', () => {
     const b = encodeUdpcast({ op: 'data', slice: 2, block: 5, sliceBytes: 5000, payload: Buffer.alloc(100, 7) });
     const m = expectOk(decodeUdpcast(b));
     expect(m.op === 'data' && m.payload.buffer === b.buffer && m.payload.byteOffset === b.byteOffset + 16).toBe(true);
+  });
+});
+
+describe('udp-sender default data group', () => {
+  it('is the low 27 bits of the sender address under 232.0.0.0/5 (the lab capture: 10.77.0.1 → 234.77.0.1)', () => {
+    expect(defaultDataGroup('10.77.0.1')).toBe('234.77.0.1');
+    expect(defaultDataGroup('192.168.1.20')).toBe('232.168.1.20');
+    expect(defaultDataGroup('127.0.0.1')).toBe('239.0.0.1');
+    expect(defaultDataGroup('172.16.5.9')).toBe('236.16.5.9');
   });
 });
