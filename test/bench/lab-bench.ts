@@ -362,7 +362,11 @@ export async function runLabBench(o: LabBenchOptions): Promise<LabResult> {
       const t = Date.now();
       try {
         const left = o.budgetS === undefined ? Infinity : Math.max(20, o.budgetS - (Date.now() - t0) / 1000);
-        const run = await runOne(ctx, cell, tool, rep, image, left);
+        // A run that takes 4x the longest run of its cell so far (any tool) is ended: a stalled udp-receiver
+        // (udpcast's ghost-receiver wait, ~200 s) must not spend the budget of the cells after it.
+        const sameCell = [...took].filter(([k]) => k.startsWith(`${cellName(cell)} `)).map(([, v]) => v);
+        const cap = sameCell.length ? Math.min(left, Math.max(60, 4 * Math.max(...sameCell))) : left;
+        const run = await runOne(ctx, cell, tool, rep, image, cap);
         took.set(key, (Date.now() - t) / 1000);
         logRun(run);
         return run;
