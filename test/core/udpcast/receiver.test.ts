@@ -340,6 +340,23 @@ describe('UdpcastReceiver: ends', () => {
     expect(a.written.equals(data)).toBe(true);
   });
 
+  it('lingering after complete, a REQACK beyond the end slice is ignored: the success stays a success (found by npm run fuzz)', () => {
+    const rx = new UdpcastReceiver({ openStore: (bs) => BlockStore.growable({ blockSize: bs, ringSlots: 1 }), localAddress: '10.77.0.11', rdvAddress: BCAST, portbase: P }, 0);
+    rx.handleDatagram(encodeUdpcast({ op: 'connect-reply', client: 9, blockSize: 100, capabilities: 9, dataAddress: GROUP }), SENDER, 0);
+    // the shrunk counterexample: slice 2 announced empty (our ready bit set), slice 0 the end of a 0-byte image,
+    // then slice 2 again without our bit
+    const ours = Buffer.alloc(MAP_BYTES);
+    ours[1] = 0x02; // client 9
+    rx.handleDatagram(encodeUdpcast({ op: 'reqack', slice: 2, bytes: 0, rxmit: 0, ready: ours }), SENDER, 0);
+    rx.handleDatagram(encodeUdpcast({ op: 'reqack', slice: 0, bytes: 0, rxmit: 0, ready: Buffer.alloc(MAP_BYTES) }), SENDER, 0);
+    rx.handleDatagram(encodeUdpcast({ op: 'reqack', slice: 2, bytes: 0, rxmit: 0, ready: Buffer.alloc(MAP_BYTES) }), SENDER, 0);
+    const events: string[] = [];
+    for (let e = rx.pollEvent(); e; e = rx.pollEvent()) events.push(e.type);
+    expect(events).toContain('complete');
+    expect(events).not.toContain('failed');
+    expect(rx.stats().state).toBe('linger');
+  });
+
   it('re-answers the end REQACK while lingering when its OK was lost; the sender then finishes', () => {
     const data = image(30 * BS + 1);
     const net = new Net({ data });
