@@ -3,6 +3,7 @@
  * completions, and the core fallback policy (core/multicast-policy.ts). This file decides nothing itself: it feeds
  * the Receiver and the policy, and carries out what the policy says (leave for HTTP, fail, fetch blocks by HTTP).
  */
+import { WakeTimer } from '../util/wake-timer';
 import os from 'node:os';
 import type dgram from 'node:dgram';
 import { ipToBytes } from '../../core/codec/msi';
@@ -83,8 +84,6 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (sess && `${tx.to.address}:${tx.to.port}` === sessTo) sess.send(tx.data);
     else c.uni.send(tx.data, tx.to.port, tx.to.address);
   };
-  let timer: NodeJS.Timeout | undefined;
-  let timerAt = Infinity;
   const dropRate = c.dropRate ?? 0;
   const dropRng = c.dropRng ?? c.rng;
   let injectedDrops = 0;
@@ -141,18 +140,12 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       if (f) c.onFetch?.(f);
     }
     const next = Math.min(rx.pollTimeout() ?? Infinity, policy.pollTimeout() ?? Infinity);
-    if (next < timerAt) {
-      if (timer) clearTimeout(timer);
-      timerAt = next;
-      timer = setTimeout(onTimer, Math.max(0, next - now()));
-    }
+    wake.wakeBy(next);
   };
-  const onTimer = () => {
-    timer = undefined;
-    timerAt = Infinity;
+  const wake = new WakeTimer(() => {
     rx.handleTimeout(now());
     service(true);
-  };
+  }, now);
   const onMulticast: Handler = (msg, from) => {
     if (out.done) return;
     if ((dropRate > 0 && dropRng() < dropRate) || c.dropFilter?.(msg)) {
@@ -212,7 +205,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     return await out.promise;
   } finally {
     out.done = true;
-    if (timer) clearTimeout(timer);
+    wake.clear();
     stopListening();
     c.signal.removeEventListener('abort', onAbort);
     // Leave politely: LEAVE goes out after its random delay (at most MaxNACKBackOff / MaxLeaveDelay).

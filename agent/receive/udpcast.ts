@@ -4,6 +4,7 @@
  * file decides nothing itself: it feeds the receiver, sends what it says, joins the group it names, and turns its
  * end (complete, failed, refused) into an outcome: complete, a fallback (with an HTTP source) or an OsdcastError.
  */
+import { WakeTimer } from '../util/wake-timer';
 import type { BlockStore } from '../../core/block-store';
 import { failureWithoutFallback, type FallbackCause } from '../../core/outcome';
 import { UdpcastReceiver, UdpcastEvent, UdpcastFailure, UdpcastRefusal, UdpcastStats } from '../../core/udpcast/receiver';
@@ -70,8 +71,6 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
   let pump: DiskPump | undefined;
   let stopListening: () => void = () => {};
   let sock: (MulticastSocket & { join(group: string): void }) | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let timerAt = Infinity;
   /** The end the receiver reached (complete, failed, refused); the session returns once it is also `closed`. */
   let end: McOutcome | Error | undefined;
 
@@ -170,18 +169,12 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     // A cancel inside onEvent queued a DISCONNECT.
     while ((tx = rx.pollTransmit())) send(tx);
     const next = rx.pollTimeout() ?? Infinity;
-    if (next < timerAt) {
-      if (timer) clearTimeout(timer);
-      timerAt = next;
-      timer = setTimeout(onTimer, Math.max(0, next - now()));
-    }
+    wake.wakeBy(next);
   };
-  const onTimer = () => {
-    timer = undefined;
-    timerAt = Infinity;
+  const wake = new WakeTimer(() => {
     rx.handleTimeout(now());
     service();
-  };
+  }, now);
   const onAbort = () => {
     if (out.done) return;
     end ??= c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError('interrupted', 'interrupted');
@@ -221,7 +214,7 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     return await out.promise;
   } finally {
     out.done = true;
-    if (timer) clearTimeout(timer);
+    wake.clear();
     stopListening();
     c.signal.removeEventListener('abort', onAbort);
     await flushed();
