@@ -308,6 +308,48 @@ describe('DataState: ACK-clocked window (MS-WDSMT 3.1.5.9)', () => {
     expect(sim.coord.currentWindowSize).toBe(1);
   });
 
+  test('protocol-notes #105: the window holds while MCRTT is over its 10 s low by queueTargetMs, and shrinks x0.75 once per window over twice that', () => {
+    // An ACK whose ServerTime is `rtt` ms old measures MCRTT = rtt. The ACK clock of a link without drops: the
+    // window grows to MaxWindowSize and the queue with it, so MCRTT rises while nothing is NACKed.
+    const run = (queueTargetMs: number) => {
+      const { sim, id } = manualSession({ data: image(4000), expMaxWindow: 64, maxWindow: 2048, fwLeadEvery: 0, queueTargetMs });
+      let seq = 0;
+      const ack = (n: number, rtt: number) => {
+        seq += n;
+        sim.run(sim.now + rtt);
+        inject(sim, { op: Op.ACK, clientId: id, seq, serverTime: sim.now - rtt, hiSeq: seq, lossRate: 0 });
+        return sim.coord.currentWindowSize;
+      };
+      return { sim, ack };
+    };
+    const { sim, ack } = run(10);
+    expect(ack(1, 1)).toBe(3); // the low: 1 ms
+    expect(ack(2, 11)).toBe(7); // 10 ms over the low: still grows
+    expect(ack(3, 12)).toBe(7); // 11 ms over: holds
+    expect(sim.coord.stats.windowHolds).toBe(1);
+    expect(ack(2, 22)).toBe(5.25); // 21 ms over (> 2 x 10): x 0.75
+    const lead = sim.coord.leadSeq;
+    expect(ack(1, 30)).toBe(5.25); // still at or below the Lead of that cut: the same window of data, held only
+    expect(sim.coord.stats.windowQueueCuts).toBe(1);
+    while (sim.coord.trailSeq < lead) ack(1, 30);
+    expect(ack(1, 30)).toBeCloseTo(5.25 * 0.75); // beyond it: cut again
+    expect(sim.coord.stats.windowQueueCuts).toBe(2);
+    expect(ack(1, 2)).toBeCloseTo(5.25 * 0.75 + 2); // near the low again: grows
+    // The low is kept 10 to 20 s: after 20 s of 30 ms samples, 30 ms is the new low and the window grows again.
+    const from = sim.now;
+    let w = 0;
+    while (sim.now - from < 10_000) w = ack(1, 30);
+    expect(w).toBe(2); // cut down to the floor of 3.1.5.9.6's MAX(..., 2)
+    while (sim.now - from < 20_000 && ack(1, 30) === 2);
+    expect(sim.now - from).toBeGreaterThan(10_000);
+    expect(ack(1, 30)).toBeGreaterThan(2);
+    // queueTargetMs 0: 3.1.5.9.5 as written, the window grows whatever MCRTT does.
+    const literal = run(0);
+    expect(literal.ack(1, 1)).toBe(3);
+    expect(literal.ack(2, 500)).toBe(7);
+    expect(literal.sim.coord.stats.windowHolds + literal.sim.coord.stats.windowQueueCuts).toBe(0);
+  });
+
   test('each ACK opens the window per 3.1.5.9.5: +2 per packet up to ExpMaxWindowSize, then +1 up to MaxWindowSize', () => {
     const { sim, id } = manualSession({ data: image(200), expMaxWindow: 4, maxWindow: 6 });
     expect(body(sim, Op.ODATA).map((b) => b.seq)).toEqual([1]);

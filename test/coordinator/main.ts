@@ -172,6 +172,7 @@ async function main(): Promise<void> {
     .option('--master-hold <ms>', 'after a Master Client switch, no NACK-driven switch for this long (0 = MS-WDSMT 3.1.5.9.6.1 literally)', int('--master-hold', 0, 1 << 30), 0)
     .option('--http-port <port>', 'also serve the content over HTTP (ranged, ETag) on --interface at this TCP port, as /SMS_DP_SMSPKG$/<content>/<content> (the DP\'s IIS stand-in); 0 = a free one; printed as httpUrl', int('--http-port', 0, 65535))
     .option('--lower-rate <MB/s>', 'rate cap of the lower-speed session a DEMOTE (SIGUSR2) sends a client to (default half of --rate, or 10)', num('--lower-rate', 0.001, 1e5))
+    .option('--queue-target <ms>', 'the window grows only while MCRTT is within this of its lowest of the last 10-20 s and shrinks above twice that (protocol-notes #105; 0 = grow on every ACK, as MS-WDSMT 3.1.5.9.5 says)', int('--queue-target', 0, 60_000), 0)
     .addOption(new Option('--repeat-guard <from>', "the 4 x MCRTT skip of a NACKed packet (MS-WDSMT 3.1.5.9.6) runs from its last RDATA, or from its ODATA too (protocol-notes #100)").choices(['rdata', 'odata']).default('rdata'))
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
     .option('--no-udp-msi', 'do not answer MS-WDSMSI on UDP (like Windows Server 2016+); needs --rpc-port')
@@ -203,6 +204,7 @@ async function main(): Promise<void> {
     lowerRate?: number;
     httpPort?: number;
     repeatGuard: 'rdata' | 'odata';
+    queueTarget: number;
     sessionId?: number;
     udpMsi: boolean;
     rpcPort?: number;
@@ -272,6 +274,7 @@ async function main(): Promise<void> {
     maxWindow: o.maxWindow,
     masterHoldMs: o.masterHold,
     repeatGuard: o.repeatGuard,
+    queueTargetMs: o.queueTarget,
     sessionId: o.sessionId,
     security,
     udpMsi: o.udpMsi,

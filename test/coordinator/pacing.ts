@@ -11,6 +11,8 @@ import { Context, U16 } from './context';
 
 /** A packet already repeated once without an echo since goes out again anyway after this long (ACKs lost). */
 const BLIND_REPEAT_MS = 1000;
+/** queueTargetMs: the lowest MCRTT is kept over the last one to two of these periods. */
+const RTT_BUCKET_MS = 10_000;
 
 /** What the pacer needs from the session (MT 3.1.1.3) and from the MA server (the blocks of the round). */
 export interface PacerPeers {
@@ -49,6 +51,11 @@ export class Pacer {
   private readonly firstBlock: number;
   /** The newest ServerTime a Master Client ACK echoed: it had received a packet sent then (3.1.5.9.5). */
   private echoed = 0;
+  /** queueTargetMs: the lowest MCRTT of the previous and of the current 10 s bucket, and when the current began. */
+  private rttMin = [Infinity, Infinity];
+  private rttBucketAt = -Infinity;
+  /** queueTargetMs: LeadODATASeqNo when a queue-inflated MCRTT last cut the window (one cut per window of data). */
+  private queueCutLead = 0;
   /** When the window last held back a ready block (stats.windowStalls), until the next ODATA leaves. */
   private stalledAt: number | undefined;
 
@@ -79,6 +86,9 @@ export class Pacer {
     this.dataHead = 0;
     this.stalledAt = undefined;
     this.echoed = 0;
+    this.queueCutLead = 0;
+    this.rttMin = [Infinity, Infinity];
+    this.rttBucketAt = -Infinity;
   }
 
   /** A Master Client ACK echoed `serverTime`: everything sent before it has had its chance to arrive. */
@@ -91,14 +101,45 @@ export class Pacer {
     return seq >= this.trail && seq <= this.lead;
   }
 
-  /** 3.1.5.9.5: the window grows by 2 per packet up to ExpMaxWindowSize, then by 1 up to MaxWindowSize. */
-  acked(seq: number, now: number): void {
+  /**
+   * 3.1.5.9.5: the window grows by 2 per packet up to ExpMaxWindowSize, then by 1 up to MaxWindowSize.
+   * `rtt` is the MCRTT this ACK measured (undefined: it carried no ServerTime).
+   *
+   * Ours (queueTargetMs, protocol-notes #105): the window does not grow while MCRTT exceeds the lowest MCRTT of
+   * the last 10 s by more than queueTargetMs, and above twice that it shrinks x0.75, once per window of data (not
+   * again until an ACK names a packet sent after the cut). The spec's window shrinks only on a NACK, so where
+   * nothing drops (the sender's own qdisc, a receiver's 32 MiB socket buffer) it grows to MaxWindowSize and all of
+   * it waits in the queue: 2,048 packets are 120 ms at 200 Mbit/s. Every repair then waits behind that queue (the
+   * RDATA joins its tail) while the Master Client's ACK stays at the hole, and the window stalls.
+   */
+  acked(seq: number, now: number, rtt?: number): void {
     const acked = seq - this.trail;
-    const { expMaxWindow, maxWindow } = this.ctx.cfg;
-    if (this.window < expMaxWindow) this.window = Math.min(this.window + acked * 2, expMaxWindow);
+    const { expMaxWindow, maxWindow, queueTargetMs } = this.ctx.cfg;
+    if (rtt !== undefined) this.noteRtt(rtt, now);
+    const queued = queueTargetMs > 0 && rtt !== undefined ? rtt - this.minRtt() : 0;
+    if (queued > 2 * queueTargetMs && seq > this.queueCutLead) {
+      this.ctx.stats.windowQueueCuts++;
+      this.window = Math.max(this.window * 0.75, 2);
+      this.queueCutLead = this.lead;
+    } else if (queued > queueTargetMs) this.ctx.stats.windowHolds++;
+    else if (this.window < expMaxWindow) this.window = Math.min(this.window + acked * 2, expMaxWindow);
     else this.window = Math.min(this.window + acked, maxWindow);
     this.trail = seq;
     this.release(now);
+  }
+
+  /** Keeps the lowest MCRTT of the last 10 to 20 s: two 10 s buckets, the older one dropped as the next starts. */
+  private noteRtt(rtt: number, now: number): void {
+    const age = now - this.rttBucketAt;
+    if (age >= RTT_BUCKET_MS) {
+      this.rttMin = [age >= 2 * RTT_BUCKET_MS ? Infinity : this.rttMin[1]!, Infinity];
+      this.rttBucketAt = now;
+    }
+    if (rtt < this.rttMin[1]!) this.rttMin[1] = rtt;
+  }
+
+  private minRtt(): number {
+    return Math.min(this.rttMin[0]!, this.rttMin[1]!);
   }
 
   /**

@@ -113,13 +113,15 @@ export class Session {
       return;
     }
     this.spmCount = 0;
+    let rtt: number | undefined;
     if (b.serverTime > 0 && b.serverTime <= now) {
-      this.mcRtt = Math.round(now - b.serverTime);
+      rtt = now - b.serverTime;
+      this.mcRtt = Math.round(rtt);
       this.ctx.stats.mcRttSum += this.mcRtt;
       if (this.mcRtt > this.ctx.stats.mcRttMax) this.ctx.stats.mcRttMax = this.mcRtt;
     }
     this.mcLossRate = lossFromWire(b.lossRate);
-    this.pacer.acked(b.seq, now);
+    this.pacer.acked(b.seq, now, rtt);
   }
 
   // ---- 3.1.5.9.6 NACK

@@ -69,6 +69,7 @@ function parse(argv: string[]): Cli {
     else if (f === '--max-window') a.coordinator.maxWindow = num(f, v(), 2, 1 << 20, true);
     else if (f === '--master-hold') a.coordinator.masterHoldMs = num(f, v(), 0, 1e9);
     else if (f === '--fw-lead-every') a.coordinator.fwLeadEvery = num(f, v(), 0, 1 << 20, true);
+    else if (f === '--queue-target') a.coordinator.queueTargetMs = num(f, v(), 0, 60_000);
     else if (f === '--repeat-guard') {
       const g = v();
       if (g !== 'rdata' && g !== 'odata') fail(`--repeat-guard is rdata or odata, got ${g ?? 'nothing'}`);
@@ -91,7 +92,7 @@ function parse(argv: string[]): Cli {
     }
     else if (f === '--table') a.table = true;
     else if (f === '--help' || f === '-h') {
-      process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --receivers N --link-mbit R [--loss PERCENT] [--size-mib M] [--latency-ms L] [--max-window W] [--master-hold MS] [--fw-lead-every N] [--repeat-guard rdata|odata] [--loss-model literal|ewma] [--master-nack at-once|wait] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
+      process.stdout.write('usage: npm run sim -- --receivers N [--loss PERCENT] [--seed S] [--backoff uniform|exponential] [--size-mib M] [--rate-mbit R] [--latency-ms L] [--json]\n       npm run sim -- --receivers N --link-mbit R [--loss PERCENT] [--size-mib M] [--latency-ms L] [--max-window W] [--master-hold MS] [--fw-lead-every N] [--repeat-guard rdata|odata] [--queue-target MS] [--loss-model literal|ewma] [--master-nack at-once|wait] [--json]\n       npm run sim -- --table [--max-receivers N] [--out FILE]\n');
       process.exit(0);
     } else fail(`unknown argument ${f}`);
   }

@@ -76,7 +76,7 @@ export interface FleetOptions {
    */
   linkBytesPerSec?: number;
   /** Coordinator settings beyond the defaults (window sizes, ACK interval, Master Client hold...). */
-  coordinator?: Partial<Pick<CoordinatorConfig, 'expMaxWindow' | 'maxWindow' | 'fwLeadEvery' | 'masterHoldMs' | 'retentionMs' | 'repeatGuard'>>;
+  coordinator?: Partial<Pick<CoordinatorConfig, 'expMaxWindow' | 'maxWindow' | 'fwLeadEvery' | 'masterHoldMs' | 'retentionMs' | 'repeatGuard' | 'queueTargetMs'>>;
   /** The receivers' MT parameters beyond the defaults (nackBackoff above wins). */
   mtParams?: Partial<MtParams>;
   /** Measure loss → repair time per receiver (repairs, repairMsSum, repairMsMax); for small fleets. */

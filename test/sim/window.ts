@@ -21,7 +21,7 @@ export interface WindowArgs {
   latencyMs: number;
   /** The coordinator's own rate cap (its token bucket on ODATA + RDATA bytes), Mbit/s; none when absent. */
   rateMbit?: number;
-  coordinator?: Partial<Pick<CoordinatorConfig, 'expMaxWindow' | 'maxWindow' | 'fwLeadEvery' | 'masterHoldMs' | 'repeatGuard'>>;
+  coordinator?: Partial<Pick<CoordinatorConfig, 'expMaxWindow' | 'maxWindow' | 'fwLeadEvery' | 'masterHoldMs' | 'repeatGuard' | 'queueTargetMs'>>;
   mtParams?: Partial<MtParams>;
 }
 
