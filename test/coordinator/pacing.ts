@@ -51,6 +51,8 @@ export class Pacer {
   private readonly firstBlock: number;
   /** The newest ServerTime a Master Client ACK echoed: it had received a packet sent then (3.1.5.9.5). */
   private echoed = 0;
+  /** ODATA_FW_LEAD_SEQ_NO: the highest ODATASeqNo an ODATA asked the Master Client to ACK. */
+  private askedThrough = 0;
   /** queueTargetMs: the lowest MCRTT of the previous and of the current 10 s bucket, and when the current began. */
   private rttMin = [Infinity, Infinity];
   private rttBucketAt = -Infinity;
@@ -87,6 +89,7 @@ export class Pacer {
     this.stalledAt = undefined;
     this.echoed = 0;
     this.queueCutLead = 0;
+    this.askedThrough = 0;
     this.rttMin = [Infinity, Infinity];
     this.rttBucketAt = -Infinity;
   }
@@ -94,6 +97,11 @@ export class Pacer {
   /** A Master Client ACK echoed `serverTime`: everything sent before it has had its chance to arrive. */
   echo(serverTime: number): void {
     if (serverTime > this.echoed) this.echoed = serverTime;
+  }
+
+  /** A new Master Client: the ACK requests outstanding were addressed to the old one (ODATA ClientId). */
+  masterChanged(): void {
+    this.askedThrough = 0;
   }
 
   /** An ACK may name only a sequence number between MCTrail and MCLead (3.1.5.9.5). */
@@ -232,8 +240,11 @@ export class Pacer {
       let options: MtOption[] | undefined;
       if (fw > 0) {
         // ODATA_FW_LEAD_SEQ_NO (2.2.16, Server 2012+): the Master Client ACKs only when the value >= ODATASeqNo.
-        // Ask for an ACK every fw packets, and always on the packet that fills the window or ends the round.
-        const ask = entry.seq % fw === 0 || allowed === 1 || !this.peers.hasBlock();
+        // Ask for an ACK every fw packets and on the last one of the round; on the packet that fills the window
+        // only when no request beyond MCTrail is outstanding, else the window would wait for an SPM. Asking on
+        // every fill (before) made each ACK ask for the next: an ACK per 2 ODATA on loopback, not per 32.
+        const ask = entry.seq % fw === 0 || !this.peers.hasBlock() || (allowed === 1 && this.askedThrough <= this.trail);
+        if (ask) this.askedThrough = entry.seq;
         const n = ask ? entry.seq : entry.seq - 1;
         const v = Buffer.allocUnsafe(8); // u64 as two u32: no BigInt per packet
         v.writeUInt32BE(Math.floor(n / 2 ** 32), 0);

@@ -161,6 +161,7 @@ export class Session {
     const master = throughput(this.mcRtt, this.mcLossRate);
     if (client < 0.75 * master) {
       this.masterId = c.clientId;
+      this.pacer.masterChanged();
       this.mcLossRate = loss;
       this.mcRtt = Math.max(1, c.rtt); // not said by the spec: start from the new master's last known RTT
       this.masterSince = now;
@@ -212,6 +213,7 @@ export class Session {
     }
     if (best.clientId !== this.masterId) this.ctx.stats.masterChanges++;
     this.masterId = best.clientId;
+    this.pacer.masterChanged();
     this.masterSince = now;
     this.ctx.emit({ type: 'master', clientId: best.clientId, rtt: best.rtt, why: 'qcc' });
     this.ctx.timers.disarm('inStateQcc'); // 3.1.5.7.2

@@ -13,7 +13,7 @@ describe('NACK suppression simulation (npm run sim)', () => {
   it('100 receivers at 1 % loss: every receiver byte-exact with both draws, and the exponential draw sends fewer NACKs', () => {
     let uni = 0;
     let exp = 0;
-    for (const seed of [1, 2]) {
+    for (const seed of [1, 2, 3, 4]) { // per seed the two draws can be within a few NACKs of each other (seeds 1, 2, 5); over four the difference is clear
       const u = runSim(cell('uniform', seed));
       const e = runSim(cell('exponential', seed));
       for (const r of [u, e]) {
