@@ -26,7 +26,7 @@ const CONFIG_KEYS = ['server', 'abortCode', 'namespaceTemplate', 'contentTemplat
  * Validates osdcast.json. Throws ConfigError for JSON syntax errors and wrong types; unknown keys are warnings
  * (a newer file on an older binary should still work).
  */
-export function parseOsdcastConfig(text: string, source: string = CONFIG_FILE_NAME): { config: OsdcastConfig; warnings: string[] } {
+export function parseOsdcastConfig(text: string, source: string = CONFIG_FILE_NAME, platform: NodeJS.Platform = process.platform): { config: OsdcastConfig; warnings: string[] } {
   let raw: unknown;
   try {
     raw = JSON.parse(stripBom(text));
@@ -51,6 +51,8 @@ export function parseOsdcastConfig(text: string, source: string = CONFIG_FILE_NA
     if (typeof c !== 'number' || !Number.isInteger(c) || c < 1 || c > 0x7fffffff) {
       throw new ConfigError(`${source}: "abortCode" must be an integer from 1 to 2147483647, got ${JSON.stringify(c)}`);
     }
+    // Outside Windows an exit status is 8 bits: 256 would reach the task sequence as 0, success.
+    if (platform !== 'win32' && c > 255) throw new ConfigError(`${source}: "abortCode" must be from 1 to 255 on ${platform} (exit codes are 8 bits there), got ${c}`);
     config.abortCode = c;
   }
   if (obj.drive !== undefined) {

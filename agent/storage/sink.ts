@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import crypto from 'node:crypto';
-import { ioError } from '../errors';
+import { OsdcastError, ioError } from '../errors';
 
 export class FileSink {
   private constructor(
@@ -42,22 +42,25 @@ export class FileSink {
   }
 
   sync(): Promise<void> {
+    if (this.fd < 0) return Promise.reject(this.closedError('flush'));
     return new Promise((res, rej) => fs.fdatasync(this.fd, (e) => (e ? rej(ioError(e, `cannot flush ${this.partial}`)) : res())));
   }
 
   /** Positional writev; resolves with the byte count written. */
   write(buffers: Buffer[], offset: number): Promise<number> {
+    if (this.fd < 0) return Promise.reject(this.closedError('write to'));
     return new Promise((resolve, reject) => {
       fs.writev(this.fd, buffers, offset, (err, n) => (err ? reject(err) : resolve(n)));
     });
   }
 
+  /** A flush or write after close(): an error that says so, not Node's RangeError for fd -1. */
+  private closedError(what: string): OsdcastError {
+    return new OsdcastError('io', `cannot ${what} ${this.partial}: the file is already closed`);
+  }
+
   async finish(): Promise<void> {
-    try {
-      await new Promise<void>((res, rej) => fs.fdatasync(this.fd, (e) => (e ? rej(e) : res())));
-    } catch (e) {
-      throw ioError(e, `cannot flush ${this.partial}`);
-    }
+    await this.sync();
     this.close();
   }
 

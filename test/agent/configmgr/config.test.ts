@@ -24,6 +24,10 @@ describe('osdcast.json', () => {
   it('rejects wrong types with the key named', () => {
     expect(() => parseOsdcastConfig(text('osdcast-bad-abort.json'))).toThrow(/"abortCode" must be an integer/);
     expect(() => parseOsdcastConfig('{"server": "two words"}')).toThrow(ConfigError);
+    // Exit codes are 8 bits outside Windows: 256 would be exit 0, success, so it is refused there.
+    expect(() => parseOsdcastConfig('{"abortCode": 256}', 'osdcast.json', 'linux')).toThrow(/"abortCode" must be from 1 to 255 on linux \(exit codes are 8 bits there\), got 256/);
+    expect(parseOsdcastConfig('{"abortCode": 255}', 'osdcast.json', 'linux').config.abortCode).toBe(255);
+    expect(parseOsdcastConfig('{"abortCode": 70000}', 'osdcast.json', 'win32').config.abortCode).toBe(70000);
     expect(() => parseOsdcastConfig('{"httpTemplate": 5}')).toThrow(/httpTemplate/);
     expect(() => parseOsdcastConfig('[1]')).toThrow(/JSON object/);
     expect(() => parseOsdcastConfig('{server: x}', 'C:\\osdcast.json')).toThrow(/C:\\osdcast.json: not valid JSON/);
