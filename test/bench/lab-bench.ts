@@ -122,8 +122,8 @@ export function labCells(mode: 'full' | 'quick' | 'smoke'): LabCell[] {
   // --quick: 128 MiB, so that its 20 runs fit in 4 minutes on 2 shared cores (goodput excludes start-up either way).
   const sizeMiB = mode === 'quick' ? 128 : 256;
   const cells: LabCell[] = [];
-  // Shaped cells first (they carry the targets; runLabBench runs all their repetitions first), so that a spent
-  // budget cuts the unshaped and 8192-byte ones.
+  // Shaped cells first (they carry the targets): runOrder runs every cell once, then the shaped cells' other
+  // repetitions, so that a spent budget cuts repetitions of the unshaped and 8192-byte ones.
   // N ≤ 3 also runs osdcast --udpcast from the same udp-sender (issue 12's bench; N = 8 would not fit the budget).
   for (const shaped of [true, false])
     for (const n of ns)

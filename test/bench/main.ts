@@ -81,10 +81,11 @@ function parseArgs(argv: string[]): Args {
 }
 
 /**
- * Wall-clock budgets of section 7 (runs that would not fit are skipped and listed): the full bench must stay within
- * 25 minutes with sections 1-6 (about 3 minutes here, plus about 1.5 for the floor runs), --quick within 4.
+ * Wall-clock budgets of section 7 (runs that would not fit are skipped and listed; a run started just before the
+ * end gets at least 20 s): the full bench must stay within 25 minutes with sections 1-6 (1.5 minutes in the
+ * 16:39 run of 2026-12-02, 22.4 minutes in all with a 21-minute budget), --quick within 4.
  */
-const LAB_BUDGET_S = { full: 21 * 60, quick: 225, smoke: undefined } as const;
+const LAB_BUDGET_S = { full: 20 * 60, quick: 225, smoke: undefined } as const;
 
 /** Section 7 (the lab beside udpcast): runs it, or says why it cannot run here. */
 async function labSection(args: Args, machine: MachineInfo, command: string): Promise<{ md: string; result: LabResult }> {

@@ -287,7 +287,7 @@ export function renderReport(i: ReportInput): string {
   p();
   p('```sh');
   p('npm ci');
-  p('npm run bench                      # everything; writes docs/performance.md (at most 25 minutes: sections 1-6 about 3, section 7 within a 21-minute budget)');
+  p('npm run bench                      # everything; writes docs/performance.md (at most 25 minutes: sections 1-6 about 3, section 7 within a 20-minute budget)');
   p('npm run build && node dist/bench.cjs --quick --out /tmp/perf.md   # section 7 only: one repetition, N = 1 and 3, 128 MiB, within 4 minutes');
   p('node dist/bench.cjs --smoke --out /tmp/perf.md   # section 7 only: one cell, 16 MiB, under a minute (CI runs it: test/lab/bench-smoke.test.ts)');
   p('node dist/bench.cjs --no-lab       # sections 1-6 only (no root, nftables or udpcast needed)');

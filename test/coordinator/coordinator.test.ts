@@ -756,6 +756,47 @@ describe('options, rate cap, timers', () => {
     expect(fw(lead)).toBe(lead);
   });
 
+  test('protocol-notes #45: an ACK that answers every request and leaves the window full sends an SPM at once (the window shrank meanwhile)', () => {
+    const { sim, id } = manualSession({ data: image(400), fwLeadEvery: 32 });
+    const ack = (seq: number) => inject(sim, { op: Op.ACK, clientId: id, seq, serverTime: lastOdataTime(sim, seq), hiSeq: seq, lossRate: 0 });
+    ack(1); // window 3: 2-4, 4 asks
+    ack(4); // window 9: 5-13, 13 asks
+    ack(10); // window 21: 14-31; 13 is still outstanding, so 31 does not ask
+    expect(sim.coord.leadSeq).toBe(31);
+    for (let i = 0; i < 2; i++) inject(sim, { op: Op.NACK, clientId: id, hiSeq: 31, lossRate: 0, ranges: [] }); // Zero NACKs: 21 x 0.75 x 0.75
+    const t = sim.now;
+    ack(13); // window 17.8 against 18 in flight: nothing leaves, and nothing sent after 13 asked for an ACK
+    expect(sim.coord.leadSeq).toBe(31);
+    expect(sim.sentOps(Op.SPM, t)).toHaveLength(1);
+    expect(sim.coord.stats.ackRequests).toBe(1);
+    ack(14); // a partial answer (a hole at 15): no second SPM until the SPM timer
+    expect(sim.sentOps(Op.SPM, t)).toHaveLength(1);
+    // The Master Client ACKs the SPM with its highest continuous sequence number: the window opens.
+    inject(sim, { op: Op.ACK, clientId: id, seq: 31, serverTime: sim.now, hiSeq: 31, lossRate: 0 });
+    expect(sim.coord.leadSeq).toBeGreaterThan(31);
+  });
+
+  test('protocol-notes #45: after a Master Client switch the ODATA that fills the window asks the new one', () => {
+    const { sim, id } = manualSession({ data: image(400), fwLeadEvery: 32 });
+    const other = { address: '10.0.0.10', port: 50001 };
+    const otherId = manualJoin(sim, other, 30);
+    const ack = (seq: number, clientId = id, from?: typeof other) => inject(sim, { op: Op.ACK, clientId, seq, serverTime: lastOdataTime(sim, seq), hiSeq: seq, lossRate: 0 }, from);
+    const fw = (seq: number) => {
+      const s = sim.sentOps(Op.ODATA).find((x) => (x.pkt!.body as { seq: number }).seq === seq)!;
+      return Number(findOption(s.pkt!, MtOpt.ODATA_FW_LEAD_SEQ_NO)!.readBigUInt64BE());
+    };
+    ack(1);
+    ack(2); // 4 asked and is outstanding; 7 fills without asking
+    expect(fw(7)).toBe(6);
+    // A slower client's NACK makes it Master Client (3.1.5.9.6.1); the request to the old one no longer counts.
+    inject(sim, { op: Op.NACK, clientId: otherId, hiSeq: 7, lossRate: 0.2 * LOSS_SCALE, ranges: [[3, 3]] }, other);
+    expect(sim.coord.masterClientId).toBe(otherId);
+    ack(3, otherId, other);
+    const lead = sim.coord.leadSeq;
+    expect(lead).toBeGreaterThan(7);
+    expect(fw(lead)).toBe(lead);
+  });
+
   test('by default ODATA asks for an ACK every 32 packets (protocol-notes #45); fwLeadEvery 0 sends no option and gets an ACK per ODATA', () => {
     const data = image(2000);
     const dflt = new Sim({ data, record: true });

@@ -22,6 +22,8 @@ export interface PacerPeers {
   masterId(): number;
   hasBlock(): boolean;
   nextBlock(): number;
+  /** An SPM now (the Master Client ACKs every SPM), for a full window whose packets no ODATA asked to ACK. */
+  requestAck(now: number): void;
 }
 
 /** One entry of the Data Packet List. */
@@ -99,9 +101,14 @@ export class Pacer {
     if (serverTime > this.echoed) this.echoed = serverTime;
   }
 
-  /** A new Master Client: the ACK requests outstanding were addressed to the old one (ODATA ClientId). */
+  /**
+   * A new Master Client: the ACK requests outstanding were addressed to the old one (ODATA ClientId), and its
+   * MCRTT low (queueTargetMs) is not the new one's.
+   */
   masterChanged(): void {
     this.askedThrough = 0;
+    this.rttMin = [Infinity, Infinity];
+    this.rttBucketAt = -Infinity;
   }
 
   /** An ACK may name only a sequence number between MCTrail and MCLead (3.1.5.9.5). */
@@ -114,7 +121,7 @@ export class Pacer {
    * `rtt` is the MCRTT this ACK measured (undefined: it carried no ServerTime).
    *
    * Ours (queueTargetMs, protocol-notes #105): the window does not grow while MCRTT exceeds the lowest MCRTT of
-   * the last 10 s by more than queueTargetMs, and above twice that it shrinks x0.75, once per window of data (not
+   * the last 10-20 s by more than queueTargetMs, and above twice that it shrinks x0.75, once per window of data (not
    * again until an ACK names a packet sent after the cut). The spec's window shrinks only on a NACK, so where
    * nothing drops (the sender's own qdisc, a receiver's 32 MiB socket buffer) it grows to MaxWindowSize and all of
    * it waits in the queue: 2,048 packets are 120 ms at 200 Mbit/s. Every repair then waits behind that queue (the
@@ -134,6 +141,13 @@ export class Pacer {
     else this.window = Math.min(this.window + acked, maxWindow);
     this.trail = seq;
     this.release(now);
+    // The ACK answered every request and the window is still full (it shrank, or an ACK was lost): the packets in
+    // flight asked for none, so without this the window would wait for the SPM timer. Once until answered.
+    if (this.ctx.cfg.fwLeadEvery > 0 && this.askedThrough <= this.trail && this.lead > this.trail && this.lead - this.trail >= Math.floor(this.window) && this.peers.sending()) {
+      this.askedThrough = this.lead;
+      this.ctx.stats.ackRequests++;
+      this.peers.requestAck(now);
+    }
   }
 
   /** Keeps the lowest MCRTT of the last 10 to 20 s: two 10 s buckets, the older one dropped as the next starts. */

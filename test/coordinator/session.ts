@@ -60,6 +60,7 @@ export class Session {
         masterId: () => this.masterId,
         hasBlock: () => app.hasBlock(),
         nextBlock: () => app.nextBlock(),
+        requestAck: (at) => this.sendSpm(at),
       },
       now,
     );

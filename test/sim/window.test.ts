@@ -39,7 +39,6 @@ describe('window and repair under loss (simulated time)', () => {
     // Why it is not the default: here, with no CPU shared, a window of 2 x rate x RTT rides over each hole, and the
     // cap costs N = 1 about 8 % (0.96 -> 0.88 of the link on 16 MiB); in the lab it was within the noise of
     // interleaved A/B runs (protocol-notes #105).
-    expect(capped.goodputMBs).toBeLessThan(literal.goodputMBs);
     expect(capped.goodputMBs).toBeGreaterThan(0.85 * literal.goodputMBs);
   });
 
