@@ -3,7 +3,6 @@
  * completions, and the core fallback policy (core/multicast-policy.ts). This file decides nothing itself: it feeds
  * the Receiver and the policy, and carries out what the policy says (leave for HTTP, fail, fetch blocks by HTTP).
  */
-import { WakeTimer } from '../util/wake-timer';
 import os from 'node:os';
 import type dgram from 'node:dgram';
 import { ipToBytes } from '../../core/codec/msi';
@@ -16,6 +15,7 @@ import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
 import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast, recvBufferNote } from '../transport/net';
 import { Outcome } from '../util/outcome';
+import { WakeTimer } from '../util/wake-timer';
 
 /** At the end of a session: how long to keep sending (the LEAVE waits its random delay, at most MaxLeaveDelay), and how often to look. */
 const LEAVE_GRACE_MS = 1000;

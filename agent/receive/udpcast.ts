@@ -4,7 +4,6 @@
  * file decides nothing itself: it feeds the receiver, sends what it says, joins the group it names, and turns its
  * end (complete, failed, refused) into an outcome: complete, a fallback (with an HTTP source) or an OsdcastError.
  */
-import { WakeTimer } from '../util/wake-timer';
 import type { BlockStore } from '../../core/block-store';
 import { failureWithoutFallback, type FallbackCause } from '../../core/outcome';
 import { UdpcastReceiver, UdpcastEvent, UdpcastFailure, UdpcastRefusal, UdpcastStats } from '../../core/udpcast/receiver';
@@ -16,6 +15,7 @@ import type { Logger } from '../log/log';
 import { MulticastSocket, closeSocket, isMulticast, openUdpcast, recvBufferNote, subnetBroadcast } from '../transport/net';
 import type { McOutcome } from './multicast';
 import { Outcome } from '../util/outcome';
+import { WakeTimer } from '../util/wake-timer';
 
 export interface UdpcastContext {
   iface: string;

@@ -14,6 +14,33 @@ const BLIND_REPEAT_MS = 1000;
 /** queueTargetMs: the lowest MCRTT is kept over the last one to two of these periods. */
 const RTT_BUCKET_MS = 10_000;
 
+/** The lowest sample of the last one to two `bucketMs` periods: two buckets, the older dropped as the next starts. */
+class WindowedMin {
+  private prev = Infinity;
+  private cur = Infinity;
+  private curAt = -Infinity;
+  constructor(private readonly bucketMs: number) {}
+
+  note(v: number, now: number): void {
+    const age = now - this.curAt;
+    if (age >= this.bucketMs) {
+      this.prev = age >= 2 * this.bucketMs ? Infinity : this.cur;
+      this.cur = Infinity;
+      this.curAt = now;
+    }
+    if (v < this.cur) this.cur = v;
+  }
+
+  get value(): number {
+    return Math.min(this.prev, this.cur);
+  }
+
+  clear(): void {
+    this.prev = this.cur = Infinity;
+    this.curAt = -Infinity;
+  }
+}
+
 /** What the pacer needs from the session (MT 3.1.1.3) and from the MA server (the blocks of the round). */
 export interface PacerPeers {
   /** ODATA may flow: DataState with a Master Client. */
@@ -55,9 +82,8 @@ export class Pacer {
   private echoed = 0;
   /** ODATA_FW_LEAD_SEQ_NO: the highest ODATASeqNo an ODATA asked the Master Client to ACK. */
   private askedThrough = 0;
-  /** queueTargetMs: the lowest MCRTT of the previous and of the current 10 s bucket, and when the current began. */
-  private rttMin = [Infinity, Infinity];
-  private rttBucketAt = -Infinity;
+  /** queueTargetMs: the lowest MCRTT of the last 10-20 s. */
+  private readonly rttLow = new WindowedMin(RTT_BUCKET_MS);
   /** queueTargetMs: LeadODATASeqNo when a queue-inflated MCRTT last cut the window (one cut per window of data). */
   private queueCutLead = 0;
   /** When the window last held back a ready block (stats.windowStalls), until the next ODATA leaves. */
@@ -91,9 +117,7 @@ export class Pacer {
     this.stalledAt = undefined;
     this.echoed = 0;
     this.queueCutLead = 0;
-    this.askedThrough = 0;
-    this.rttMin = [Infinity, Infinity];
-    this.rttBucketAt = -Infinity;
+    this.masterChanged();
   }
 
   /** A Master Client ACK echoed `serverTime`: everything sent before it has had its chance to arrive. */
@@ -107,8 +131,12 @@ export class Pacer {
    */
   masterChanged(): void {
     this.askedThrough = 0;
-    this.rttMin = [Infinity, Infinity];
-    this.rttBucketAt = -Infinity;
+    this.rttLow.clear();
+  }
+
+  /** No ODATA beyond MCTrail asked for an ACK: nothing the Master Client sends would open the window. */
+  private unasked(): boolean {
+    return this.askedThrough <= this.trail;
   }
 
   /** An ACK may name only a sequence number between MCTrail and MCLead (3.1.5.9.5). */
@@ -130,8 +158,8 @@ export class Pacer {
   acked(seq: number, now: number, rtt?: number): void {
     const acked = seq - this.trail;
     const { expMaxWindow, maxWindow, queueTargetMs } = this.ctx.cfg;
-    if (rtt !== undefined) this.noteRtt(rtt, now);
-    const queued = queueTargetMs > 0 && rtt !== undefined ? rtt - this.minRtt() : 0;
+    if (rtt !== undefined) this.rttLow.note(rtt, now);
+    const queued = queueTargetMs > 0 && rtt !== undefined ? rtt - this.rttLow.value : 0;
     if (queued > 2 * queueTargetMs && seq > this.queueCutLead) {
       this.ctx.stats.windowQueueCuts++;
       this.window = Math.max(this.window * 0.75, 2);
@@ -143,25 +171,11 @@ export class Pacer {
     this.release(now);
     // The ACK answered every request and the window is still full (it shrank, or an ACK was lost): the packets in
     // flight asked for none, so without this the window would wait for the SPM timer. Once until answered.
-    if (this.ctx.cfg.fwLeadEvery > 0 && this.askedThrough <= this.trail && this.lead > this.trail && this.lead - this.trail >= Math.floor(this.window) && this.peers.sending()) {
+    if (this.ctx.cfg.fwLeadEvery > 0 && this.unasked() && this.lead > this.trail && this.lead - this.trail >= Math.floor(this.window) && this.peers.sending()) {
       this.askedThrough = this.lead;
       this.ctx.stats.ackRequests++;
       this.peers.requestAck(now);
     }
-  }
-
-  /** Keeps the lowest MCRTT of the last 10 to 20 s: two 10 s buckets, the older one dropped as the next starts. */
-  private noteRtt(rtt: number, now: number): void {
-    const age = now - this.rttBucketAt;
-    if (age >= RTT_BUCKET_MS) {
-      this.rttMin = [age >= 2 * RTT_BUCKET_MS ? Infinity : this.rttMin[1]!, Infinity];
-      this.rttBucketAt = now;
-    }
-    if (rtt < this.rttMin[1]!) this.rttMin[1] = rtt;
-  }
-
-  private minRtt(): number {
-    return Math.min(this.rttMin[0]!, this.rttMin[1]!);
   }
 
   /**
@@ -257,7 +271,7 @@ export class Pacer {
         // Ask for an ACK every fw packets and on the last one of the round; on the packet that fills the window
         // only when no request beyond MCTrail is outstanding, else the window would wait for an SPM. Asking on
         // every fill (before) made each ACK ask for the next: an ACK per 2 ODATA on loopback, not per 32.
-        const ask = entry.seq % fw === 0 || !this.peers.hasBlock() || (allowed === 1 && this.askedThrough <= this.trail);
+        const ask = entry.seq % fw === 0 || !this.peers.hasBlock() || (allowed === 1 && this.unasked());
         if (ask) this.askedThrough = entry.seq;
         const n = ask ? entry.seq : entry.seq - 1;
         const v = Buffer.allocUnsafe(8); // u64 as two u32: no BigInt per packet

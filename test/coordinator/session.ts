@@ -155,17 +155,22 @@ export class Session {
     this.enterQcc(now);
   }
 
+  /** MasterClientId: the pacer forgets what it asked of the old one, and masterHoldMs runs from now. */
+  private setMaster(clientId: number, now: number): void {
+    this.masterId = clientId;
+    this.pacer.masterChanged();
+    this.masterSince = now;
+  }
+
   // ---- 3.1.5.9.6.1
   private considerMaster(c: Client, loss: number, now: number): void {
     if (now < this.masterSince + this.ctx.cfg.masterHoldMs) return;
     const client = throughput(c.rtt, loss);
     const master = throughput(this.mcRtt, this.mcLossRate);
     if (client < 0.75 * master) {
-      this.masterId = c.clientId;
-      this.pacer.masterChanged();
+      this.setMaster(c.clientId, now);
       this.mcLossRate = loss;
       this.mcRtt = Math.max(1, c.rtt); // not said by the spec: start from the new master's last known RTT
-      this.masterSince = now;
       this.ctx.stats.masterChanges++;
       this.ctx.emit({ type: 'master', clientId: c.clientId, rtt: c.rtt, why: 'nack' });
     }
@@ -213,9 +218,7 @@ export class Session {
       return;
     }
     if (best.clientId !== this.masterId) this.ctx.stats.masterChanges++;
-    this.masterId = best.clientId;
-    this.pacer.masterChanged();
-    this.masterSince = now;
+    this.setMaster(best.clientId, now);
     this.ctx.emit({ type: 'master', clientId: best.clientId, rtt: best.rtt, why: 'qcc' });
     this.ctx.timers.disarm('inStateQcc'); // 3.1.5.7.2
     this.enterData(now);
