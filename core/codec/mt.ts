@@ -7,7 +7,10 @@
  * All network byte order. See docs/protocol-notes.md for the readings chosen where the spec is ambiguous.
  */
 import { Decoded, Reader, ShortRead, Writer, fail, guard, ok, readWstring } from './bytes';
+import { checksum } from './checksum';
 import type { PacketAuth } from './mt-security';
+
+export { checksum, checksumBytes } from './checksum';
 
 export const Sec = { NONE: 0x00, HASH: 0x01, SIGN: 0x02, CHECKSUM: 0x03 } as const;
 export type SecMode = (typeof Sec)[keyof typeof Sec];
@@ -96,52 +99,6 @@ export interface EncodeOptions {
   emptyOptions?: boolean;
   /** HASH and SIGN: the key that seals the packet (its `mode` must be `secMode`). */
   auth?: PacketAuth;
-}
-
-/**
- * Scratch for the checksum's wide reads: the datagram is copied here once (a whole-buffer `set` allocates
- * nothing) and summed four bytes at a time through an aligned Uint32Array view made once.
- */
-const SCRATCH = new Uint32Array(65536 / 4);
-const SCRATCH8 = new Uint8Array(SCRATCH.buffer);
-
-/**
- * MS-WDSMT 2.2.2.3: sum of every byte from the Session Header on, as uint32, then all bits inverted. A byte sum
- * does not depend on byte order, so the words are summed in whatever order the platform reads them: each word
- * is split into two lanes of alternate bytes (x & 0x00ff00ff, (x >>> 8) & 0x00ff00ff), 64 words at a time so a
- * 16-bit lane (at most 64 × 2 × 255) cannot carry into the next, then the lanes are folded.
- */
-export function checksum(buf: Uint8Array, start: number, end = buf.length): number {
-  if (end !== buf.length || end > SCRATCH8.length || end - start < 64) return checksumBytes(buf, start, end);
-  SCRATCH8.set(buf);
-  let sum = 0;
-  let i = start;
-  const first = (start + 3) >>> 2; // first whole word at or after start
-  for (const stop = first << 2; i < stop; i++) sum += buf[i]!;
-  const words = end >>> 2;
-  let w = first;
-  while (w < words) {
-    const stop = Math.min(words, w + 64);
-    let lanes = 0;
-    for (; w < stop; w++) {
-      const x = SCRATCH[w]!;
-      lanes += (x & 0x00ff00ff) + ((x >>> 8) & 0x00ff00ff);
-    }
-    sum += (lanes & 0xffff) + (lanes >>> 16);
-  }
-  for (i = words << 2; i < end; i++) sum += buf[i]!;
-  return ~(sum >>> 0) >>> 0;
-}
-
-/** The same sum a byte at a time (short or partial ranges). */
-export function checksumBytes(buf: Uint8Array, start: number, end = buf.length): number {
-  let sum = 0;
-  let i = start;
-  for (const stop = end - 7; i < stop; i += 8) {
-    sum += buf[i]! + buf[i + 1]! + buf[i + 2]! + buf[i + 3]! + buf[i + 4]! + buf[i + 5]! + buf[i + 6]! + buf[i + 7]!;
-  }
-  for (; i < end; i++) sum += buf[i]!;
-  return ~(sum >>> 0) >>> 0;
 }
 
 /** The fixed fields of an ODATA/RDATA packet as `peekMtData` reads them in place. */

@@ -15,6 +15,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MaOp, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
 import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
+import { checksumSimd, checksumUsesSimd, checksumWide } from '../../../core/codec/checksum';
 import { MtOpt, MtOption, MtPacket, Op, Peek, Sec, checksum, checksumBytes, decodeMt, encodeMt, findOption, peekMtData } from '../../../core/codec/mt';
 import { HmacAuth, PacketAuth, RsaAuth } from '../../../core/codec/mt-security';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
@@ -371,11 +372,38 @@ describe('(f) checksum with wide reads', () => {
         const pkt = backing.subarray(shift);
         pkt[3] = 0;
         pkt[4] = 4;
-        expect(checksum(pkt, 9)).toBe(specChecksum(pkt));
-        expect(checksumBytes(pkt, 9)).toBe(specChecksum(pkt));
+        const want = specChecksum(pkt);
+        expect(checksum(pkt, 9)).toBe(want);
+        expect(checksumBytes(pkt, 9)).toBe(want);
+        expect(checksumWide(pkt, 9)).toBe(want);
+        expect(checksumSimd(pkt, 9)).toBe(want);
+        // a range that ends before the buffer does (the SIMD form copies only what it sums)
+        const end = 9 + Math.floor((pkt.length - 9) / 2);
+        expect(checksumSimd(pkt, 9, end)).toBe(checksumBytes(pkt, 9, end));
+        expect(checksumWide(pkt, 9, end)).toBe(checksumBytes(pkt, 9, end));
       }),
       { numRuns: 600 },
     );
+  });
+
+  it('a 64 KiB datagram of 0xff (the largest sum) and the SIMD limits', () => {
+    const big = Buffer.alloc(65536, 0xff);
+    big[3] = 0;
+    big[4] = 4; // SecurityDataLen 4: the sum starts at 9, as in a CHECKSUM packet
+    const want = specChecksum(big);
+    expect(checksumSimd(big, 9)).toBe(want);
+    expect(checksumWide(big, 9)).toBe(want);
+    expect(checksum(big, 9)).toBe(want);
+    // beyond the module's one page of memory: no SIMD answer, and checksum still right through the JS form
+    const over = Buffer.alloc(65537, 0xff);
+    over[3] = 0;
+    over[4] = 4;
+    expect(checksumSimd(over, 9)).toBeUndefined();
+    expect(checksum(over, 9)).toBe(specChecksum(over));
+  });
+
+  it('Node 20 here has WebAssembly SIMD, so the hot path uses it (not silently the JS fallback)', () => {
+    expect(checksumUsesSimd).toBe(true);
   });
 });
 
