@@ -128,10 +128,11 @@ const STDOUT_OUT = '-';
  */
 const GAP_HOLD_MS = 200;
 /**
- * Writes of ≥ 256 KiB (≈ 190 blocks of 1385 bytes): when every packet could start one, a write carried 5-11
- * blocks and each cost a threadpool round trip (docs/performance.md).
+ * Writes of ≥ 1 MiB (≈ 760 blocks of 1385 bytes, under Linux's 1024 buffers per writev): each write is a
+ * threadpool round trip and a completion on the loop. When every packet could start one, a write carried 5-11
+ * blocks; at 256 KiB (≈ 190) it was still 0.03-0.05 of the agent / listener ratio (docs/performance.md).
  */
-const PUMP_OPTIONS = { batchBytes: 256 * 1024, flushMs: 20, gapHoldMs: GAP_HOLD_MS };
+const PUMP_OPTIONS = { batchBytes: 1024 * 1024, flushMs: 20, gapHoldMs: GAP_HOLD_MS };
 /** How often the progress callback (the terminal's progress line) is called. */
 const PROGRESS_INTERVAL_MS = 250;
 
