@@ -88,6 +88,17 @@ function dropTotal(d: ReceiverDrops): number {
 }
 
 /** `Receiver.stats()`: a copy, safe to keep. */
+/** `Receiver.progress()`: what the fallback policy reads (PolicyStats) and the block numbering. */
+export interface ReceiverProgress {
+  blocks: number;
+  duplicates: number;
+  bytes: number;
+  rounds: number;
+  allOnDisk: boolean;
+  base: 0 | 1;
+  baseKnown: boolean;
+}
+
 export interface ReceiverStats extends MaStats {
   /** Payload bytes of new blocks accepted from multicast. */
   bytes: number;
@@ -214,6 +225,16 @@ export class Receiver {
       replayed: mt.replayed,
       malformed: anyMalformed - badChecksum - truncated - badCount + ma.badBlocks,
     };
+  }
+
+  /**
+   * What the loop reads at every wake-up (the fallback policy's inputs and the block numbering): a handful of
+   * fields, no copies. `stats()` builds the full record (counter copies, the drop tally, the missing ranges of the
+   * MT state): at 1 % loss the agent wakes ~2,400 times per 256 MiB, and that record cost ~25 µs each.
+   */
+  progress(): ReceiverProgress {
+    const ma = this.ma;
+    return { blocks: ma.stats.blocks, duplicates: ma.stats.duplicates, bytes: ma.bytes, rounds: ma.rounds, allOnDisk: this.store.complete, base: ma.base, baseKnown: ma.baseKnown };
   }
 
   stats(): ReceiverStats {

@@ -79,9 +79,10 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   // MT packets to the session's server go out on a connected socket; anything else (a LEAVE to the old server
   // after a DEMOTE) on the unconnected one.
   let sess: dgram.Socket | undefined;
-  let sessTo = '';
+  /** Where `sess` is connected to (compared per send without building a string). */
+  let sessTo = { address: '', port: -1 };
   const send = (tx: { to: { address: string; port: number }; data: Buffer }) => {
-    if (sess && `${tx.to.address}:${tx.to.port}` === sessTo) sess.send(tx.data);
+    if (sess && tx.to.port === sessTo.port && tx.to.address === sessTo.address) sess.send(tx.data);
     else c.uni.send(tx.data, tx.to.port, tx.to.address);
   };
   const dropRate = c.dropRate ?? 0;
@@ -121,7 +122,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     let ev;
     while ((ev = rx.pollEvent())) {
       logEvent(ev);
-      policy.handleEvent(now(), ev, rx.stats());
+      policy.handleEvent(now(), ev, rx.progress());
       if (ev.type === 'complete') return finish({ kind: 'complete' });
       if (ev.type === 'demoted') {
         c.onDemoted?.(ev.sessionId >>> 0);
@@ -131,7 +132,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       if (d) return carryOut(d);
     }
     if (withStats) {
-      const st = rx.stats();
+      const st = rx.progress();
       if (st.baseKnown) c.onBlockBase?.(st.base);
       policy.handleStats(now(), st);
       const d = policy.pollDecision();
@@ -163,7 +164,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   const connect = async (to: { address: string; port: number }) => {
     const old = sess;
     sess = undefined; // until connected, sends go out unconnected
-    sessTo = `${to.address}:${to.port}`;
+    sessTo = { address: to.address, port: to.port };
     sess = await openConnected(c.iface, to, onUnicast);
     await closeSocket(old);
   };
@@ -200,7 +201,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     if (note.warn) log.warn({ granted: mc.granted }, note.text);
     else log.info({ granted: mc.granted }, note.text);
     await connect(session.server);
-    policy.handleGroupJoined(now(), rx.stats());
+    policy.handleGroupJoined(now(), rx.progress());
     service(true);
     return await out.promise;
   } finally {

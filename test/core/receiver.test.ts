@@ -183,6 +183,20 @@ describe('Receiver.stats()', () => {
     expect(rx.stats().mt.malformed).toEqual({});
   });
 
+  it('progress() (read at every wake-up) agrees with stats() on the fields the policy reads', () => {
+    const { rx } = make();
+    const pick = () => {
+      const s = rx.stats();
+      return { blocks: s.blocks, duplicates: s.duplicates, bytes: s.bytes, rounds: s.rounds, allOnDisk: s.allOnDisk, base: s.base, baseKnown: s.baseKnown };
+    };
+    expect(rx.progress()).toEqual(pick());
+    rx.handleDatagram(dataBlock(1, 1), SERVER, 2);
+    rx.handleDatagram(dataBlock(2, 2), SERVER, 3);
+    rx.handleDatagram(dataBlock(3, 2), SERVER, 4);
+    expect(rx.progress()).toEqual(pick());
+    expect(rx.progress()).toMatchObject({ blocks: 2, duplicates: 1, bytes: 2 * SBS });
+  });
+
   it('counts every datagram it drops: malformed, wrong session, wrong security, bad MA blocks', () => {
     const { rx } = make();
     rx.handleDatagram(Buffer.from([1, 2, 3]), SERVER, 2);
