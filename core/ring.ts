@@ -16,8 +16,6 @@ export interface WriteJob {
   slots: number[];
 }
 
-import { IntMap } from './int-map';
-
 /** Room after the slots where a whole datagram is staged (copying a sub-range with Buffer#copy makes a view). */
 const STAGE_BYTES = 65536;
 
@@ -32,26 +30,10 @@ export class BlockRing {
   private freeTop: number;
   private slotLen: Int32Array;
   private slotAcct: Int32Array;
-  /** block index -> slot, blocks waiting to be written. */
-  private readonly pending: IntMap;
-  /** block index -> slot, blocks inside a write job (after invalidation a block can be in both). */
-  private readonly writing: IntMap;
-  /** The block each slot holds. */
-  private readonly slotBlock: Int32Array;
-  /**
-   * Arrival order of the pending blocks (takeWrite starts at the oldest): a queue of (slot, stamp) entries;
-   * an entry is live while its slot is pending under that stamp (`pendStamp`, -1 when not pending). Entries of
-   * blocks that left pending another way (inside a neighbour's run) are skipped when they reach the head.
-   */
-  private readonly orderSlot: Int32Array;
-  private readonly orderStamp: Int32Array;
-  private readonly orderMask: number;
-  private head = 0;
-  private tail = 0;
-  private readonly pendStamp: Int32Array;
-  private stamp = 0;
-  /** Queue compactions (tests read it). */
-  compactions = 0;
+  /** block index -> slot, blocks waiting to be written (insertion order ≈ arrival order). */
+  private pending = new Map<number, number>();
+  /** block index -> slot, blocks inside a write job. */
+  private writing = new Map<number, number>();
 
   constructor(
     readonly slots: number,
@@ -67,59 +49,6 @@ export class BlockRing {
     this.freeTop = slots;
     this.slotLen = new Int32Array(slots);
     this.slotAcct = new Int32Array(slots);
-    this.pending = new IntMap(slots);
-    this.writing = new IntMap(slots);
-    this.slotBlock = new Int32Array(slots);
-    this.pendStamp = new Int32Array(slots).fill(-1);
-    let cap = 8;
-    while (cap < slots * 2) cap *= 2;
-    this.orderSlot = new Int32Array(cap);
-    this.orderStamp = new Int32Array(cap);
-    this.orderMask = cap - 1;
-  }
-
-  /** Makes `slot` (holding `block`) pending, as the newest. */
-  private addPending(block: number, slot: number): void {
-    this.pending.set(block, slot);
-    this.slotBlock[slot] = block;
-    const st = (this.stamp = (this.stamp + 1) & 0x7fff_ffff);
-    this.pendStamp[slot] = st;
-    if (this.tail - this.head > this.orderMask) this.compactOrder();
-    const e = this.tail++ & this.orderMask;
-    this.orderSlot[e] = slot;
-    this.orderStamp[e] = st;
-  }
-
-  /** Takes `block` out of pending; returns its slot or -1. */
-  private removePending(block: number): number {
-    const slot = this.pending.delete(block);
-    if (slot >= 0) this.pendStamp[slot] = -1;
-    return slot;
-  }
-
-  private live(e: number): boolean {
-    const i = e & this.orderMask;
-    return this.pendStamp[this.orderSlot[i]!] === this.orderStamp[i];
-  }
-
-  /** The oldest pending block, or -1. */
-  private oldest(): number {
-    while (this.head < this.tail && !this.live(this.head)) this.head++;
-    return this.head < this.tail ? this.slotBlock[this.orderSlot[this.head & this.orderMask]!]! : -1;
-  }
-
-  /** Drops dead entries from the queue, keeping the order (live entries are at most `slots`: room remains). */
-  private compactOrder(): void {
-    this.compactions++;
-    const m = this.orderMask;
-    let w = this.head;
-    for (let r = this.head; r < this.tail; r++) {
-      if (!this.live(r)) continue;
-      this.orderSlot[w & m] = this.orderSlot[r & m]!;
-      this.orderStamp[w & m] = this.orderStamp[r & m]!;
-      w++;
-    }
-    this.tail = w;
   }
 
   get free(): number {
@@ -140,9 +69,8 @@ export class BlockRing {
    * written); undefined when the ring no longer holds the block (its write completed: nothing to compare with).
    */
   differs(block: number, src: Buffer, start: number, len: number): boolean | undefined {
-    let slot = this.pending.get(block);
-    if (slot < 0) slot = this.writing.get(block);
-    if (slot < 0) return undefined;
+    const slot = this.pending.get(block) ?? this.writing.get(block);
+    if (slot === undefined) return undefined;
     const at = slot * this.blockSize;
     return len !== this.slotLen[slot] || src.compare(this.arena, at, at + len, start, start + len) !== 0;
   }
@@ -163,7 +91,7 @@ export class BlockRing {
     } else src.copy(this.arena, at, start, start + len);
     this.slotLen[slot] = len;
     this.slotAcct[slot] = acct;
-    this.addPending(block, slot);
+    this.pending.set(block, slot);
     return true;
   }
 
@@ -172,8 +100,9 @@ export class BlockRing {
    * Returns undefined when nothing is pending; the result object is reused (no allocation per call).
    */
   peekRun(maxBuffers = 1024): { first: number; count: number } | undefined {
-    let first = this.oldest();
-    if (first < 0) return undefined;
+    const it = this.pending.keys().next();
+    if (it.done) return undefined;
+    let first = it.value;
     while (this.pending.has(first - 1) && maxBuffers > 1) first--;
     let count = 0;
     while (count < maxBuffers && this.pending.has(first + count)) count++;
@@ -185,8 +114,9 @@ export class BlockRing {
 
   /** Takes the oldest pending block and every pending neighbour after it (up to maxBuffers) as one job. */
   takeWrite(maxBuffers = 1024): WriteJob | undefined {
-    let first = this.oldest();
-    if (first < 0) return undefined;
+    const it = this.pending.keys().next();
+    if (it.done) return undefined;
+    let first = it.value;
     // extend backwards to the start of the run
     while (this.pending.has(first - 1) && maxBuffers > 1) first--;
     return this.takeRun(first, maxBuffers);
@@ -200,8 +130,9 @@ export class BlockRing {
     let bytes = 0;
     let b = first;
     while (buffers.length < maxBuffers) {
-      const slot = this.removePending(b);
-      if (slot < 0) break;
+      const slot = this.pending.get(b);
+      if (slot === undefined) break;
+      this.pending.delete(b);
       this.writing.set(b, slot);
       const len = this.slotLen[slot]!;
       buffers.push(len === this.blockSize ? (this.views[slot] ??= this.arena.subarray(slot * this.blockSize, (slot + 1) * this.blockSize)) : this.arena.subarray(slot * this.blockSize, slot * this.blockSize + len));
@@ -228,9 +159,10 @@ export class BlockRing {
   retry(job: WriteJob): void {
     for (let i = 0; i < job.count; i++) {
       const b = job.firstBlock + i;
-      const slot = this.writing.delete(b);
-      if (slot < 0) continue;
-      this.addPending(b, slot);
+      const slot = this.writing.get(b);
+      if (slot === undefined) continue;
+      this.writing.delete(b);
+      this.pending.set(b, slot);
     }
   }
 
@@ -238,16 +170,12 @@ export class BlockRing {
   dropPending(): [number[], number] {
     const blocks: number[] = [];
     let acct = 0;
-    for (let e = this.head; e < this.tail; e++) {
-      if (!this.live(e)) continue;
-      const slot = this.orderSlot[e & this.orderMask]!;
-      blocks.push(this.slotBlock[slot]!);
+    for (const [b, slot] of this.pending) {
+      blocks.push(b);
       acct += this.slotAcct[slot]!;
-      this.pendStamp[slot] = -1;
       this.freeSlots[this.freeTop++] = slot;
     }
     this.pending.clear();
-    this.head = this.tail = 0;
     return [blocks, acct];
   }
 }
