@@ -36,4 +36,4 @@ export function keepSections(old: string, fresh: string, names: readonly string[
 }
 
 /** Sections of docs/performance.md written by tools other than the bench. */
-export const FOREIGN_SECTIONS = ['nack-sim', 'loss-window'] as const;
+export const FOREIGN_SECTIONS = ['nack-sim', 'loss-window', 'receive-path'] as const;
