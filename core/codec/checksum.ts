@@ -86,10 +86,10 @@ function loadSimd(): SimdSum | undefined {
 
 const SIMD = loadSimd();
 
-/** Whether this runtime sums through WebAssembly SIMD (the bench reports it). */
+/** @internal Whether this runtime sums through WebAssembly SIMD (the tests check it). */
 export const checksumUsesSimd = SIMD !== undefined;
 
-/** The checksum of buf[start, end) through WebAssembly SIMD, or undefined where there is none. */
+/** @internal The checksum of buf[start, end) through WebAssembly SIMD, or undefined where there is none (tests). */
 export function checksumSimd(buf: Uint8Array, start: number, end = buf.length): number | undefined {
   if (!SIMD || end > SIMD.mem.length) return undefined;
   // A whole-buffer set allocates nothing; a subarray would allocate a view per call.
@@ -152,7 +152,7 @@ export function checksumWide(buf: Uint8Array, start: number, end = buf.length): 
   return ~(sum >>> 0) >>> 0;
 }
 
-/** The same sum a byte at a time (short or partial ranges). */
+/** @internal The same sum a byte at a time (short or partial ranges; the tests' reference). */
 export function checksumBytes(buf: Uint8Array, start: number, end = buf.length): number {
   let sum = 0;
   let i = start;

@@ -10,7 +10,7 @@ import { Decoded, Reader, ShortRead, Writer, fail, guard, ok, readWstring } from
 import { checksum } from './checksum';
 import type { PacketAuth } from './mt-security';
 
-export { checksum, checksumBytes } from './checksum';
+export { checksum } from './checksum';
 
 export const Sec = { NONE: 0x00, HASH: 0x01, SIGN: 0x02, CHECKSUM: 0x03 } as const;
 export type SecMode = (typeof Sec)[keyof typeof Sec];
