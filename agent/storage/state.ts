@@ -34,14 +34,8 @@ export interface StateOptions {
 
 /** Write at least every this fraction of the blocks … */
 const DUE_FRACTION = 0.01;
-/** … or this often (ms), whichever comes first … */
+/** … or this often (ms), whichever comes first. */
 const DUE_MS = 2000;
-/**
- * … but not more often than this (ms). Each checkpoint is an fdatasync of the partial file plus an fsynced
- * state file; at 1 % of a 256 MiB image that was every 30 ms at loopback rates (100 per image), and on the receive
- * CPU that cost 0.05 of the agent / listener ratio (docs/performance.md). A crash still loses at most ~2 s.
- */
-const DUE_MIN_MS = 1000;
 
 export function statePath(out: string): string {
   return `${out}.osdcast`;
@@ -110,15 +104,14 @@ export class StateFile {
   }
 
   /**
-   * True when a write() is worth it: blocks were added since the last write, at least 1 s has passed since it
-   * (the first call starts the clock), and either at least 1 % of all blocks were added or 2 s have passed.
+   * True when a write() is worth it: blocks were added since the last write, and either at least 1 % of all
+   * blocks were added or 2 s have passed (the first call only starts the clock unless 1 % is reached).
    */
   due(now: number, blocksDone: number): boolean {
     if (this.lastAt === undefined) this.lastAt = now;
     const added = blocksDone - this.lastBlocks;
-    const elapsed = now - this.lastAt;
-    if (added <= 0 || elapsed < DUE_MIN_MS) return false;
-    return added >= Math.max(1, Math.ceil(this.blocks * DUE_FRACTION)) || elapsed >= DUE_MS;
+    if (added <= 0) return false;
+    return added >= Math.max(1, Math.ceil(this.blocks * DUE_FRACTION)) || now - this.lastAt >= DUE_MS;
   }
 
   /** Atomic replace: `<path>.tmp` is written and fsynced, then renamed over `<path>` (and the directory fsynced). */

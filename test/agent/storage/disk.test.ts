@@ -61,7 +61,6 @@ function setup(o: { withState?: boolean; stateFs?: StateFs; ringSlots?: number }
   const durable = new Bitmap(BLOCKS);
   const vol = o.stateFs ?? (memfs({ '/data': null }).fs as unknown as StateFs);
   const state = o.withState === false ? undefined : new StateFile('/data/install.wim.osdcast', ID, durable, { fs: vol });
-  state?.due(-1000, 0); // its clock started 1 s ago: the 1-s floor between checkpoints is behind these tests
   let t = 0;
   const errors: OsdcastError[] = [];
   const pump = new DiskPump(store, sink, durable, state, () => t, (e) => errors.push(e));
