@@ -87,7 +87,6 @@ function dropTotal(d: ReceiverDrops): number {
   return n;
 }
 
-/** `Receiver.stats()`: a copy, safe to keep. */
 /** `Receiver.progress()`: what the fallback policy reads (PolicyStats) and the block numbering. */
 export interface ReceiverProgress {
   blocks: number;
@@ -99,6 +98,7 @@ export interface ReceiverProgress {
   baseKnown: boolean;
 }
 
+/** `Receiver.stats()`: a copy, safe to keep. */
 export interface ReceiverStats extends MaStats {
   /** Payload bytes of new blocks accepted from multicast. */
   bytes: number;

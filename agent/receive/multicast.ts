@@ -111,7 +111,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   };
 
   /**
-   * After every input. `withStats`: also feed the policy the receiver's statistics (a copy, so only on the timer:
+   * After every input. `withStats`: also feed the policy the receiver's progress counters (only on the timer:
    * rounds only change in handleTimeout, and datagrams and writes that matter to the policy come as events).
    */
   const service = (withStats: boolean) => {

@@ -91,7 +91,7 @@ export const checksumUsesSimd = SIMD !== undefined;
 
 /** @internal The checksum of buf[start, end) through WebAssembly SIMD, or undefined where there is none (tests). */
 export function checksumSimd(buf: Uint8Array, start: number, end = buf.length): number | undefined {
-  if (!SIMD || end > SIMD.mem.length) return undefined;
+  if (!SIMD || start < 0 || end > SIMD.mem.length) return undefined;
   // A whole-buffer set allocates nothing; a subarray would allocate a view per call.
   if (end === buf.length) SIMD.mem.set(buf);
   else SIMD.mem.set(buf.subarray(0, end));
@@ -100,7 +100,7 @@ export function checksumSimd(buf: Uint8Array, start: number, end = buf.length): 
 
 /** The checksum of buf[start, end): the hot path's entry point. */
 export function checksum(buf: Uint8Array, start: number, end = buf.length): number {
-  if (SIMD !== undefined && end === buf.length && end <= SIMD.mem.length) {
+  if (SIMD !== undefined && start >= 0 && end === buf.length && end <= SIMD.mem.length) {
     SIMD.mem.set(buf);
     return ~(SIMD.sum(start, end) >>> 0) >>> 0;
   }
