@@ -23,6 +23,7 @@ import { LeaveReason } from './codec/mt';
 import { BlockStore } from './block-store';
 import { MaClient, MaStats } from './ma-client';
 import { DEFAULT_MT_PARAMS, MtClient, MtEvent, MtParams, MtStats, Transmit } from './mt-client';
+import type { PolicyStats } from './multicast-policy';
 import { SessionInfo, sessionAuth, sessionSecurity } from './session';
 
 export type { SessionInfo } from './session';
@@ -87,13 +88,8 @@ function dropTotal(d: ReceiverDrops): number {
   return n;
 }
 
-/** `Receiver.progress()`: what the fallback policy reads (PolicyStats) and the block numbering. */
-export interface ReceiverProgress {
-  blocks: number;
-  duplicates: number;
-  bytes: number;
-  rounds: number;
-  allOnDisk: boolean;
+/** `Receiver.progress()`: what the fallback policy reads, and the block numbering. */
+export interface ReceiverProgress extends PolicyStats {
   base: 0 | 1;
   baseKnown: boolean;
 }

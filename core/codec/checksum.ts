@@ -5,7 +5,7 @@
  * (docs/performance.md, "Receiver hot path without sockets").
  *
  * Three ways to the same sum, chosen per call:
- * - `sumSimd`: a 16-bytes-at-a-time loop in WebAssembly SIMD (a 154-byte module written out below, compiled once
+ * - through the module: a 16-bytes-at-a-time loop in WebAssembly SIMD (a 154-byte module written out below, compiled once
  *   at load). The datagram is copied into the module's 64 KiB memory with one `set`, summed there, and nothing is
  *   allocated. Used for whole datagrams up to 64 KiB when the runtime has WebAssembly SIMD (Node ≥ 16.4 on x64
  *   and arm64 does).
@@ -89,21 +89,21 @@ const SIMD = loadSimd();
 /** @internal Whether this runtime sums through WebAssembly SIMD (the tests check it). */
 export const checksumUsesSimd = SIMD !== undefined;
 
+/** The checksum of buf[start, buf.length) in the module (whole buffers only: a `set` of one allocates nothing). */
+function simdWhole(simd: SimdSum, buf: Uint8Array, start: number): number {
+  simd.mem.set(buf);
+  return ~(simd.sum(start, buf.length) >>> 0) >>> 0;
+}
+
 /** @internal The checksum of buf[start, end) through WebAssembly SIMD, or undefined where there is none (tests). */
 export function checksumSimd(buf: Uint8Array, start: number, end = buf.length): number | undefined {
   if (!SIMD || start < 0 || end > SIMD.mem.length) return undefined;
-  // A whole-buffer set allocates nothing; a subarray would allocate a view per call.
-  if (end === buf.length) SIMD.mem.set(buf);
-  else SIMD.mem.set(buf.subarray(0, end));
-  return ~(SIMD.sum(start, end) >>> 0) >>> 0;
+  return simdWhole(SIMD, end === buf.length ? buf : buf.subarray(0, end), start);
 }
 
 /** The checksum of buf[start, end): the hot path's entry point. */
 export function checksum(buf: Uint8Array, start: number, end = buf.length): number {
-  if (SIMD !== undefined && start >= 0 && end === buf.length && end <= SIMD.mem.length) {
-    SIMD.mem.set(buf);
-    return ~(SIMD.sum(start, end) >>> 0) >>> 0;
-  }
+  if (SIMD !== undefined && start >= 0 && end === buf.length && end <= SIMD.mem.length) return simdWhole(SIMD, buf, start);
   return checksumWide(buf, start, end);
 }
 
