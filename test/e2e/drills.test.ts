@@ -162,10 +162,14 @@ describe.concurrent('fault drills (loopback)', () => {
     // The old session: the client demoted, DEMOTE sent, its LEAVE (CANCELLED) took it off the Demoted list.
     expect(coord.coordinator.stats).toMatchObject({ clientsDemoted: 1, clientsDemote: 0, clientsActive: 0 });
     expect(coord.coordinator.stats.demoteSent).toBeGreaterThanOrEqual(1);
-    // The lower session delivered the rest: at least the 70 % left at the demote, at its own (lower) rate.
+    // The lower session delivered the rest, at its own (lower) rate. The 30 % that triggered the demote counts blocks
+    // on disk, which lag what was received by up to two 1 MiB write batches (17 % of this image) plus a 250 ms progress
+    // tick and the DEMOTE round trip, so on a loaded machine the agent may hold half the image by its LEAVE: the
+    // bound is a third, and between them the two sessions sent every byte the agent has.
     const ls = lower.coordinator.stats;
     expect(ls.clientsJoined).toBe(1);
-    expect(ls.dataBytesSent).toBeGreaterThan(0.6 * image.length);
+    expect(ls.dataBytesSent).toBeGreaterThan(image.length / 3);
+    expect(ls.dataBytesSent + coord.coordinator.stats.dataBytesSent).toBeGreaterThanOrEqual(image.length);
     expect(ls.leavesReceived).toBe(1);
   }, 60_000);
 
