@@ -250,18 +250,33 @@ function writeBody(w: Writer, b: MtBody): void {
   }
 }
 
-/** Encodes one packet. HASH and SIGN need `o.auth` (the key); without it they throw. */
-export function encodeMt(body: MtBody, o: EncodeOptions): Buffer {
+/** SecurityDataLen for `o`; HASH and SIGN without their key throw. */
+function securityLength(o: EncodeOptions): number {
   const keyed = o.secMode === Sec.HASH || o.secMode === Sec.SIGN;
   if (keyed && o.auth?.mode !== o.secMode) throw new Error(`security mode ${o.secMode} needs its key`);
-  const secLen = keyed ? o.auth!.length : o.secMode === Sec.CHECKSUM ? 4 : 0;
+  if (keyed) return o.auth!.length;
+  if (o.secMode === Sec.CHECKSUM) return 4;
+  if (o.secMode === Sec.NONE) return 0;
+  throw new Error(`security mode ${o.secMode} is not supported by this implementation`);
+}
+
+/** Fills SecurityData of a packet whose Session Header starts at `sessionStart` (2.2.2). */
+function seal(out: Buffer, sessionStart: number, secLen: number, o: EncodeOptions): void {
+  if (o.secMode === Sec.CHECKSUM) out.writeUInt32BE(checksum(out, sessionStart), 5);
+  else if (secLen > 0) {
+    // 2.2.2.1 / 2.2.2.2: computed over the Session Header to the end, then written into SecurityData.
+    const sd = o.auth!.seal(out.subarray(sessionStart));
+    if (sd.length !== secLen) throw new Error(`security data of ${sd.length} bytes, expected ${secLen}`);
+    sd.copy(out, 5);
+  }
+}
+
+/** Encodes one packet. HASH and SIGN need `o.auth` (the key); without it they throw. */
+export function encodeMt(body: MtBody, o: EncodeOptions): Buffer {
+  const secLen = securityLength(o);
   const size = 64 + secLen + ('data' in body ? body.data.length : 0) + ('appData' in body ? body.appData.length : 0);
   const w = new Writer(size);
-  w.u8(0x57).u8(0x44); // "WD"
-  if (o.secMode === Sec.NONE) w.u8(Sec.NONE).u16(0);
-  else if (o.secMode === Sec.CHECKSUM) w.u8(Sec.CHECKSUM).u16(4).u32(0);
-  else if (keyed) w.u8(o.secMode).u16(secLen).bytes(Buffer.alloc(secLen));
-  else throw new Error(`security mode ${o.secMode} is not supported by this implementation`);
+  w.u8(0x57).u8(0x44).u8(o.secMode).u16(secLen).zeros(secLen); // "WD"
   const sessionStart = w.pos;
   w.u32(o.sessionId).u8(body.op).u64(o.senderTime);
   writeBody(w, body);
@@ -271,13 +286,69 @@ export function encodeMt(body: MtBody, o: EncodeOptions): Buffer {
     for (const x of opts) w.u16(x.id).u16(x.value.length).bytes(x.value);
   }
   const out = w.finish();
-  if (o.secMode === Sec.CHECKSUM) out.writeUInt32BE(checksum(out, sessionStart), 5);
-  else if (keyed) {
-    // 2.2.2.1 / 2.2.2.2: computed over the Session Header to the end, then written into SecurityData.
-    const sd = o.auth!.seal(out.subarray(sessionStart));
-    if (sd.length !== secLen) throw new Error(`security data of ${sd.length} bytes, expected ${secLen}`);
-    sd.copy(out, 5);
+  seal(out, sessionStart, secLen, o);
+  return out;
+}
+
+/** The ODATA/RDATA fields a sender chooses (2.2.16, 2.2.17); DataLen follows from the data. */
+export interface MtDataOut {
+  op: typeof Op.ODATA | typeof Op.RDATA;
+  clientId: number;
+  seq: number;
+  trailSeq: number;
+}
+
+const TWO32 = 2 ** 32;
+
+/** A u64 as Writer.u64 writes it (floored, clamped at 0 and at 2^64 - 1 in its high word). */
+function putU64(buf: Buffer, v: number, at: number): void {
+  const x = Math.max(0, Math.floor(v));
+  buf.writeUInt32BE(Math.min(0xffff_ffff, Math.floor(x / TWO32)), at);
+  buf.writeUInt32BE((x % TWO32) >>> 0, at + 4);
+}
+
+/**
+ * ODATA or RDATA for a sender's hot path: the same bytes as `encodeMt({ ...f, data: concat(parts) }, o)`, but the
+ * packet is allocated once at its size and each part of Data is copied into it once (no Writer, no joined Data).
+ */
+export function encodeMtData(f: MtDataOut, parts: readonly Uint8Array[], o: EncodeOptions): Buffer {
+  const secLen = securityLength(o);
+  let dataLen = 0;
+  for (const p of parts) dataLen += p.length;
+  const opts = o.options ?? [];
+  let optLen = opts.length > 0 || o.emptyOptions !== false ? 2 : 0;
+  for (const x of opts) optLen += 4 + x.value.length;
+  const sessionStart = 5 + secLen;
+  const out = Buffer.allocUnsafe(sessionStart + SESSION_HEADER_LEN + 22 + dataLen + optLen);
+  out[0] = 0x57; // "WD"
+  out[1] = 0x44;
+  out[2] = o.secMode;
+  out.writeUInt16BE(secLen, 3); // SecurityData: written by seal() below, which covers all of it
+  let at = sessionStart;
+  out.writeUInt32BE(o.sessionId >>> 0, at);
+  out[at + 4] = f.op;
+  putU64(out, o.senderTime, at + 5);
+  at += SESSION_HEADER_LEN;
+  out.writeUInt32BE(f.clientId >>> 0, at);
+  putU64(out, f.seq, at + 4);
+  putU64(out, f.trailSeq, at + 12);
+  out.writeUInt16BE(dataLen & 0xffff, at + 20);
+  at += 22;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
   }
+  if (optLen > 0) {
+    out.writeUInt16BE(opts.length, at);
+    at += 2;
+    for (const x of opts) {
+      out.writeUInt16BE(x.id & 0xffff, at);
+      out.writeUInt16BE(x.value.length & 0xffff, at + 2);
+      out.set(x.value, at + 4);
+      at += 4 + x.value.length;
+    }
+  }
+  seal(out, sessionStart, secLen, o);
   return out;
 }
 

@@ -4,7 +4,7 @@
  * security header (security.ts: CHECKSUM, HASH, SIGN or NONE, MS-WDSMT 2.2.2) and SessionId. No I/O: the owner
  * (coordinator.ts) drains them.
  */
-import { LOSS_SCALE, MtBody, MtOption, SecMode, encodeMt } from '../../core/codec/mt';
+import { EncodeOptions, LOSS_SCALE, MtBody, MtDataOut, MtOption, SecMode, encodeMt, encodeMtData } from '../../core/codec/mt';
 import { Outbox } from '../../core/outbox';
 import { Timers } from '../../core/timers';
 import { SessionKeys } from './security';
@@ -33,8 +33,11 @@ export class Context {
    */
   serverModes: SecMode[] = [];
 
+  private readonly ownMode: readonly SecMode[];
+
   constructor(readonly cfg: ResolvedConfig) {
     this.keys = new SessionKeys(cfg.security);
+    this.ownMode = [this.keys.serverMode];
   }
 
   emit(e: CoordinatorEvent): void {
@@ -43,19 +46,37 @@ export class Context {
 
   /** An MT packet of this session in server security `mode`, as it goes on the wire. */
   encode(body: MtBody, now: number, options?: MtOption[], mode: SecMode = this.keys.serverMode): Buffer {
-    return encodeMt(body, { secMode: mode, sessionId: this.cfg.sessionId >>> 0, senderTime: Math.floor(now), options, auth: this.keys.sealer(mode) });
+    return encodeMt(body, this.encodeOptions(mode, now, options));
   }
 
   /** Queues an MT packet to the group, once per server mode in use; returns the bytes queued. */
   multicast(body: MtBody, now: number, options?: MtOption[]): number {
-    const modes = this.serverModes.length ? this.serverModes : [this.keys.serverMode];
     let bytes = 0;
-    for (const m of modes) {
+    for (const m of this.modes()) {
       const data = this.encode(body, now, options, m);
       bytes += data.length;
       this.out.push({ dest: 'multicast', data, via: 'session' });
     }
     return bytes;
+  }
+
+  /** `multicast` for ODATA and RDATA, Data given in parts (encodeMtData: one allocation per packet). */
+  multicastData(f: MtDataOut, parts: readonly Uint8Array[], now: number, options?: MtOption[]): number {
+    let bytes = 0;
+    for (const m of this.modes()) {
+      const data = encodeMtData(f, parts, this.encodeOptions(m, now, options));
+      bytes += data.length;
+      this.out.push({ dest: 'multicast', data, via: 'session' });
+    }
+    return bytes;
+  }
+
+  private encodeOptions(mode: SecMode, now: number, options: MtOption[] | undefined): EncodeOptions {
+    return { secMode: mode, sessionId: this.cfg.sessionId >>> 0, senderTime: Math.floor(now), options, auth: this.keys.sealer(mode) };
+  }
+
+  private modes(): readonly SecMode[] {
+    return this.serverModes.length ? this.serverModes : this.ownMode;
   }
 
   /** Queues an MT packet on the session socket, to the group or to one client (in that client's server `mode`). */

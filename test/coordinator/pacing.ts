@@ -88,6 +88,7 @@ export class Pacer {
   private queueCutLead = 0;
   /** When the window last held back a ready block (stats.windowStalls), until the next ODATA leaves. */
   private stalledAt: number | undefined;
+  private readonly maHeader = Buffer.allocUnsafe(DATA_HEADER_LEN);
 
   constructor(
     private readonly ctx: Context,
@@ -334,22 +335,20 @@ export class Pacer {
     return 9 + 13 + 22 + DATA_HEADER_LEN + dataLen + (this.ctx.cfg.fwLeadEvery ? 14 : 2);
   }
 
-  private blockPayload(block: number): Buffer {
+  /** Data of the block's MA DATA packet: the MA header (a scratch the encoder copies at once) and the block. */
+  private blockParts(block: number): Uint8Array[] {
     const { blockSize, source } = this.ctx.cfg;
     const offset = (block - this.firstBlock) * blockSize;
     const len = Math.min(blockSize, source.size - offset);
-    const out = Buffer.allocUnsafe(DATA_HEADER_LEN + len);
-    writeDataHeader(out, 0, block, len);
+    writeDataHeader(this.maHeader, 0, block, len);
     const data = source.read(offset, len);
     if (data.length !== len) throw new Error(`content source returned ${data.length} bytes at ${offset}, expected ${len}`);
-    data.copy(out, DATA_HEADER_LEN);
-    return out;
+    return [this.maHeader, data];
   }
 
   /** 3.1.5.9.7 / 3.1.5.9.8: ODATA and RDATA carry the current MasterClientId and head-of-list trail. */
   private sendData(op: typeof Op.ODATA | typeof Op.RDATA, e: DataEntry, now: number, options?: MtOption[]): void {
-    const data = this.blockPayload(e.block);
-    const bytes = this.ctx.multicast({ op, clientId: this.peers.masterId(), seq: e.seq, trailSeq: this.trailForPacket(), data }, now, options);
+    const bytes = this.ctx.multicastData({ op, clientId: this.peers.masterId(), seq: e.seq, trailSeq: this.trailForPacket() }, this.blockParts(e.block), now, options);
     const stats = this.ctx.stats;
     if (op === Op.ODATA) stats.odataSent++;
     else stats.rdataSent++;

@@ -16,7 +16,7 @@ import { describe, expect, it } from 'vitest';
 import { MaOp, decodeMa, encodeMa, peekData } from '../../../core/codec/ma';
 import { decodeMsi, encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
 import { checksumBytes, checksumSimd, checksumUsesSimd, checksumWide } from '../../../core/codec/checksum';
-import { MtOpt, MtOption, MtPacket, Op, Peek, Sec, checksum, decodeMt, encodeMt, findOption, peekMtData } from '../../../core/codec/mt';
+import { MtOpt, MtOption, MtPacket, Op, Peek, Sec, SecMode, checksum, decodeMt, encodeMt, encodeMtData, findOption, peekMtData } from '../../../core/codec/mt';
 import { HmacAuth, PacketAuth, RsaAuth } from '../../../core/codec/mt-security';
 import { expectFail, expectOk, isWellFormedResult, specChecksum, withChecksum } from './helpers';
 import { bytes, mutate, mutation, u16, u32, u53, u8 } from '../../fuzz/arbitraries/common';
@@ -338,6 +338,28 @@ describe('(e) HASH and SIGN security headers', () => {
         }
       }),
       RUNS,
+    );
+  });
+
+  it('encodeMtData (the sender hot path) writes the bytes encodeMt writes, for ODATA and RDATA in every mode, Data in any parts', () => {
+    const modes: [number, PacketAuth | undefined][] = [[Sec.NONE, undefined], [Sec.CHECKSUM, undefined], [Sec.HASH, hmac], [Sec.SIGN, signer]];
+    fc.assert(
+      fc.property(
+        fc.record({ op: fc.constantFrom(Op.ODATA, Op.RDATA), clientId: u32, seq: u53, trailSeq: u53 }),
+        bytes(200),
+        fc.array(fc.nat(), { maxLength: 3 }),
+        fc.record({ sessionId: u32, senderTime: u53, options: fc.array(mtOption, { maxLength: 2 }), emptyOptions: fc.boolean() }),
+        fc.nat(3),
+        (f, data, cuts, h, m) => {
+          const [secMode, auth] = modes[m]!;
+          const at = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b);
+          const ends = [0, ...at, data.length];
+          const parts = ends.slice(1).map((end, i) => data.subarray(ends[i], end));
+          const o = { secMode: secMode as SecMode, ...h, auth };
+          expect(encodeMtData(f, parts, o).equals(encodeMt({ ...f, data: Buffer.from(data) }, o))).toBe(true);
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
