@@ -97,9 +97,10 @@ export interface MtParams {
    */
   masterNackAtOnce: boolean;
   /**
-   * masterNackAtOnce holds back for this long (ms) after an ODATA arrived below the highest ODATA already received:
-   * on a path that reorders, a "new loss" is mostly a packet still on its way, and NACKing each at once had nearly
-   * every block sent twice (protocol-notes #104). 0 = never hold back.
+   * How long (ms) masterNackAtOnce remembers an ODATA that arrived below the highest ODATA already received, and how
+   * far below: a new hole is NACKed at once only when more ODATA has arrived beyond it than that depth. On a path
+   * that reorders, a "new loss" is mostly a packet still on its way, and NACKing each at once had nearly every block
+   * sent twice (protocol-notes #104). 0 = never hold back.
    */
   reorderHoldMs: number;
 }
@@ -283,6 +284,8 @@ export class MtClient {
   /** The highest ODATA sequence number received, and when an ODATA last arrived below it (-Infinity: never). */
   private hiOdata = 0;
   private reorderedAt = -Infinity;
+  /** The deepest reordering (highest ODATA then, minus the late one) since reorderHoldMs before reorderedAt. */
+  private reorderDepth = 0;
   private nackHead = 0;
   /** The highest sequence number a NACK of ours named (masterNackAtOnce: what lies above it is a new loss). */
   private nackedThrough = 0;
@@ -647,6 +650,8 @@ export class MtClient {
       if (seq > this.hiOdata) this.hiOdata = seq;
       else if (seq < this.hiOdata) {
         this.counters.reordered++;
+        const depth = this.hiOdata - seq;
+        this.reorderDepth = now - this.reorderedAt < this.params.reorderHoldMs ? Math.max(this.reorderDepth, depth) : depth;
         this.reorderedAt = now;
       }
     }
@@ -741,9 +746,11 @@ export class MtClient {
     if (this.missing.isEmpty()) return;
     const master = this.masterClientId === this.clientId;
     if (this.timers.armed('nack')) {
-      // …unless the path reorders (#104): then the new hole waits for the running timer, as 3.2.5.12 reads.
-      const reorders = now - this.reorderedAt < this.params.reorderHoldMs;
-      if (master && this.params.masterNackAtOnce && !reorders && this.missing.highestMissing() > this.nackedThrough) this.timers.arm('nack', now);
+      // …once more ODATA arrived beyond the newest hole than the deepest reordering of the last reorderHoldMs
+      // (#104): closer than that, the hole may still be a packet on its way, and waits (for more ODATA, or the timer).
+      const newest = this.missing.highestMissing();
+      const depth = now - this.reorderedAt < this.params.reorderHoldMs ? this.reorderDepth : 0;
+      if (master && this.params.masterNackAtOnce && newest > this.nackedThrough && this.hiOdata - newest > depth) this.timers.arm('nack', now);
       return;
     }
     this.timers.arm('nack', master ? now : now + this.randomBackoff());

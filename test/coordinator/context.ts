@@ -4,7 +4,7 @@
  * security header (security.ts: CHECKSUM, HASH, SIGN or NONE, MS-WDSMT 2.2.2) and SessionId. No I/O: the owner
  * (coordinator.ts) drains them.
  */
-import { EncodeOptions, LOSS_SCALE, MtBody, MtDataOut, MtOption, SecMode, encodeMt, encodeMtData } from '../../core/codec/mt';
+import { EncodeOptions, LOSS_SCALE, MtBody, MtDataOut, MtOption, Op, SecMode, encodeMt, encodeMtData } from '../../core/codec/mt';
 import { Outbox } from '../../core/outbox';
 import { Timers } from '../../core/timers';
 import { SessionKeys } from './security';
@@ -24,6 +24,13 @@ export class Context {
   readonly stats: CoordinatorStats = newStats();
   readonly timers = new Timers<TimerName>(TIMERS);
   readonly out = new Outbox<Transmit>();
+  /** RDATA: polled before `out` (protocol-notes #106), so a repair need not wait behind the window's ODATA. */
+  readonly repairs = new Outbox<Transmit>();
+  /**
+   * Session-socket datagrams the shell can still take (Coordinator.limitSends, handleSent): each one queued takes
+   * one, and the pacer releases no ODATA while none is left. Infinity (the default): a shell that sends at once.
+   */
+  sendRoom = Infinity;
   readonly events = new Outbox<CoordinatorEvent>();
 
   readonly keys: SessionKeys;
@@ -56,6 +63,7 @@ export class Context {
       const data = this.encode(body, now, options, m);
       bytes += data.length;
       this.out.push({ dest: 'multicast', data, via: 'session' });
+      this.sendRoom--;
     }
     return bytes;
   }
@@ -66,7 +74,8 @@ export class Context {
     for (const m of this.modes()) {
       const data = encodeMtData(f, parts, this.encodeOptions(m, now, options));
       bytes += data.length;
-      this.out.push({ dest: 'multicast', data, via: 'session' });
+      (f.op === Op.RDATA ? this.repairs : this.out).push({ dest: 'multicast', data, via: 'session' });
+      this.sendRoom--;
     }
     return bytes;
   }
@@ -82,7 +91,10 @@ export class Context {
   /** Queues an MT packet on the session socket, to the group or to one client (in that client's server `mode`). */
   send(dest: Dest, body: MtBody, now: number, mode?: SecMode): void {
     if (dest === 'multicast') this.multicast(body, now);
-    else this.out.push({ dest, data: this.encode(body, now, undefined, mode), via: 'session' });
+    else {
+      this.out.push({ dest, data: this.encode(body, now, undefined, mode), via: 'session' });
+      this.sendRoom--;
+    }
   }
 }
 

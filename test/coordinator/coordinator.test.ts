@@ -737,6 +737,56 @@ describe('options, rate cap, timers', () => {
     expect(c.stats.acks).toBeLessThan(od.length / 2);
   });
 
+  test('protocol-notes #106: RDATA is polled ahead of queued ODATA; under limitSends no ODATA is released beyond the room, and handleSent releases more', () => {
+    const { sim, id } = manualSession({ data: image(400), fwLeadEvery: 32 });
+    const raw = (b: MtBody) => sim.coord.handleDatagram(encodeMt(b, { secMode: Sec.CHECKSUM, sessionId: sim.sessionId, senderTime: sim.now }), FROM, sim.now);
+    const polled = () => {
+      const out: { op: number; seq?: number }[] = [];
+      for (let t = sim.coord.pollTransmit(); t; t = sim.coord.pollTransmit()) {
+        const b = decodeMt(t.data, { from: 'server' });
+        if (b.ok) out.push({ op: b.value.body.op, seq: (b.value.body as { seq?: number }).seq });
+      }
+      return out;
+    };
+    inject(sim, { op: Op.ACK, clientId: id, seq: 1, serverTime: lastOdataTime(sim, 1), hiSeq: 1, lossRate: 0 }); // window 3: ODATA 2-4
+    expect(sim.coord.leadSeq).toBe(4);
+    sim.coord.limitSends(2);
+    raw({ op: Op.ACK, clientId: id, seq: 4, serverTime: lastOdataTime(sim, 4), hiSeq: 4, lossRate: 0 }); // window 9, room for 2
+    expect(sim.coord.leadSeq).toBe(6);
+    raw({ op: Op.NACK, clientId: id, hiSeq: 6, lossRate: 0, ranges: [[3, 3]] });
+    const first = polled();
+    expect(first.map((x) => [x.op, x.seq])).toEqual([[Op.RDATA, 3], [Op.ODATA, 5], [Op.ODATA, 6], [Op.NCF, undefined]]);
+    // Room: 2 - 2 ODATA - NCF - RDATA = -2. Sent datagrams give it back; at half the limit (1) ODATA flows again.
+    expect([sim.coord.handleSent(sim.now), sim.coord.handleSent(sim.now)]).toEqual([false, false]);
+    expect(sim.coord.handleSent(sim.now)).toBe(true);
+    expect(polled().map((x) => [x.op, x.seq])).toEqual([[Op.ODATA, 7]]);
+    expect(sim.coord.leadSeq).toBe(7);
+  });
+
+  test('protocol-notes #107: nackCut "window" cuts the window once until MCTrail passes the Lead of the cut; "nack" (the default) on every NACK', () => {
+    for (const nackCut of ['nack', 'window'] as const) {
+      const { sim, id } = manualSession({ data: image(400), fwLeadEvery: 32, nackCut });
+      const ack = (seq: number) => inject(sim, { op: Op.ACK, clientId: id, seq, serverTime: lastOdataTime(sim, seq), hiSeq: seq, lossRate: 0 });
+      const nack = (seq: number) => inject(sim, { op: Op.NACK, clientId: id, hiSeq: sim.coord.leadSeq, lossRate: 0, ranges: [[seq, seq]] });
+      ack(1);
+      ack(4); // window 9
+      const w = sim.coord.currentWindowSize;
+      const lead = sim.coord.leadSeq;
+      nack(5);
+      nack(7); // the same window of data
+      expect(sim.coord.currentWindowSize).toBe(nackCut === 'nack' ? w * 0.75 * 0.75 : w * 0.75);
+      expect(sim.coord.stats.nackCutsSkipped).toBe(nackCut === 'nack' ? 0 : 1);
+      ack(lead); // MCTrail reaches the cut's Lead, not past it
+      const w2 = sim.coord.currentWindowSize;
+      nack(lead + 1);
+      expect(sim.coord.currentWindowSize).toBe(nackCut === 'nack' ? w2 * 0.75 : w2);
+      ack(lead + 1); // past it: the next NACK cuts
+      const w3 = sim.coord.currentWindowSize;
+      nack(sim.coord.leadSeq);
+      expect(sim.coord.currentWindowSize).toBe(w3 * 0.75);
+    }
+  });
+
   test('protocol-notes #45: the ODATA that fills the window asks for an ACK only when no request beyond MCTrail is outstanding', () => {
     const { sim, id } = manualSession({ data: image(200), fwLeadEvery: 32 });
     const fw = (seq: number) => {

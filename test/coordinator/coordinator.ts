@@ -41,6 +41,7 @@ export class Coordinator {
   private readonly mt: MtServer;
   /** One handler per timer of the table (context.ts TIMERS). */
   private readonly onTimer: Record<TimerName, (now: number, id: number | undefined) => void>;
+  private sendLimit = Infinity;
 
   constructor(cfg: CoordinatorConfig, now: number) {
     const c = resolveConfig(cfg);
@@ -122,8 +123,13 @@ export class Coordinator {
     return this.clientList.summary(this.session.masterId);
   }
 
+  /**
+   * The next datagram to send: RDATA first, then the rest in the order queued (protocol-notes #106). A shell
+   * that hands over only what its socket takes at once (udp.ts) thereby sends a repair ahead of the ODATA
+   * still waiting here; one that drains everything at once sends what one event produced in that order.
+   */
   pollTransmit(): Transmit | undefined {
-    return this.ctx.out.poll();
+    return this.ctx.repairs.poll() ?? this.ctx.out.poll();
   }
 
   pollEvent(): CoordinatorEvent | undefined {
@@ -132,6 +138,25 @@ export class Coordinator {
 
   pollTimeout(): number | undefined {
     return this.ctx.timers.next();
+  }
+
+  /**
+   * For a shell that hands datagrams to a socket which may not send them at once (udp.ts): at most `max` session
+   * datagrams queued and not yet sent, counted down as they are queued and up by handleSent. While none is left
+   * no new ODATA is released, so ODATA leaves when the socket can take it (its SenderTime is then its send time)
+   * and a repair queued meanwhile goes ahead of it (protocol-notes #106). Without this call: no limit.
+   */
+  limitSends(max: number): void {
+    this.sendLimit = max;
+    this.ctx.sendRoom = max;
+  }
+
+  /** One session datagram the shell had taken has been sent; true when ODATA was queued for it to send. */
+  handleSent(now: number): boolean {
+    const room = ++this.ctx.sendRoom;
+    if (!this.session.pacer.roomBlocked || room < this.sendLimit / 2) return false;
+    this.session.pacer.release(now);
+    return this.ctx.out.size > 0;
   }
 
   /** Runs every timer due at `now`, earliest first (a timer re-armed at or before `now` runs again). */

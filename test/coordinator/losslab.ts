@@ -173,7 +173,7 @@ async function main(): Promise<void> {
         console.log(JSON.stringify({ rep, variant: v.name, mbps: +r.mbps.toFixed(2), wall: +r.wall.toFixed(2), ok: r.ok, coordCpu: r.coordCpu, cpuSPerGiB: +(r.coordCpu / (a.mib / 1024)).toFixed(2), rxCpu: r.rxCpu, rounds: r.rounds, http: r.http,
           odata: s.odataSent, rdata: s.rdataSent, acks: s.acksReceived, acksRejected: s.acksRejected, nacks: s.nacksReceived, nacksMaster: s.nacksFromMaster, zeroNacks: s.zeroNacksReceived,
           skipRecent: s.rdataSkippedRecent, skipGone: s.rdataSkippedGone, stalls: s.windowStalls, stallMs: s.windowStallMs, stallHist: s.windowStallHist, meanRtt: s.acksReceived ? +(s.mcRttSum / (s.acksReceived - s.acksRejected)).toFixed(1) : 0, maxRtt: s.mcRttMax, meanWindow: s.odataSent ? +(s.windowSum / s.odataSent).toFixed(1) : 0,
-          holds: s.windowHolds, qcuts: s.windowQueueCuts, masterChanges: s.masterChanges, spmTimeouts: s.spmTimeouts, sendErrors: s.sendErrors }));
+          holds: s.windowHolds, qcuts: s.windowQueueCuts, nackCutsSkipped: s.nackCutsSkipped, masterChanges: s.masterChanges, spmTimeouts: s.spmTimeouts, sendErrors: s.sendErrors }));
       }
       if (a.udpcast) {
         const u = await udpcastRun(lab, a, image, work);

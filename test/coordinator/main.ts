@@ -30,7 +30,7 @@ import { RpcShellEvent } from './tcp';
 import { SEC_MODE_NAMES, SecModeName, newSecurity } from './security';
 import { CoordinatorEvent } from './types';
 import { ContentServer, bufferContent, startContentServer } from './http';
-import { DEFAULT_GROUP, DEFAULT_IFACE, RpcOptions, fileSource, startCoordinator } from './udp';
+import { DEFAULT_GROUP, DEFAULT_IFACE, RpcOptions, SEND_BUFFER, fileSource, startCoordinator } from './udp';
 
 const IN_MEMORY_LIMIT = 256 * 1024 * 1024;
 
@@ -172,6 +172,8 @@ async function main(): Promise<void> {
     .option('--master-hold <ms>', 'after a Master Client switch, no NACK-driven switch for this long (0 = MS-WDSMT 3.1.5.9.6.1 literally)', int('--master-hold', 0, 1 << 30), 0)
     .option('--http-port <port>', 'also serve the content over HTTP (ranged, ETag) on --interface at this TCP port, as /SMS_DP_SMSPKG$/<content>/<content> (the DP\'s IIS stand-in); 0 = a free one; printed as httpUrl', int('--http-port', 0, 65535))
     .option('--lower-rate <MB/s>', 'rate cap of the lower-speed session a DEMOTE (SIGUSR2) sends a client to (default half of --rate, or 10)', num('--lower-rate', 0.001, 1e5))
+    .option('--send-buffer <KiB>', 'SO_SNDBUF of the session socket (doubled by the kernel, capped by net.core.wmem_max): what the kernel queues before the rest waits in the coordinator, where RDATA goes first (protocol-notes #106)', int('--send-buffer', 1, 1 << 20), SEND_BUFFER / 1024)
+    .addOption(new Option('--nack-cut <per>', 'the x0.75 window cut of MS-WDSMT 3.1.5.9.6 on every NACK, as written, or at most once per window of data (protocol-notes #107)').choices(['nack', 'window']).default('nack'))
     .option('--queue-target <ms>', 'the window grows only while MCRTT is within this of its lowest of the last 10-20 s and shrinks above twice that (protocol-notes #105; 0 = grow on every ACK, as MS-WDSMT 3.1.5.9.5 says)', int('--queue-target', 0, 60_000), 0)
     .addOption(new Option('--repeat-guard <from>', "the 4 x MCRTT skip of a NACKed packet (MS-WDSMT 3.1.5.9.6) runs from its last RDATA, or from its ODATA too (protocol-notes #100)").choices(['rdata', 'odata']).default('rdata'))
     .option('--session-id <id>', 'session id (default random)', int('--session-id', 1, 0xffffffff))
@@ -205,6 +207,8 @@ async function main(): Promise<void> {
     httpPort?: number;
     repeatGuard: 'rdata' | 'odata';
     queueTarget: number;
+    nackCut: 'nack' | 'window';
+    sendBuffer: number;
     sessionId?: number;
     udpMsi: boolean;
     rpcPort?: number;
@@ -275,6 +279,8 @@ async function main(): Promise<void> {
     masterHoldMs: o.masterHold,
     repeatGuard: o.repeatGuard,
     queueTargetMs: o.queueTarget,
+    nackCut: o.nackCut,
+    sendBufferBytes: o.sendBuffer * 1024,
     sessionId: o.sessionId,
     security,
     udpMsi: o.udpMsi,

@@ -86,9 +86,13 @@ export class Pacer {
   private readonly rttLow = new WindowedMin(RTT_BUCKET_MS);
   /** queueTargetMs: LeadODATASeqNo when a queue-inflated MCRTT last cut the window (one cut per window of data). */
   private queueCutLead = 0;
+  /** nackCut 'window': LeadODATASeqNo at the last NACK cut; the next cut waits until MCTrail passes it. */
+  private nackCutLead = -1;
   /** When the window last held back a ready block (stats.windowStalls), until the next ODATA leaves. */
   private stalledAt: number | undefined;
   private readonly maHeader = Buffer.allocUnsafe(DATA_HEADER_LEN);
+  /** release() stopped because the shell had no room (Context.sendRoom), not for the window or the rate. */
+  roomBlocked = false;
 
   constructor(
     private readonly ctx: Context,
@@ -118,6 +122,7 @@ export class Pacer {
     this.stalledAt = undefined;
     this.echoed = 0;
     this.queueCutLead = 0;
+    this.nackCutLead = -1;
     this.masterChanged();
   }
 
@@ -192,7 +197,10 @@ export class Pacer {
    * echo is the evidence that the last copy had its chance; BLIND_REPEAT_MS bounds the wait if ACKs stop.
    */
   nacked(ranges: Range[], repeatAfterMs: number, now: number): void {
-    this.window = Math.max(this.window * 0.75, 2);
+    if (this.ctx.cfg.nackCut === 'nack' || this.trail > this.nackCutLead) {
+      this.window = Math.max(this.window * 0.75, 2);
+      this.nackCutLead = this.lead;
+    } else this.ctx.stats.nackCutsSkipped++;
     if (ranges.length === 0) return;
     this.ctx.stats.ncfSent++;
     this.ctx.send('multicast', { op: Op.NCF, ranges: ranges.slice(0, U16) }, now);
@@ -232,12 +240,17 @@ export class Pacer {
    * between TrailODATASeqNo and LeadODATASeqNo plus the retention period, never the image.
    */
   release(now: number): void {
+    this.roomBlocked = false;
     if (!this.peers.sending()) return;
     const { fwLeadEvery: fw, blockSize, dropPercent } = this.ctx.cfg;
     for (;;) {
       const inFlight = this.lead - this.trail;
       const allowed = Math.floor(this.window) - inFlight;
       if (!this.peers.hasBlock()) return;
+      if (this.ctx.sendRoom <= 0) {
+        this.roomBlocked = true; // the shell has all it can take: the next handleSent calls release again
+        return;
+      }
       if (allowed <= 0) {
         if (this.stalledAt === undefined) {
           this.stalledAt = now;

@@ -27,6 +27,7 @@ export interface CoordinatorConfig {
   maxWindow?: number; // MaxWindowSize, default 2048
   fwLeadEvery?: number; // send ODATA_FW_LEAD_SEQ_NO asking for an ACK every N packets (default 32, protocol-notes #45); 0 = off: an ACK per ODATA (2008 R2)
   repeatGuard?: 'rdata' | 'odata'; // what LastSendTime (3.1.5.9.6's 4 x MCRTT skip) starts from: 'rdata' (default) = set only by an RDATA; 'odata' = the ODATA's send
+  nackCut?: 'nack' | 'window'; // 3.1.5.9.6's x0.75 on every NACK ('nack', as written), or at most once per window of data ('window': not again until an ACK names a packet sent after the cut; protocol-notes #107)
   queueTargetMs?: number; // the window grows (3.1.5.9.5) only while MCRTT is within this of the lowest MCRTT of the last 10-20 s and shrinks above twice that (ours, protocol-notes #105; 0, the default = grow on every ACK, as written)
   masterHoldMs?: number; // after a Master Client switch, no NACK-driven switch for this long (ours; 0 = 3.1.5.9.6.1 literally, the default)
   spmIntervalMs?: number; // SPMInterval, default 220
@@ -59,6 +60,7 @@ export const DEFAULTS = {
   masterHoldMs: 0,
   repeatGuard: 'rdata' as 'rdata' | 'odata',
   queueTargetMs: 0,
+  nackCut: 'nack' as 'nack' | 'window',
   spmIntervalMs: 220,
   pollBackoffMs: 200,
   qccIntervalMs: 5000,
@@ -189,6 +191,8 @@ export interface CoordinatorStats {
   ackRequests: number;
   /** ACKs that cut the window (once per window of data): MCRTT over the lowest by more than 2 x queueTargetMs. */
   windowQueueCuts: number;
+  /** NACKs that did not cut the window (nackCut 'window': a cut of this window of data came first). */
+  nackCutsSkipped: number;
   mcRttMax: number;
   /** Sum of CurrentWindowSize over the ODATA sent (the mean window is this / odataSent). */
   windowSum: number;
@@ -215,7 +219,7 @@ export function newStats(): CoordinatorStats {
     malformed: 0, checksumErrors: 0, securityMismatch: 0, authFailed: 0, sessionMismatch: 0, unexpected: 0,
     clientsJoined: 0, clientsLeft: 0, clientsTimedOut: 0, clientsKicked: 0, clientsDemoted: 0, joinFailures: 0,
     masterChanges: 0, nacksFromMaster: 0, zeroNacksReceived: 0, rdataSkippedRecent: 0, rdataSkippedGone: 0, rdataSkippedUnechoed: 0,
-    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowHolds: 0, ackRequests: 0, windowQueueCuts: 0, windowSum: 0, spmTimeouts: 0, masterLeft: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
+    windowStalls: 0, windowStallMs: 0, windowStallHist: [0, 0, 0, 0, 0], mcRttSum: 0, mcRttMax: 0, windowHolds: 0, ackRequests: 0, windowQueueCuts: 0, nackCutsSkipped: 0, windowSum: 0, spmTimeouts: 0, masterLeft: 0, rounds: 0, roundsFinished: 0, blocksQueued: 0, terminated: 0,
     clientsActive: 0, clientsPending: 0, clientsKick: 0, clientsDemote: 0,
   };
 }

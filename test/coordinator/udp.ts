@@ -24,6 +24,10 @@ import { ContentSource, CoordinatorConfig, CoordinatorEvent } from './types';
 
 export const DEFAULT_GROUP = '239.192.0.1';
 export const DEFAULT_IFACE = '127.0.0.1';
+/** Default sendBufferBytes: 128 KiB, 256 KiB in the kernel's accounting, about 110 datagrams of 1385-byte blocks. */
+export const SEND_BUFFER = 128 * 1024;
+/** Session datagrams handed to the socket and not yet sent, at most (see pump). */
+const MAX_UNSENT = 64;
 
 export interface StartOptions
   extends Partial<Omit<CoordinatorConfig, 'source' | 'rng' | 'multicastAddr' | 'serverAddr' | 'port' | 'namespace' | 'content' | 'sessionId'>> {
@@ -42,6 +46,12 @@ export interface StartOptions
   clock?: () => number;
   /** Answer MS-WDSMSI over UDP (default true); false behaves like Windows Server 2016+. */
   udpMsi?: boolean;
+  /**
+   * SO_SNDBUF of the session socket in bytes (the kernel doubles it; capped by net.core.wmem_max): what the
+   * kernel queues (a shaped link's qdisc included) before the socket pushes back and the rest waits in the
+   * coordinator, where RDATA goes first (protocol-notes #106). Default SEND_BUFFER.
+   */
+  sendBufferBytes?: number;
   /** Serve WDSMC_OP_INITIATE over DCE/RPC (MS-WDSC). */
   rpc?: RpcOptions;
   /**
@@ -209,7 +219,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   session.setMulticastLoopback(true);
   session.setMulticastTTL(1);
   try {
-    session.setSendBufferSize(4 * 1024 * 1024);
+    session.setSendBufferSize(opts.sendBufferBytes ?? SEND_BUFFER);
   } catch {
     // capped by net.core.wmem_max: not fatal
   }
@@ -260,14 +270,24 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     });
   };
 
+  // Session datagrams go out with a callback, and the coordinator releases ODATA only while fewer than MAX_UNSENT
+  // of them wait for it (limitSends / handleSent): dgram sends on the next tick, after its address lookup, and
+  // libuv queues what the socket's buffer cannot take. Handed over all at once, as before, the whole window waited
+  // in libuv's queue or, with the 4 MiB send buffer this socket had, in a shaped link's qdisc, every RDATA behind it,
+  // and every ODATA carried the time it was queued, not sent (protocol-notes #106).
+  coordinator.limitSends(MAX_UNSENT);
+  const onSent = (err: Error | null) => {
+    if (err) sendErrors++;
+    if (coordinator.handleSent(clock())) pump();
+  };
   const pump = () => {
     if (stopped) return;
     for (let t = coordinator.pollTransmit(); t; t = coordinator.pollTransmit()) {
       const sock = t.via === 'msi' ? msi : session;
       if (!sock) continue;
       const dest = t.dest === 'multicast' ? { address: group, port } : t.dest;
-      // No callback: a failed send is an 'error' event on the socket (counted below), not a tick per datagram.
-      sock.send(t.data, dest.port, dest.address);
+      if (sock === session) sock.send(t.data, dest.port, dest.address, onSent);
+      else sock.send(t.data, dest.port, dest.address); // a failed send: an 'error' event, counted below
     }
     for (let e = coordinator.pollEvent(); e; e = coordinator.pollEvent()) onEvent?.(e);
     const at = coordinator.pollTimeout();

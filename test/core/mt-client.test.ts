@@ -464,6 +464,26 @@ describe('MT client: protocol-notes choices', () => {
     }
   });
 
+  it('#104: within reorderHoldMs a new hole waits only until more ODATA has arrived beyond it than the deepest reordering seen', () => {
+    const { c } = joined(7, { params: { reorderHoldMs: 5000 } }); // MinNACKBackOff 10, MaxNACKBackOff 30
+    const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
+    c.handleDatagram(odata(1, 7), 100);
+    c.handleDatagram(odata(4, 7), 101); // 2, 3 missing: NACKed at once (timer zero)
+    c.handleTimeout(101);
+    expect(nacks()).toEqual([[[2, 3]]]);
+    c.handleDatagram(odata(2, 7), 102); // 2 came 2 behind the highest (4): depth 2
+    c.handleDatagram(odata(3, 7), 102); // depth 1: the depth stays 2
+    const repeatAt = c.pollTimeout()!;
+    expect(repeatAt).toBeGreaterThan(103);
+    c.handleDatagram(odata(6, 7), 103); // 5 missing, 1 beyond it: may be on its way
+    c.handleDatagram(odata(7, 7), 103); // 2 beyond it: not more than the depth yet
+    expect(c.pollTimeout()).toBe(repeatAt);
+    c.handleDatagram(odata(8, 7), 104); // 3 beyond it: a loss, NACKed at once (#101)
+    expect(c.pollTimeout()).toBe(104);
+    c.handleTimeout(104);
+    expect(nacks()).toEqual([[[5, 5]]]);
+  });
+
   it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {
     const app = new FakeApp();
     app.cache = 1;
