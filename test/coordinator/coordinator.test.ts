@@ -757,8 +757,8 @@ describe('options, rate cap, timers', () => {
     const first = polled();
     expect(first.map((x) => [x.op, x.seq])).toEqual([[Op.RDATA, 3], [Op.ODATA, 5], [Op.ODATA, 6], [Op.NCF, undefined]]);
     // Room: 2 - 2 ODATA - NCF - RDATA = -2. Sent datagrams give it back; at half the limit (1) ODATA flows again.
-    expect([sim.coord.handleSent(sim.now), sim.coord.handleSent(sim.now)]).toEqual([false, false]);
-    expect(sim.coord.handleSent(sim.now)).toBe(true);
+    expect([sim.coord.handleSent(1, sim.now), sim.coord.handleSent(1, sim.now)]).toEqual([false, false]);
+    expect(sim.coord.handleSent(1, sim.now)).toBe(true);
     expect(polled().map((x) => [x.op, x.seq])).toEqual([[Op.ODATA, 7]]);
     expect(sim.coord.leadSeq).toBe(7);
   });

@@ -151,9 +151,9 @@ export class Coordinator {
     this.ctx.sendRoom = max;
   }
 
-  /** One session datagram the shell had taken has been sent; true when ODATA was queued for it to send. */
-  handleSent(now: number): boolean {
-    const room = ++this.ctx.sendRoom;
+  /** `n` session datagrams the shell had taken have been sent; true when ODATA was queued for it to send. */
+  handleSent(n: number, now: number): boolean {
+    const room = (this.ctx.sendRoom += n);
     if (!this.session.pacer.roomBlocked || room < this.sendLimit / 2) return false;
     this.session.pacer.release(now);
     return this.ctx.out.size > 0;

@@ -28,6 +28,8 @@ export const DEFAULT_IFACE = '127.0.0.1';
 export const SEND_BUFFER = 128 * 1024;
 /** Session datagrams handed to the socket and not yet sent, at most (see pump). */
 const MAX_UNSENT = 64;
+/** Session datagrams per send callback (see pump). */
+const SENT_BATCH = 8;
 
 export interface StartOptions
   extends Partial<Omit<CoordinatorConfig, 'source' | 'rng' | 'multicastAddr' | 'serverAddr' | 'port' | 'namespace' | 'content' | 'sessionId'>> {
@@ -275,19 +277,28 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   // libuv queues what the socket's buffer cannot take. Handed over all at once, as before, the whole window waited
   // in libuv's queue or, with the 4 MiB send buffer this socket had, in a shaped link's qdisc, every RDATA behind it,
   // and every ODATA carried the time it was queued, not sent (protocol-notes #106).
+  // A callback on every SENT_BATCH-th session datagram and on the last of each run of them, crediting the ones
+  // since the one before: a socket sends in order, so when it runs they have all gone.
   coordinator.limitSends(MAX_UNSENT);
-  const onSent = (err: Error | null) => {
+  let uncredited = 0;
+  const onSent = (err: Error | null, n: number) => {
     if (err) sendErrors++;
-    if (coordinator.handleSent(clock())) pump();
+    if (coordinator.handleSent(n, clock())) pump();
   };
   const pump = () => {
     if (stopped) return;
-    for (let t = coordinator.pollTransmit(); t; t = coordinator.pollTransmit()) {
+    for (let t = coordinator.pollTransmit(); t; ) {
+      const next = coordinator.pollTransmit();
       const sock = t.via === 'msi' ? msi : session;
-      if (!sock) continue;
       const dest = t.dest === 'multicast' ? { address: group, port } : t.dest;
-      if (sock === session) sock.send(t.data, dest.port, dest.address, onSent);
-      else sock.send(t.data, dest.port, dest.address); // a failed send: an 'error' event, counted below
+      if (sock === session) {
+        if (++uncredited >= SENT_BATCH || next?.via !== 'session') {
+          const n = uncredited;
+          uncredited = 0;
+          sock.send(t.data, dest.port, dest.address, (err) => onSent(err, n));
+        } else sock.send(t.data, dest.port, dest.address); // a failed send: an 'error' event, counted below
+      } else sock?.send(t.data, dest.port, dest.address);
+      t = next;
     }
     for (let e = coordinator.pollEvent(); e; e = coordinator.pollEvent()) onEvent?.(e);
     const at = coordinator.pollTimeout();
