@@ -284,8 +284,9 @@ export class MtClient {
   /** The highest ODATA sequence number received, and when an ODATA last arrived below it (-Infinity: never). */
   private hiOdata = 0;
   private reorderedAt = -Infinity;
-  /** The deepest reordering (highest ODATA then, minus the late one) since reorderHoldMs before reorderedAt. */
+  /** The deepest reordering (highest ODATA then, minus the late one) of the last reorderHoldMs, and when seen. */
   private reorderDepth = 0;
+  private reorderDepthAt = -Infinity;
   private nackHead = 0;
   /** The highest sequence number a NACK of ours named (masterNackAtOnce: what lies above it is a new loss). */
   private nackedThrough = 0;
@@ -651,7 +652,11 @@ export class MtClient {
       else if (seq < this.hiOdata) {
         this.counters.reordered++;
         const depth = this.hiOdata - seq;
-        this.reorderDepth = now - this.reorderedAt < this.params.reorderHoldMs ? Math.max(this.reorderDepth, depth) : depth;
+        // The deepest of the last reorderHoldMs: a deeper one replaces it, and so does any one once it is that old.
+        if (depth > this.reorderDepth || now - this.reorderDepthAt >= this.params.reorderHoldMs) {
+          this.reorderDepth = depth;
+          this.reorderDepthAt = now;
+        }
         this.reorderedAt = now;
       }
     }
@@ -746,11 +751,13 @@ export class MtClient {
     if (this.missing.isEmpty()) return;
     const master = this.masterClientId === this.clientId;
     if (this.timers.armed('nack')) {
-      // …once more ODATA arrived beyond the newest hole than the deepest reordering of the last reorderHoldMs
-      // (#104): closer than that, the hole may still be a packet on its way, and waits (for more ODATA, or the timer).
+      // …once more ODATA arrived beyond the newest hole than the deepest recent reordering (#104): closer than that,
+      // the hole may still be a packet on its way and waits (for more ODATA, or the timer), and so do the older new
+      // holes with it, NACKed together then. Without recent reordering every new hole goes at once, those an SPM or
+      // RDATA reveals above the highest ODATA too.
       const newest = this.missing.highestMissing();
       const depth = now - this.reorderedAt < this.params.reorderHoldMs ? this.reorderDepth : 0;
-      if (master && this.params.masterNackAtOnce && newest > this.nackedThrough && this.hiOdata - newest > depth) this.timers.arm('nack', now);
+      if (master && this.params.masterNackAtOnce && newest > this.nackedThrough && (depth === 0 || this.hiOdata - newest > depth)) this.timers.arm('nack', now);
       return;
     }
     this.timers.arm('nack', master ? now : now + this.randomBackoff());
@@ -794,6 +801,8 @@ export class MtClient {
 
   private resetSessionState(): void {
     this.clientId = 0;
+    this.hiOdata = this.reorderDepth = 0; // a new session numbers its ODATA from 1 again (DEMOTE)
+    this.reorderedAt = this.reorderDepthAt = -Infinity;
     this.lastPollSeqNo = this.lastQccSeqNo = 0;
     this.minNackBackoff = this.maxNackBackoff = 0;
     this.lossRate = 0;

@@ -137,6 +137,15 @@ export class Reader {
   }
 }
 
+/** A u64 (big-endian) from a number: floored, at least 0, the high word at most 0xffffffff. No BigInt. */
+export function writeU64(buf: Buffer, v: number, at: number): void {
+  const x = Math.max(0, Math.floor(v));
+  const hi = Math.min(0xffff_ffff, Math.floor(x / TWO32));
+  const lo = x - Math.floor(x / TWO32) * TWO32;
+  buf.writeUInt32BE(hi >>> 0, at);
+  buf.writeUInt32BE(lo >>> 0, at + 4);
+}
+
 export class Writer {
   private buf: Buffer;
   pos = 0;
@@ -168,11 +177,7 @@ export class Writer {
   }
   u64(v: number): this {
     this.ensure(8);
-    const x = Math.max(0, Math.floor(v));
-    const hi = Math.min(0xffff_ffff, Math.floor(x / TWO32));
-    const lo = x - Math.floor(x / TWO32) * TWO32;
-    this.buf.writeUInt32BE(hi >>> 0, this.pos);
-    this.buf.writeUInt32BE(lo >>> 0, this.pos + 4);
+    writeU64(this.buf, v, this.pos);
     this.pos += 8;
     return this;
   }

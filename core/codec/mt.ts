@@ -6,7 +6,7 @@
  *   Extended Options: OptionsCount(2) { OptionId(2) OptionLen(2) Value }*
  * All network byte order. See docs/protocol-notes.md for the readings chosen where the spec is ambiguous.
  */
-import { Decoded, Reader, ShortRead, Writer, fail, guard, ok, readWstring } from './bytes';
+import { Decoded, Reader, ShortRead, Writer, fail, guard, ok, readWstring, writeU64 } from './bytes';
 import { checksum } from './checksum';
 import type { PacketAuth } from './mt-security';
 
@@ -298,14 +298,6 @@ export interface MtDataOut {
   trailSeq: number;
 }
 
-const TWO32 = 2 ** 32;
-
-/** A u64 as Writer.u64 writes it (floored, clamped at 0 and at 2^64 - 1 in its high word). */
-function putU64(buf: Buffer, v: number, at: number): void {
-  const x = Math.max(0, Math.floor(v));
-  buf.writeUInt32BE(Math.min(0xffff_ffff, Math.floor(x / TWO32)), at);
-  buf.writeUInt32BE((x % TWO32) >>> 0, at + 4);
-}
 
 /**
  * ODATA or RDATA for a sender's hot path: the same bytes as `encodeMt({ ...f, data: concat(parts) }, o)`, but the
@@ -327,11 +319,11 @@ export function encodeMtData(f: MtDataOut, parts: readonly Uint8Array[], o: Enco
   let at = sessionStart;
   out.writeUInt32BE(o.sessionId >>> 0, at);
   out[at + 4] = f.op;
-  putU64(out, o.senderTime, at + 5);
+  writeU64(out, o.senderTime, at + 5);
   at += SESSION_HEADER_LEN;
   out.writeUInt32BE(f.clientId >>> 0, at);
-  putU64(out, f.seq, at + 4);
-  putU64(out, f.trailSeq, at + 12);
+  writeU64(out, f.seq, at + 4);
+  writeU64(out, f.trailSeq, at + 12);
   out.writeUInt16BE(dataLen & 0xffff, at + 20);
   at += 22;
   for (const p of parts) {

@@ -4,7 +4,7 @@
  * security header (security.ts: CHECKSUM, HASH, SIGN or NONE, MS-WDSMT 2.2.2) and SessionId. No I/O: the owner
  * (coordinator.ts) drains them.
  */
-import { EncodeOptions, LOSS_SCALE, MtBody, MtDataOut, MtOption, Op, SecMode, encodeMt, encodeMtData } from '../../core/codec/mt';
+import { EncodeOptions, LOSS_SCALE, MtBody, MtDataOut, MtOption, SecMode, encodeMt, encodeMtData } from '../../core/codec/mt';
 import { Outbox } from '../../core/outbox';
 import { Timers } from '../../core/timers';
 import { SessionKeys } from './security';
@@ -24,11 +24,10 @@ export class Context {
   readonly stats: CoordinatorStats = newStats();
   readonly timers = new Timers<TimerName>(TIMERS);
   readonly out = new Outbox<Transmit>();
-  /** RDATA: polled before `out` (protocol-notes #106), so a repair need not wait behind the window's ODATA. */
-  readonly repairs = new Outbox<Transmit>();
   /**
    * Session-socket datagrams the shell can still take (Coordinator.limitSends, handleSent): each one queued takes
-   * one, and the pacer releases no ODATA while none is left. Infinity (the default): a shell that sends at once.
+   * one, and the pacer releases no ODATA while none is left (RDATA and control packets are queued regardless, so
+   * it can go below zero). Infinity (the default): a shell that sends at once.
    */
   sendRoom = Infinity;
   readonly events = new Outbox<CoordinatorEvent>();
@@ -58,9 +57,18 @@ export class Context {
 
   /** Queues an MT packet to the group, once per server mode in use; returns the bytes queued. */
   multicast(body: MtBody, now: number, options?: MtOption[]): number {
+    return this.toGroup((m) => this.encode(body, now, options, m));
+  }
+
+  /** `multicast` for ODATA and RDATA, Data given in parts (encodeMtData: one allocation per packet). */
+  multicastData(f: MtDataOut, parts: readonly Uint8Array[], now: number, options?: MtOption[]): number {
+    return this.toGroup((m) => encodeMtData(f, parts, this.encodeOptions(m, now, options)));
+  }
+
+  private toGroup(encode: (mode: SecMode) => Buffer): number {
     let bytes = 0;
-    for (const m of this.modes()) {
-      const data = this.encode(body, now, options, m);
+    for (const m of this.serverModes.length ? this.serverModes : this.ownMode) {
+      const data = encode(m);
       bytes += data.length;
       this.out.push({ dest: 'multicast', data, via: 'session' });
       this.sendRoom--;
@@ -68,24 +76,8 @@ export class Context {
     return bytes;
   }
 
-  /** `multicast` for ODATA and RDATA, Data given in parts (encodeMtData: one allocation per packet). */
-  multicastData(f: MtDataOut, parts: readonly Uint8Array[], now: number, options?: MtOption[]): number {
-    let bytes = 0;
-    for (const m of this.modes()) {
-      const data = encodeMtData(f, parts, this.encodeOptions(m, now, options));
-      bytes += data.length;
-      (f.op === Op.RDATA ? this.repairs : this.out).push({ dest: 'multicast', data, via: 'session' });
-      this.sendRoom--;
-    }
-    return bytes;
-  }
-
   private encodeOptions(mode: SecMode, now: number, options: MtOption[] | undefined): EncodeOptions {
     return { secMode: mode, sessionId: this.cfg.sessionId >>> 0, senderTime: Math.floor(now), options, auth: this.keys.sealer(mode) };
-  }
-
-  private modes(): readonly SecMode[] {
-    return this.serverModes.length ? this.serverModes : this.ownMode;
   }
 
   /** Queues an MT packet on the session socket, to the group or to one client (in that client's server `mode`). */

@@ -737,14 +737,14 @@ describe('options, rate cap, timers', () => {
     expect(c.stats.acks).toBeLessThan(od.length / 2);
   });
 
-  test('protocol-notes #106: RDATA is polled ahead of queued ODATA; under limitSends no ODATA is released beyond the room, and handleSent releases more', () => {
+  test('protocol-notes #106: under limitSends no ODATA is released beyond the room while RDATA still goes at once, and handleSent releases more', () => {
     const { sim, id } = manualSession({ data: image(400), fwLeadEvery: 32 });
     const raw = (b: MtBody) => sim.coord.handleDatagram(encodeMt(b, { secMode: Sec.CHECKSUM, sessionId: sim.sessionId, senderTime: sim.now }), FROM, sim.now);
     const polled = () => {
-      const out: { op: number; seq?: number }[] = [];
+      const out: [number, number | undefined][] = [];
       for (let t = sim.coord.pollTransmit(); t; t = sim.coord.pollTransmit()) {
         const b = decodeMt(t.data, { from: 'server' });
-        if (b.ok) out.push({ op: b.value.body.op, seq: (b.value.body as { seq?: number }).seq });
+        if (b.ok) out.push([b.value.body.op, (b.value.body as { seq?: number }).seq]);
       }
       return out;
     };
@@ -752,15 +752,16 @@ describe('options, rate cap, timers', () => {
     expect(sim.coord.leadSeq).toBe(4);
     sim.coord.limitSends(2);
     raw({ op: Op.ACK, clientId: id, seq: 4, serverTime: lastOdataTime(sim, 4), hiSeq: 4, lossRate: 0 }); // window 9, room for 2
-    expect(sim.coord.leadSeq).toBe(6);
-    raw({ op: Op.NACK, clientId: id, hiSeq: 6, lossRate: 0, ranges: [[3, 3]] });
-    const first = polled();
-    expect(first.map((x) => [x.op, x.seq])).toEqual([[Op.RDATA, 3], [Op.ODATA, 5], [Op.ODATA, 6], [Op.NCF, undefined]]);
+    expect(polled()).toEqual([[Op.ODATA, 5], [Op.ODATA, 6]]);
+    raw({ op: Op.NACK, clientId: id, hiSeq: 6, lossRate: 0, ranges: [[3, 3]] }); // no room left: the repair goes anyway
+    expect(polled()).toEqual([[Op.NCF, undefined], [Op.RDATA, 3]]);
     // Room: 2 - 2 ODATA - NCF - RDATA = -2. Sent datagrams give it back; at half the limit (1) ODATA flows again.
     expect([sim.coord.handleSent(1, sim.now), sim.coord.handleSent(1, sim.now)]).toEqual([false, false]);
     expect(sim.coord.handleSent(1, sim.now)).toBe(true);
-    expect(polled().map((x) => [x.op, x.seq])).toEqual([[Op.ODATA, 7]]);
+    expect(polled()).toEqual([[Op.ODATA, 7]]);
     expect(sim.coord.leadSeq).toBe(7);
+    expect(sim.coord.handleSent(1, sim.now)).toBe(true); // the room (1 again) is the limit, not the window (9)
+    expect(polled()).toEqual([[Op.ODATA, 8]]);
   });
 
   test('protocol-notes #107: nackCut "window" cuts the window once until MCTrail passes the Lead of the cut; "nack" (the default) on every NACK', () => {

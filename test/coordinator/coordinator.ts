@@ -123,13 +123,8 @@ export class Coordinator {
     return this.clientList.summary(this.session.masterId);
   }
 
-  /**
-   * The next datagram to send: RDATA first, then the rest in the order queued (protocol-notes #106). A shell
-   * that hands over only what its socket takes at once (udp.ts) thereby sends a repair ahead of the ODATA
-   * still waiting here; one that drains everything at once sends what one event produced in that order.
-   */
   pollTransmit(): Transmit | undefined {
-    return this.ctx.repairs.poll() ?? this.ctx.out.poll();
+    return this.ctx.out.poll();
   }
 
   pollEvent(): CoordinatorEvent | undefined {
@@ -141,22 +136,26 @@ export class Coordinator {
   }
 
   /**
-   * For a shell that hands datagrams to a socket which may not send them at once (udp.ts): at most `max` session
-   * datagrams queued and not yet sent, counted down as they are queued and up by handleSent. While none is left
-   * no new ODATA is released, so ODATA leaves when the socket can take it (its SenderTime is then its send time)
-   * and a repair queued meanwhile goes ahead of it (protocol-notes #106). Without this call: no limit.
+   * For a shell that hands datagrams to a socket which may not send them at once (udp.ts); call it before the
+   * first event. At most `max` session datagrams queued and not yet sent, counted down as they are queued and up
+   * by handleSent: while none is left no new ODATA is released, so ODATA leaves when the socket can take it (its
+   * SenderTime is then its send time), and an RDATA, queued at once whatever the room, waits behind at most `max`
+   * datagrams rather than a window of them (protocol-notes #106). Without this call: no limit.
    */
   limitSends(max: number): void {
     this.sendLimit = max;
     this.ctx.sendRoom = max;
   }
 
-  /** `n` session datagrams the shell had taken have been sent; true when ODATA was queued for it to send. */
+  /**
+   * `n` session datagrams the shell had taken have been sent. True when the pacer ran again: the shell then polls
+   * (ODATA may be queued, or the rate cap's timer armed).
+   */
   handleSent(n: number, now: number): boolean {
     const room = (this.ctx.sendRoom += n);
     if (!this.session.pacer.roomBlocked || room < this.sendLimit / 2) return false;
     this.session.pacer.release(now);
-    return this.ctx.out.size > 0;
+    return true;
   }
 
   /** Runs every timer due at `now`, earliest first (a timer re-armed at or before `now` runs again). */

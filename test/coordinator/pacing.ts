@@ -5,6 +5,7 @@
  * Cleanup Data List timer retires acknowledged packets after the retention period (3.1.6.7). List entries hold
  * no payload: ODATA and RDATA are rebuilt from the content source, so the list holds the window, not the image.
  */
+import { writeU64 } from '../../core/codec/bytes';
 import { DATA_HEADER_LEN, writeDataHeader } from '../../core/codec/ma';
 import { MtOption, MtOpt, Op, Range } from '../../core/codec/mt';
 import { Context, U16 } from './context';
@@ -247,15 +248,15 @@ export class Pacer {
       const inFlight = this.lead - this.trail;
       const allowed = Math.floor(this.window) - inFlight;
       if (!this.peers.hasBlock()) return;
-      if (this.ctx.sendRoom <= 0) {
-        this.roomBlocked = true; // the shell has all it can take: the next handleSent calls release again
-        return;
-      }
       if (allowed <= 0) {
         if (this.stalledAt === undefined) {
           this.stalledAt = now;
           this.ctx.stats.windowStalls++;
         }
+        return;
+      }
+      if (this.ctx.sendRoom <= 0) {
+        this.roomBlocked = true; // the shell has all it can take: the next handleSent calls release again
         return;
       }
       if (this.bucket > 0) {
@@ -288,9 +289,8 @@ export class Pacer {
         const ask = entry.seq % fw === 0 || !this.peers.hasBlock() || (allowed === 1 && this.unasked());
         if (ask) this.askedThrough = entry.seq;
         const n = ask ? entry.seq : entry.seq - 1;
-        const v = Buffer.allocUnsafe(8); // u64 as two u32: no BigInt per packet
-        v.writeUInt32BE(Math.floor(n / 2 ** 32), 0);
-        v.writeUInt32BE(n >>> 0, 4);
+        const v = Buffer.allocUnsafe(8);
+        writeU64(v, n, 0);
         options = [{ id: MtOpt.ODATA_FW_LEAD_SEQ_NO, value: v }];
       }
       if (dropPercent > 0 && this.ctx.cfg.rng() * 100 < dropPercent) {

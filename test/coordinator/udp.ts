@@ -276,12 +276,14 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   // of them wait for it (limitSends / handleSent): dgram sends on the next tick, after its address lookup, and
   // libuv queues what the socket's buffer cannot take. Handed over all at once, as before, the whole window waited
   // in libuv's queue or, with the 4 MiB send buffer this socket had, in a shaped link's qdisc, every RDATA behind it,
-  // and every ODATA carried the time it was queued, not sent (protocol-notes #106).
+  // and every ODATA carried the time it was queued, not sent (protocol-notes #106). RDATA and control packets are
+  // not held back. sendErrors counts the failures dgram reports: those of sends with a callback.
   // A callback on every SENT_BATCH-th session datagram and on the last of each run of them, crediting the ones
   // since the one before: a socket sends in order, so when it runs they have all gone.
   coordinator.limitSends(MAX_UNSENT);
   let uncredited = 0;
   const onSent = (err: Error | null, n: number) => {
+    if (stopped) return; // closing the socket cancels what it had not sent
     if (err) sendErrors++;
     if (coordinator.handleSent(n, clock())) pump();
   };
@@ -296,7 +298,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
           const n = uncredited;
           uncredited = 0;
           sock.send(t.data, dest.port, dest.address, (err) => onSent(err, n));
-        } else sock.send(t.data, dest.port, dest.address); // a failed send: an 'error' event, counted below
+        } else sock.send(t.data, dest.port, dest.address); // dgram reports a failed send only to a callback
       } else sock?.send(t.data, dest.port, dest.address);
       t = next;
     }

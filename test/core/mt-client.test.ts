@@ -434,7 +434,7 @@ describe('MT client: protocol-notes choices', () => {
     }
   });
 
-  it('#104: after an ODATA arrives below the highest one (the path reorders), a new hole waits for the running timer for reorderHoldMs; then #101 applies again', () => {
+  it('#104: after an ODATA arrives below the highest one (the path reorders), a new hole within that depth waits for the running timer; reorderHoldMs later #101 applies again', () => {
     for (const holdMs of [5000, 0]) {
       const { c } = joined(7, { params: { reorderHoldMs: holdMs } }); // MinNACKBackOff 10, MaxNACKBackOff 30
       const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
@@ -482,6 +482,42 @@ describe('MT client: protocol-notes choices', () => {
     expect(c.pollTimeout()).toBe(104);
     c.handleTimeout(104);
     expect(nacks()).toEqual([[[5, 5]]]);
+  });
+
+  it('#104: without recent reordering, a hole an SPM reveals above the highest ODATA is NACKed at once too (#101)', () => {
+    const { c } = joined(7); // MinNACKBackOff 10, MaxNACKBackOff 30
+    const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
+    c.handleDatagram(odata(1, 7), 100);
+    c.handleDatagram(odata(3, 7), 101); // 2 missing: NACKed at once, then the repeat timer runs
+    c.handleTimeout(101);
+    expect(nacks()).toEqual([[[2, 2]]]);
+    expect(c.pollTimeout()).toBeGreaterThan(102);
+    c.handleDatagram(srv({ op: Op.SPM, spmSeqNo: 1, masterClientId: 7, minNackBackoff: 10, maxNackBackoff: 30, trailSeq: 1, leadSeq: 5, rtt: 0 }), 102); // 4, 5 sent
+    expect(c.pollTimeout()).toBe(102);
+    c.handleTimeout(102);
+    expect(nacks()).toEqual([[[2, 2], [4, 5]]]);
+  });
+
+  it('#104: the reordering depth belongs to the session: after a DEMOTE the lower session numbers its ODATA from 1 and none of it counts as reordered', () => {
+    const { c } = joined(7, { params: { reorderHoldMs: 5000 } });
+    for (let s = 1; s <= 50; s++) c.handleDatagram(odata(s, 7), 100);
+    c.handleDatagram(odata(52, 7), 101);
+    c.handleDatagram(odata(51, 7), 101); // reordered, depth 1
+    expect(c.stats().reordered).toBe(1);
+    const LOWER = 0x1234;
+    c.handleDatagram(srv({ op: Op.DEMOTE, lowerSessionId: LOWER, mAddress: Buffer.from([239, 1, 1, 2]), mPort: 64002, uAddress: Buffer.from([10, 0, 0, 1]), uPort: 64002, clients: [7] }), 102);
+    drain(c);
+    c.handleDatagram(srv({ op: Op.JOINACK, clientId: 9, minNackBackoff: 10, maxNackBackoff: 30, rtt: 0, clientTime: 0 }, 50, undefined, LOWER), 103);
+    drain(c);
+    const nacks = () => drain(c).filter((x) => x.p.body.op === Op.NACK).map((x) => (x.p.body as { ranges: number[][] }).ranges);
+    const low = (seq: number) => srv({ op: Op.ODATA, clientId: 9, seq, trailSeq: 1, data: Buffer.from('x') }, 1000, undefined, LOWER);
+    c.handleDatagram(low(1), 104);
+    c.handleDatagram(low(3), 104); // 2 missing: NACKed at once
+    c.handleTimeout(104);
+    expect(nacks()).toEqual([[[2, 2]]]);
+    c.handleDatagram(low(5), 105); // 4: a new hole while the repeat timer runs, no reordering in this session: at once
+    expect(c.pollTimeout()).toBe(105);
+    expect(c.stats().reordered).toBe(1);
   });
 
   it('#6: the Zero NACK carries LossRate scaled by 10^16 like every other packet', () => {
