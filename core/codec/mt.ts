@@ -298,7 +298,6 @@ export interface MtDataOut {
   trailSeq: number;
 }
 
-
 /**
  * ODATA or RDATA for a sender's hot path: the same bytes as `encodeMt({ ...f, data: concat(parts) }, o)`, but the
  * packet is allocated once at its size and each part of Data is copied into it once (no Writer, no joined Data).

@@ -70,10 +70,15 @@ export class Context {
     for (const m of this.serverModes.length ? this.serverModes : this.ownMode) {
       const data = encode(m);
       bytes += data.length;
-      this.out.push({ dest: 'multicast', data, via: 'session' });
-      this.sendRoom--;
+      this.queue('multicast', data);
     }
     return bytes;
+  }
+
+  /** The one place a session-socket datagram is queued: it takes one of the shell's room (sendRoom). */
+  private queue(dest: Dest, data: Buffer): void {
+    this.out.push({ dest, data, via: 'session' });
+    this.sendRoom--;
   }
 
   private encodeOptions(mode: SecMode, now: number, options: MtOption[] | undefined): EncodeOptions {
@@ -83,10 +88,7 @@ export class Context {
   /** Queues an MT packet on the session socket, to the group or to one client (in that client's server `mode`). */
   send(dest: Dest, body: MtBody, now: number, mode?: SecMode): void {
     if (dest === 'multicast') this.multicast(body, now);
-    else {
-      this.out.push({ dest, data: this.encode(body, now, undefined, mode), via: 'session' });
-      this.sendRoom--;
-    }
+    else this.queue(dest, this.encode(body, now, undefined, mode));
   }
 }
 

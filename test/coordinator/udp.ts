@@ -50,8 +50,8 @@ export interface StartOptions
   udpMsi?: boolean;
   /**
    * SO_SNDBUF of the session socket in bytes (the kernel doubles it; capped by net.core.wmem_max): what the
-   * kernel queues (a shaped link's qdisc included) before the socket pushes back and the rest waits in the
-   * coordinator, where RDATA goes first (protocol-notes #106). Default SEND_BUFFER.
+   * kernel queues (a shaped link's qdisc included) before the socket pushes back, and so what an RDATA may wait
+   * behind besides the MAX_UNSENT datagrams (protocol-notes #106). Default SEND_BUFFER.
    */
   sendBufferBytes?: number;
   /** Serve WDSMC_OP_INITIATE over DCE/RPC (MS-WDSC). */
@@ -277,10 +277,12 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   // libuv queues what the socket's buffer cannot take. Handed over all at once, as before, the whole window waited
   // in libuv's queue or, with the 4 MiB send buffer this socket had, in a shaped link's qdisc, every RDATA behind it,
   // and every ODATA carried the time it was queued, not sent (protocol-notes #106). RDATA and control packets are
-  // not held back. sendErrors counts the failures dgram reports: those of sends with a callback.
-  // A callback on every SENT_BATCH-th session datagram and on the last of each run of them, crediting the ones
-  // since the one before: a socket sends in order, so when it runs they have all gone.
+  // not held back.
+  // A callback on every SENT_BATCH-th session datagram and on the last of each run of them credits the ones since
+  // the one before: a socket sends in order, so when it runs they have all gone. sendErrors counts the failures
+  // dgram reports, which are those of sends with a callback.
   coordinator.limitSends(MAX_UNSENT);
+  const groupDest = { address: group, port };
   let uncredited = 0;
   const onSent = (err: Error | null, n: number) => {
     if (stopped) return; // closing the socket cancels what it had not sent
@@ -292,7 +294,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
     for (let t = coordinator.pollTransmit(); t; ) {
       const next = coordinator.pollTransmit();
       const sock = t.via === 'msi' ? msi : session;
-      const dest = t.dest === 'multicast' ? { address: group, port } : t.dest;
+      const dest = t.dest === 'multicast' ? groupDest : t.dest;
       if (sock === session) {
         if (++uncredited >= SENT_BATCH || next?.via !== 'session') {
           const n = uncredited;
