@@ -4,7 +4,7 @@
  * repair, the 8192-byte cells, and the targets of issue 10 stated as met or not. The section sits between two
  * HTML comments so a lab-only run (--quick, --smoke) can replace it in an existing report.
  */
-import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, Tool, linkPayloadMBps } from './lab-bench';
+import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, Tool, linkPayloadMBps, repairCeiling, wireBytes } from './lab-bench';
 import { MachineInfo, fmt } from './util';
 
 export const LAB_BEGIN = '<!-- lab-bench:begin -->';
@@ -103,10 +103,11 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
   p('Goodput = image bytes / (first data frame at any receiver\'s bridge port → last receiver complete), in MB/s (10^6). First data: an nftables counter of frames over 1000 bytes per port, polled every ~3 ms. ' +
     'Complete: osdcast, the agent\'s log line "every block is on disk" (its final SHA-256 read-back comes after and is shown separately); udpcast, udp-receiver\'s exit. ' +
     'Start-up (receiver start → first data at its port; median receiver): osdcast\'s MS-WDSMSI initiation and JOIN, udpcast\'s rendez-vous. ' +
-    'Ratio = osdcast / udpcast over the repetitions in which every receiver of both tools was correct (the "valid" column). Link payload = the tbf rate × block / frame (1385 of 1486 bytes).');
+    'Ratio = osdcast / udpcast over the repetitions in which every receiver of both tools was correct (the "valid" column). Link payload = the tbf rate × block / frame (1385 of ' + wireBytes(1385) + ' bytes). ' +
+    'Repair ceiling = the share of the link payload rate that any sender without FEC (udpcast\'s default too) can deliver when every receiver loses each frame independently: each block goes out until all N have it, on average Σ_k≥0 (1 − (1 − p^k)^N) times (test/bench/lab-bench.ts `repairCeiling`); at 1 % loss 0.990, 0.971 and 0.928 for N = 1, 3, 8. "osdcast / ceiling" = goodput ÷ (link payload × ceiling).');
   p();
-  p('| N | link | loss | osdcast MB/s | udpcast MB/s | ratio | valid | link payload MB/s | osdcast / link | start-up osdcast s | start-up udpcast s | correct osdcast | correct udpcast |');
-  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  p('| N | link | loss | osdcast MB/s | udpcast MB/s | ratio | valid | link payload MB/s | osdcast / link | repair ceiling | osdcast / ceiling | start-up osdcast s | start-up udpcast s | correct osdcast | correct udpcast |');
+  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const v of ratioCells) {
     const c = v.cell;
     const o = median(over(v, 'osdcast', false).map((r) => r.goodputMBps));
@@ -114,7 +115,8 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
     const ov = median(over(v, 'osdcast', true).map((r) => r.goodputMBps));
     const uv = median(over(v, 'udpcast', true).map((r) => r.goodputMBps));
     const link = c.shapedMbit ? linkPayloadMBps(c.shapedMbit, c.blockSize) : undefined;
-    p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(o)} | ${fmt(u)} | ${fmt(ratio(ov, uv), 2)} | ${v.valid.length}/${reps} | ${fmt(link)} | ${fmt(ratio(o, link), 2)} | ` +
+    const ceil = repairCeiling(c.lossPct, c.receivers, c.blockSize);
+    p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(o)} | ${fmt(u)} | ${fmt(ratio(ov, uv), 2)} | ${v.valid.length}/${reps} | ${fmt(link)} | ${fmt(ratio(o, link), 2)} | ${fmt(ceil, 3)} | ${fmt(ratio(o, link === undefined ? undefined : link * ceil), 2)} | ` +
       `${fmt(median(over(v, 'osdcast', false).map((r) => r.startupS)), 2)} | ${fmt(median(over(v, 'udpcast', false).map((r) => r.startupS)), 2)} | ${correctness(v.runs.osdcast)} | ${correctness(v.runs.udpcast)} |`);
   }
   p();
@@ -184,16 +186,16 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
   if (osdOnly.length) {
     p('### osdcast alone at 8192-byte blocks');
     p();
-    p('`--block-size 8192`: each datagram is 6 IP fragments (as WDS sends when `ApBlockSize` is not lowered); udp-sender cannot go above 1456, so there is no ratio. A fragment is lost on its own, so 1 % per packet loses about 6 % of the datagrams. Link payload: 8192 of 8397 bytes on the wire. The lab\'s namespaces set `net.ipv4.ipfrag_time=' + BENCH_IPFRAG.timeS + '` and `ipfrag_high_thresh` ' + (BENCH_IPFRAG.highThreshBytes >> 20) + ' MiB: at the kernel defaults (30 s, 4 MiB) every fragment of a lost datagram waits 30 s, the reassembly memory fills within a second and the kernel drops nearly every new fragment (`/proc/net/snmp` ReasmFails), so the 1 % cell measured the kernel; a Linux receiver on a lossy link at 8192-byte blocks needs the same settings.');
+    p('`--block-size 8192`: each datagram is 6 IP fragments (as WDS sends when `ApBlockSize` is not lowered); udp-sender cannot go above 1456, so there is no ratio. A fragment is lost on its own, so 1 % per packet loses about 6 % of the datagrams. Link payload: 8192 of ' + wireBytes(8192) + ' bytes on the wire. The lab\'s namespaces set `net.ipv4.ipfrag_time=' + BENCH_IPFRAG.timeS + '` and `ipfrag_high_thresh` ' + (BENCH_IPFRAG.highThreshBytes >> 20) + ' MiB: at the kernel defaults (30 s, 4 MiB) every fragment of a lost datagram waits 30 s, the reassembly memory fills within a second and the kernel drops nearly every new fragment (`/proc/net/snmp` ReasmFails), so the 1 % cell measured the kernel; a Linux receiver on a lossy link at 8192-byte blocks needs the same settings.');
     p();
-    p('| N | link | loss | MB/s | link payload MB/s | osdcast / link | start-up s | agent µs/dgram | listener µs/dgram | agent ÷ listener | agent CPU-s/GiB | coordinator CPU-s/GiB | correct |');
-    p('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+    p('| N | link | loss | MB/s | link payload MB/s | osdcast / link | repair ceiling | start-up s | agent µs/dgram | listener µs/dgram | agent ÷ listener | agent CPU-s/GiB | coordinator CPU-s/GiB | correct |');
+    p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const v of osdOnly) {
       const c = v.cell;
       const os = v.runs.osdcast ?? [];
       const g = median(os.map((r) => r.goodputMBps));
       const link = c.shapedMbit ? linkPayloadMBps(c.shapedMbit, c.blockSize) : undefined;
-      p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(g)} | ${fmt(link)} | ${fmt(ratio(g, link), 2)} | ${fmt(median(os.map((r) => r.startupS)), 2)} | ${fmt(median(os.map((r) => usPerDgram(agentRx1(r)!))))} | ${fmt(median(os.map(floorUs)))} | ` +
+      p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(g)} | ${fmt(link)} | ${fmt(ratio(g, link), 2)} | ${fmt(repairCeiling(c.lossPct, c.receivers, c.blockSize), 3)} | ${fmt(median(os.map((r) => r.startupS)), 2)} | ${fmt(median(os.map((r) => usPerDgram(agentRx1(r)!))))} | ${fmt(median(os.map(floorUs)))} | ` +
         `${fmt(median(os.map((r) => ratio(usPerDgram(agentRx1(r)!), floorUs(r)))), 2)} | ${fmt(median(os.map((r) => perGiB(agentRx1(r)!.rxCpuS, c.sizeMiB))), 2)} | ${fmt(median(os.map((r) => perGiB(r.sender.cpuS, c.sizeMiB))), 2)} | ${correctness(os)} |`);
     }
     p();
@@ -227,6 +229,7 @@ function renderTargets(result: LabResult, views: CellView[]): string[] {
   let allLink = true;
   let allUdp = true;
   let any = false;
+  const aboveCeiling: string[] = [];
   for (const v of shaped) {
     const o = median((v.runs.osdcast ?? []).map((r) => r.goodputMBps));
     const link = linkPayloadMBps(v.cell.shapedMbit!, v.cell.blockSize);
@@ -237,9 +240,12 @@ function renderTargets(result: LabResult, views: CellView[]): string[] {
     if (rl === undefined || rl < 0.95) allLink = false;
     if (ru === undefined || ru < 1) allUdp = false;
     any = true;
-    rows.push(`N = ${v.cell.receivers} at ${v.cell.shapedMbit} Mbit/s, ${v.cell.lossPct} %: ${fmt(o)} MB/s = ${fmt(rl, 2)}× link, ${fmt(ru, 2)}× udpcast`);
+    const ceil = repairCeiling(v.cell.lossPct, v.cell.receivers, v.cell.blockSize);
+    if (ceil < 0.95) aboveCeiling.push(`N = ${v.cell.receivers} at ${v.cell.lossPct} % (ceiling ${fmt(ceil, 3)})`);
+    rows.push(`N = ${v.cell.receivers} at ${v.cell.shapedMbit} Mbit/s, ${v.cell.lossPct} %: ${fmt(o)} MB/s = ${fmt(rl, 2)}× link (${fmt(ratio(rl, ceil), 2)}× the repair ceiling), ${fmt(ru, 2)}× udpcast`);
   }
-  out.push(`- Shaped goodput ≥ 0.95× the link payload rate: ${met(any ? allLink : undefined)}; ≥ 1.0× udpcast: ${met(any ? allUdp : undefined)}. ${rows.join('; ')}.`);
+  out.push(`- Shaped goodput ≥ 0.95× the link payload rate: ${met(any ? allLink : undefined)}; ≥ 1.0× udpcast: ${met(any ? allUdp : undefined)}. ${rows.join('; ')}.` +
+    (aboveCeiling.length ? ` The 0.95 target is above the repair ceiling (no sender without FEC can reach it) in: ${aboveCeiling.join(', ')}.` : ''));
   // 3. coordinator CPU
   const cr = ratioCells.map((v) => ({ v, r: ratio(median((v.runs.osdcast ?? []).map((r) => perGiB(r.sender.cpuS, v.cell.sizeMiB))), median((v.runs.udpcast ?? []).map((r) => perGiB(r.sender.cpuS, v.cell.sizeMiB)))) }));
   const crv = cr.map((x) => x.r).filter((x): x is number => x !== undefined);
