@@ -25,6 +25,7 @@ import { DEFAULTS } from '../defaults';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
 import { showHostPort } from '../transport/address';
+import { SocketFailures } from '../transport/net';
 import { runStream } from '../transport/stream';
 import { sleep } from '../util/sleep';
 
@@ -181,6 +182,7 @@ async function initiateUdp(o: InitiationInputs, ctx: InitiationContext): Promise
   const { now, signal } = ctx;
   const init = new MsiUdpInitiator({ server: { address: o.server, port: o.port }, namespace: o.namespace, content: o.content, mac: ctx.mac, maxTries: o.msiTries, retryMs: o.msiRetryMs }, now());
   ctx.log.info(`requesting ${o.namespace} / ${o.content} from ${showHostPort(o.server, o.port)} (MS-WDSMSI over UDP)`);
+  const netFailures = new SocketFailures((code, message) => ctx.log.warn({ code }, `cannot send the MS-WDSMSI request to ${showHostPort(o.server, o.port)}: ${message}`));
   await new Promise<void>((resolve, reject) => {
     let timer: NodeJS.Timeout | undefined;
     const onAbort = () => {
@@ -189,7 +191,7 @@ async function initiateUdp(o: InitiationInputs, ctx: InitiationContext): Promise
     };
     const pump = () => {
       let tx;
-      while ((tx = init.pollTransmit())) ctx.uni.send(tx.data, tx.to.port, tx.to.address);
+      while ((tx = init.pollTransmit())) ctx.uni.send(tx.data, tx.to.port, tx.to.address, netFailures.callback);
       if (timer) clearTimeout(timer);
       if (init.result) {
         signal.removeEventListener('abort', onAbort);

@@ -13,7 +13,7 @@ import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
-import { Handler, MulticastSocket, closeSocket, openConnected, openMulticast, recvBufferNote } from '../transport/net';
+import { Handler, MulticastSocket, SocketFailures, closeSocket, openConnected, openMulticast, recvBufferNote } from '../transport/net';
 import { Outcome } from '../util/outcome';
 import { WakeTimer } from '../util/wake-timer';
 
@@ -81,9 +81,12 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   let sess: dgram.Socket | undefined;
   /** Where `sess` is connected to (compared per send without building a string). */
   let sessTo = { address: '', port: -1 };
+  const netFailures = new SocketFailures((code, message) =>
+    log.warn({ code }, `cannot reach the multicast server: ${message} (the session's timers decide what follows; further failures are counted in "multicast statistics")`),
+  );
   const send = (tx: { to: { address: string; port: number }; data: Buffer }) => {
-    if (sess && tx.to.port === sessTo.port && tx.to.address === sessTo.address) sess.send(tx.data);
-    else c.uni.send(tx.data, tx.to.port, tx.to.address);
+    if (sess && tx.to.port === sessTo.port && tx.to.address === sessTo.address) sess.send(tx.data, netFailures.callback);
+    else c.uni.send(tx.data, tx.to.port, tx.to.address, netFailures.callback);
   };
   const dropRate = c.dropRate ?? 0;
   const dropRng = c.dropRng ?? c.rng;
@@ -165,7 +168,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     const old = sess;
     sess = undefined; // until connected, sends go out unconnected
     sessTo = { address: to.address, port: to.port };
-    sess = await openConnected(c.iface, to, onUnicast);
+    sess = await openConnected(c.iface, to, onUnicast, netFailures.callback);
     await closeSocket(old);
   };
   const switchGroup = async (group: string, port: number, server: { address: string; port: number }) => {
@@ -225,7 +228,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     await closeSocket(sess);
     const st = rx.stats();
     const { mt, blocks, duplicates, conflicting, outOfRange, badBlocks, badPoll, ringFull, renumbered, drops } = st;
-    log.info({ mt, ma: { blocks, duplicates, conflicting, outOfRange, badBlocks, badPoll, ringFull, renumbered }, drops, injectedDrops, disk: { ...pump.counts } }, 'multicast statistics');
+    log.info({ mt, ma: { blocks, duplicates, conflicting, outOfRange, badBlocks, badPoll, ringFull, renumbered }, drops, injectedDrops, socketFailures: netFailures.byCode, disk: { ...pump.counts } }, 'multicast statistics');
     if (st.baseKnown) c.onBlockBase?.(st.base);
     c.stats?.(st);
   }

@@ -12,7 +12,7 @@ import type { Transmit } from '../../core/mt-client';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
 import type { Logger } from '../log/log';
-import { MulticastSocket, closeSocket, isMulticast, openUdpcast, recvBufferNote, subnetBroadcast } from '../transport/net';
+import { MulticastSocket, SocketFailures, closeSocket, isMulticast, openUdpcast, recvBufferNote, subnetBroadcast } from '../transport/net';
 import type { McOutcome } from './multicast';
 import { Outcome } from '../util/outcome';
 import { WakeTimer } from '../util/wake-timer';
@@ -144,7 +144,9 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
   // dgram sends complete on a later tick: the socket is closed only once the last (the DISCONNECT) went out.
   let sending = 0;
   let sent: (() => void) | undefined;
-  const afterSend = () => {
+  const netFailures = new SocketFailures((code, message) => log.warn({ code }, `cannot send to the udpcast sender: ${message} (further failures are counted in "udpcast statistics")`));
+  const afterSend = (err: Error | null) => {
+    netFailures.callback(err);
     if (--sending === 0) sent?.();
   };
   const send = (tx: Transmit) => {
@@ -221,7 +223,7 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
     await closeSocket(sock?.socket);
     const st = rx.stats();
     const { state, knownSlices, knownBytes, totalBytes, bytes, dataPackets, duplicates, fecIgnored, reqacks, oks, retransmits, connectReqs, heldPlaced, drops } = st;
-    log.info({ udpcast: { state, knownSlices, knownBytes, totalBytes, bytes, dataPackets, duplicates, fecIgnored, reqacks, oks, retransmits, connectReqs, heldPlaced }, drops, disk: pump ? { ...pump.counts } : undefined }, 'udpcast statistics');
+    log.info({ udpcast: { state, knownSlices, knownBytes, totalBytes, bytes, dataPackets, duplicates, fecIgnored, reqacks, oks, retransmits, connectReqs, heldPlaced }, drops, socketFailures: netFailures.byCode, disk: pump ? { ...pump.counts } : undefined }, 'udpcast statistics');
     c.stats?.(st);
   }
 }

@@ -17,20 +17,43 @@ export const RECV_BUFFER_BYTES = 32 * MiB;
 /**
  * Errors after set-up (an ICMP "port unreachable" answer to a send surfaces as ECONNREFUSED on the next receive of
  * a connected socket, e.g. while the DP's WDS service restarts) must not crash the process: the protocol's own
- * timers (inactivity, --mcast-timeout) decide what a silent server means. Swallowed, never thrown.
+ * timers (inactivity, --mcast-timeout) decide what a silent server means. Never thrown: counted and reported once
+ * per code where the caller passes `onError` (SocketFailures), swallowed otherwise.
  */
-function tolerateErrors(s: dgram.Socket): void {
-  s.on('error', () => undefined);
+function tolerateErrors(s: dgram.Socket, onError: (e: Error) => void = () => undefined): void {
+  s.on('error', onError);
 }
 
-export function openUnicast(iface: string | undefined, onMessage: Handler): Promise<dgram.Socket> {
+/**
+ * Why packets do not reach the server, for the log. dgram reports a failed send (EACCES, ENETUNREACH, EHOSTUNREACH,
+ * ENOBUFS, EMSGSIZE, EPERM from a firewall) only to a send callback: a send without one fails silently, with no
+ * 'error' event. The ICMP "port unreachable" answer to a connected socket's send comes as an 'error' event
+ * (ECONNREFUSED, from the next receive). One shared callback for both, not a closure per datagram: counts the
+ * failures by errno code and calls `onFirst` once per code; the protocol's own timers (retries, inactivity,
+ * --mcast-timeout) decide what they mean.
+ */
+export class SocketFailures {
+  total = 0;
+  readonly byCode: Record<string, number> = {};
+  constructor(private readonly onFirst: (code: string, message: string) => void) {}
+  readonly callback = (err: Error | null): void => {
+    if (!err) return;
+    const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
+    this.total++;
+    const n = (this.byCode[code] ?? 0) + 1;
+    this.byCode[code] = n;
+    if (n === 1) this.onFirst(code, err.message);
+  };
+}
+
+export function openUnicast(iface: string | undefined, onMessage: Handler, onError?: (e: Error) => void): Promise<dgram.Socket> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket({ type: 'udp4' });
     s.once('error', reject);
     s.on('message', onMessage);
     s.bind(0, iface, () => {
       s.off('error', reject);
-      tolerateErrors(s);
+      tolerateErrors(s, onError);
       resolve(s);
     });
   });
@@ -41,8 +64,8 @@ export function openUnicast(iface: string | undefined, onMessage: Handler): Prom
  * (about a quarter of the agent's CPU as Master Client, which ACKs every ODATA: docs/performance.md), and the
  * kernel only delivers datagrams from that server (JOINACK) to it.
  */
-export function openConnected(iface: string, to: { address: string; port: number }, onMessage: Handler): Promise<dgram.Socket> {
-  return openUnicast(iface, onMessage).then(
+export function openConnected(iface: string, to: { address: string; port: number }, onMessage: Handler, onError?: (e: Error) => void): Promise<dgram.Socket> {
+  return openUnicast(iface, onMessage, onError).then(
     (s) =>
       new Promise((resolve, reject) => {
         s.once('error', reject);

@@ -1,0 +1,105 @@
+/**
+ * agent/receive/multicast.ts and agent/transport/net.ts SocketFailures, over 127.0.0.1 only: dgram reports a failed
+ * send only to a send callback (without one it is lost silently, no 'error' event), so the shell passes one shared
+ * callback on every send; the log then says why a session goes nowhere, once per errno code, and the statistics
+ * count every failure. Provoked without leaving loopback: a datagram over 65,507 bytes (EMSGSIZE), and a connected
+ * socket to a closed 127.0.0.1 port, whose second send reports the ICMP "port unreachable" (ECONNREFUSED), as
+ * when a DP's WDS service is down.
+ */
+import dgram from 'node:dgram';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Bitmap } from '../../../core/bitmap';
+import { SessionInfo, storeFor } from '../../../core/receiver';
+import type { Logger } from '../../../agent/log/log';
+import { runMulticast } from '../../../agent/receive/multicast';
+import { DiskPump, PumpSink } from '../../../agent/storage/disk';
+import { SocketFailures, closeSocket, openConnected, openUnicast } from '../../../agent/transport/net';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  while (cleanups.length) await cleanups.pop()!();
+});
+
+/** A UDP port on 127.0.0.1 with nothing bound to it. */
+async function closedUdpPort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((res) => s.bind(0, '127.0.0.1', res));
+  const port = s.address().port;
+  await closeSocket(s);
+  return port;
+}
+
+function logger() {
+  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
+  const at = (level: string) => (a: unknown, b?: unknown) =>
+    void lines.push({ level, obj: typeof a === 'object' && a ? (a as Record<string, unknown>) : {}, msg: String(typeof a === 'string' ? a : b) });
+  return { lines, log: { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as unknown as Logger };
+}
+
+describe('SocketFailures', () => {
+  it('counts EMSGSIZE and ECONNREFUSED by code and reports the first of each once', async () => {
+    const firsts: string[] = [];
+    const f = new SocketFailures((code, message) => firsts.push(`${code}: ${message}`));
+    const port = await closedUdpPort();
+    const s = await openConnected('127.0.0.1', { address: '127.0.0.1', port }, () => {}, f.callback);
+    cleanups.push(() => closeSocket(s));
+    const send = (b: Buffer) => new Promise<void>((res) => s.send(b, (e) => (f.callback(e), res())));
+    for (let i = 0; i < 4; i++) {
+      await send(Buffer.alloc(16));
+      await new Promise((r) => setTimeout(r, 20)); // the ICMP answer to the first reaches the socket
+    }
+    await send(Buffer.alloc(70_000));
+    await send(Buffer.alloc(70_000));
+    expect(f.byCode.ECONNREFUSED).toBeGreaterThanOrEqual(1);
+    expect(f.byCode.EMSGSIZE).toBe(2);
+    expect(f.total).toBe(f.byCode.ECONNREFUSED! + 2);
+    expect(firsts).toHaveLength(2);
+    expect(firsts[0]).toMatch(/^ECONNREFUSED: /);
+    expect(firsts[1]).toMatch(/^EMSGSIZE: /);
+    f.callback(null);
+    expect(f.total).toBe(f.byCode.ECONNREFUSED! + 2);
+  });
+});
+
+class NullSink implements PumpSink {
+  readonly partial = '/nowhere/never-written.partial';
+  write(buffers: Buffer[]): Promise<number> {
+    return Promise.resolve(buffers.reduce((n, b) => n + b.length, 0));
+  }
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+describe('runMulticast send failures', () => {
+  it('a session server whose port is closed: the JOIN retries fail with ECONNREFUSED, one warning names it, the statistics count them, and --mcast-timeout still decides', async () => {
+    const port = await closedUdpPort();
+    const session: SessionInfo = {
+      sessionId: 0x51,
+      multicast: { address: '239.255.41.7', port: await closedUdpPort() },
+      server: { address: '127.0.0.1', port },
+      contentSize: 1000,
+      blockSize: 100,
+      totalBlocks: 10,
+    };
+    const store = storeFor(session, 64 * 100);
+    const pump = new DiskPump(store, new NullSink(), new Bitmap(0), undefined, Date.now);
+    const uni = await openUnicast('127.0.0.1', () => {});
+    cleanups.push(() => closeSocket(uni));
+    const { log, lines } = logger();
+    const stats: unknown[] = [];
+    const out = await runMulticast({
+      session, iface: '127.0.0.1', mac: Buffer.alloc(6), store, pump, uni, setUniHandler: () => {}, log,
+      now: Date.now, rng: Math.random, signal: new AbortController().signal, canFallBack: true, mcastTimeoutMs: 1500,
+      stats: (s) => stats.push(s),
+    });
+    expect(out).toMatchObject({ kind: 'fallback', cause: 'mcast-timeout' });
+    const warned = lines.filter((l) => l.level === 'warn' && /cannot reach the multicast server/.test(l.msg));
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.obj.code).toBe('ECONNREFUSED');
+    const st = lines.find((l) => l.msg === 'multicast statistics')!;
+    // JOIN every 500 ms for 1.5 s: the first goes out, the ones after it meet the "unreachable" answer
+    expect((st.obj.socketFailures as Record<string, number>).ECONNREFUSED).toBeGreaterThanOrEqual(1);
+    expect(stats).toHaveLength(1);
+  }, 10_000);
+});
