@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { decodeMsi, encodeMsiRequest } from '../../core/codec/msi';
 import { canRun } from '../support/env';
 import { spawnCoordinator } from '../support/cli-child';
@@ -128,6 +128,55 @@ describe('startCoordinator over loopback UDP', () => {
       }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
+});
+
+describe('startCoordinator send failures', () => {
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
+  // dgram reports a failed send only to a callback, and a send can throw at once (a closed socket): every failure
+  // is counted, and a send that threw still gives back its room (protocol-notes #106), so the transfer completes.
+  test('failed and throwing multicast sends are all counted in sendErrors, and no send room is lost', async () => {
+    const data = randomBytes(1385 * 600);
+    const r = await start({ data, namespace: 'SMSNamespace', content: 'PKG00001', msiPort: 0, port: 0 });
+    if (!(await multicastWorks(r.group))) {
+      canRun(false, 'multicast on the loopback interface does not deliver here (no 224.0.0.0/4 route and IP_MULTICAST_IF ignored)');
+      return;
+    }
+    const orig = dgram.Socket.prototype.send;
+    const injected = { failed: 0, thrown: 0 };
+    let toGroup = 0;
+    vi.spyOn(dgram.Socket.prototype, 'send').mockImplementation(function (this: dgram.Socket, ...args: unknown[]) {
+      if (args[2] === r.group && ++toGroup > 20 && injected.thrown + injected.failed < 120) {
+        // 100 thrown sends first, 3 of every 4 to the group: the credits of those with a callback (every 8th
+        // session datagram) add up to more than the 64 datagrams of room, so the coordinator would stall for good
+        // if they were lost.
+        if (injected.thrown < 100 && toGroup % 4 !== 0) {
+          injected.thrown++;
+          throw new Error('injected: socket is not running');
+        }
+        if (toGroup % 3 === 0) {
+          injected.failed++;
+          const cb = args[3];
+          if (typeof cb === 'function') process.nextTick(cb, Object.assign(new Error('send ENOBUFS (injected)'), { code: 'ENOBUFS' }));
+          return;
+        }
+      }
+      return (orig as (...a: unknown[]) => void).apply(this, args);
+    });
+    const host = await UdpHost.create(r, data.length, 1385);
+    try {
+      const a = await host.addClient();
+      await host.until(() => a.complete, 20_000);
+      expect(a.image.equals(data)).toBe(true);
+      expect(injected.thrown).toBe(100);
+      expect(injected.failed).toBe(20);
+      expect(r.sendErrors()).toBe(120);
+    } finally {
+      await host.close();
     }
   }, 30_000);
 });

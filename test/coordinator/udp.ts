@@ -279,15 +279,28 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   // and every ODATA carried the time it was queued, not sent (protocol-notes #106). RDATA and control packets are
   // not held back.
   // A callback on every SENT_BATCH-th session datagram and on the last of each run of them credits the ones since
-  // the one before: a socket sends in order, so when it runs they have all gone. sendErrors counts the failures
-  // dgram reports, which are those of sends with a callback.
+  // the one before: a socket sends in order, so when it runs they have all gone. dgram reports a failed send only
+  // to a callback (a send without one fails silently), so every other send gets the shared countError: sendErrors
+  // counts them all. A send that throws at once (a closed socket) is credited at once, so no room is lost.
   coordinator.limitSends(MAX_UNSENT);
   const groupDest = { address: group, port };
   let uncredited = 0;
+  const countError = (err: Error | null) => {
+    if (err) sendErrors++;
+  };
   const onSent = (err: Error | null, n: number) => {
     if (stopped) return; // closing the socket cancels what it had not sent
-    if (err) sendErrors++;
+    countError(err);
     if (coordinator.handleSent(n, clock())) pump();
+  };
+  /** `n` > 0: this send's callback credits n session datagrams. */
+  const send = (sock: dgram.Socket, data: Buffer, dest: { address: string; port: number }, n: number) => {
+    try {
+      sock.send(data, dest.port, dest.address, n > 0 ? (err) => onSent(err, n) : countError);
+    } catch {
+      sendErrors++;
+      if (n > 0) queueMicrotask(() => onSent(null, n)); // not from inside the pump's loop
+    }
   };
   const pump = () => {
     if (stopped) return;
@@ -299,9 +312,9 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
         if (++uncredited >= SENT_BATCH || next?.via !== 'session') {
           const n = uncredited;
           uncredited = 0;
-          sock.send(t.data, dest.port, dest.address, (err) => onSent(err, n));
-        } else sock.send(t.data, dest.port, dest.address); // dgram reports a failed send only to a callback
-      } else sock?.send(t.data, dest.port, dest.address);
+          send(sock, t.data, dest, n);
+        } else send(sock, t.data, dest, 0);
+      } else if (sock) send(sock, t.data, dest, 0);
       t = next;
     }
     for (let e = coordinator.pollEvent(); e; e = coordinator.pollEvent()) onEvent?.(e);
