@@ -12,6 +12,7 @@ import { Receiver, ReceiverEvent, ReceiverStats, SessionInfo } from '../../core/
 import type { BlockStore } from '../../core/block-store';
 import type { DiskPump } from '../storage/disk';
 import { OsdcastError } from '../errors';
+import { showHostPort } from '../transport/address';
 import type { Logger } from '../log/log';
 import { Handler, MulticastSocket, SocketFailures, closeSocket, openConnected, openMulticast, recvBufferNote } from '../transport/net';
 import { Outcome } from '../util/outcome';
@@ -82,7 +83,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
   /** Where `sess` is connected to (compared per send without building a string). */
   let sessTo = { address: '', port: -1 };
   const netFailures = new SocketFailures((code, message) =>
-    log.warn({ code }, `cannot reach the multicast server: ${message} (the session's timers decide what follows; further failures are counted in "multicast statistics")`),
+    log.warn({ code }, `cannot reach the multicast server ${showHostPort(sessTo.address, sessTo.port)}: ${message} (the session's timers decide what follows; further failures are counted in "multicast statistics")`),
   );
   const send = (tx: { to: { address: string; port: number }; data: Buffer }) => {
     if (sess && tx.to.port === sessTo.port && tx.to.address === sessTo.address) sess.send(tx.data, netFailures.callback);

@@ -281,12 +281,12 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
   // A callback on every SENT_BATCH-th session datagram and on the last of each run of them credits the ones since
   // the one before: a socket sends in order, so when it runs they have all gone. dgram reports a failed send only
   // to a callback (a send without one fails silently), so every other send gets the shared countError: sendErrors
-  // counts them all. A send that throws at once (a closed socket) is credited at once, so no room is lost.
+  // counts them all. A send that throws at once (a closed socket) is credited on the next turn, so no room is lost.
   coordinator.limitSends(MAX_UNSENT);
   const groupDest = { address: group, port };
   let uncredited = 0;
   const countError = (err: Error | null) => {
-    if (err) sendErrors++;
+    if (err && !stopped) sendErrors++; // closing the socket cancels what it had not sent: not a send error
   };
   const onSent = (err: Error | null, n: number) => {
     if (stopped) return; // closing the socket cancels what it had not sent
@@ -299,7 +299,7 @@ export async function startCoordinator(opts: StartOptions): Promise<RunningCoord
       sock.send(data, dest.port, dest.address, n > 0 ? (err) => onSent(err, n) : countError);
     } catch {
       sendErrors++;
-      if (n > 0) queueMicrotask(() => onSent(null, n)); // not from inside the pump's loop
+      if (n > 0) setImmediate(() => onSent(null, n)); // not from inside the pump's loop, nor at once again
     }
   };
   const pump = () => {
