@@ -292,7 +292,7 @@ function logDiscovery(log: Logger, disc: DiscoveryResult): void {
 function openLog(f: CommonFlags): Logger {
   const target = resolveLogTarget({ logFormat: f.logFormat, logFile: f.logFile }, process.env, !!terminal);
   const log = createLogger({ level: f.logLevel, file: target.file, format: target.format, maxSize: f.logMaxSize, terminal: target.file ? undefined : terminal });
-  log.debug(`${VERSION_LINE}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
+  log.debug(`${VERSION_LINE}${process.execArgv.length ? ` [${process.execArgv.join(' ')}]` : ''}; logs: ${target.format} to ${target.file ?? 'stderr'} (${target.why})`);
   return log;
 }
 

@@ -20,6 +20,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { SEA_EXEC_ARGV } from './node-flags.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const rel = (p) => path.relative(process.cwd(), p) || '.';
@@ -338,6 +339,7 @@ async function main(argv) {
       disableExperimentalSEAWarning: true,
       useSnapshot: false,
       useCodeCache: false, // one blob for both OSes; the code cache is platform-specific
+      execArgv: SEA_EXEC_ARGV, // packaging/node-flags.mjs
     };
     fs.writeFileSync(path.join(work, 'sea-config.json'), JSON.stringify(config, null, 2));
     let t = Date.now();

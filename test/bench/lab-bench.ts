@@ -34,6 +34,10 @@ import path from 'node:path';
 import { CounterPoller, Lab, LabProcess, createLab, labUnavailable, parseProcNetUdp } from '../lab/lab';
 import { PRELOAD, Usage } from './e2e';
 import { MiB, log } from './util';
+// @ts-expect-error: a plain ES module without types
+import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
+
+const AGENT_NODE_FLAGS: string[] = SEA_EXEC_ARGV;
 
 /**
  * osdcast: our coordinator → agents (MS-WDSMSI, MS-WDSMT); udpcast: udp-sender → udp-receiver; osdcast-udpcast:
@@ -526,8 +530,9 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
   const snmp0 = await Promise.all(hosts.map((h) => lab.udpSnmp(h)));
   const t0 = Date.now();
   const preload = path.join(ctx.shm, 'ru-preload.cjs');
-  const node = (ru: string, script: string, args: string[], where: string) =>
-    lab.start(where, [process.execPath, '-r', preload, script, ...args], { env: { ...cleanEnv(), OSDCAST_BENCH_RU: ru } });
+  /** `flags`: Node's own flags (the agents get the binaries' SEA_EXEC_ARGV, so the bench measures what ships). */
+  const node = (ru: string, script: string, args: string[], where: string, flags: string[] = []) =>
+    lab.start(where, [process.execPath, ...flags, '-r', preload, script, ...args], { env: { ...cleanEnv(), OSDCAST_BENCH_RU: ru } });
   const rx: Started[] = [];
   let sender: LabProcess;
   let senderRu = '';
@@ -544,7 +549,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
       const out = path.join(dir, `${h}.bin`);
       const logFile = path.join(dir, `${h}.log`);
       const ru = path.join(dir, `${h}-ru.json`);
-      const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--server', `${lab.address(SENDER)}:${ready.msiPort}`, '--namespace', 'SMSNamespace', '--content', 'PKG00001', '--interface', lab.address(h), '--out', out, '--json', '--log-file', logFile, '--sha256', image.sha256, '--timeout', '1200'], h);
+      const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--server', `${lab.address(SENDER)}:${ready.msiPort}`, '--namespace', 'SMSNamespace', '--content', 'PKG00001', '--interface', lab.address(h), '--out', out, '--json', '--log-file', logFile, '--sha256', image.sha256, '--timeout', '1200'], h, AGENT_NODE_FLAGS);
       const s: Started = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => proc.pid), out, extra: ru };
       rx.push(s);
       watch.push(onExitTime(s));
@@ -567,7 +572,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
       } else {
         // osdcast --udpcast with its defaults (portbase 9000, the rendez-vous on the subnet broadcast), as the agent above
         const ru = path.join(dir, `${h}-ru.json`);
-        const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--udpcast', '--interface', lab.address(h), '--out', out, '--json', '--log-file', path.join(dir, `${h}.log`), '--sha256', image.sha256, '--timeout', '1200'], h);
+        const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--udpcast', '--interface', lab.address(h), '--out', out, '--json', '--log-file', path.join(dir, `${h}.log`), '--sha256', image.sha256, '--timeout', '1200'], h, AGENT_NODE_FLAGS);
         s = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => proc.pid), out, extra: ru };
       }
       rx.push(s);

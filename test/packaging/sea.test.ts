@@ -21,6 +21,8 @@ import * as path from 'node:path';
 import { build } from 'esbuild';
 import { canRun } from '../support/env';
 import { startCoordinator } from '../coordinator/udp';
+// @ts-expect-error: a plain ES module without types
+import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
 
 const ROOT = path.resolve(__dirname, '../..');
 const PKG_VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -58,6 +60,14 @@ describe('linux-x64 binary', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(VERSION_LINE);
     expect(r.stderr).not.toMatch(/ExperimentalWarning|single executable/i);
+  });
+
+  it('starts with the Node flags of packaging/package.mjs SEA_EXEC_ARGV (the young-generation cap that keeps peak RSS in bounds)', (ctx) => {
+    if (!canRun(fs.existsSync(LINUX), notBuilt(LINUX))) return ctx.skip();
+    expect(SEA_EXEC_ARGV).toContain('--max-semi-space-size=2');
+    // a receive that fails at once (nothing listens on that 127.0.0.1 port), with the debug line naming the flags
+    const r = spawnSync(LINUX, ['receive', '--server', '127.0.0.1:9', '--namespace', 'N', '--content', 'C', '--out', path.join(os.tmpdir(), `osdcast-sea-flags-${process.pid}.bin`), '--interface', '127.0.0.1', '--log-level', 'debug', '--timeout', '1'], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toContain(`[${SEA_EXEC_ARGV.join(' ')}]; logs:`);
   });
 
   it('--help shows the command line', (ctx) => {
