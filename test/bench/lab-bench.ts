@@ -259,6 +259,24 @@ function childPid(pid: number): number | undefined {
   }
 }
 
+/**
+ * Signals a lab process and, when it runs under /usr/bin/time (udp-sender, udp-receiver), the tool first: GNU time
+ * does not pass a signal on, so ending only it left the tool running in its namespace, holding its port. A
+ * udp-receiver left so by a run that hung (udpcast loses a receiver whose CONNECT_REPLY the loss rule dropped) made
+ * the next runs in that namespace fail at once or hang too (bench of 2026-12-03: three cells lost repetitions).
+ */
+export function signalRun(p: Pick<LabProcess, 'pid' | 'child'>, timed: boolean, sig: NodeJS.Signals): void {
+  const inner = timed ? childPid(p.pid) : undefined;
+  if (inner) {
+    try {
+      process.kill(inner, sig);
+    } catch {
+      /* already gone */
+    }
+  }
+  p.child.kill(sig);
+}
+
 /** Samples a process every 50 ms: CPU (for "CPU at time t") and the drops of its own UDP sockets (max seen). */
 class Sampler {
   readonly cpu: { t: number; s: number }[] = [];
@@ -606,9 +624,9 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
   let killer: NodeJS.Timeout | undefined;
   const timeout = setTimeout(() => {
     log(`${tool} ${cellName(cell)}: no end after ${capS.toFixed(0)} s, ending the run`);
-    for (const s of rx) s.proc.child.kill('SIGTERM');
+    for (const s of rx) signalRun(s.proc, tool === 'udpcast', 'SIGTERM');
     killer = setTimeout(() => {
-      for (const s of rx) s.proc.child.kill('SIGKILL');
+      for (const s of rx) signalRun(s.proc, tool === 'udpcast', 'SIGKILL');
     }, 5000);
   }, capS * 1000);
   await Promise.all(watch);
@@ -631,7 +649,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
   }
   if (tool === 'osdcast') sender.child.kill('SIGTERM');
   const senderExit = await Promise.race([sender.exited, new Promise<undefined>((r) => setTimeout(() => r(undefined), 20_000))]);
-  if (!senderExit) sender.child.kill('SIGKILL');
+  if (!senderExit) signalRun(sender, tool !== 'osdcast', 'SIGKILL');
   await sender.exited;
   const wallS = (Date.now() - t0) / 1000;
 
