@@ -33,13 +33,14 @@ function tolerateErrors(s: dgram.Socket, onError: (e: Error) => void = () => und
  * --mcast-timeout) decide what they mean.
  */
 export class SocketFailures {
-  total = 0;
   readonly byCode: Record<string, number> = {};
   constructor(private readonly onFirst: (code: string, message: string) => void) {}
+  get total(): number {
+    return Object.values(this.byCode).reduce((a, b) => a + b, 0);
+  }
   readonly callback = (err: Error | null): void => {
     if (!err) return;
     const code = (err as NodeJS.ErrnoException).code ?? 'unknown';
-    this.total++;
     const n = (this.byCode[code] ?? 0) + 1;
     this.byCode[code] = n;
     if (n === 1) this.onFirst(code, err.message);

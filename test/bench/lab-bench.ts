@@ -37,8 +37,6 @@ import { MiB, log } from './util';
 // @ts-expect-error: a plain ES module without types
 import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
 
-const AGENT_NODE_FLAGS: string[] = SEA_EXEC_ARGV;
-
 /**
  * osdcast: our coordinator → agents (MS-WDSMSI, MS-WDSMT); udpcast: udp-sender → udp-receiver; osdcast-udpcast:
  * the same udp-sender → `osdcast receive --udpcast` (issue 12 point 6: the same C sender for both receivers).
@@ -173,9 +171,12 @@ export function cellName(c: LabCell): string {
  */
 export const BENCH_IPFRAG = { timeS: 2, highThreshBytes: 64 << 20 };
 
+/** MS-WDSMT ODATA header + MS-WDSMA block header at CHECKSUM, measured on the wire. */
+const MT_HEADER = 1444 - 1385;
+
 /** IPv4 fragments per osdcast datagram at a block size (MTU 1500: 1480 bytes of IP payload per fragment). */
 export function fragmentsPerDatagram(blockSize: number): number {
-  return Math.ceil((blockSize + (1444 - 1385) + 8) / 1480);
+  return Math.ceil((blockSize + MT_HEADER + 8) / 1480);
 }
 
 /**
@@ -202,7 +203,6 @@ export function repairCeiling(lossPct: number, receivers: number, blockSize: num
 
 /** Bytes tbf counts for one osdcast datagram: UDP payload + 8 once, IPv4 + Ethernet headers per fragment. */
 export function wireBytes(blockSize: number): number {
-  const MT_HEADER = 1444 - 1385; // MS-WDSMT ODATA header + MS-WDSMA block header at CHECKSUM, measured on the wire
   return blockSize + MT_HEADER + 8 + fragmentsPerDatagram(blockSize) * (20 + 14);
 }
 
@@ -567,7 +567,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
       const out = path.join(dir, `${h}.bin`);
       const logFile = path.join(dir, `${h}.log`);
       const ru = path.join(dir, `${h}-ru.json`);
-      const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--server', `${lab.address(SENDER)}:${ready.msiPort}`, '--namespace', 'SMSNamespace', '--content', 'PKG00001', '--interface', lab.address(h), '--out', out, '--json', '--log-file', logFile, '--sha256', image.sha256, '--timeout', '1200'], h, AGENT_NODE_FLAGS);
+      const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--server', `${lab.address(SENDER)}:${ready.msiPort}`, '--namespace', 'SMSNamespace', '--content', 'PKG00001', '--interface', lab.address(h), '--out', out, '--json', '--log-file', logFile, '--sha256', image.sha256, '--timeout', '1200'], h, SEA_EXEC_ARGV);
       const s: Started = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => proc.pid), out, extra: ru };
       rx.push(s);
       watch.push(onExitTime(s));
@@ -590,7 +590,7 @@ async function runOne(ctx: Ctx, cell: LabCell, tool: Tool, rep: number, image: {
       } else {
         // osdcast --udpcast with its defaults (portbase 9000, the rendez-vous on the subnet broadcast), as the agent above
         const ru = path.join(dir, `${h}-ru.json`);
-        const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--udpcast', '--interface', lab.address(h), '--out', out, '--json', '--log-file', path.join(dir, `${h}.log`), '--sha256', image.sha256, '--timeout', '1200'], h, AGENT_NODE_FLAGS);
+        const proc = node(ru, path.join(ctx.dist, 'osdcast.cjs'), ['receive', '--udpcast', '--interface', lab.address(h), '--out', out, '--json', '--log-file', path.join(dir, `${h}.log`), '--sha256', image.sha256, '--timeout', '1200'], h, SEA_EXEC_ARGV);
         s = { host: h, proc, startMs: Date.now(), sampler: new Sampler(() => proc.pid), out, extra: ru };
       }
       rx.push(s);

@@ -12,7 +12,7 @@ import { SpnegoClientProvider } from '../../../core/ntlm/providers';
 import { AuthLevel } from '../../../core/rpc/security';
 import { buildInitiateRequest, encodeInitiateReply } from '../../../core/wdsc/initiate';
 import { WdscInitiator } from '../../../core/wdsc/initiator';
-import type { Logger } from '../../../agent/log/log';
+import { captureLogger } from '../../support/log-capture';
 import { initiateSession, NoSession, type InitiationInputs } from '../../../agent/receive/initiate';
 import { runStream } from '../../../agent/transport/stream';
 import { FakeServerOptions, FakeWdscServer } from '../../core/wdsc/fake-server';
@@ -52,12 +52,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-function logger() {
-  const lines: { level: string; msg: string }[] = [];
-  const at = (level: string) => (a: unknown, b?: unknown) => void lines.push({ level, msg: String(typeof a === 'string' ? a : b) });
-  return { lines, log: { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as unknown as Logger };
-}
-
 /** The unicast socket and an MS-WDSMSI responder on UDP (a Server 2012 R2 stand-in) counting requests. */
 async function udpSide(answer = true) {
   const responder = dgram.createSocket('udp4');
@@ -76,7 +70,7 @@ async function udpSide(answer = true) {
 }
 
 async function chain(o: Partial<InitiationInputs> & { rpcPort: number }, udp: Awaited<ReturnType<typeof udpSide>>) {
-  const { log, lines } = logger();
+  const { log, lines } = captureLogger();
   const inputs: InitiationInputs = { server: '127.0.0.1', port: udp.port, namespace: 'SMSNamespace', content: 'PKG00001', retries: 0, retryDelayMs: 10, msiTries: 2, msiRetryMs: 50, rpcTimeoutMs: 2000, ...o };
   const ctx = { mac: Buffer.alloc(6), uni: udp.uni, setHandler: udp.setHandler, now: Date.now, log, signal: new AbortController().signal, clientName: 'PC-0042' };
   try {

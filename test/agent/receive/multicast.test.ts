@@ -10,7 +10,7 @@ import dgram from 'node:dgram';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bitmap } from '../../../core/bitmap';
 import { SessionInfo, storeFor } from '../../../core/receiver';
-import type { Logger } from '../../../agent/log/log';
+import { captureLogger } from '../../support/log-capture';
 import { runMulticast } from '../../../agent/receive/multicast';
 import { DiskPump, PumpSink } from '../../../agent/storage/disk';
 import { SocketFailures, closeSocket, openConnected, openUnicast } from '../../../agent/transport/net';
@@ -31,13 +31,6 @@ async function closedUdpPort(): Promise<number> {
   await new Promise<void>((res) => s.connect(1, '127.0.0.1', res));
   cleanups.push(() => closeSocket(s));
   return s.address().port;
-}
-
-function logger() {
-  const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
-  const at = (level: string) => (a: unknown, b?: unknown) =>
-    void lines.push({ level, obj: typeof a === 'object' && a ? (a as Record<string, unknown>) : {}, msg: String(typeof a === 'string' ? a : b) });
-  return { lines, log: { info: at('info'), warn: at('warn'), error: at('error'), debug: at('debug') } as unknown as Logger };
 }
 
 describe('SocketFailures', () => {
@@ -98,7 +91,7 @@ describe('runMulticast send failures', () => {
     const pump = new DiskPump(store, new NullSink(), new Bitmap(0), undefined, Date.now);
     const uni = await openUnicast('127.0.0.1', () => {});
     cleanups.push(() => closeSocket(uni));
-    const { log, lines } = logger();
+    const { log, lines } = captureLogger();
     const stats: unknown[] = [];
     const out = await runMulticast({
       session, iface: '127.0.0.1', mac: Buffer.alloc(6), store, pump, uni, setUniHandler: () => {}, log,
