@@ -191,7 +191,7 @@ async function initiateUdp(o: InitiationInputs, ctx: InitiationContext): Promise
     };
     const pump = () => {
       let tx;
-      while ((tx = init.pollTransmit())) ctx.uni.send(tx.data, tx.to.port, tx.to.address, netFailures.callback);
+      while ((tx = init.pollTransmit())) netFailures.send(ctx.uni, tx.data, tx.to);
       if (timer) clearTimeout(timer);
       if (init.result) {
         signal.removeEventListener('abort', onAbort);

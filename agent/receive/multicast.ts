@@ -86,8 +86,8 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     log.warn({ code }, `cannot reach the multicast server ${showHostPort(sessTo.address, sessTo.port)}: ${message} (the session's timers decide what follows; further failures are counted in "multicast statistics")`),
   );
   const send = (tx: { to: { address: string; port: number }; data: Buffer }) => {
-    if (sess && tx.to.port === sessTo.port && tx.to.address === sessTo.address) sess.send(tx.data, netFailures.callback);
-    else c.uni.send(tx.data, tx.to.port, tx.to.address, netFailures.callback);
+    if (sess && tx.to.port === sessTo.port && tx.to.address === sessTo.address) netFailures.send(sess, tx.data);
+    else netFailures.send(c.uni, tx.data, tx.to);
   };
   const dropRate = c.dropRate ?? 0;
   const dropRng = c.dropRng ?? c.rng;

@@ -152,7 +152,8 @@ export async function runUdpcast(c: UdpcastContext): Promise<McOutcome> {
   const send = (tx: Transmit) => {
     if (!sock) return;
     sending++;
-    sock.socket.send(tx.data, tx.to.port, tx.to.address, afterSend);
+    // A send that throws at once calls no callback: flushed() must not wait for it.
+    if (!netFailures.send(sock.socket, tx.data, tx.to, afterSend)) sending--;
   };
   const flushed = () => (sending === 0 ? Promise.resolve() : new Promise<void>((res) => {
     sent = res;

@@ -45,6 +45,24 @@ export class SocketFailures {
     this.byCode[code] = n;
     if (n === 1) this.onFirst(code, err.message);
   };
+
+  /**
+   * `sock.send` with the shared callback; to `port`/`address`, or to where a connected socket is connected when
+   * they are omitted. dgram throws at once for some failures (a port of 0, a closed socket): those are counted
+   * the same way instead of escaping into the receive loop (a DEMOTE naming port 0 once crashed the agent there,
+   * protocol-notes #108). `done` replaces the shared callback (it must call `callback` itself). False when the send
+   * threw: `done` is then never called.
+   */
+  send(sock: dgram.Socket, data: Buffer, to?: { port: number; address: string }, done: (err: Error | null) => void = this.callback): boolean {
+    try {
+      if (to) sock.send(data, to.port, to.address, done);
+      else sock.send(data, done);
+      return true;
+    } catch (e) {
+      this.callback(e instanceof Error ? e : new Error(String(e)));
+      return false;
+    }
+  }
 }
 
 export function openUnicast(iface: string | undefined, onMessage: Handler, onError?: (e: Error) => void): Promise<dgram.Socket> {
@@ -69,11 +87,21 @@ export function openConnected(iface: string, to: { address: string; port: number
   return openUnicast(iface, onMessage, onError).then(
     (s) =>
       new Promise((resolve, reject) => {
-        s.once('error', reject);
-        s.connect(to.port, to.address, () => {
-          s.off('error', reject);
-          resolve(s);
-        });
+        // A failed connect (an error, or a throw at once for a bad port) closes the socket: nothing else holds it.
+        const fail = (e: unknown) => {
+          s.off('error', fail);
+          void closeSocket(s);
+          reject(e);
+        };
+        s.once('error', fail);
+        try {
+          s.connect(to.port, to.address, () => {
+            s.off('error', fail);
+            resolve(s);
+          });
+        } catch (e) {
+          fail(e);
+        }
       }),
   );
 }

@@ -211,6 +211,9 @@ export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
     if (!serverAddr) return fail('bad-length', `SERVER_ADDR length ${sa.length}, expected 4 or 16`);
     const f = fields as Record<keyof typeof fields, number>;
     if (f.blockSize === 0) return fail('bad-value', 'BLOCK_SIZE is zero');
+    // Port 0 names no UDP port: nothing can be sent to it or joined on it (protocol-notes #108).
+    if (f.multicastPort === 0) return fail('bad-value', 'MULTICAST_PORT is zero');
+    if (f.serverPort === 0) return fail('bad-value', 'SERVER_PORT is zero');
     if (f.totalBlocks !== Math.ceil(f.contentSize / f.blockSize))
       return fail('bad-value', `TOTAL_BLOCKS ${f.totalBlocks} disagrees with CONTENT_SIZE ${f.contentSize} / BLOCK_SIZE ${f.blockSize}`);
     return ok({ kind: 'reply', multicastAddr, serverAddr, ...f });

@@ -259,6 +259,9 @@ function decodeInitiateReply(buf: Buffer): Decoded<InitiateResult> {
   const n = f as Record<keyof typeof f, number>;
   // The same rule as over UDP (protocol-notes #18).
   if (n.blockSize === 0) return fail('bad-value', 'BlockSize is zero');
+  // As over UDP (protocol-notes #108): port 0 names no UDP port.
+  if (n.multicastPort === 0) return fail('bad-value', `${V.MC_PORT} is zero`);
+  if (n.serverPort === 0) return fail('bad-value', `${V.UNI_PORT} is zero`);
   if (n.totalBlocks !== Math.ceil(n.contentSize / n.blockSize))
     return fail('bad-value', `TotalBlocks ${n.totalBlocks} disagrees with ContentSize ${n.contentSize} / BlockSize ${n.blockSize}`);
   const reply: InitiateReply = {

@@ -173,6 +173,28 @@ describe.concurrent('fault drills (loopback)', () => {
     expect(ls.leavesReceived).toBe(1);
   }, 60_000);
 
+  it('protocol-notes #108: a DEMOTE naming port 0 is malformed, dropped and counted; the agent stays and completes byte-exact', async () => {
+    const image = randomImage(8 * MIB + 77, 73);
+    const NS = 'WDS:DR/demote/port0';
+    const coord = await startCoordinator({ data: image, namespace: NS, content: 'img.wim', msiPort: 0, port: 0, iface: '127.0.0.1', rateBytesPerSec: 6e6 });
+    cleanups.push(() => coord.stop());
+    const out = path.join(dir(), 'img.wim');
+    let hit!: () => void;
+    const third = new Promise<void>((r) => (hit = r));
+    const deps: Partial<ReceiveDeps> = { onProgress: (p) => p.blocks / p.totalBlocks >= 0.3 && hit() };
+    const run = runAgent({ server: '127.0.0.1', port: coord.msiPort, namespace: NS, content: 'img.wim', out }, deps);
+    await third;
+    const c = coord.coordinator.clients().find((x) => x.state === 'active')!;
+    // Straight into the sans-I/O coordinator (its shell sends it with the next datagrams): a lower session at port 0.
+    expect(coord.coordinator.demote(c.clientId, { sessionId: 0x0dd0_0001, multicastAddr: '239.192.0.77', multicastPort: 0, serverAddr: '127.0.0.1', serverPort: 0 }, Date.now())).toBe(true);
+    const r = await run;
+    expect(r, r.error).toMatchObject({ status: 'ok', exitCode: 0, bytes: image.length, sha256: sha256(image), httpBytes: 0 });
+    expect(r.demotedTo ?? []).toEqual([]);
+    expect(coord.coordinator.stats.demoteSent).toBeGreaterThanOrEqual(1);
+    expect(r.drops?.malformed).toBeGreaterThanOrEqual(1); // the DEMOTE (bad-value)
+    expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
+  }, 60_000);
+
   it('DEMOTE in a HASH session (initiated over MS-WDSC): the lower session has the same mode and keys, every packet verifies', async () => {
     const image = randomImage(6 * MIB + 77, 73);
     const NS = 'WDS:DR/hash/1';

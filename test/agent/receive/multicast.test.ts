@@ -7,7 +7,7 @@
  * when a DP's WDS service is down.
  */
 import dgram from 'node:dgram';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bitmap } from '../../../core/bitmap';
 import { SessionInfo, storeFor } from '../../../core/receiver';
 import { captureLogger } from '../../support/log-capture';
@@ -55,6 +55,37 @@ describe('SocketFailures', () => {
     expect(firsts[1]).toMatch(/^EMSGSIZE: /);
     f.callback(null);
     expect(f.total).toBe(f.byCode.ECONNREFUSED! + 2);
+  });
+
+  it('send(): a send dgram refuses at once (port 0, a closed socket) is counted like a failed one, and does not throw', async () => {
+    const firsts: string[] = [];
+    const f = new SocketFailures((code) => firsts.push(code));
+    const s = await openUnicast('127.0.0.1', () => {});
+    const port = await closedUdpPort();
+    const done: (Error | null)[] = [];
+    expect(f.send(s, Buffer.alloc(8), { address: '127.0.0.1', port: 0 }, (e) => done.push(e))).toBe(false);
+    expect(f.send(s, Buffer.alloc(8), { address: '127.0.0.1', port: 0 })).toBe(false);
+    expect(f.byCode.ERR_SOCKET_BAD_PORT).toBe(2);
+    let sent!: () => void;
+    const handed = new Promise<void>((r) => (sent = r));
+    expect(f.send(s, Buffer.alloc(8), { address: '127.0.0.1', port }, (e) => (done.push(e), sent()))).toBe(true);
+    await handed;
+    await closeSocket(s);
+    expect(f.send(s, Buffer.alloc(8), { address: '127.0.0.1', port })).toBe(false);
+    expect(f.byCode.ERR_SOCKET_DGRAM_NOT_RUNNING).toBe(1);
+    expect(firsts).toEqual(['ERR_SOCKET_BAD_PORT', 'ERR_SOCKET_DGRAM_NOT_RUNNING']);
+    // only the send handed over called its callback
+    expect(done).toEqual([null]);
+  });
+
+  it('openConnected to port 0 rejects (dgram throws at once) and closes the socket it opened', async () => {
+    const close = vi.spyOn(dgram.Socket.prototype, 'close');
+    try {
+      await expect(openConnected('127.0.0.1', { address: '127.0.0.1', port: 0 }, () => {})).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+      expect(close).toHaveBeenCalledTimes(1);
+    } finally {
+      close.mockRestore();
+    }
   });
 });
 

@@ -201,6 +201,20 @@ describe('MSI reply (2.2.2.2)', () => {
     expect(expectOk(decodeMsi(hex(atMax)))).toEqual({ kind: 'reply', ...REPLY_FIELDS, sessionId: 0xffffffff });
   });
 
+  it('protocol-notes #108: a zero MULTICAST_PORT or SERVER_PORT is bad-value (port 0 names no UDP port)', () => {
+    const others = (id: number) => REPLY_OPTS.filter(([i]) => i !== id).map(([, x]) => x);
+    for (const [zero, what] of [
+      ['0205' + '0002' + '0000', /MULTICAST_PORT is zero/],
+      ['0206' + '0002' + '0000', /SERVER_PORT is zero/],
+    ] as const) {
+      const d = decodeMsi(hex(reply([...others(parseInt(zero.slice(0, 4), 16)), zero])));
+      expectFail(d, 'bad-value');
+      expect(d.ok ? '' : d.error.message).toMatch(what);
+    }
+    // port 1 is a port
+    expect(expectOk(decodeMsi(hex(reply([...others(MsiOpt.SERVER_PORT), '0206' + '0002' + '0001']))))).toMatchObject({ serverPort: 1 });
+  });
+
   for (const [id] of REPLY_OPTS) {
     it(`missing option 0x${id.toString(16).padStart(4, '0')} is missing-option`, () => {
       expectFail(decodeMsi(hex(reply(REPLY_OPTS.filter(([i]) => i !== id).map(([, x]) => x)))), 'missing-option');

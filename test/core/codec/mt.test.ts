@@ -487,6 +487,13 @@ describe('MT typed errors', () => {
     expectFail(decodeMt(demote('0003')), 'bad-count');
   });
 
+  it('protocol-notes #108: a DEMOTE naming port 0 (MPort or UPort) is bad-value', () => {
+    const demote = (mPort: string, uPort: string) => hex(NONE_HDR + sess('0f') + '00c0ffef' + '04ef000001' + mPort + '04c0a80a01' + uPort + '0000' + '0000');
+    expect(expectOk(decodeMt(demote('0001', '0001'))).body).toMatchObject({ mPort: 1, uPort: 1 });
+    expect(expectFail(decodeMt(demote('0000', '0fa1')), 'bad-value').message).toMatch(/MPort is zero/);
+    expect(expectFail(decodeMt(demote('0fa0', '0000')), 'bad-value').message).toMatch(/UPort is zero/);
+  });
+
   it('IP address length fields of an impossible size are bad-length', () => {
     // JOIN IPAddrLen 5 (2.2.5: 4 or 16)
     const join = hex(NONE_HDR + sess('02') + '00'.repeat(32) + '05' + 'c0a80a0500' + '06' + '001122334455' + '0000');

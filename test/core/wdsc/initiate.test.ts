@@ -176,6 +176,9 @@ describe('reply (client side)', () => {
     expectFail(decodeInitiateResult(0, hex(replace(1, ulong('TpMcAddress.Address', 1)))), 'bad-value');
     expectFail(decodeInitiateResult(0, hex(replace(5, ulong64('TotalBlocks', 0x6fb01)))), 'bad-value'); // #18
     expectFail(decodeInitiateResult(0, hex(replace(6, ulong('BlockSize', 0)))), 'bad-value');
+    // protocol-notes #108: port 0 names no UDP port
+    expect(expectFail(decodeInitiateResult(0, hex(replace(0, ulong('TpMcAddress.Port', 0)))), 'bad-value').message).toMatch(/TpMcAddress.Port is zero/);
+    expect(expectFail(decodeInitiateResult(0, hex(replace(2, ulong('TpUniAddress.Port', 0)))), 'bad-value').message).toMatch(/TpUniAddress.Port is zero/);
     expectFail(decodeInitiateResult(0, hex(replace(4, block('ContentSize', T.ULONG64, 8, 0, 'ff'.repeat(8))))), 'bad-value'); // above 2^53
     expectFail(decodeInitiateResult(0, hex(replace(13, blob('SecMode', '01')))), 'bad-value');
     expectFail(decodeInitiateResult(0, hex(packet(2, 0, EXAMPLE_REPLY_BLOCKS, 'ff'.repeat(16)))), 'bad-magic');

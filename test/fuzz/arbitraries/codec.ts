@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { MaOp, MaPacket, encodeMa } from '../../../core/codec/ma';
 import { encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
 import { MtBody, MtOption, MtPacket, Op, Sec, encodeMt } from '../../../core/codec/mt';
-import { bytes, u16, u32, u53, u8 } from './common';
+import { bytes, port, u16, u32, u53, u8 } from './common';
 
 const ipBytes = fc.oneof(bytes(4, 4), bytes(16, 16));
 /** LossRate is read as an approximate float (u64f): exact for safe integers and for 10^16 (LossRate 1.0). */
@@ -26,7 +26,7 @@ export const mtBody: fc.Arbitrary<MtBody> = fc.oneof(
   fc.record({ op: fc.constant(Op.POLL), pollSeqNo: u53, backoff: u16, appData: bytes(40) }),
   fc.record({ op: fc.constant(Op.POLLACK), clientId: u32, pollSeqNo: u53, appData: bytes(40) }),
   fc.record({ op: fc.constant(Op.KICK), clients: fc.array(fc.record({ clientId: u32, reason: u8 }), { maxLength: 8 }) }),
-  fc.record({ op: fc.constant(Op.DEMOTE), lowerSessionId: u32, mAddress: ipBytes, mPort: u16, uAddress: ipBytes, uPort: u16, clients: fc.array(u32, { maxLength: 12 }) }),
+  fc.record({ op: fc.constant(Op.DEMOTE), lowerSessionId: u32, mAddress: ipBytes, mPort: port, uAddress: ipBytes, uPort: port, clients: fc.array(u32, { maxLength: 12 }) }),
 ) as fc.Arbitrary<MtBody>;
 
 export const mtOption: fc.Arbitrary<MtOption> = fc.record({ id: u16, value: bytes(12) });
@@ -70,7 +70,7 @@ const ip = fc.oneof(ipv4, ipv6);
 
 export const msiRequest = fc.record({ namespace: wstr, content: wstr, mac: bytes(16), ipv6Capable: fc.option(fc.boolean(), { nil: undefined }) });
 export const msiReply = fc
-  .record({ multicastAddr: ip, serverAddr: ip, multicastPort: u16, serverPort: u16, contentSize: u53, blockSize: fc.integer({ min: 1, max: 0xffffffff }), sessionId: u32 })
+  .record({ multicastAddr: ip, serverAddr: ip, multicastPort: port, serverPort: port, contentSize: u53, blockSize: fc.integer({ min: 1, max: 0xffffffff }), sessionId: u32 })
   .map((r) => ({ ...r, totalBlocks: Number((BigInt(r.contentSize) + BigInt(r.blockSize) - 1n) / BigInt(r.blockSize)) }));
 export const msiError = fc.record({ win32: u32, opcode: u8 });
 

@@ -7,6 +7,8 @@ import { DecodeError, DecodeErrorCode } from '../../../core/codec/bytes';
 
 export const u8 = fc.integer({ min: 0, max: 0xff });
 export const u16 = fc.integer({ min: 0, max: 0xffff });
+/** A UDP port a packet may name: 0 is none (protocol-notes #108: decoders refuse it). */
+export const port = fc.integer({ min: 1, max: 0xffff });
 export const u32 = fc.integer({ min: 0, max: 0xffffffff });
 /** 64-bit fields read with Reader.u64 reject values >= 2^53. */
 export const u53 = fc.maxSafeNat();

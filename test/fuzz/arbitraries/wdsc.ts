@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { buildInitiateRequest, encodeInitiateError, encodeInitiateReply } from '../../../core/wdsc/initiate';
 import { WdscPacket, WdscVariable, encodeWdsc } from '../../../core/wdsc/packet';
-import { bytes, ipv4, u16, u32, u64, u8 } from './common';
+import { bytes, ipv4, port, u16, u32, u64, u8 } from './common';
 
 /** Strings without a null (the decoder stops at the first one). */
 export const wstr = (maxLength: number) => fc.array(fc.integer({ min: 1, max: 0xffff }), { maxLength }).map((cs) => String.fromCharCode(...cs));
@@ -40,8 +40,8 @@ export const reply = fc
   .record({
     multicastAddr: ipv4,
     serverAddr: ipv4,
-    multicastPort: u16,
-    serverPort: u16,
+    multicastPort: port,
+    serverPort: port,
     contentSize: fc.maxSafeNat(),
     blockSize: fc.integer({ min: 1, max: 0xffffffff }),
     sessionId: u32,
