@@ -26,6 +26,7 @@ import path from 'node:path';
 import { makeImages } from './e2e';
 import { STAGES, stageProfile } from './profile';
 import { MiB, fmt, log, summarize } from './util';
+import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
 
 const NS = 'SMSNamespace';
 const CONTENT = 'PKG00001';
@@ -194,6 +195,7 @@ async function oneRun(o: { dist: string; self: string; tmp: string; image: { pat
     const out = path.join(tmp, `out-${n}.bin`);
     const agent = kids.spawn(
       [
+        ...SEA_EXEC_ARGV, // the binaries' Node flags: the agent as it ships
         ...(o.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', path.dirname(o.cpuProf), '--cpu-prof-name', path.basename(o.cpuProf)] : []),
         '-r', path.join(tmp, 'ab-preload.cjs'), path.join(o.dist, 'osdcast.cjs'), 'receive',
         '--server', `127.0.0.1:${ready.msiPort}`, '--namespace', NS, '--content', CONTENT, '--interface', '127.0.0.1',

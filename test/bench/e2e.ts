@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { startContentServer } from '../coordinator/http';
 import { MiB, fmt, loadavg, log, machineCpu, nowNs, sysctl, udpCounters } from './util';
+import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
 
 export const NAMESPACE = 'WDS:Bench/image.wim/1';
 export const CONTENT = 'image.wim';
@@ -213,7 +214,8 @@ export class Runner {
     const logFile = path.join(this.tmp, `agent-${n}.log`);
     const parentRssMiB = process.memoryUsage().rss / MiB;
     const t0 = nowNs();
-    const child = this.spawnNode(path.join(this.dist, 'osdcast.cjs'), ['receive', ...args, '--namespace', NAMESPACE, '--content', CONTENT, '--out', out, '--json', '--log-file', logFile, '--sha256', sha256, '--timeout', '600'], ru, nodeArgs);
+    // The binaries' Node flags, so the agent measured here is the one that ships (its peak RSS above all).
+    const child = this.spawnNode(path.join(this.dist, 'osdcast.cjs'), ['receive', ...args, '--namespace', NAMESPACE, '--content', CONTENT, '--out', out, '--json', '--log-file', logFile, '--sha256', sha256, '--timeout', '600'], ru, [...SEA_EXEC_ARGV, ...nodeArgs]);
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (d) => (stdout += d));

@@ -34,7 +34,6 @@ import path from 'node:path';
 import { CounterPoller, Lab, LabProcess, createLab, labUnavailable, parseProcNetUdp } from '../lab/lab';
 import { PRELOAD, Usage } from './e2e';
 import { MiB, log } from './util';
-// @ts-expect-error: a plain ES module without types
 import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
 
 /**

@@ -21,7 +21,6 @@ import * as path from 'node:path';
 import { build } from 'esbuild';
 import { canRun } from '../support/env';
 import { startCoordinator } from '../coordinator/udp';
-// @ts-expect-error: a plain ES module without types
 import { SEA_EXEC_ARGV } from '../../packaging/node-flags.mjs';
 
 const ROOT = path.resolve(__dirname, '../..');
