@@ -435,8 +435,9 @@ function readBody(op: number, r: Reader): MtBody | string {
       if (uLen !== 4 && uLen !== 16) throw new ShortRead('bad-length', `DEMOTE: UAddrLen ${uLen}, expected 4 or 16`);
       const uAddress = r.bytes(uLen, 'UAddress');
       const uPort = r.u16('UPort');
-      // Port 0 names no UDP port: the client could neither join there nor send to it (protocol-notes #108).
+      // Port 0 names no UDP port, and a group must be one: the client could not join there (protocol-notes #108).
       if (mPort === 0 || uPort === 0) throw new ShortRead('bad-value', `DEMOTE: ${mPort === 0 ? 'MPort' : 'UPort'} is zero`);
+      if (!(mLen === 4 ? (mAddress[0]! & 0xf0) === 0xe0 : mAddress[0] === 0xff)) throw new ShortRead('bad-value', 'DEMOTE: MAddress is not a multicast address');
       const n = r.u16('ClientCount');
       if (n * 4 > r.remaining) return `ClientCount ${n} needs ${n * 4} bytes, ${r.remaining} left`;
       const clients = new Array<number>(n);

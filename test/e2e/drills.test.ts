@@ -173,9 +173,14 @@ describe.concurrent('fault drills (loopback)', () => {
     expect(ls.leavesReceived).toBe(1);
   }, 60_000);
 
-  it('protocol-notes #108: a DEMOTE naming port 0 is malformed, dropped and counted; the agent stays and completes byte-exact', async () => {
+  // Each was sent straight into the sans-I/O coordinator (its shell sends it with the next datagrams). Port 0 crashed
+  // the agent (dgram throws for it); a group that is not multicast failed the receive ("addMembership EINVAL").
+  it.each([
+    ['port 0', { multicastAddr: '239.192.0.77', multicastPort: 0, serverAddr: '127.0.0.1', serverPort: 0 }],
+    ['a group that is not multicast', { multicastAddr: '127.0.0.9', multicastPort: 4011, serverAddr: '127.0.0.1', serverPort: 4011 }],
+  ])('protocol-notes #108: a DEMOTE naming %s is malformed, dropped and counted; the agent stays and completes byte-exact', async (what, lower) => {
     const image = randomImage(8 * MIB + 77, 73);
-    const NS = 'WDS:DR/demote/port0';
+    const NS = `WDS:DR/demote/${what.replace(/ /g, '-')}`;
     const coord = await startCoordinator({ data: image, namespace: NS, content: 'img.wim', msiPort: 0, port: 0, iface: '127.0.0.1', rateBytesPerSec: 6e6 });
     cleanups.push(() => coord.stop());
     const out = path.join(dir(), 'img.wim');
@@ -185,8 +190,7 @@ describe.concurrent('fault drills (loopback)', () => {
     const run = runAgent({ server: '127.0.0.1', port: coord.msiPort, namespace: NS, content: 'img.wim', out }, deps);
     await third;
     const c = coord.coordinator.clients().find((x) => x.state === 'active')!;
-    // Straight into the sans-I/O coordinator (its shell sends it with the next datagrams): a lower session at port 0.
-    expect(coord.coordinator.demote(c.clientId, { sessionId: 0x0dd0_0001, multicastAddr: '239.192.0.77', multicastPort: 0, serverAddr: '127.0.0.1', serverPort: 0 }, Date.now())).toBe(true);
+    expect(coord.coordinator.demote(c.clientId, { sessionId: 0x0dd0_0001, ...lower }, Date.now())).toBe(true);
     const r = await run;
     expect(r, r.error).toMatchObject({ status: 'ok', exitCode: 0, bytes: image.length, sha256: sha256(image), httpBytes: 0 });
     expect(r.demotedTo ?? []).toEqual([]);

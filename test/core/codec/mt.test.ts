@@ -494,6 +494,12 @@ describe('MT typed errors', () => {
     expect(expectFail(decodeMt(demote('0fa0', '0000')), 'bad-value').message).toMatch(/UPort is zero/);
   });
 
+  it('protocol-notes #108: a DEMOTE whose MAddress is not a multicast address is bad-value (224.0.0.0/4, ff00::/8)', () => {
+    const demote = (m: string) => hex(NONE_HDR + sess('0f') + '00c0ffef' + m + '0fa0' + '04c0a80a01' + '0fa1' + '0000' + '0000');
+    for (const ok of ['04e0000001', '04efffffff', '10ff02' + '00'.repeat(13) + '01']) expect(decodeMt(demote(ok)).ok, ok).toBe(true);
+    for (const bad of ['047f000009', '04df000001', '04f0000001', '10fe80' + '00'.repeat(13) + '01']) expect(expectFail(decodeMt(demote(bad)), 'bad-value').message).toMatch(/MAddress is not a multicast address/);
+  });
+
   it('IP address length fields of an impossible size are bad-length', () => {
     // JOIN IPAddrLen 5 (2.2.5: 4 or 16)
     const join = hex(NONE_HDR + sess('02') + '00'.repeat(32) + '05' + 'c0a80a0500' + '06' + '001122334455' + '0000');

@@ -6,6 +6,8 @@ import { MtBody, MtOption, MtPacket, Op, Sec, encodeMt } from '../../../core/cod
 import { bytes, port, u16, u32, u53, u8 } from './common';
 
 const ipBytes = fc.oneof(bytes(4, 4), bytes(16, 16));
+/** A group address (224.0.0.0/4 or ff00::/8): a DEMOTE's MAddress must be one (protocol-notes #108). */
+const groupBytes = fc.oneof(bytes(4, 4).map((b) => Buffer.from([0xe0 | (b[0]! & 0x0f), ...b.subarray(1)])), bytes(16, 16).map((b) => Buffer.from([0xff, ...b.subarray(1)])));
 /** LossRate is read as an approximate float (u64f): exact for safe integers and for 10^16 (LossRate 1.0). */
 const lossRate = fc.oneof(u53, fc.constant(1e16));
 const mtRange = fc.tuple(u53, u53);
@@ -26,7 +28,7 @@ export const mtBody: fc.Arbitrary<MtBody> = fc.oneof(
   fc.record({ op: fc.constant(Op.POLL), pollSeqNo: u53, backoff: u16, appData: bytes(40) }),
   fc.record({ op: fc.constant(Op.POLLACK), clientId: u32, pollSeqNo: u53, appData: bytes(40) }),
   fc.record({ op: fc.constant(Op.KICK), clients: fc.array(fc.record({ clientId: u32, reason: u8 }), { maxLength: 8 }) }),
-  fc.record({ op: fc.constant(Op.DEMOTE), lowerSessionId: u32, mAddress: ipBytes, mPort: port, uAddress: ipBytes, uPort: port, clients: fc.array(u32, { maxLength: 12 }) }),
+  fc.record({ op: fc.constant(Op.DEMOTE), lowerSessionId: u32, mAddress: groupBytes, mPort: port, uAddress: ipBytes, uPort: port, clients: fc.array(u32, { maxLength: 12 }) }),
 ) as fc.Arbitrary<MtBody>;
 
 export const mtOption: fc.Arbitrary<MtOption> = fc.record({ id: u16, value: bytes(12) });
