@@ -5,7 +5,7 @@
  * same "send until every receiver has it" process, so a wrong sum or a wrong fragment count fails here.
  */
 import { describe, expect, it } from 'vitest';
-import { fragmentsPerDatagram, linkPayloadMBps, repairCeiling, wireBytes } from './lab-bench';
+import { UDPCAST_FRAME, fragmentsPerDatagram, linkPayloadMBps, repairCeiling, udpcastLinkPayloadMBps, wireBytes } from './lab-bench';
 import { mulberry32 } from '../coordinator/sim';
 
 describe('lab bench repair ceiling', () => {
@@ -48,6 +48,14 @@ describe('lab bench repair ceiling', () => {
     expect(wireBytes(8192)).toBe(8192 + 59 + 8 + 6 * 34);
     expect(wireBytes(1385)).toBe(1486);
     expect(linkPayloadMBps(100, 8192)).toBeCloseTo(12.5 * (8192 / 8463), 10);
+  });
+
+  it("udpcast's link payload: 1456 of 1514 bytes per frame, 1.032x osdcast's at 1385-byte blocks", () => {
+    // 1456 + its 16-byte header = 1472 bytes of UDP payload, the most one 1500-byte IP packet holds
+    expect(UDPCAST_FRAME - 14 - 20 - 8).toBe(1456 + 16);
+    expect(UDPCAST_FRAME - 14).toBe(1500);
+    expect(udpcastLinkPayloadMBps(400)).toBeCloseTo(50 * (1456 / 1514), 10);
+    expect(udpcastLinkPayloadMBps(200) / linkPayloadMBps(200, 1385)).toBeCloseTo(1.032, 3);
   });
 
   it('is 1 without loss and 0 at total loss', () => {

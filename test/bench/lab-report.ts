@@ -4,7 +4,7 @@
  * repair, the 8192-byte cells, and the targets of issue 10 stated as met or not. The section sits between two
  * HTML comments so a lab-only run (--quick, --smoke) can replace it in an existing report.
  */
-import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, Tool, linkPayloadMBps, repairCeiling, wireBytes } from './lab-bench';
+import { BENCH_IPFRAG, LabCell, LabReceiver, LabResult, LabRun, Tool, UDPCAST_BLOCK, UDPCAST_FRAME, linkPayloadMBps, repairCeiling, udpcastLinkPayloadMBps, wireBytes } from './lab-bench';
 import { MachineInfo, fmt } from './util';
 
 export const LAB_BEGIN = '<!-- lab-bench:begin -->';
@@ -104,10 +104,10 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
     'Complete: osdcast, the agent\'s log line "every block is on disk" (its final SHA-256 read-back comes after and is shown separately); udpcast, udp-receiver\'s exit. ' +
     'Start-up (receiver start → first data at its port; median receiver): osdcast\'s MS-WDSMSI initiation and JOIN, udpcast\'s rendez-vous. ' +
     'Ratio = osdcast / udpcast over the repetitions in which every receiver of both tools was correct (the "valid" column). Link payload = the tbf rate × block / frame (1385 of ' + wireBytes(1385) + ' bytes). ' +
-    'Repair ceiling = the share of the link payload rate that any sender without FEC (udpcast\'s default too) can deliver when every receiver loses each frame independently: each block goes out until all N have it, on average Σ_k≥0 (1 − (1 − q^k)^N) times, q = 1 − (1 − p)^F the loss of a datagram of F fragments (test/bench/lab-bench.ts `repairCeiling`); at 1 % loss 0.990, 0.971 and 0.928 for N = 1, 3, 8. "osdcast / ceiling" = goodput ÷ (link payload × ceiling).');
+    'Repair ceiling = the share of the link payload rate that any sender without FEC (udpcast\'s default too) can deliver when every receiver loses each frame independently: each block goes out until all N have it, on average Σ_k≥0 (1 − (1 − q^k)^N) times, q = 1 − (1 − p)^F the loss of a datagram of F fragments (test/bench/lab-bench.ts `repairCeiling`); at 1 % loss 0.990, 0.971 and 0.928 for N = 1, 3, 8. "osdcast / ceiling" = goodput ÷ (link payload × ceiling). "udpcast / its link" = udpcast\'s goodput ÷ its own link payload (' + UDPCAST_BLOCK + ' of ' + UDPCAST_FRAME + ' bytes: a 16-byte header against MS-WDSMT\'s 59), so osdcast / udpcast ≥ 1 asks osdcast to use its link ' + fmt(UDPCAST_BLOCK / UDPCAST_FRAME / (1385 / wireBytes(1385)), 3) + '× as well as udpcast uses its own.');
   p();
-  p('| N | link | loss | osdcast MB/s | udpcast MB/s | ratio | valid | link payload MB/s | osdcast / link | repair ceiling | osdcast / ceiling | start-up osdcast s | start-up udpcast s | correct osdcast | correct udpcast |');
-  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  p('| N | link | loss | osdcast MB/s | udpcast MB/s | ratio | valid | link payload MB/s | osdcast / link | udpcast / its link | repair ceiling | osdcast / ceiling | start-up osdcast s | start-up udpcast s | correct osdcast | correct udpcast |');
+  p('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const v of ratioCells) {
     const c = v.cell;
     const o = median(over(v, 'osdcast', false).map((r) => r.goodputMBps));
@@ -116,7 +116,8 @@ export function renderLab(result: LabResult, m: MachineInfo, command: string): s
     const uv = median(over(v, 'udpcast', true).map((r) => r.goodputMBps));
     const link = c.shapedMbit ? linkPayloadMBps(c.shapedMbit, c.blockSize) : undefined;
     const ceil = repairCeiling(c.lossPct, c.receivers, c.blockSize);
-    p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(o)} | ${fmt(u)} | ${fmt(ratio(ov, uv), 2)} | ${v.valid.length}/${reps} | ${fmt(link)} | ${fmt(ratio(o, link), 2)} | ${fmt(ceil, 3)} | ${fmt(ratio(o, link === undefined ? undefined : link * ceil), 2)} | ` +
+    const uLink = c.shapedMbit ? udpcastLinkPayloadMBps(c.shapedMbit) : undefined;
+    p(`| ${c.receivers} | ${linkName(c)} | ${c.lossPct} % | ${fmt(o)} | ${fmt(u)} | ${fmt(ratio(ov, uv), 2)} | ${v.valid.length}/${reps} | ${fmt(link)} | ${fmt(ratio(o, link), 2)} | ${fmt(ratio(u, uLink), 2)} | ${fmt(ceil, 3)} | ${fmt(ratio(o, link === undefined ? undefined : link * ceil), 2)} | ` +
       `${fmt(median(over(v, 'osdcast', false).map((r) => r.startupS)), 2)} | ${fmt(median(over(v, 'udpcast', false).map((r) => r.startupS)), 2)} | ${correctness(v.runs.osdcast)} | ${correctness(v.runs.udpcast)} |`);
   }
   p();
@@ -242,10 +243,12 @@ function renderTargets(result: LabResult, views: CellView[]): string[] {
     any = true;
     const ceil = repairCeiling(v.cell.lossPct, v.cell.receivers, v.cell.blockSize);
     if (ceil < 0.95) aboveCeiling.push(`N = ${v.cell.receivers} at ${v.cell.lossPct} % (ceiling ${fmt(ceil, 3)})`);
-    rows.push(`N = ${v.cell.receivers} at ${v.cell.shapedMbit} Mbit/s, ${v.cell.lossPct} %: ${fmt(o)} MB/s = ${fmt(rl, 2)}× link (${fmt(ratio(rl, ceil), 2)}× the repair ceiling), ${fmt(ru, 2)}× udpcast`);
+    const uEff = ratio(median((v.runs.udpcast ?? []).map((r) => r.goodputMBps)), udpcastLinkPayloadMBps(v.cell.shapedMbit!));
+    rows.push(`N = ${v.cell.receivers} at ${v.cell.shapedMbit} Mbit/s, ${v.cell.lossPct} %: ${fmt(o)} MB/s = ${fmt(rl, 2)}× link (${fmt(ratio(rl, ceil), 2)}× the repair ceiling), ${fmt(ru, 2)}× udpcast (udpcast ${fmt(uEff, 2)}× its link)`);
   }
   out.push(`- Shaped goodput ≥ 0.95× the link payload rate: ${met(any ? allLink : undefined)}; ≥ 1.0× udpcast: ${met(any ? allUdp : undefined)}. ${rows.join('; ')}.` +
-    (aboveCeiling.length ? ` The 0.95 target is above the repair ceiling (no sender without FEC can reach it) in: ${aboveCeiling.join(', ')}.` : ''));
+    (aboveCeiling.length ? ` The 0.95 target is above the repair ceiling (no sender without FEC can reach it) in: ${aboveCeiling.join(', ')}.` : '') +
+    ` At equal use of their links osdcast / udpcast would be ${fmt((1385 / wireBytes(1385)) / (UDPCAST_BLOCK / UDPCAST_FRAME), 3)}: udpcast's 16-byte header carries more payload per frame than MS-WDSMT's 59 bytes at 1385-byte blocks.`);
   // 3. coordinator CPU
   const cr = ratioCells.map((v) => ({ v, r: ratio(median((v.runs.osdcast ?? []).map((r) => perGiB(r.sender.cpuS, v.cell.sizeMiB))), median((v.runs.udpcast ?? []).map((r) => perGiB(r.sender.cpuS, v.cell.sizeMiB)))) }));
   const crv = cr.map((x) => x.r).filter((x): x is number => x !== undefined);
