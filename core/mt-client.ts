@@ -702,6 +702,13 @@ export class MtClient {
     const mAddr = bytesToIp(b.mAddress);
     const uAddr = bytesToIp(b.uAddress);
     if (!mAddr || !uAddr) return;
+    // The lower session is on the same server: an address of the other family (IPv6 in an IPv4 session) cannot be
+    // joined from this session's sockets, and once failed the whole receive (protocol-notes #108). Ignored: we stay.
+    const v6 = this.server.address.includes(':');
+    if ((b.mAddress.length === 16) !== v6 || (b.uAddress.length === 16) !== v6) {
+      this.counters.ignored++;
+      return;
+    }
     // 3.2.5.16: LEAVE (CANCELLED) to the old server, then rejoin the lower session from scratch.
     this.scheduleLeave(LeaveReason.CANCELLED, now);
     const multicast = { address: mAddr, port: b.mPort };

@@ -325,6 +325,22 @@ describe('MT client: leaving, KICK, DEMOTE, inactivity (3.2.5.4, 3.2.5.15-16)', 
     expect(c.info().state).toBe('join');
   });
 
+  it('protocol-notes #108: a DEMOTE to addresses of the other family (IPv6 in an IPv4 session) is ignored: no LEAVE, still in the session', () => {
+    const v6 = Buffer.from('ff020000000000000000000000010007', 'hex');
+    const lo6 = Buffer.from('00000000000000000000000000000001', 'hex');
+    for (const [mAddress, uAddress] of [[v6, lo6], [v6, Buffer.from([10, 0, 0, 1])], [Buffer.from([239, 1, 1, 2]), lo6]] as const) {
+      const { c } = joined(7, { rng: () => 0 });
+      c.pollEvent();
+      const before = c.stats().ignored;
+      c.handleDatagram(srv({ op: Op.DEMOTE, lowerSessionId: 0x1234, mAddress, mPort: 64002, uAddress, uPort: 64002, clients: [7] }), 50);
+      expect(c.pollEvent()).toBeUndefined();
+      c.handleTimeout(50);
+      while (c.pollTransmit()) expect.unreachable('nothing to send');
+      expect(c.stats().ignored).toBe(before + 1);
+      expect(c.info()).toMatchObject({ state: 'regular', sessionId: SID });
+    }
+  });
+
   it('after InactivityTimeout without a packet reports inactive and LEAVEs with INACTIVE', () => {
     const { c } = joined(7, { rng: () => 0 });
     c.pollEvent();
