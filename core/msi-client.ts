@@ -93,6 +93,8 @@ export class MsiUdpInitiator implements DatagramInitiator {
   private next: number;
   private out: Transmit[] = [];
   private readonly request: Buffer;
+  /** Why the last malformed datagram was dropped. */
+  private lastBad: string | undefined;
 
   constructor(
     private readonly cfg: MsiUdpConfig,
@@ -115,6 +117,7 @@ export class MsiUdpInitiator implements DatagramInitiator {
     const d = decodeMsi(buf);
     if (!d.ok) {
       this.bad++;
+      this.lastBad = d.error.message;
       return;
     }
     const p = d.value;
@@ -128,7 +131,10 @@ export class MsiUdpInitiator implements DatagramInitiator {
     if (this.res || now < this.next) return;
     const max = this.cfg.maxTries ?? 5;
     if (this.tries >= max) {
-      this.res = { ok: false, kind: 'timeout', tries: this.tries, message: `no reply from ${this.cfg.server.address}:${this.cfg.server.port} after ${this.tries} requests` };
+      // Unusable answers are said so: "no reply" would send an administrator looking for a firewall (protocol-notes #108).
+      const from = `${this.cfg.server.address}:${this.cfg.server.port} after ${this.tries} requests`;
+      const message = this.lastBad === undefined ? `no reply from ${from}` : `no usable reply from ${from}: ${this.bad} unusable answer${this.bad === 1 ? '' : 's'} dropped, the last: ${this.lastBad}`;
+      this.res = { ok: false, kind: 'timeout', tries: this.tries, message };
       return;
     }
     this.tries++;

@@ -7,6 +7,11 @@ import { Decoded, Reader, Writer, fail, guard, ok } from './bytes';
 export const MaOp = { SRVCIR: 0x01, CNTCIR: 0x02, DATA: 0x03, PROGRESS: 0x04 } as const;
 export const MA_HEADER_LEN = 3;
 export const DATA_HEADER_LEN = MA_HEADER_LEN + 8 + 2;
+/**
+ * The largest block a session can have: one DATA packet (its 16-bit Packet-Size counts the header, 2.2.4) in one
+ * MS-WDSMT AppData (16-bit AppDataLen, 2.2.16). Initiation replies announcing more are refused (protocol-notes #108).
+ */
+export const MAX_BLOCK_SIZE = 0xffff - DATA_HEADER_LEN;
 /** 2.2.3: a CNTCIR carries at most 64 ranges. */
 export const CNTCIR_MAX_RANGES = 64;
 

@@ -3,6 +3,7 @@
  * Packet: OpCode(1) OptionsCount(2) { OptionId(2) OptionLength(2) OptionValue }*
  */
 import { Decoded, Reader, Writer, fail, guard, ok, readUintBE, readWstring, wstring } from './bytes';
+import { MAX_BLOCK_SIZE } from './ma';
 
 export const MSI_PORT = 5041;
 
@@ -211,6 +212,7 @@ export function decodeMsi(buf: Buffer): Decoded<MsiPacket> {
     if (!serverAddr) return fail('bad-length', `SERVER_ADDR length ${sa.length}, expected 4 or 16`);
     const f = fields as Record<keyof typeof fields, number>;
     if (f.blockSize === 0) return fail('bad-value', 'BLOCK_SIZE is zero');
+    if (f.blockSize > MAX_BLOCK_SIZE) return fail('bad-value', `BLOCK_SIZE ${f.blockSize} is more than one MS-WDSMA DATA packet carries (${MAX_BLOCK_SIZE})`);
     // Port 0 names no UDP port: nothing can be sent to it or joined on it (protocol-notes #108).
     if (f.multicastPort === 0) return fail('bad-value', 'MULTICAST_PORT is zero');
     if (f.serverPort === 0) return fail('bad-value', 'SERVER_PORT is zero');

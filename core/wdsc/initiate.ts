@@ -5,6 +5,7 @@
  */
 import { Decoded, fail, ok } from '../codec/bytes';
 import { bytesToIp, ipToBytes, win32Name } from '../codec/msi';
+import { MAX_BLOCK_SIZE } from '../codec/ma';
 import { PacketType, WdscPacket, WdscVariable, decodeWdsc, encodeWdsc, findVariable, isEndpoint } from './packet';
 
 /** MS-WDSMSI 1.9. */
@@ -259,6 +260,7 @@ function decodeInitiateReply(buf: Buffer): Decoded<InitiateResult> {
   const n = f as Record<keyof typeof f, number>;
   // The same rule as over UDP (protocol-notes #18).
   if (n.blockSize === 0) return fail('bad-value', 'BlockSize is zero');
+  if (n.blockSize > MAX_BLOCK_SIZE) return fail('bad-value', `BlockSize ${n.blockSize} is more than one MS-WDSMA DATA packet carries (${MAX_BLOCK_SIZE})`);
   // As over UDP (protocol-notes #108): port 0 names no UDP port.
   if (n.multicastPort === 0) return fail('bad-value', `${V.MC_PORT} is zero`);
   if (n.serverPort === 0) return fail('bad-value', `${V.UNI_PORT} is zero`);

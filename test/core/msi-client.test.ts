@@ -40,4 +40,15 @@ describe('MS-WDSMSI over UDP initiator', () => {
     expect(ex.result).toBeUndefined();
     expect(ex.malformed).toBe(1);
   });
+
+  it('protocol-notes #108: when only unusable answers came, the timeout says so and why, not "no reply"', () => {
+    const m = new MsiUdpInitiator({ ...cfg, maxTries: 2 }, 0);
+    const reply = { multicastAddr: '239.0.0.111', serverAddr: '192.168.0.200', multicastPort: 4000, serverPort: 4000, contentSize: 70_000, totalBlocks: 1, sessionId: 1 };
+    m.handleDatagram(encodeMsiReply({ ...reply, blockSize: 70_000 }), server, 1);
+    m.handleDatagram(encodeMsiReply({ ...reply, blockSize: 70_000, serverPort: 0 }), server, 2);
+    m.handleTimeout(1000);
+    m.handleTimeout(2000);
+    expect(m.result).toMatchObject({ ok: false, kind: 'timeout', tries: 2 });
+    expect((m.result as { message: string }).message).toBe('no usable reply from 127.0.0.1:5041 after 2 requests: 2 unusable answers dropped, the last: BLOCK_SIZE 70000 is more than one MS-WDSMA DATA packet carries (65522)');
+  });
 });

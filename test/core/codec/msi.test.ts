@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MsiOpt, decodeMsi, decodeMsiRaw, encodeMsiError, encodeMsiRaw, encodeMsiReply, encodeMsiRequest, win32Name } from '../../../core/codec/msi';
+import { MAX_BLOCK_SIZE } from '../../../core/codec/ma';
 import { expectFail, expectOk, hex, toHex } from './helpers';
 
 const REQUEST =
@@ -250,6 +251,14 @@ describe('MSI reply (2.2.2.2)', () => {
       expectFail(decodeMsi(withNumbers('0000000000a00000', '00008000', '0000000000000141')), 'bad-value');
     });
 
+    it('protocol-notes #108: a BLOCK_SIZE above what one MS-WDSMA DATA carries (65535 - 13 = 65522) is bad-value', () => {
+      expect(MAX_BLOCK_SIZE).toBe(65522);
+      expect(expectOk(decodeMsi(withNumbers('000000000000fff2', '0000fff2', '0000000000000001')))).toMatchObject({ blockSize: 65522, totalBlocks: 1 });
+      const big = decodeMsi(withNumbers('00000000fffffffe', 'ffffffff', '0000000000000001'));
+      expect(expectFail(big, 'bad-value').message).toMatch(/BLOCK_SIZE 4294967295 is more than one MS-WDSMA DATA packet carries \(65522\)/);
+      expectFail(decodeMsi(withNumbers('000000000000fff3', '0000fff3', '0000000000000001')), 'bad-value');
+    });
+
     it('empty content has zero blocks; a zero BLOCK_SIZE is bad-value', () => {
       expect(expectOk(decodeMsi(withNumbers('0000000000000000', '00008000', '0000000000000000')))).toMatchObject({ totalBlocks: 0 });
       expectFail(decodeMsi(withNumbers('0000000000000000', '00000000', '0000000000000000')), 'bad-value');
@@ -264,7 +273,7 @@ describe('MSI reply (2.2.2.2)', () => {
 
     it('agrees with exact integer arithmetic for every size below 2^53', () => {
       fc.assert(
-        fc.property(fc.maxSafeNat(), fc.integer({ min: 1, max: 0xffffffff }), fc.integer({ min: -1, max: 1 }), (contentSize, blockSize, delta) => {
+        fc.property(fc.maxSafeNat(), fc.integer({ min: 1, max: MAX_BLOCK_SIZE }), fc.integer({ min: -1, max: 1 }), (contentSize, blockSize, delta) => {
           const exact = (BigInt(contentSize) + BigInt(blockSize) - 1n) / BigInt(blockSize);
           const total = exact + BigInt(delta);
           if (total < 0n) return;

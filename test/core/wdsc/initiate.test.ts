@@ -176,6 +176,7 @@ describe('reply (client side)', () => {
     expectFail(decodeInitiateResult(0, hex(replace(1, ulong('TpMcAddress.Address', 1)))), 'bad-value');
     expectFail(decodeInitiateResult(0, hex(replace(5, ulong64('TotalBlocks', 0x6fb01)))), 'bad-value'); // #18
     expectFail(decodeInitiateResult(0, hex(replace(6, ulong('BlockSize', 0)))), 'bad-value');
+    expect(expectFail(decodeInitiateResult(0, hex(replace(6, ulong('BlockSize', 65523)))), 'bad-value').message).toMatch(/BlockSize 65523 is more than one MS-WDSMA DATA packet carries/);
     // protocol-notes #108: port 0 names no UDP port
     expect(expectFail(decodeInitiateResult(0, hex(replace(0, ulong('TpMcAddress.Port', 0)))), 'bad-value').message).toMatch(/TpMcAddress.Port is zero/);
     expect(expectFail(decodeInitiateResult(0, hex(replace(2, ulong('TpUniAddress.Port', 0)))), 'bad-value').message).toMatch(/TpUniAddress.Port is zero/);

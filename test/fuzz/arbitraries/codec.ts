@@ -1,6 +1,6 @@
 /** Arbitraries for the MS-WDSMT, MS-WDSMA and MS-WDSMSI codecs (valid messages of every type). */
 import fc from 'fast-check';
-import { MaOp, MaPacket, encodeMa } from '../../../core/codec/ma';
+import { MAX_BLOCK_SIZE, MaOp, MaPacket, encodeMa } from '../../../core/codec/ma';
 import { encodeMsiError, encodeMsiReply, encodeMsiRequest } from '../../../core/codec/msi';
 import { MtBody, MtOption, MtPacket, Op, Sec, encodeMt } from '../../../core/codec/mt';
 import { bytes, port, u16, u32, u53, u8 } from './common';
@@ -72,7 +72,7 @@ const ip = fc.oneof(ipv4, ipv6);
 
 export const msiRequest = fc.record({ namespace: wstr, content: wstr, mac: bytes(16), ipv6Capable: fc.option(fc.boolean(), { nil: undefined }) });
 export const msiReply = fc
-  .record({ multicastAddr: ip, serverAddr: ip, multicastPort: port, serverPort: port, contentSize: u53, blockSize: fc.integer({ min: 1, max: 0xffffffff }), sessionId: u32 })
+  .record({ multicastAddr: ip, serverAddr: ip, multicastPort: port, serverPort: port, contentSize: u53, blockSize: fc.integer({ min: 1, max: MAX_BLOCK_SIZE }), sessionId: u32 })
   .map((r) => ({ ...r, totalBlocks: Number((BigInt(r.contentSize) + BigInt(r.blockSize) - 1n) / BigInt(r.blockSize)) }));
 export const msiError = fc.record({ win32: u32, opcode: u8 });
 

@@ -1,4 +1,5 @@
 /** Arbitraries for the MS-WDSC packet codec and WDSMC_OP_INITIATE (MS-WDSMSI 2.2.1 over MS-WDSC). */
+import { MAX_BLOCK_SIZE } from '../../../core/codec/ma';
 import fc from 'fast-check';
 import { buildInitiateRequest, encodeInitiateError, encodeInitiateReply } from '../../../core/wdsc/initiate';
 import { WdscPacket, WdscVariable, encodeWdsc } from '../../../core/wdsc/packet';
@@ -43,7 +44,7 @@ export const reply = fc
     multicastPort: port,
     serverPort: port,
     contentSize: fc.maxSafeNat(),
-    blockSize: fc.integer({ min: 1, max: 0xffffffff }),
+    blockSize: fc.integer({ min: 1, max: MAX_BLOCK_SIZE }),
     sessionId: u32,
     contentMetadata: bytes(40),
     secMode: fc.option(u32, { nil: undefined }),
