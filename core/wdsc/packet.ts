@@ -208,10 +208,16 @@ function splitStrings(b: Buffer, wide: boolean, count: number): string[] | undef
 }
 
 /**
+ * Array elements one packet may hold, over all its variables and every reading tried (protocol-notes #108): far
+ * above what any WDS message carries (WDSMC_OP_INITIATE has no arrays), far below what exhausts a WinPE heap.
+ */
+const MAX_ELEMENTS = 65_536;
+
+/**
  * The interpretations of one Variable Description Block at `pos`. A block that cannot be read gives a DecodeError;
  * arrays of variable-length types may give two (protocol-notes #24), tried in order by the caller.
  */
-function readBlock(buf: Buffer, pos: number, end: number, last: boolean): Parsed[] | DecodeError {
+function readBlock(buf: Buffer, pos: number, end: number, last: boolean, budget: { elements: number }): Parsed[] | DecodeError {
   if (end - pos < VAR_HEAD) return new DecodeError('truncated', `variable block at ${pos} needs ${VAR_HEAD} bytes, ${end - pos} left`);
   const name = readWstring(buf.subarray(pos, pos + NAME_BYTES));
   if (name === '') return new DecodeError('bad-value', `variable block at ${pos} has an empty Variable-Name`);
@@ -245,10 +251,19 @@ function readBlock(buf: Buffer, pos: number, end: number, last: boolean): Parsed
       continue;
     }
     // A hostile Array-Size with a zero Value-Length would make us build billions of empty elements: no array may
-    // have more elements than the packet has bytes.
+    // have more elements than the packet has bytes, and a packet no more than MAX_ELEMENTS in all (each costs a
+    // JavaScript value, a Buffer for BLOB: hundreds of bytes of heap, so a 16 MiB reply of empty or one-byte
+    // elements once ran the heap out).
     if (isArray && known && arraySize > buf.length) {
       error ??= new DecodeError('bad-count', `${name}: Array-Size ${arraySize} exceeds the packet (${buf.length} bytes)`);
       continue;
+    }
+    if (isArray && known) {
+      if (arraySize > budget.elements) {
+        error ??= new DecodeError('bad-count', `${name}: Array-Size ${arraySize} takes the packet past ${MAX_ELEMENTS} array elements`);
+        continue;
+      }
+      budget.elements -= arraySize;
     }
     const valueEnd = start + len;
     // protocol-notes #26: the last block may end without its Padding_end.
@@ -324,11 +339,12 @@ function interpret(
 function readVariables(buf: Buffer, pos: number, end: number, count: number): Decoded<WdscVariable[]> {
   if (count * VAR_HEAD > end - pos) return fail('bad-count', `Variable-Count ${count} but only ${end - pos} bytes of variables`);
   const dead = new Set<string>();
+  const budget = { elements: MAX_ELEMENTS };
   let firstError: DecodeError | undefined;
   const walk = (i: number, at: number): WdscVariable[] | undefined => {
     const out: WdscVariable[] = [];
     for (; i < count; i++) {
-      const alts = readBlock(buf, at, end, i === count - 1);
+      const alts = readBlock(buf, at, end, i === count - 1, budget);
       if (alts instanceof DecodeError) {
         firstError ??= alts;
         return undefined;

@@ -295,4 +295,20 @@ describe('hostile counts', () => {
     for (const type of [T.BLOB | T.ARRAY, T.BYTE | T.ARRAY, T.WSTRING | T.ARRAY])
       expectFail(decodeWdsc(hex(packet(1, 6, [block('a', type, 0, 0xffffffff, '')]))), 'bad-count');
   });
+
+  it('protocol-notes #108: at most 65,536 array elements per packet, whatever their size (each costs heap, a BLOB hundreds of bytes)', () => {
+    // Before, only Array-Size > the packet's length was refused: 4M empty BLOBs in a 4 MB reply cost 1.6 GB of heap,
+    // and a 16 MiB reply (the RPC client's cap) would run the heap out.
+    const n = 200_000;
+    const d = decodeWdsc(hex(packet(1, 6, [block('a', T.BLOB | T.ARRAY, 0, n, '00'.repeat(n))])));
+    expect(expectFail(d, 'bad-count').message).toMatch(/Array-Size 200000 takes the packet past 65536 array elements/);
+    // the budget is per packet: two arrays of 40,000 one-byte elements are too many together
+    const two = [block('a', T.BYTE | T.ARRAY, 1, 40_000, '01'.repeat(40_000)), block('b', T.BYTE | T.ARRAY, 1, 40_000, '02'.repeat(40_000))];
+    expectFail(decodeWdsc(hex(packet(1, 6, two))), 'bad-count');
+    // an empty array, an array of empty BLOBs and 65,536 one-byte elements are still read
+    expect(expectOk(decodeWdsc(hex(packet(1, 6, [block('a', T.BLOB | T.ARRAY, 0, 0, '')])))).variables).toHaveLength(1);
+    expect(expectOk(decodeWdsc(hex(packet(1, 6, [block('a', T.BLOB | T.ARRAY, 0, 3, '')])))).variables[0]).toMatchObject({ value: [Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)] });
+    const max = expectOk(decodeWdsc(hex(packet(1, 6, [block('a', T.BYTE | T.ARRAY, 1, 65_536, '07'.repeat(65_536))])))).variables[0]!;
+    expect((max as { value: number[] }).value).toHaveLength(65_536);
+  });
 });
