@@ -57,7 +57,14 @@ export function runStream<R>(m: StreamMachine<R>, now: () => number, signal?: Ab
       pump();
     });
     sock.on('data', (b: Buffer) => {
-      m.handleBytes(b, now());
+      // The machines never throw on what a server sends (core's contract); if one did, this attempt fails with it
+      // instead of the throw escaping the socket's listener and ending the process (protocol-notes #108).
+      try {
+        m.handleBytes(b, now());
+      } catch (e) {
+        finish();
+        return reject(e);
+      }
       pump();
     });
     sock.on('error', (e: NodeJS.ErrnoException) => {

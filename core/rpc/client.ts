@@ -293,16 +293,31 @@ export class RpcClient {
       return this.fatal('security', `${p.type === PType.BIND_ACK ? 'bind_ack' : 'alter_context_resp'} carries no token from the server`);
     }
     if (p.auth!.authType !== provider.authType) return this.fatal('security', `the server answered with auth_type ${p.auth!.authType}, not ${provider.authType}`);
-    const step = provider.handleServerToken(token);
+    // The answer is built from what the server sent (an NTLM AUTHENTICATE echoes the CHALLENGE's TargetInfo): a
+    // token too large for its 16-bit fields or for one PDU (frag_length) throws in the encoders. That is the server's
+    // doing and fails the association, never the caller (protocol-notes #108).
+    let next: { step: ReturnType<typeof provider.handleServerToken>; pdu?: Buffer };
+    try {
+      const step = provider.handleServerToken(token);
+      next = { step };
+      if (step.ok && step.token) {
+        next.pdu = step.established
+          ? // The last leg: rpc_auth_3, which the server never answers (MS-RPCE 3.3.1.5.2.1).
+            encodePduLayout({ type: PType.AUTH3, flags: Pfc.FIRST_FRAG | Pfc.LAST_FRAG, callId: this.bindCallId, auth: this.authVerifier(step.token) }).pdu
+          : this.bindPdu(PType.ALTER_CONTEXT, Pfc.FIRST_FRAG | Pfc.LAST_FRAG, step.token);
+      }
+    } catch (e) {
+      return this.fatal('security', `cannot answer the server's ${p.type === PType.BIND_ACK ? 'bind_ack' : 'alter_context_resp'} token: ${(e as Error).message}`);
+    }
+    const { step, pdu } = next;
     if (!step.ok) return this.fatal('security', `${step.error.kind}: ${step.error.message}`);
     if (step.token && step.established) {
-      // The last leg: rpc_auth_3, which the server never answers (MS-RPCE 3.3.1.5.2.1).
-      this.sendQueue.push(encodePduLayout({ type: PType.AUTH3, flags: Pfc.FIRST_FRAG | Pfc.LAST_FRAG, callId: this.bindCallId, auth: this.authVerifier(step.token) }).pdu);
+      this.sendQueue.push(pdu!);
       return this.becomeBound();
     }
     if (step.token) {
       this.state = 'authenticating';
-      this.sendQueue.push(this.bindPdu(PType.ALTER_CONTEXT, Pfc.FIRST_FRAG | Pfc.LAST_FRAG, step.token));
+      this.sendQueue.push(pdu!);
       return;
     }
     if (step.established) return this.becomeBound();

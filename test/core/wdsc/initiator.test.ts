@@ -6,6 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { Sec } from '../../../core/codec/mt';
 import { Credentials } from '../../../core/ntlm/auth';
+import { Flag } from '../../../core/ntlm/messages';
+import { encodeNegTokenResp } from '../../../core/ntlm/spnego';
 import { NtlmClientProvider, SpnegoClientProvider } from '../../../core/ntlm/providers';
 import { decodePdu, encodePdu, pduLength, PType } from '../../../core/rpc/pdu';
 import { EPM_INTERFACE, EPT_S_NOT_REGISTERED, encodeTcpTower } from '../../../core/rpc/epm';
@@ -260,5 +262,38 @@ describe('SessionInfo from an MS-WDSC reply (security read per protocol-notes #3
     expect(s.security).toEqual({ client: { mode: Sec.HASH, key }, server: { mode: Sec.SIGN, key: rsa }, hashAlgId: 0x800c, hmacAlgId: 0x8009 });
     expect(sessionFromWdscReply({ kind: 'reply', ...REPLY, symKey: key }).security).toEqual({ client: { mode: Sec.HASH, key }, server: { mode: Sec.HASH, key } });
     expect(sessionFromWdscReply({ kind: 'reply', ...REPLY }).security).toEqual({ client: { mode: Sec.CHECKSUM }, server: { mode: Sec.CHECKSUM } });
+  });
+});
+
+describe('protocol-notes #108: a server token too large to answer', () => {
+  /** An NTLM CHALLENGE of `len` bytes whose TargetInfo (one AV pair) fills all but its 48-byte head. */
+  function bigChallenge(len: number): Buffer {
+    const b = Buffer.alloc(len);
+    b.write('NTLMSSP\0', 0, 'latin1');
+    b.writeUInt32LE(2, 8);
+    b.writeUInt32LE((Flag.UNICODE | Flag.EXTENDED_SESSIONSECURITY | Flag.NEGOTIATE_128 | Flag.TARGET_INFO) >>> 0, 20);
+    b.writeUInt16LE(len - 48, 40);
+    b.writeUInt16LE(len - 48, 42);
+    b.writeUInt32LE(48, 44);
+    b.writeUInt16LE(0x00ff, 48); // an AV pair of an unknown id, kept and echoed in the AUTHENTICATE
+    b.writeUInt16LE(len - 48 - 8, 50);
+    return b;
+  }
+
+  it('fails the association as an authentication failure instead of throwing out of handleBytes (NTLM and SPNEGO)', () => {
+    // The AUTHENTICATE echoes the TargetInfo: from about 65.3 KB of CHALLENGE it no longer fits its 16-bit fields or
+    // one PDU, and the encoders threw through handleBytes into the socket's 'data' listener (a process crash).
+    for (const kind of [AuthType.WINNT, AuthType.SPNEGO] as const) {
+      const init = initiator({ kind: kind === AuthType.SPNEGO ? 9 : 10, creds: ACCOUNT });
+      init.handleConnected(0);
+      const bind = decodePdu(init.pollSend()!);
+      if (!bind.ok) throw new Error('no bind');
+      const challenge = bigChallenge(65_400);
+      const authValue = kind === AuthType.WINNT ? challenge : encodeNegTokenResp({ negState: 1, responseToken: challenge });
+      const ack = encodePdu({ type: PType.BIND_ACK, flags: 3, callId: bind.value.callId, maxXmitFrag: 4280, maxRecvFrag: 4280, assocGroupId: 1, secondaryAddress: '', results: [{ result: 0, reason: 0, transferSyntax: NDR_SYNTAX }], auth: { authType: kind, authLevel: AuthLevel.PKT_PRIVACY, authPadLength: 0, authContextId: 1, authValue } });
+      expect(ack.length).toBeLessThanOrEqual(0xffff);
+      expect(() => init.handleBytes(ack, 1)).not.toThrow();
+      expect(init.result).toMatchObject({ ok: false, kind: 'auth' });
+    }
   });
 });
