@@ -130,7 +130,16 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       if (ev.type === 'complete') return finish({ kind: 'complete' });
       if (ev.type === 'demoted') {
         c.onDemoted?.(ev.sessionId >>> 0);
-        void switchGroup(ev.multicast.address, ev.multicast.port, ev.server).catch((e) => finish(e));
+        // A lower session that cannot be joined (its port taken, a privileged port, …) is the policy's to decide, as
+        // at the first join: HTTP when it may, a clear failure otherwise (it once failed the receive with the bare bind error).
+        const group = ev.multicast;
+        void switchGroup(group.address, group.port, ev.server).catch((e: Error) => {
+          if (out.done) return;
+          policy.handleGroupJoinFailed(now(), `cannot join the lower session ${group.address}:${group.port} on ${c.iface}: ${e.message}`);
+          const d = policy.pollDecision();
+          if (d) carryOut(d);
+          else finish(e);
+        });
       }
       const d = policy.pollDecision();
       if (d) return carryOut(d);

@@ -161,6 +161,36 @@ describe('fallback to HTTP', () => {
     expect(['inactivity', 'mcast-timeout']).toContain(r.fallbackCause);
   });
 
+  it('DEMOTE to a session whose port cannot be bound (EADDRINUSE) → HTTP, cause join-failed (it failed the receive, exit 4, with the bare bind error)', async () => {
+    const { base, out, coord } = await setup({ rateBytesPerSec: 4e6 });
+    // A socket without SO_REUSEADDR on 127.0.0.1:X: the agent's reuseAddr bind of 0.0.0.0:X then fails.
+    const holder = dgram.createSocket('udp4');
+    await new Promise<void>((r) => holder.bind(0, '127.0.0.1', r));
+    const taken = holder.address().port;
+    try {
+      const p = untilProgress(0.1);
+      const run = runAgent({ ...base }, p.deps);
+      const id = await joinedClient(coord);
+      await p.reached;
+      const demote = encodeMt(
+        { op: Op.DEMOTE, lowerSessionId: 0x0bad, mAddress: Buffer.from([239, 192, 0, 99]), mPort: taken, uAddress: Buffer.from([127, 0, 0, 1]), uPort: taken, clients: [id] },
+        { secMode: Sec.CHECKSUM, sessionId: coord.sessionId, senderTime: Date.now() },
+      );
+      const s = dgram.createSocket('udp4');
+      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+      s.setMulticastInterface('127.0.0.1');
+      s.setMulticastLoopback(true);
+      await new Promise<void>((r) => s.send(demote, coord.port, coord.group, () => r()));
+      s.close();
+      const r = await run;
+      expectOk(r, out);
+      expect(r.fallbackCause).toBe('join-failed');
+      expect(r.fallback).toMatch(new RegExp(`cannot join the lower session 239\\.192\\.0\\.99:${taken} on 127\\.0\\.0\\.1: .*EADDRINUSE`));
+    } finally {
+      holder.close();
+    }
+  });
+
   it('a session rate below --min-rate for the window → the slow receiver leaves for HTTP', async () => {
     const { base, out } = await setup({ rateBytesPerSec: 300_000 });
     const r = await runAgent({ ...base, minRateBytesPerSec: 2e6, minRateWindowMs: 1000 });
