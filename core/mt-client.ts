@@ -65,6 +65,19 @@ export interface MtApplication {
   onPoll(appData: Buffer, now: number): Buffer;
 }
 
+/**
+ * The largest step a POLL, QCC or SPM sequence number may take past the last one taken (protocol-notes #80). A
+ * server counts them one by one, so a session that stays alive (InactivityTimeout) never skips a million; a forged
+ * packet that did (CHECKSUM authenticates nothing) made every genuine one afterwards a "replay" for the rest of the
+ * session: one SPM at 2^53 - 1 stopped the POLLACKs and with them every MS-WDSMA repair round.
+ */
+const MAX_SEQ_STEP = 1 << 20;
+
+/** 3.2.5.6, 3.2.5.7, 3.2.5.9: rejected when not above the last one taken, or too far above it (after the first). */
+function stale(seq: number, last: number): boolean {
+  return seq <= last || (last > 0 && seq - last > MAX_SEQ_STEP);
+}
+
 export interface MtParams {
   inactivityTimeout: number; // 30 000 ms (3.2.1.2)
   joinInterval: number; // 500 ms
@@ -554,7 +567,7 @@ export class MtClient {
       case Op.SPM:
         return this.onSpm(p, b, now);
       case Op.QCC:
-        if (b.qccSeqNo <= this.lastQccSeqNo) {
+        if (stale(b.qccSeqNo, this.lastQccSeqNo)) {
           this.counters.replayed++;
           return;
         }
@@ -564,7 +577,7 @@ export class MtClient {
         this.timers.arm('qcc', now + this.rng() * b.qcrBackoff);
         return;
       case Op.POLL:
-        if (b.pollSeqNo <= this.lastPollSeqNo) {
+        if (stale(b.pollSeqNo, this.lastPollSeqNo)) {
           this.counters.replayed++;
           return;
         }
@@ -608,7 +621,7 @@ export class MtClient {
 
   private onSpm(p: MtPacket, b: Extract<MtBody, { op: typeof Op.SPM }>, now: number): void {
     // 3.2.5.9
-    if (b.spmSeqNo <= this.lastSpmSeqNo) {
+    if (stale(b.spmSeqNo, this.lastSpmSeqNo)) {
       this.counters.replayed++;
       return;
     }

@@ -269,6 +269,29 @@ describe('MT client: QCC and POLL (3.2.5.6-7)', () => {
     expect(c.pollTimeout()).toBe(1100 + 20_000); // Force QCC reset
   });
 
+  it('protocol-notes #80: a POLL, QCC or SPM number more than 2^20 past the last one is rejected, so one forged jump cannot make the genuine ones replays', () => {
+    const { c } = joined(7, { rng: () => 0.5 });
+    const poll = (n: number) => srv({ op: Op.POLL, pollSeqNo: n, backoff: 200, appData: Buffer.alloc(0) });
+    c.handleDatagram(poll(5), 0);
+    c.handleDatagram(poll(2 ** 53 - 1), 1); // forged
+    c.handleDatagram(poll(5 + 2 ** 20 + 1), 2); // forged, one past the step
+    expect(c.stats()).toMatchObject({ replayed: 2 });
+    c.handleDatagram(poll(6), 3); // the server's next: taken, and answered
+    c.handleTimeout(1000);
+    const acks = drain(c).filter((x) => x.p.body.op === Op.POLLACK);
+    expect(acks.map((x) => (x.p.body as { pollSeqNo: number }).pollSeqNo)).toEqual([6]);
+    c.handleDatagram(poll(6 + 2 ** 20), 4); // exactly the step: taken
+    expect(c.stats()).toMatchObject({ replayed: 2 });
+    // the same rule for QCC and SPM
+    c.handleDatagram(srv({ op: Op.QCC, qccSeqNo: 3, qcrBackoff: 400 }), 5);
+    c.handleDatagram(srv({ op: Op.QCC, qccSeqNo: 2 ** 40, qcrBackoff: 400 }), 6);
+    const spm = (n: number) => srv({ op: Op.SPM, spmSeqNo: n, masterClientId: 7, minNackBackoff: 4, maxNackBackoff: 8, trailSeq: 1, leadSeq: 10, rtt: 3 });
+    c.handleDatagram(spm(9), 7);
+    c.handleDatagram(spm(2 ** 53 - 1), 8);
+    c.handleDatagram(spm(10), 9);
+    expect(c.stats()).toMatchObject({ replayed: 4, spm: 2 });
+  });
+
   it('answers POLL with a POLLACK (opcode 0x0D) carrying the application reply', () => {
     const { c } = joined(7, { rng: () => 0.5 });
     c.handleDatagram(srv({ op: Op.POLL, pollSeqNo: 1, backoff: 200, appData: Buffer.from([1, 2]) }), 0);
