@@ -2,6 +2,14 @@
  * MS-WDSMT 3.2.1.3.1 Missing ODATA List, with exactly the four operations the spec defines.
  * Ranges are kept as parallel arrays of [start, end] (inclusive), sorted, non-overlapping, merged when adjacent.
  */
+/**
+ * Ranges the list holds at most. A split costs a splice over the ranges after it, so forged ODATA at alternate
+ * sequence numbers under a forged high Lead once grew the list without bound at quadratic cost (0.2 ms per packet
+ * at 400,000 ranges; found by an audit). A real receiver's list spans Trail..Lead of the server's window: at 1 %
+ * loss it holds tens of ranges, at 30 % a few thousand.
+ */
+export const MAX_RANGES = 16_384;
+
 export class MissingList {
   start = 0; // StartODATASeqNo
   end = 0; // EndODATASeqNo
@@ -90,11 +98,12 @@ export class MissingList {
       }
     } else if (seq === s) this.s[i] = s + 1;
     else if (seq === e) this.e[i] = e - 1;
-    else {
+    else if (this.s.length < MAX_RANGES) {
       this.e[i] = seq - 1;
       this.s.splice(i + 1, 0, seq + 1);
       this.e.splice(i + 1, 0, e);
     }
+    // else: at MAX_RANGES the range is not split: `seq` stays listed (a NACK may fetch it again, a duplicate).
   }
 
   /** 3.2.1.3.1.4 Highest Continuous Received ODATASeqNo. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { MissingList } from '../../core/missing-list';
+import { MAX_RANGES, MissingList } from '../../core/missing-list';
 
 describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
   it('tracks gaps as ODATA arrives out of order', () => {
@@ -101,5 +101,20 @@ describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('holds at most MAX_RANGES ranges: past that a received number inside a range is left listed, not split (forged alternate ODATA cost quadratic time)', () => {
+    const m = new MissingList();
+    const top = 2 ** 52;
+    m.updateStart(1);
+    m.updateEnd(top); // a forged Lead: everything is missing
+    for (let k = 1; k <= MAX_RANGES + 5_000; k++) m.received(top - 2 * k);
+    expect(m.length).toBe(MAX_RANGES);
+    // numbers at a range's edge still shrink it (no split needed), and the lowest range still moves with the trail
+    const [first] = m.ranges(1);
+    m.received(first![0]);
+    expect(m.ranges(1)[0]![0]).toBe(first![0] + 1);
+    m.updateStart(top - 10);
+    expect(m.length).toBeLessThan(10);
   });
 });
