@@ -68,6 +68,20 @@ function untilProgress(fraction: number): { deps: Partial<ReceiveDeps>; reached:
   return { deps: { onProgress: (p) => p.blocks / p.totalBlocks >= fraction && hit() }, reached };
 }
 
+
+/** A DEMOTE of client `id` to 239.192.0.99:`port` (server 127.0.0.1:`port`), sent to the session's group from loopback. */
+async function sendDemote(coord: { sessionId: number; port: number; group: string }, id: number, port: number): Promise<void> {
+  const demote = encodeMt(
+    { op: Op.DEMOTE, lowerSessionId: 0x0bad, mAddress: Buffer.from([239, 192, 0, 99]), mPort: port, uAddress: Buffer.from([127, 0, 0, 1]), uPort: port, clients: [id] },
+    { secMode: Sec.CHECKSUM, sessionId: coord.sessionId, senderTime: Date.now() },
+  );
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
+  s.setMulticastInterface('127.0.0.1');
+  s.setMulticastLoopback(true);
+  await new Promise<void>((r) => s.send(demote, coord.port, coord.group, () => r()));
+  s.close();
+}
 describe('fallback to HTTP', () => {
   it('MSI error reply → HTTP', async () => {
     const { base, out } = await setup();
@@ -145,16 +159,7 @@ describe('fallback to HTTP', () => {
     const run = runAgent({ ...base, inactivityMs: 800, mcastTimeoutMs: 2000 }, p.deps);
     const id = await joinedClient(coord);
     await p.reached;
-    const demote = encodeMt(
-      { op: Op.DEMOTE, lowerSessionId: 0x0bad, mAddress: Buffer.from([239, 192, 0, 99]), mPort: 9, uAddress: Buffer.from([127, 0, 0, 1]), uPort: 9, clients: [id] },
-      { secMode: Sec.CHECKSUM, sessionId: coord.sessionId, senderTime: Date.now() },
-    );
-    const s = dgram.createSocket('udp4');
-    await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-    s.setMulticastInterface('127.0.0.1');
-    s.setMulticastLoopback(true);
-    await new Promise<void>((r) => s.send(demote, coord.port, coord.group, () => r()));
-    s.close();
+    await sendDemote(coord, id, 9);
     const r = await run;
     expectOk(r, out);
     expect(r.fallback).toMatch(/InactivityTimeout|--mcast-timeout/);
@@ -172,16 +177,7 @@ describe('fallback to HTTP', () => {
       const run = runAgent({ ...base }, p.deps);
       const id = await joinedClient(coord);
       await p.reached;
-      const demote = encodeMt(
-        { op: Op.DEMOTE, lowerSessionId: 0x0bad, mAddress: Buffer.from([239, 192, 0, 99]), mPort: taken, uAddress: Buffer.from([127, 0, 0, 1]), uPort: taken, clients: [id] },
-        { secMode: Sec.CHECKSUM, sessionId: coord.sessionId, senderTime: Date.now() },
-      );
-      const s = dgram.createSocket('udp4');
-      await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
-      s.setMulticastInterface('127.0.0.1');
-      s.setMulticastLoopback(true);
-      await new Promise<void>((r) => s.send(demote, coord.port, coord.group, () => r()));
-      s.close();
+      await sendDemote(coord, id, taken);
       const r = await run;
       expectOk(r, out);
       expect(r.fallbackCause).toBe('join-failed');
