@@ -64,7 +64,8 @@ export class MissingList {
     if (newEnd < this.end) return;
     if (newEnd === this.end) return; // nothing new to track (the spec would add an empty range end+1..end)
     const n = this.s.length;
-    if (n > 0 && this.e[n - 1] === this.end) this.e[n - 1] = newEnd;
+    // At MAX_RANGES the last range takes the new numbers too (what lies between is then listed though received).
+    if (n > 0 && (this.e[n - 1] === this.end || n >= MAX_RANGES)) this.e[n - 1] = newEnd;
     else {
       this.s.push(this.end + 1);
       this.e.push(newEnd);

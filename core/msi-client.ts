@@ -124,7 +124,10 @@ export class MsiUdpInitiator implements DatagramInitiator {
     if (p.kind === 'reply') this.res = { ok: true, session: sessionFromMsiReply(p), reply: p };
     else if (p.kind === 'error')
       this.res = { ok: false, kind: 'error', win32: p.win32, message: `server refused the session: ${win32Name(p.win32)}` };
-    else this.bad++; // a request echoed back is not an answer
+    else {
+      this.bad++; // a request echoed back is not an answer
+      this.lastBad = 'a session request, not an answer';
+    }
   }
 
   handleTimeout(now: number): void {

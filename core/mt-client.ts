@@ -67,16 +67,43 @@ export interface MtApplication {
 
 /**
  * The largest step a POLL, QCC or SPM sequence number may take past the last one taken (protocol-notes #80). A
- * server counts them one by one, so a session that stays alive (InactivityTimeout) never skips a million; a forged
- * packet that did (CHECKSUM authenticates nothing) made every genuine one afterwards a "replay" for the rest of the
- * session: one SPM at 2^53 - 1 stopped the POLLACKs and with them every MS-WDSMA repair round.
+ * server counts them one by one, so a session that stays alive (InactivityTimeout) never skips a million.
  */
 const MAX_SEQ_STEP = 1 << 20;
+/** Rejected numbers in a row, each just above the one before, that are taken as the server's own counting. */
+const RESYNC_RUN = 3;
 
-/** 3.2.5.6, 3.2.5.7, 3.2.5.9: rejected when not above the last one taken, or too far above it (after the first). */
-function stale(seq: number, last: number): boolean {
-  return seq <= last || (last > 0 && seq - last > MAX_SEQ_STEP);
+/**
+ * 3.2.5.6, 3.2.5.7, 3.2.5.9: the last POLL, QCC or SPM number taken, and the replay rule. A number not above it is
+ * rejected, as the spec says, and so is one more than MAX_SEQ_STEP above it (after the first). CHECKSUM authenticates
+ * nothing, so one forged packet with a high number (2^53 - 1, or just last + 2^20) made every genuine one afterwards a
+ * "replay" for the rest of the session: for POLL no POLLACK, so no MS-WDSMA repair round. So a run of RESYNC_RUN
+ * rejected numbers, each above the one before by at most MAX_SEQ_STEP, is the server counting on below (or far above)
+ * a forged number: the last of them is taken, and the count goes on from there.
+ */
+class SeqGate {
+  last = 0;
+  private run = 0;
+  private runLast = 0;
+
+  take(seq: number): boolean {
+    if (seq > this.last && (this.last === 0 || seq - this.last <= MAX_SEQ_STEP)) return this.accept(seq);
+    this.run = this.run > 0 && seq > this.runLast && seq - this.runLast <= MAX_SEQ_STEP ? this.run + 1 : 1;
+    this.runLast = seq;
+    return this.run >= RESYNC_RUN ? this.accept(seq) : false;
+  }
+
+  reset(): void {
+    this.last = this.run = this.runLast = 0;
+  }
+
+  private accept(seq: number): true {
+    this.last = seq;
+    this.run = 0;
+    return true;
+  }
 }
+
 
 export interface MtParams {
   inactivityTimeout: number; // 30 000 ms (3.2.1.2)
@@ -235,9 +262,9 @@ export class MtClient {
   private clientId = 0;
 
   // 3.2.1.1
-  private lastPollSeqNo = 0;
+  private readonly pollSeq = new SeqGate();
   private lastPollData: Buffer = Buffer.alloc(0);
-  private lastQccSeqNo = 0;
+  private readonly qccSeq = new SeqGate();
   private lastQccSenderTime = 0;
   private qccRecvTime = 0;
   // 3.2.1.3
@@ -249,7 +276,7 @@ export class MtClient {
   private hiLossSeq = 0;
   private trailSeq = 0;
   private leadSeq = 0;
-  private lastSpmSeqNo = 0;
+  private readonly spmSeq = new SeqGate();
   private masterClientId = 0;
   private mcRtt = 0;
   private lastRdataTime = 0;
@@ -429,7 +456,7 @@ export class MtClient {
 
   private sendPollAck(now: number): void {
     const appData = this.app.onPoll(this.lastPollData, now);
-    this.emit(this.server, { op: Op.POLLACK, clientId: this.clientId, pollSeqNo: this.lastPollSeqNo, appData }, now);
+    this.emit(this.server, { op: Op.POLLACK, clientId: this.clientId, pollSeqNo: this.pollSeq.last, appData }, now);
     this.counters.pollacksSent++;
   }
 
@@ -439,7 +466,7 @@ export class MtClient {
     this.emit(this.server, {
       op: Op.QCR,
       clientId: this.clientId,
-      qccSeqNo: this.lastQccSeqNo,
+      qccSeqNo: this.qccSeq.last,
       backoff: Math.min(0xffff, Math.max(0, Math.round(now - this.qccRecvTime))),
       serverTime: this.lastQccSenderTime,
       hiSeq: this.hiSeq,
@@ -567,21 +594,19 @@ export class MtClient {
       case Op.SPM:
         return this.onSpm(p, b, now);
       case Op.QCC:
-        if (stale(b.qccSeqNo, this.lastQccSeqNo)) {
+        if (!this.qccSeq.take(b.qccSeqNo)) {
           this.counters.replayed++;
           return;
         }
-        this.lastQccSeqNo = b.qccSeqNo;
         this.qccRecvTime = now;
         this.lastQccSenderTime = p.senderTime;
         this.timers.arm('qcc', now + this.rng() * b.qcrBackoff);
         return;
       case Op.POLL:
-        if (stale(b.pollSeqNo, this.lastPollSeqNo)) {
+        if (!this.pollSeq.take(b.pollSeqNo)) {
           this.counters.replayed++;
           return;
         }
-        this.lastPollSeqNo = b.pollSeqNo;
         this.lastPollData = Buffer.from(b.appData);
         this.timers.arm('poll', now + this.rng() * b.backoff);
         return;
@@ -621,12 +646,11 @@ export class MtClient {
 
   private onSpm(p: MtPacket, b: Extract<MtBody, { op: typeof Op.SPM }>, now: number): void {
     // 3.2.5.9
-    if (stale(b.spmSeqNo, this.lastSpmSeqNo)) {
+    if (!this.spmSeq.take(b.spmSeqNo)) {
       this.counters.replayed++;
       return;
     }
     this.counters.spm++;
-    this.lastSpmSeqNo = b.spmSeqNo;
     this.masterClientId = b.masterClientId;
     this.trailSeq = b.trailSeq;
     this.leadSeq = b.leadSeq;
@@ -823,11 +847,13 @@ export class MtClient {
     this.clientId = 0;
     this.hiOdata = this.reorderDepth = 0; // a new session numbers its ODATA from 1 again (DEMOTE)
     this.reorderedAt = this.reorderDepthAt = -Infinity;
-    this.lastPollSeqNo = this.lastQccSeqNo = 0;
+    this.pollSeq.reset();
+    this.qccSeq.reset();
     this.minNackBackoff = this.maxNackBackoff = 0;
     this.lossRate = 0;
     this.firstSeq = this.hiSeq = this.hiLossSeq = this.trailSeq = this.leadSeq = this.nackedThrough = 0;
-    this.lastSpmSeqNo = this.masterClientId = this.mcRtt = this.lastRdataTime = 0;
+    this.spmSeq.reset();
+    this.masterClientId = this.mcRtt = this.lastRdataTime = 0;
     this.missing.reset();
     this.timers.disarmAll(['leave', 'inactivity']);
   }

@@ -178,8 +178,11 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
     const old = sess;
     sess = undefined; // until connected, sends go out unconnected
     sessTo = { address: to.address, port: to.port };
-    sess = await openConnected(c.iface, to, onUnicast, netFailures.callback);
-    await closeSocket(old);
+    try {
+      sess = await openConnected(c.iface, to, onUnicast, netFailures.callback);
+    } finally {
+      await closeSocket(old); // also when the connect failed (a DEMOTE's server): nothing else holds it
+    }
   };
   const switchGroup = async (group: string, port: number, server: { address: string; port: number }) => {
     const old = mc;

@@ -95,7 +95,9 @@ export function openConnected(iface: string, to: { address: string; port: number
         };
         s.once('error', fail);
         try {
-          s.connect(to.port, to.address, () => {
+          // dgram hands a failed connect (EINVAL for an IPv6 address on this udp4 socket) to the callback, not to 'error'.
+          s.connect(to.port, to.address, (err?: Error) => {
+            if (err) return fail(err);
             s.off('error', fail);
             resolve(s);
           });
@@ -202,7 +204,11 @@ export function routeTo(server: string, port: number): Promise<string> {
       s.close();
       reject(e);
     });
-    s.connect(port, server, () => {
+    s.connect(port, server, (err?: Error) => {
+      if (err) {
+        s.close();
+        return reject(err);
+      }
       const a = s.address().address;
       s.close();
       resolve(a);

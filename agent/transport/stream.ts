@@ -45,39 +45,39 @@ export function runStream<R>(m: StreamMachine<R>, now: () => number, signal?: Ab
       timer =
         t === undefined
           ? undefined
-          : setTimeout(() => {
-              m.handleTimeout(now());
-              pump();
-            }, Math.max(0, t - now()));
+          : setTimeout(() => step(() => m.handleTimeout(now())), Math.max(0, t - now()));
+    };
+    /**
+     * One input to the machine, then pump. The machines never throw on what a server sends (core's contract); if one
+     * did, the initiation fails with that error (as an internal one) instead of the throw escaping a socket or timer
+     * listener and ending the process (protocol-notes #108).
+     */
+    const step = (input: () => void): void => {
+      try {
+        input();
+        pump();
+      } catch (e) {
+        finish();
+        reject(e);
+      }
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     sock.on('connect', () => {
       connected = true;
-      m.handleConnected(now());
-      pump();
+      step(() => m.handleConnected(now()));
     });
-    sock.on('data', (b: Buffer) => {
-      // The machines never throw on what a server sends (core's contract); if one did, this attempt fails with it
-      // instead of the throw escaping the socket's listener and ending the process (protocol-notes #108).
-      try {
-        m.handleBytes(b, now());
-      } catch (e) {
-        finish();
-        return reject(e);
-      }
-      pump();
-    });
+    sock.on('data', (b: Buffer) => step(() => m.handleBytes(b, now())));
     sock.on('error', (e: NodeJS.ErrnoException) => {
       if (ended) return;
-      if (!connected) m.handleConnectFailed(now(), REFUSED.has(e.code ?? '') ? 'refused' : 'unreachable', e.code ?? e.message);
-      else m.handleClosed(now(), e.code ?? e.message);
-      pump();
+      step(() => {
+        if (!connected) m.handleConnectFailed(now(), REFUSED.has(e.code ?? '') ? 'refused' : 'unreachable', e.code ?? e.message);
+        else m.handleClosed(now(), e.code ?? e.message);
+      });
     });
     sock.on('close', () => {
       if (ended) return;
-      m.handleClosed(now());
-      pump();
+      step(() => m.handleClosed(now()));
     });
-    pump();
+    step(() => undefined);
   });
 }

@@ -8,8 +8,10 @@ export const MaOp = { SRVCIR: 0x01, CNTCIR: 0x02, DATA: 0x03, PROGRESS: 0x04 } a
 export const MA_HEADER_LEN = 3;
 export const DATA_HEADER_LEN = MA_HEADER_LEN + 8 + 2;
 /**
- * The largest block a session can have: one DATA packet (its 16-bit Packet-Size counts the header, 2.2.4) in one
+ * An upper bound on a session's block size: one DATA packet (its 16-bit Packet-Size counts the header, 2.2.4) in one
  * MS-WDSMT AppData (16-bit AppDataLen, 2.2.16). Initiation replies announcing more are refused (protocol-notes #108).
+ * (Over IPv4 a UDP payload is at most 65,507 bytes, so with the MT header the real limit is lower still; this bound
+ * only keeps an absurd size from sizing the ring.)
  */
 export const MAX_BLOCK_SIZE = 0xffff - DATA_HEADER_LEN;
 /** 2.2.3: a CNTCIR carries at most 64 ranges. */

@@ -208,8 +208,10 @@ function splitStrings(b: Buffer, wide: boolean, count: number): string[] | undef
 }
 
 /**
- * Array elements one packet may hold, over all its variables and every reading tried (protocol-notes #108): far
- * above what any WDS message carries (WDSMC_OP_INITIATE has no arrays), far below what exhausts a WinPE heap.
+ * Array elements one packet may hold over all its variables (protocol-notes #108), each block charged once whatever
+ * readings are tried: far above what any WDS message carries (WDSMC_OP_INITIATE has no arrays), far below what
+ * exhausts a WinPE heap (each element costs a JavaScript value, a BLOB's a Buffer of hundreds of bytes: a 16 MiB
+ * reply of empty or one-byte elements once ran the heap out).
  */
 const MAX_ELEMENTS = 65_536;
 
@@ -245,25 +247,26 @@ function readBlock(buf: Buffer, pos: number, end: number, last: boolean, budget:
   }
   const out: Parsed[] = [];
   let error: DecodeError | undefined;
+  let charged = false;
   for (const len of lengths) {
     if (len > end - start) {
       error ??= new DecodeError('bad-length', `${name}: value of ${len} bytes exceeds the packet (${end - start} left)`);
       continue;
     }
     // A hostile Array-Size with a zero Value-Length would make us build billions of empty elements: no array may
-    // have more elements than the packet has bytes, and a packet no more than MAX_ELEMENTS in all (each costs a
-    // JavaScript value, a Buffer for BLOB: hundreds of bytes of heap, so a 16 MiB reply of empty or one-byte
-    // elements once ran the heap out).
+    // have more elements than the packet has bytes, and no packet more than MAX_ELEMENTS in all (charged once per
+    // block, whichever of its readings are tried).
     if (isArray && known && arraySize > buf.length) {
       error ??= new DecodeError('bad-count', `${name}: Array-Size ${arraySize} exceeds the packet (${buf.length} bytes)`);
       continue;
     }
-    if (isArray && known) {
+    if (isArray && known && !charged) {
       if (arraySize > budget.elements) {
         error ??= new DecodeError('bad-count', `${name}: Array-Size ${arraySize} takes the packet past ${MAX_ELEMENTS} array elements`);
-        continue;
+        break;
       }
       budget.elements -= arraySize;
+      charged = true;
     }
     const valueEnd = start + len;
     // protocol-notes #26: the last block may end without its Padding_end.

@@ -116,5 +116,14 @@ describe('Missing ODATA List (MS-WDSMT 3.2.1.3.1)', () => {
     expect(m.ranges(1)[0]![0]).toBe(first![0] + 1);
     m.updateStart(top - 10);
     expect(m.length).toBeLessThan(10);
+    // ascending forgeries (hi + 2, hi + 4, …) add a range each through Update End: capped the same way
+    const a = new MissingList();
+    a.updateStart(1);
+    for (let k = 1; k <= MAX_RANGES + 5_000; k++) {
+      a.updateEnd(2 * k);
+      a.received(2 * k);
+    }
+    expect(a.length).toBe(MAX_RANGES);
+    expect(a.highestMissing()).toBe(2 * (MAX_RANGES + 5_000) - 1);
   });
 });

@@ -202,6 +202,7 @@ describe.concurrent('fault drills (loopback)', () => {
     const mt = lines.find((l) => l.msg === 'multicast statistics')!.obj.mt as { ignored: number; malformed: Record<string, number> };
     if (what.startsWith('IPv6')) expect(mt.ignored).toBeGreaterThanOrEqual(1);
     else expect(mt.malformed['bad-value']).toBeGreaterThanOrEqual(1);
+    expect(lines.filter((l) => /demoted to the slower session/.test(l.msg))).toEqual([]);
     expect(sha256(fs.readFileSync(out))).toBe(sha256(image));
   }, 60_000);
 

@@ -155,11 +155,16 @@ describe('fallback to HTTP', () => {
 
   it('DEMOTE to a session that does not answer → HTTP', async () => {
     const { base, out, coord } = await setup({ rateBytesPerSec: 4e6 });
+    // An unprivileged port nobody uses (a port below 1024 cannot be bound without root: that is join-failed, below).
+    const probe = dgram.createSocket('udp4');
+    await new Promise<void>((r) => probe.bind(0, '127.0.0.1', r));
+    const silent = probe.address().port;
+    await new Promise<void>((r) => probe.close(() => r()));
     const p = untilProgress(0.1);
     const run = runAgent({ ...base, inactivityMs: 800, mcastTimeoutMs: 2000 }, p.deps);
     const id = await joinedClient(coord);
     await p.reached;
-    await sendDemote(coord, id, 9);
+    await sendDemote(coord, id, silent);
     const r = await run;
     expectOk(r, out);
     expect(r.fallback).toMatch(/InactivityTimeout|--mcast-timeout/);

@@ -78,6 +78,16 @@ describe('SocketFailures', () => {
     expect(done).toEqual([null]);
   });
 
+  it('openConnected to an IPv6 address from this udp4 socket rejects (dgram reports it to the connect callback) and closes the socket', async () => {
+    const close = vi.spyOn(dgram.Socket.prototype, 'close');
+    try {
+      await expect(openConnected('127.0.0.1', { address: '::1', port: 4000 }, () => {})).rejects.toMatchObject({ code: 'EINVAL' });
+      expect(close).toHaveBeenCalledTimes(1);
+    } finally {
+      close.mockRestore();
+    }
+  });
+
   it('openConnected to port 0 rejects (dgram throws at once) and closes the socket it opened', async () => {
     const close = vi.spyOn(dgram.Socket.prototype, 'close');
     try {
