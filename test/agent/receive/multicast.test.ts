@@ -78,20 +78,13 @@ describe('SocketFailures', () => {
     expect(done).toEqual([null]);
   });
 
-  it('openConnected to an IPv6 address from this udp4 socket rejects (dgram reports it to the connect callback) and closes the socket', async () => {
+  it.each([
+    ['port 0 (dgram throws at once)', { address: '127.0.0.1', port: 0 }, 'ERR_SOCKET_BAD_PORT'],
+    ['an IPv6 address from this udp4 socket (dgram tells the connect callback)', { address: '::1', port: 4000 }, 'EINVAL'],
+  ])('openConnected to %s rejects and closes the socket it opened', async (_what, to, code) => {
     const close = vi.spyOn(dgram.Socket.prototype, 'close');
     try {
-      await expect(openConnected('127.0.0.1', { address: '::1', port: 4000 }, () => {})).rejects.toMatchObject({ code: 'EINVAL' });
-      expect(close).toHaveBeenCalledTimes(1);
-    } finally {
-      close.mockRestore();
-    }
-  });
-
-  it('openConnected to port 0 rejects (dgram throws at once) and closes the socket it opened', async () => {
-    const close = vi.spyOn(dgram.Socket.prototype, 'close');
-    try {
-      await expect(openConnected('127.0.0.1', { address: '127.0.0.1', port: 0 }, () => {})).rejects.toMatchObject({ code: 'ERR_SOCKET_BAD_PORT' });
+      await expect(openConnected('127.0.0.1', to, () => {})).rejects.toMatchObject({ code });
       expect(close).toHaveBeenCalledTimes(1);
     } finally {
       close.mockRestore();
