@@ -27,6 +27,13 @@ export interface GrowableStoreConfig {
   ordered?: boolean;
 }
 
+/**
+ * Slots a ring has at most, whatever the cache and block size: the per-slot tables cost ~12 bytes plus a view each,
+ * so a server's 1-byte blocks with a 64 MiB cache once meant 64M slots and ~300 MiB at once (found by an audit;
+ * protocol-notes #108). At 1385-byte blocks and the default cache a ring has 48,454 slots.
+ */
+export const MAX_RING_SLOTS = 1 << 20;
+
 /** 'conflict': a duplicate whose bytes differ from the first copy, still in the ring; the first copy is kept. */
 export type PutResult = 'ok' | 'duplicate' | 'conflict' | 'full' | 'invalid';
 
@@ -55,7 +62,7 @@ export class BlockStore {
   ) {
     this.have = new Bitmap(cfg.totalBlocks);
     this.disk = new Bitmap(cfg.totalBlocks);
-    this.ring = new BlockRing(Math.max(1, growing ? cfg.ringSlots : Math.min(cfg.ringSlots, cfg.totalBlocks)), cfg.blockSize);
+    this.ring = new BlockRing(Math.max(1, Math.min(MAX_RING_SLOTS, growing ? cfg.ringSlots : Math.min(cfg.ringSlots, cfg.totalBlocks))), cfg.blockSize);
     this.lastLen = cfg.contentSize - (cfg.totalBlocks - 1) * cfg.blockSize;
     this.pressure = Math.max(1, Math.floor(this.ring.slots / 2));
     this.ordered = ordered;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BlockStore } from '../../core/block-store';
+import { BlockStore, MAX_RING_SLOTS } from '../../core/block-store';
+import { storeFor } from '../../core/receiver';
 
 const BS = 4;
 
@@ -158,5 +159,14 @@ describe('BlockStore growth (udpcast: the size is learnt slice by slice)', () =>
     const s = new BlockStore({ totalBlocks: 3, blockSize: BS, contentSize: 3 * BS, ringSlots: 100 });
     expect(s.ring.slots).toBe(3);
     expect(s.ordered).toBe(false);
+  });
+});
+
+describe('protocol-notes #108: the ring has at most MAX_RING_SLOTS slots', () => {
+  it('a tiny block size does not size the ring from the cache alone (1-byte blocks once meant 64M slots)', () => {
+    expect(storeFor({ totalBlocks: 10_000_000, blockSize: 1, contentSize: 10_000_000 }, 64 * 1024 * 1024).ring.slots).toBe(MAX_RING_SLOTS);
+    expect(BlockStore.growable({ blockSize: 1, ringSlots: 64 * 1024 * 1024 }).ring.slots).toBe(MAX_RING_SLOTS);
+    // the default cache at 1385-byte blocks is far below it and unchanged
+    expect(storeFor({ totalBlocks: 200_000, blockSize: 1385, contentSize: 200_000 * 1385 }, 64 * 1024 * 1024).ring.slots).toBe(48_454);
   });
 });
