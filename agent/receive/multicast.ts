@@ -184,11 +184,19 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       await closeSocket(old); // also when the connect failed (a DEMOTE's server): nothing else holds it
     }
   };
-  const switchGroup = async (group: string, port: number, server: { address: string; port: number }) => {
-    const old = mc;
-    mc = await openMulticast(group, port, c.iface, onMulticast);
-    await closeSocket(old?.socket);
-    await connect(server);
+  // One switch at a time: two DEMOTEs in quick succession (a forger's DEMOTE, JOINACK, DEMOTE) each read `mc` before
+  // awaiting, so the one that finished first left its socket open and joined (found by an audit, from the code).
+  let switching: Promise<void> = Promise.resolve();
+  const switchGroup = (group: string, port: number, server: { address: string; port: number }): Promise<void> => {
+    const run = switching.then(async () => {
+      if (out.done) return;
+      const old = mc;
+      mc = await openMulticast(group, port, c.iface, onMulticast);
+      await closeSocket(old?.socket);
+      await connect(server);
+    });
+    switching = run.catch(() => undefined);
+    return run;
   };
   const onAbort = () => finish(c.signal.reason instanceof Error ? c.signal.reason : new OsdcastError('interrupted', 'interrupted'));
 
@@ -237,6 +245,7 @@ export async function runMulticast(c: McContext): Promise<McOutcome> {
       await new Promise((r) => setTimeout(r, Math.max(1, Math.min(LEAVE_POLL_MS, t - now()))));
     }
     c.setUniHandler(() => {});
+    await switching; // a switch still opening sockets: let it finish, so what it opened is closed below
     await closeSocket(mc?.socket);
     await closeSocket(sess);
     const st = rx.stats();
